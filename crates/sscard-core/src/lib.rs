@@ -1,0 +1,3 @@
+//! sscard-core: the card operating system of the sscard emulator.
+#![no_std]
+#![forbid(unsafe_code)]
