@@ -1,3 +1,12 @@
 //! sscard-core: the card operating system of the sscard emulator.
 #![no_std]
 #![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod apdu;
+pub mod nvm;
+pub mod status;
+
+pub use status::Status;
