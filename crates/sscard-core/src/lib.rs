@@ -8,5 +8,6 @@ extern crate std;
 pub mod apdu;
 pub mod nvm;
 pub mod status;
+pub mod tlv;
 
 pub use status::Status;
