@@ -198,8 +198,7 @@ pub fn encode_command(
             w.push(&[le as u8])?; // 256 wraps to 00 by design.
         }
     } else {
-        if data.len() > MAX_EXTENDED_LC || le.is_some_and(|l| !(1..=MAX_EXTENDED_LE).contains(&l))
-        {
+        if data.len() > MAX_EXTENDED_LC || le.is_some_and(|l| !(1..=MAX_EXTENDED_LE).contains(&l)) {
             return Err(Status::WrongLength);
         }
         w.push(&[0])?;
@@ -250,7 +249,10 @@ impl<'b> Writer<'b> {
     /// Appends `bytes`; `6700` if they do not fit (the caller asked for more than the
     /// transport can carry).
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Status> {
-        let end = self.len.checked_add(bytes.len()).ok_or(Status::WrongLength)?;
+        let end = self
+            .len
+            .checked_add(bytes.len())
+            .ok_or(Status::WrongLength)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(Status::WrongLength)?;
         dst.copy_from_slice(bytes);
         self.len = end;
@@ -284,8 +286,8 @@ impl<'b> Writer<'b> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use std::prelude::rust_2024::*;
     use proptest::prelude::*;
+    use std::prelude::rust_2024::*;
 
     fn p(b: &[u8]) -> Result<CommandView<'_>, Status> {
         CommandView::parse(b)
@@ -296,7 +298,10 @@ mod tests {
         let c = p(&[0x00, 0x84, 0x00, 0x00]).unwrap();
         assert_eq!((c.case(), c.le()), (Case::One, None));
         let c = p(&[0x00, 0xB2, 0x01, 0x04, 0x00]).unwrap();
-        assert_eq!((c.case(), c.le(), c.le_is_max()), (Case::Two, Some(256), true));
+        assert_eq!(
+            (c.case(), c.le(), c.le_is_max()),
+            (Case::Two, Some(256), true)
+        );
         let c = p(&[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
         assert_eq!(c.le(), Some(8));
         let b = hex("00A4040002EF05");
@@ -329,9 +334,9 @@ mod tests {
             &[][..],
             &[0x00],
             &[0x00, 0xA4, 0x04],
-            &[0x00, 0xA4, 0x04, 0x00, 0x02, 0xEF],           // body shorter than Lc
+            &[0x00, 0xA4, 0x04, 0x00, 0x02, 0xEF], // body shorter than Lc
             &[0x00, 0xA4, 0x04, 0x00, 0x02, 0xEF, 0x05, 0x00, 0x00], // two bytes too many
-            &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x01],           // 00 then one byte
+            &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x01], // 00 then one byte
             &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01], // extended Lc=0 with data
             &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x02, 0x01], // extended body short
         ] {

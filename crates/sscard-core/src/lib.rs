@@ -1,13 +1,28 @@
 //! sscard-core: the card operating system of the sscard emulator.
+//!
+//! `no_std`, no heap, no `unsafe`. Layers, bottom up: [`nvm`] (persistent memory with
+//! atomic transactions), [`apdu`] and [`tlv`] (codecs that never read past their input),
+//! [`fs`] (the ISO 7816-4 file system of LD/T 32 Part 3), [`card`] (the APDU processor:
+//! power, transient state, dispatch, T=0, applets behind a firewall). Every command
+//! handler returns `Result<_, Status>`: the status word is the error type.
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(test)]
 extern crate std;
 
 pub mod apdu;
+pub mod atr;
+pub mod card;
+pub mod fs;
 pub mod nvm;
+pub mod options;
+pub mod rng;
 pub mod status;
 pub mod tlv;
 
+pub use card::Card;
+pub use card::applet::{Applet, AppletContext, Applets, Interface};
+pub use options::CosOptions;
 pub use status::Status;

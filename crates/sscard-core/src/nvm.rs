@@ -57,6 +57,9 @@ pub trait Nvm {
     fn read(&self, addr: usize, buf: &mut [u8]) -> Result<(), NvmError>;
     /// Writes `data` at `addr`. One call is one "NVM write" for the tear tests.
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError>;
+    /// Called by [`Store`] before the first write of a commit (a hook for test
+    /// instrumentation; real memories ignore it).
+    fn commit_started(&mut self) {}
 }
 
 impl<N: Nvm + ?Sized> Nvm for &mut N {
@@ -68,6 +71,9 @@ impl<N: Nvm + ?Sized> Nvm for &mut N {
     }
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
         (**self).write(addr, data)
+    }
+    fn commit_started(&mut self) {
+        (**self).commit_started()
     }
 }
 
@@ -136,6 +142,7 @@ pub enum TearMode {
 pub struct TearingNvm<N> {
     inner: N,
     writes: u32,
+    commits: u32,
     tear_at: Option<u32>,
     mode: TearMode,
     torn: bool,
@@ -147,6 +154,7 @@ impl<N: Nvm> TearingNvm<N> {
         TearingNvm {
             inner,
             writes: 0,
+            commits: 0,
             tear_at: None,
             mode: TearMode::Nothing,
             torn: false,
@@ -155,6 +163,7 @@ impl<N: Nvm> TearingNvm<N> {
     /// Schedules the power cut at write `k` counted from now.
     pub fn tear_at(&mut self, k: u32, mode: TearMode) {
         self.writes = 0;
+        self.commits = 0;
         self.tear_at = Some(k);
         self.mode = mode;
     }
@@ -162,9 +171,14 @@ impl<N: Nvm> TearingNvm<N> {
     pub fn writes(&self) -> u32 {
         self.writes
     }
-    /// Resets the write counter and cancels any scheduled tear.
+    /// Commits started since the counter was last reset (the torn one included).
+    pub fn commits(&self) -> u32 {
+        self.commits
+    }
+    /// Resets the write and commit counters and cancels any scheduled tear.
     pub fn reset_counter(&mut self) {
         self.writes = 0;
+        self.commits = 0;
         self.tear_at = None;
     }
     /// True once the scheduled cut has happened.
@@ -217,6 +231,12 @@ impl<N: Nvm> Nvm for TearingNvm<N> {
         }
         self.inner.write(addr, data)
     }
+    fn commit_started(&mut self) {
+        if !self.torn {
+            self.commits = self.commits.saturating_add(1);
+        }
+        self.inner.commit_started();
+    }
 }
 
 /// Capacity of the RAM commit buffer, entry headers included.
@@ -239,6 +259,7 @@ pub struct Store<N> {
     open: bool,
     seq: u32,
     writes_committed: u32,
+    power_lost: core::cell::Cell<bool>,
 }
 
 impl<N: Nvm> Store<N> {
@@ -251,6 +272,7 @@ impl<N: Nvm> Store<N> {
             open: false,
             seq: 0,
             writes_committed: 0,
+            power_lost: core::cell::Cell::new(false),
         }
     }
 
@@ -275,8 +297,27 @@ impl<N: Nvm> Store<N> {
         self.writes_committed
     }
 
+    /// True once any access reported [`NvmError::PowerLost`] (cleared by
+    /// [`Store::recover`]): the card must fall silent.
+    pub fn power_lost(&self) -> bool {
+        self.power_lost.get()
+    }
+
+    fn note<T>(&self, r: Result<T, NvmError>) -> Result<T, NvmError> {
+        if matches!(r, Err(NvmError::PowerLost)) {
+            self.power_lost.set(true);
+        }
+        r
+    }
+
     /// Power-up recovery: replays a committed journal, discards a torn one.
     pub fn recover(&mut self) -> Result<(), NvmError> {
+        self.power_lost.set(false);
+        let r = self.recover_inner();
+        self.note(r)
+    }
+
+    fn recover_inner(&mut self) -> Result<(), NvmError> {
         self.buffer.clear();
         self.open = false;
         let mut header = [0u8; JOURNAL_HEADER_LEN];
@@ -355,7 +396,7 @@ impl<N: Nvm> Store<N> {
 
     /// Reads, seeing the open transaction's writes.
     pub fn read(&self, addr: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        self.nvm.read(addr, buf)?;
+        self.note(self.nvm.read(addr, buf))?;
         if self.open {
             for (at, data) in entries(&self.buffer) {
                 overlay(addr, buf, at, data);
@@ -382,6 +423,7 @@ impl<N: Nvm> Store<N> {
         }
         let body = core::mem::take(&mut self.buffer);
         let result = self.commit_body(&body);
+        let result = self.note(result);
         self.buffer = body;
         self.buffer.clear();
         result
@@ -409,6 +451,7 @@ impl<N: Nvm> Store<N> {
         let seq = self.seq.wrapping_add(1);
         self.seq = seq;
         let body_at = self.journal_at + JOURNAL_HEADER_LEN;
+        self.nvm.commit_started();
         self.nvm.write(body_at, body)?;
         let len = u32::try_from(body.len()).map_err(|_| NvmError::CommitBufferFull)?;
         let mut header = [0u8; JOURNAL_HEADER_LEN];
@@ -501,8 +544,8 @@ impl From<NvmError> for crate::status::Status {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use std::prelude::rust_2024::*;
     use proptest::prelude::*;
+    use std::prelude::rust_2024::*;
 
     const J: usize = 0;
     const DATA: usize = JOURNAL_AREA_LEN;

@@ -1,0 +1,277 @@
+//! Applets: applications selected by AID that run beside the file system (the PBOC
+//! financial application), behind the firewall.
+//!
+//! An applet never sees the file system, the keys or the PINs of the social-security
+//! environment: it gets an [`AppletContext`] bounded to its own NVM region (LD/T 32 P4
+//! §5.5 / §6.1: the environments are isolated by an application firewall). Selecting an
+//! applet ends the social-security security state, and selecting a DF deselects the
+//! applet, whose `deselect` must clear its own.
+
+use crate::apdu::{CommandView, Writer};
+use crate::nvm::{Nvm, NvmError, Store};
+use crate::rng::CardRng;
+use crate::status::{Result, Status};
+
+/// The interface the card is powered through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// ISO 7816-3 contacts (T=0).
+    Contact,
+    /// ISO 14443-4 (T=CL).
+    Contactless,
+}
+
+/// What an applet may touch while it runs: its own NVM region (through transactions),
+/// randomness and the interface.
+pub struct AppletContext<'a, N: Nvm> {
+    store: &'a mut Store<N>,
+    region_at: usize,
+    region_len: usize,
+    rng: &'a mut dyn CardRng,
+    interface: Interface,
+}
+
+impl<'a, N: Nvm> AppletContext<'a, N> {
+    pub(crate) fn new(
+        store: &'a mut Store<N>,
+        region: (usize, usize),
+        rng: &'a mut dyn CardRng,
+        interface: Interface,
+    ) -> Self {
+        AppletContext {
+            store,
+            region_at: region.0,
+            region_len: region.1,
+            rng,
+            interface,
+        }
+    }
+
+    /// Size of the applet's region.
+    pub fn region_len(&self) -> usize {
+        self.region_len
+    }
+
+    /// The interface the card is powered through.
+    pub fn interface(&self) -> Interface {
+        self.interface
+    }
+
+    fn bounds(&self, offset: usize, len: usize) -> core::result::Result<usize, NvmError> {
+        let end = offset.checked_add(len).ok_or(NvmError::OutOfRange)?;
+        if end > self.region_len {
+            return Err(NvmError::OutOfRange);
+        }
+        Ok(self.region_at + offset)
+    }
+
+    /// Reads from the region (seeing the open transaction).
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> core::result::Result<(), NvmError> {
+        let at = self.bounds(offset, buf.len())?;
+        self.store.read(at, buf)
+    }
+
+    /// Buffers a write to the region in the open transaction.
+    pub fn write(&mut self, offset: usize, data: &[u8]) -> core::result::Result<(), NvmError> {
+        let at = self.bounds(offset, data.len())?;
+        self.store.write(at, data)
+    }
+
+    /// Opens a transaction (see [`Store::begin`]).
+    pub fn begin(&mut self) -> core::result::Result<(), NvmError> {
+        self.store.begin()
+    }
+
+    /// Commits the open transaction atomically.
+    pub fn commit(&mut self) -> core::result::Result<(), NvmError> {
+        self.store.commit()
+    }
+
+    /// Drops the open transaction.
+    pub fn abort(&mut self) {
+        self.store.abort()
+    }
+
+    /// Runs `f` in a transaction: commit on `Ok`, abort on `Err`.
+    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.begin()?;
+        match f(self) {
+            Ok(v) => {
+                self.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// Random bytes.
+    pub fn random(&mut self, buf: &mut [u8]) {
+        self.rng.fill(buf)
+    }
+}
+
+/// An application selected by AID.
+pub trait Applet {
+    /// The AID of the NVM region personalization reserved for this applet.
+    fn region_name(&self) -> &[u8];
+    /// If this applet answers SELECT by DF name `name` (possibly partial), the instance
+    /// it selects (an applet may own several names, e.g. PSE, PPSE and applications).
+    fn claims(&self, name: &[u8], interface: Interface) -> Option<u8>;
+    /// Becomes the selected application; writes its FCI into `reply`.
+    fn select<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        instance: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()>;
+    /// Processes one command while selected.
+    fn process<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()>;
+    /// Stops being selected: must clear every transient security state.
+    fn deselect(&mut self);
+}
+
+/// The set of applets a card carries: `()` for none, or a tuple of applets.
+pub trait Applets {
+    /// Which applet (index) and instance answer to `name`.
+    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)>;
+    /// Region name of applet `index`.
+    fn region_name(&self, index: u8) -> &[u8];
+    /// See [`Applet::select`].
+    fn select<N: Nvm>(
+        &mut self,
+        index: u8,
+        ctx: &mut AppletContext<'_, N>,
+        instance: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()>;
+    /// See [`Applet::process`].
+    fn process<N: Nvm>(
+        &mut self,
+        index: u8,
+        ctx: &mut AppletContext<'_, N>,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()>;
+    /// See [`Applet::deselect`].
+    fn deselect(&mut self, index: u8);
+}
+
+impl Applets for () {
+    fn claims(&self, _: &[u8], _: Interface) -> Option<(u8, u8)> {
+        None
+    }
+    fn region_name(&self, _: u8) -> &[u8] {
+        &[]
+    }
+    fn select<N: Nvm>(
+        &mut self,
+        _: u8,
+        _: &mut AppletContext<'_, N>,
+        _: u8,
+        _: &CommandView<'_>,
+        _: &mut Writer<'_>,
+    ) -> Result<()> {
+        Err(Status::FileNotFound)
+    }
+    fn process<N: Nvm>(
+        &mut self,
+        _: u8,
+        _: &mut AppletContext<'_, N>,
+        _: &CommandView<'_>,
+        _: &mut Writer<'_>,
+    ) -> Result<()> {
+        Err(Status::InstructionNotSupported)
+    }
+    fn deselect(&mut self, _: u8) {}
+}
+
+impl<A: Applet> Applets for (A,) {
+    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
+        self.0.claims(name, interface).map(|i| (0, i))
+    }
+    fn region_name(&self, _: u8) -> &[u8] {
+        self.0.region_name()
+    }
+    fn select<N: Nvm>(
+        &mut self,
+        _: u8,
+        ctx: &mut AppletContext<'_, N>,
+        instance: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        self.0.select(ctx, instance, cmd, reply)
+    }
+    fn process<N: Nvm>(
+        &mut self,
+        _: u8,
+        ctx: &mut AppletContext<'_, N>,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        self.0.process(ctx, cmd, reply)
+    }
+    fn deselect(&mut self, _: u8) {
+        self.0.deselect()
+    }
+}
+
+impl<A: Applet, B: Applet> Applets for (A, B) {
+    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
+        self.0
+            .claims(name, interface)
+            .map(|i| (0, i))
+            .or_else(|| self.1.claims(name, interface).map(|i| (1, i)))
+    }
+    fn region_name(&self, index: u8) -> &[u8] {
+        if index == 0 {
+            self.0.region_name()
+        } else {
+            self.1.region_name()
+        }
+    }
+    fn select<N: Nvm>(
+        &mut self,
+        index: u8,
+        ctx: &mut AppletContext<'_, N>,
+        instance: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        if index == 0 {
+            self.0.select(ctx, instance, cmd, reply)
+        } else {
+            self.1.select(ctx, instance, cmd, reply)
+        }
+    }
+    fn process<N: Nvm>(
+        &mut self,
+        index: u8,
+        ctx: &mut AppletContext<'_, N>,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        if index == 0 {
+            self.0.process(ctx, cmd, reply)
+        } else {
+            self.1.process(ctx, cmd, reply)
+        }
+    }
+    fn deselect(&mut self, index: u8) {
+        if index == 0 {
+            self.0.deselect()
+        } else {
+            self.1.deselect()
+        }
+    }
+}

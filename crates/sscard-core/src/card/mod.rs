@@ -1,0 +1,451 @@
+//! The APDU processor: power, transient state, dispatch, T=0 response handling.
+//!
+//! Data flows one way: bytes → [`CommandView`] (checked once) → the file system, the
+//! security commands or the selected applet → response data and a status word.
+//! Transient state (current DF/EF, security status, challenge, pending response, selected
+//! applet) lives in [`Transient`] and is wiped on power-off and reset; persistent state
+//! lives in NVM and changes only through transactions, one command at a time.
+
+pub mod applet;
+
+use crate::apdu::{Case, CommandView, Writer};
+use crate::atr::{Atr, contactless_atr, historical_bytes};
+use crate::fs::access::SecurityStatus;
+use crate::fs::layout::{
+    CARD_BLOCKED, CARD_INFO_AT, CARD_STATE_AT, FileKind, Header, ImageError, LIFECYCLE_BLOCKED,
+    scan,
+};
+use crate::fs::{FileSystem, FsState, SelectOutcome};
+use crate::nvm::{Nvm, NvmError, Store};
+use crate::options::{CosOptions, LeZero};
+use crate::rng::CardRng;
+use crate::status::{Result, Status};
+use applet::{AppletContext, Applets, Interface};
+use heapless::Vec;
+use zeroize::Zeroize;
+
+/// Largest response kept for GET RESPONSE (a short Le).
+pub const PENDING_CAPACITY: usize = 256;
+
+/// The most recent GET CHALLENGE value: usable once (LD/T 32 P5 §6.5.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Challenge {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Challenge {
+    /// Stores a new challenge (4, 8 or 16 bytes).
+    pub fn set(&mut self, value: &[u8]) {
+        self.clear();
+        if let Some(dst) = self.bytes.get_mut(..value.len()) {
+            dst.copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+    }
+    /// Takes the challenge, leaving none (single use).
+    pub fn take(&mut self) -> Option<([u8; 16], usize)> {
+        if self.len == 0 {
+            return None;
+        }
+        let out = (self.bytes, usize::from(self.len));
+        self.clear();
+        Some(out)
+    }
+    /// True if a challenge is waiting.
+    pub fn is_set(&self) -> bool {
+        self.len != 0
+    }
+    /// Forgets the challenge.
+    pub fn clear(&mut self) {
+        self.bytes.zeroize();
+        self.len = 0;
+    }
+}
+
+/// State that lives only while the card is powered.
+#[derive(Clone, Debug)]
+pub struct Transient {
+    /// Powered and answering.
+    pub powered: bool,
+    /// Interface of the current session.
+    pub interface: Interface,
+    /// ATR given at power-on.
+    pub atr: Atr,
+    /// Current DF / EF / record.
+    pub fs: FsState,
+    /// Security status of the social-security environment.
+    pub security: SecurityStatus,
+    /// Last card challenge.
+    pub challenge: Challenge,
+    /// Response data awaiting GET RESPONSE.
+    pub pending: Vec<u8, PENDING_CAPACITY>,
+    /// Selected applet, if the financial environment is active.
+    pub applet: Option<u8>,
+    /// Card blocked (cached from NVM at power-on).
+    pub card_blocked: bool,
+}
+
+impl Transient {
+    fn new() -> Self {
+        Transient {
+            powered: false,
+            interface: Interface::Contact,
+            atr: Atr::new(),
+            fs: FsState::default(),
+            security: SecurityStatus::new(),
+            challenge: Challenge::default(),
+            pending: Vec::new(),
+            applet: None,
+            card_blocked: false,
+        }
+    }
+
+    /// Wipes everything that must not survive a power cycle.
+    fn wipe(&mut self) {
+        self.fs = FsState::default();
+        self.security.clear();
+        self.challenge.clear();
+        self.pending.zeroize();
+        self.pending.clear();
+        self.applet = None;
+    }
+}
+
+/// A card: persistent memory, randomness, applets and the transient state of a session.
+pub struct Card<N: Nvm, R: CardRng, A: Applets = ()> {
+    store: Store<N>,
+    header: Header,
+    rng: R,
+    applets: A,
+    options: CosOptions,
+    t: Transient,
+}
+
+impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
+    /// Loads a personalized card from `nvm`. The card starts unpowered.
+    pub fn load(
+        nvm: N,
+        rng: R,
+        applets: A,
+        options: CosOptions,
+    ) -> core::result::Result<Self, ImageError> {
+        let header = Header::load(&nvm)?;
+        Ok(Card {
+            store: Store::new(nvm, crate::fs::layout::JOURNAL_AT),
+            header,
+            rng,
+            applets,
+            options,
+            t: Transient::new(),
+        })
+    }
+
+    /// Powers the card through `interface`: recovers an interrupted transaction, starts
+    /// from a clean transient state and returns the ATR (contact: as personalized;
+    /// contactless: built from the historical bytes as PC/SC readers do).
+    pub fn power_on(&mut self, interface: Interface) -> core::result::Result<&[u8], NvmError> {
+        self.t.wipe();
+        self.t.powered = false;
+        self.t.interface = interface;
+        self.store.recover()?;
+        let mut info = [0u8; 34];
+        self.store.read(CARD_INFO_AT, &mut info)?;
+        let len = usize::from(info[0]).min(33);
+        let contact = info.get(1..=len).unwrap_or(&[]);
+        self.t.atr = match interface {
+            Interface::Contact => Atr::from_slice(contact).unwrap_or_default(),
+            Interface::Contactless => historical_bytes(contact)
+                .and_then(contactless_atr)
+                .unwrap_or_default(),
+        };
+        self.t.card_blocked = self.store.read_u8(CARD_STATE_AT)? == CARD_BLOCKED;
+        self.t.powered = true;
+        Ok(&self.t.atr)
+    }
+
+    /// Cuts power: all transient state is lost.
+    pub fn power_off(&mut self) {
+        if let Some(i) = self.t.applet {
+            self.applets.deselect(i);
+        }
+        self.store.abort();
+        self.t.wipe();
+        self.t.powered = false;
+    }
+
+    /// Warm reset on the same interface.
+    pub fn reset(&mut self) -> core::result::Result<&[u8], NvmError> {
+        let interface = self.t.interface;
+        self.power_off();
+        self.power_on(interface)
+    }
+
+    /// True while powered.
+    pub fn is_powered(&self) -> bool {
+        self.t.powered
+    }
+
+    /// The ATR of the current session (empty when unpowered).
+    pub fn atr(&self) -> &[u8] {
+        if self.t.powered { &self.t.atr } else { &[] }
+    }
+
+    /// The interface of the current session.
+    pub fn interface(&self) -> Interface {
+        self.t.interface
+    }
+
+    /// The persistent store.
+    pub fn store(&self) -> &Store<N> {
+        &self.store
+    }
+    /// The persistent store, mutably (tear harness, images).
+    pub fn store_mut(&mut self) -> &mut Store<N> {
+        &mut self.store
+    }
+    /// The header loaded at start.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The transient state (for tests and traces).
+    pub fn transient(&self) -> &Transient {
+        &self.t
+    }
+    /// The spec choices in force.
+    pub fn options(&self) -> &CosOptions {
+        &self.options
+    }
+    /// The applets.
+    pub fn applets(&self) -> &A {
+        &self.applets
+    }
+    /// Gives the memory back.
+    pub fn into_nvm(self) -> N {
+        self.store.into_nvm()
+    }
+
+    /// Processes one command APDU and writes the response (data ‖ SW1 SW2) into `out`.
+    /// Returns the response length; 0 means the card is mute (unpowered, power lost
+    /// during the command, or `out` shorter than 2 bytes).
+    pub fn process(&mut self, apdu: &[u8], out: &mut [u8]) -> usize {
+        if !self.t.powered || out.len() < 2 {
+            return 0;
+        }
+        let data_cap = out.len() - 2;
+        let (data_out, _) = out.split_at_mut(data_cap);
+        let mut reply = Writer::new(data_out);
+        let result = self.dispatch(apdu, &mut reply);
+        // A transaction never outlives its command (JCRE §7.6.2 semantics).
+        if self.store.in_transaction() {
+            self.store.abort();
+        }
+        if self.store.power_lost() {
+            self.power_off();
+            return 0;
+        }
+        let (status, keep_data) = match result {
+            Ok(s) => (s, true),
+            Err(s) => (s, matches!(s, Status::SelectedFileBlocked)),
+        };
+        let n = if keep_data { reply.len() } else { 0 };
+        let sw = status.to_bytes();
+        match out.get_mut(n..n + 2) {
+            Some(dst) => {
+                dst.copy_from_slice(&sw);
+                n + 2
+            }
+            None => 0,
+        }
+    }
+
+    /// Parses, routes and applies T=0 response handling. `Ok` carries the success SW
+    /// (9000, or 61xx when data waits for GET RESPONSE).
+    fn dispatch(&mut self, apdu: &[u8], reply: &mut Writer<'_>) -> Result<Status> {
+        let cmd = CommandView::parse(apdu);
+        let is_get_response = matches!(&cmd, Ok(c) if c.ins() == 0xC0 && c.cla() & 0xFC == 0x00);
+        if self.t.card_blocked {
+            return Err(Status::FunctionNotSupported); // LD/T 32 P5 §6.2
+        }
+        if !is_get_response {
+            // ISO 7816-4 §5.3.4 / spec/ssc.md §11.1: another command discards the data.
+            self.t.pending.clear();
+        }
+        let cmd = cmd?;
+        if is_get_response {
+            return self.get_response(&cmd, reply);
+        }
+        let status = self.route(&cmd, reply)?;
+        let t0 = self.options.t0_get_response && self.t.interface == Interface::Contact;
+        if t0 && cmd.case() != Case::Two && !reply.is_empty() && status == Status::Success {
+            // Over T=0 only a case-2 command (Le in P3) can take data back at once; any
+            // other command answers 61xx and keeps the data for GET RESPONSE.
+            if self.t.pending.extend_from_slice(reply.written()).is_ok() {
+                let n = reply.len();
+                reply.clear();
+                return Ok(Status::BytesAvailable(if n >= 256 { 0 } else { n as u8 }));
+            }
+            self.t.pending.clear();
+        }
+        Ok(status)
+    }
+
+    /// GET RESPONSE (LD/T 32 P5 §6.6): Le = 00 answers `6Cxx`; a shorter Le returns part
+    /// and `61xx` for the rest; no data waiting: `6F00`.
+    fn get_response(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
+        if cmd.p1p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let pending = self.t.pending.len();
+        if pending == 0 {
+            return Err(Status::NoPreciseDiagnosis);
+        }
+        let le = cmd.le().ok_or(Status::WrongLength)? as usize;
+        if cmd.le_is_max() && !cmd.is_extended() && self.options.le_zero == LeZero::ExactLength {
+            return Err(Status::WrongLe(if pending >= 256 {
+                0
+            } else {
+                pending as u8
+            }));
+        }
+        let n = le.min(pending);
+        reply.push(self.t.pending.get(..n).unwrap_or(&[]))?;
+        let rest: Vec<u8, PENDING_CAPACITY> =
+            Vec::from_slice(self.t.pending.get(n..).unwrap_or(&[])).unwrap_or_default();
+        self.t.pending = rest;
+        match self.t.pending.len() {
+            0 => Ok(Status::Success),
+            r => Ok(Status::BytesAvailable(r.min(255) as u8)),
+        }
+    }
+
+    /// Chooses who handles the command: SELECT by name / of the MF is resolved by the
+    /// card; the rest goes to the selected applet or to the social-security COS.
+    fn route(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
+        if cmd.ins() == 0xA4 && cmd.cla() == 0x00 {
+            if cmd.p1() == 0x04
+                && let Some((index, instance)) = self.applets.claims(cmd.data(), self.t.interface)
+            {
+                return self.select_applet(index, instance, cmd, reply);
+            }
+            let to_mf = cmd.p1() == 0x00 && (cmd.data().is_empty() || cmd.data() == [0x3F, 0x00]);
+            if let Some(i) = self.t.applet {
+                if cmd.p1() == 0x04 || to_mf {
+                    // Leaving the financial environment through the firewall.
+                    self.applets.deselect(i);
+                    self.t.applet = None;
+                    self.t.fs = FsState::default();
+                    self.t.security.clear();
+                } else {
+                    return self.applet_process(i, cmd, reply);
+                }
+            }
+            return self.native(cmd, reply);
+        }
+        match self.t.applet {
+            Some(i) => self.applet_process(i, cmd, reply),
+            None => self.native(cmd, reply),
+        }
+    }
+
+    fn applet_region(&self, index: u8) -> Result<(usize, usize)> {
+        let name = self.applets.region_name(index);
+        let region = scan(&self.store, &self.header, |e| {
+            (e.kind == FileKind::AppletRegion && e.name() == name)
+                .then_some((e.body_at as usize, e.body_len as usize))
+        })?;
+        region.ok_or(Status::FileNotFound)
+    }
+
+    fn select_applet(
+        &mut self,
+        index: u8,
+        instance: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<Status> {
+        let region = self.applet_region(index)?;
+        if let Some(previous) = self.t.applet.take() {
+            self.applets.deselect(previous);
+        }
+        // Entering the financial environment: the social-security state ends.
+        self.t.fs = FsState::default();
+        self.t.security.clear();
+        self.t.challenge.clear();
+        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        let result = self.applets.select(index, &mut ctx, instance, cmd, reply);
+        if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
+            self.t.applet = Some(index);
+        }
+        result.map(|()| Status::Success)
+    }
+
+    fn applet_process(
+        &mut self,
+        index: u8,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<Status> {
+        let region = self.applet_region(index)?;
+        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        self.applets
+            .process(index, &mut ctx, cmd, reply)
+            .map(|()| Status::Success)
+    }
+
+    fn fs(&mut self) -> FileSystem<'_, N> {
+        FileSystem {
+            store: &mut self.store,
+            header: &self.header,
+            state: &mut self.t.fs,
+            security: &mut self.t.security,
+            options: &self.options,
+        }
+    }
+
+    /// The social-security COS: file commands and GET CHALLENGE.
+    fn native(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
+        let blocked = self.fs().current_df()?.lifecycle == LIFECYCLE_BLOCKED;
+        if blocked && cmd.ins() != 0xA4 {
+            return Err(Status::ApplicationBlocked); // P5 §6.1: every command but SELECT
+        }
+        match (cmd.cla(), cmd.ins()) {
+            (0x00, 0xA4) => {
+                let outcome = self.fs().select(cmd, reply)?;
+                if let SelectOutcome::Df { changed: true, .. } = outcome {
+                    // The challenge belongs to the application that issued it.
+                    self.t.challenge.clear();
+                }
+                Ok(Status::Success)
+            }
+            (0x00, 0xB0 | 0xD6 | 0xB2 | 0xDC | 0xE2) => {
+                self.fs().process(cmd, reply).map(|()| Status::Success)
+            }
+            (0x00, 0x84) => self.get_challenge(cmd, reply),
+            (0x04, 0xD6 | 0xDC) => Err(Status::SmDataIncorrect),
+            (0x00 | 0x04 | 0x80 | 0x84 | 0xB0, _) => Err(Status::InstructionNotSupported),
+            _ => Err(Status::ClassNotSupported),
+        }
+    }
+
+    /// GET CHALLENGE (LD/T 32 P5 §6.5): Le 04, 08 or 10; the value is kept for the next
+    /// EXTERNAL AUTHENTICATE or secure-messaging command, once.
+    fn get_challenge(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
+        if cmd.p1p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let n = match (cmd.le(), cmd.data().is_empty()) {
+            (Some(n @ (4 | 8 | 16)), true) => n as usize,
+            _ => return Err(Status::WrongLength),
+        };
+        let mut value = [0u8; 16];
+        let value = value.get_mut(..n).ok_or(Status::WrongLength)?;
+        self.rng.fill(value);
+        self.t.challenge.set(value);
+        reply.push(value)?;
+        Ok(Status::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,43 @@
+//! **Spec choices.** The one place where sscard decides what the public texts leave open.
+//!
+//! Each field names the open question, the default chosen and why. Profiles can change
+//! every one of them, so a COS vendor's behaviour is a configuration, not a fork.
+
+/// How a short `Le = 00` is answered by READ RECORD and GET RESPONSE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeZero {
+    /// `6Cxx` with the exact length (LD/T 32 P5 §6.10.4, §6.6.4: the card "must answer
+    /// 6Cxx"); PC/SC hosts resend with Le = xx.
+    ExactLength,
+    /// Return the data at once, as ISO 7816-4 allows for Le = 00 ("up to 256").
+    Lenient,
+}
+
+/// Card-wide behaviour switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CosOptions {
+    /// READ RECORD / GET RESPONSE with short Le = 00. Default: [`LeZero::ExactLength`].
+    pub le_zero: LeZero,
+    /// Case-4 commands answer `61xx` and keep the data for GET RESPONSE (T=0 behaviour,
+    /// seen on real cards: SELECT SSSE → `61 18`, spec/ssc.md §2.2). Default: on for the
+    /// contact interface; the contactless interface (T=CL) always answers directly.
+    pub t0_get_response: bool,
+    /// SELECT with P2 = 04 (return FCP) answers with the FCI: the SSC spec defines only
+    /// the FCI (P5 T36–T38). Default: true. When false, P2 = 04 is `6A86`.
+    pub fcp_as_fci: bool,
+    /// READ BINARY with 0 < Le < 256 asking beyond the end of the file: `6Cxx` with the
+    /// bytes available (P5 T30 lists 6Cxx) when true; otherwise the available bytes and
+    /// 9000. Default: true.
+    pub read_binary_le_exact: bool,
+}
+
+impl Default for CosOptions {
+    fn default() -> Self {
+        CosOptions {
+            le_zero: LeZero::ExactLength,
+            t0_get_response: true,
+            fcp_as_fci: true,
+            read_binary_le_exact: true,
+        }
+    }
+}
