@@ -158,7 +158,8 @@ pub fn sm_decrypt<'o>(
 ///
 /// The decrypted block must be `LD ‖ LD bytes ‖ padding`, where the padding is
 /// empty if `1 + LD` is block-aligned and otherwise `80 00..` up to the end of
-/// the block.
+/// the block. `buf` is decrypted in place even when the format check then
+/// fails.
 ///
 /// # Errors
 /// [`CryptoError::NotBlockAligned`] if `buf` is empty or not a whole number of
