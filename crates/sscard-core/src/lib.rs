@@ -15,6 +15,7 @@ extern crate std;
 pub mod apdu;
 pub mod atr;
 pub mod card;
+pub mod crypto;
 pub mod fs;
 pub mod nvm;
 pub mod options;
