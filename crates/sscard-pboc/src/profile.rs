@@ -1,0 +1,687 @@
+//! The `[pboc]` section of a TOML personalization profile (feature `serde`, std).
+//!
+//! [`PbocSection`] is what the project's profile loader embeds as `[pboc]`: plain strings
+//! and numbers (hex for byte strings, spaces allowed; decimal strings such as `"100.00"`
+//! for amounts), unknown keys rejected. [`PbocSection::build`] checks it and yields a
+//! [`PbocProfile`] owning the bytes, which personalizes a card through the no_std API.
+//! Every error names the field: `pboc.applications[0].pan: …`.
+//!
+//! `vectors/profiles/pboc-default.toml` is the default profile.
+
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use serde::Deserialize;
+use sscard_core::fs::build::Personalizer;
+use sscard_core::fs::layout::FileIndex;
+use sscard_core::nvm::Nvm;
+
+use crate::layout::ApplicationKind;
+use crate::perso::{
+    self, Application, ElectronicCash, Keys, LogSpec, PbocPersonalization, PersoError, Record,
+    RiskParameters,
+};
+
+/// A profile error: the dotted path of the field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileError {
+    /// e.g. `pboc.applications[0].keys.imk_ac`.
+    pub field: String,
+    /// e.g. `must be 16 bytes of hex`.
+    pub message: String,
+}
+
+impl core::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+fn err<T>(field: &str, message: &str) -> Result<T, ProfileError> {
+    Err(ProfileError {
+        field: field.to_string(),
+        message: message.to_string(),
+    })
+}
+
+/// `[pboc]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PbocSection {
+    /// SFI of the PSE directory records (absent: no PSE).
+    #[serde(default)]
+    pub pse_sfi: Option<u8>,
+    /// The PPSE exists (default true).
+    #[serde(default = "yes")]
+    pub ppse: bool,
+    /// PSE also on contactless (default true; real cards: false).
+    #[serde(default = "yes")]
+    pub pse_on_contactless: bool,
+    /// PPSE also on contact (default true; real cards: false).
+    #[serde(default = "yes")]
+    pub ppse_on_contact: bool,
+    /// `5F2D` of the PSE FCI, e.g. `"zh"`.
+    #[serde(default)]
+    pub pse_language: String,
+    /// The applications.
+    pub applications: Vec<ApplicationSection>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[pboc.applications]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationSection {
+    /// `debit`, `credit`, `quasi_credit` or `electronic_cash`.
+    pub kind: String,
+    /// AID hex.
+    pub aid: String,
+    /// Application label (ASCII).
+    pub label: String,
+    /// Priority indicator.
+    #[serde(default = "one")]
+    pub priority: u8,
+    /// Preferred name `9F12` (ASCII).
+    #[serde(default)]
+    pub preferred_name: String,
+    /// Language preference `5F2D`, e.g. `"zhen"`.
+    #[serde(default)]
+    pub language: String,
+    /// Issuer code table index `9F11`.
+    #[serde(default)]
+    pub issuer_code_table_index: Option<u8>,
+    /// Contact PDOL hex.
+    #[serde(default)]
+    pub pdol_contact: String,
+    /// Contactless PDOL hex.
+    pub pdol_contactless: String,
+    /// AIP hex for contact.
+    pub aip_contact: String,
+    /// AFL hex for contact.
+    pub afl_contact: String,
+    /// AFL hex for contact electronic cash (default: `afl_contact`).
+    #[serde(default)]
+    pub afl_ec: String,
+    /// AIP hex for qPBOC.
+    pub aip_qpboc: String,
+    /// AFL hex for qPBOC offline approvals.
+    pub afl_qpboc: String,
+    /// PAN digits.
+    pub pan: String,
+    /// PAN sequence number, two digits.
+    pub psn: String,
+    /// Expiry `YYMM`.
+    pub expiry: String,
+    /// Service code, 3 digits.
+    pub service_code: String,
+    /// Track 2 discretionary digits.
+    #[serde(default)]
+    pub track2_discretionary: String,
+    /// Derivation key index (hex byte).
+    #[serde(default = "dki")]
+    pub dki: String,
+    /// Keys.
+    pub keys: KeysSection,
+    /// Offline PIN digits.
+    pub pin: String,
+    /// PIN try limit.
+    pub pin_try_limit: u8,
+    /// Electronic cash.
+    #[serde(default)]
+    pub ec: Option<EcSection>,
+    /// Risk management.
+    pub risk: RiskSection,
+    /// Transaction log.
+    #[serde(default)]
+    pub transaction_log: Option<LogSection>,
+    /// Load log.
+    #[serde(default)]
+    pub load_log: Option<LogSection>,
+    /// IAD issuer discretionary data with the EC balance (ID 01).
+    #[serde(default)]
+    pub iad_ec_balance: bool,
+    /// Application version `9F08` hex.
+    #[serde(default = "version")]
+    pub app_version: String,
+    /// ICC SM2 private key hex (32 bytes).
+    #[serde(default)]
+    pub sm2_secret: Option<String>,
+    /// Start blocked.
+    #[serde(default)]
+    pub blocked: bool,
+    /// Records.
+    pub records: Vec<RecordSection>,
+}
+
+fn one() -> u8 {
+    1
+}
+fn dki() -> String {
+    "01".to_string()
+}
+fn version() -> String {
+    "0030".to_string()
+}
+
+/// `keys`: either the issuer master keys or the card's UDKs, hex.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    /// IMK-AC.
+    #[serde(default)]
+    pub imk_ac: Option<String>,
+    /// IMK-MAC.
+    #[serde(default)]
+    pub imk_mac: Option<String>,
+    /// IMK-ENC.
+    #[serde(default)]
+    pub imk_enc: Option<String>,
+    /// UDK-AC.
+    #[serde(default)]
+    pub udk_ac: Option<String>,
+    /// UDK-MAC.
+    #[serde(default)]
+    pub udk_mac: Option<String>,
+    /// UDK-ENC.
+    #[serde(default)]
+    pub udk_enc: Option<String>,
+}
+
+/// `ec`: amounts as decimal strings in yuan (`"100.00"`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcSection {
+    /// `9F79`.
+    pub balance: String,
+    /// `9F77`.
+    pub balance_limit: String,
+    /// `9F78`.
+    pub single_limit: String,
+    /// `9F6D`.
+    #[serde(default = "zero")]
+    pub reset_threshold: String,
+    /// `9F74`, 6 ASCII characters.
+    #[serde(default = "ecc")]
+    pub issuer_auth_code: String,
+}
+
+fn zero() -> String {
+    "0.00".to_string()
+}
+fn ecc() -> String {
+    "ECC001".to_string()
+}
+
+/// `risk`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSection {
+    /// `9F51` hex, e.g. `"0156"`.
+    pub currency: String,
+    /// `9F57` hex.
+    pub country: String,
+    /// `9F52` hex.
+    pub ada: String,
+    /// `9F56` hex byte.
+    #[serde(default = "zero_byte")]
+    pub issuer_auth_indicator: String,
+    /// `9F58`.
+    #[serde(default)]
+    pub lcol: Option<u8>,
+    /// `9F59`.
+    #[serde(default)]
+    pub ucol: Option<u8>,
+    /// `9F53`.
+    #[serde(default)]
+    pub consecutive_international_limit: Option<u8>,
+    /// `9F54` amount.
+    #[serde(default)]
+    pub cttal: Option<String>,
+    /// `9F5C` amount.
+    #[serde(default)]
+    pub cttaul: Option<String>,
+    /// `9F6B` amount.
+    #[serde(default)]
+    pub card_cvm_limit: Option<String>,
+    /// `9F68` hex.
+    pub cpp: String,
+    /// `9F6C` hex.
+    pub ctq: String,
+}
+
+fn zero_byte() -> String {
+    "00".to_string()
+}
+
+/// A log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// SFI.
+    pub sfi: u8,
+    /// Number of records.
+    pub records: u8,
+    /// Format DOL hex.
+    pub format: String,
+}
+
+/// `[[pboc.applications.records]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSection {
+    /// SFI.
+    pub sfi: u8,
+    /// Record number.
+    pub number: u8,
+    /// The TLVs inside the `70` template, hex.
+    pub data: String,
+}
+
+fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
+    let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return err(field, "hex string has an odd number of digits");
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            core::str::from_utf8(p)
+                .ok()
+                .and_then(|t| u8::from_str_radix(t, 16).ok())
+                .map_or_else(|| err(field, "not a hex string"), Ok)
+        })
+        .collect()
+}
+
+fn hex_array<const N: usize>(field: &str, s: &str) -> Result<[u8; N], ProfileError> {
+    let v = hex(field, s)?;
+    v.try_into()
+        .map_or_else(|_| err(field, &format!("must be {N} bytes of hex")), Ok)
+}
+
+/// `"100.00"` (or `"100"`) yuan → 10000 fen.
+fn amount(field: &str, s: &str) -> Result<u64, ProfileError> {
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    let ok = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !ok(whole) || !ok(frac) || frac.len() > 2 || whole.len() > 10 {
+        return err(
+            field,
+            "must be an amount like \"100.00\" (at most 2 decimals)",
+        );
+    }
+    let whole: u64 = whole
+        .parse()
+        .map_or_else(|_| err(field, "amount too large"), Ok)?;
+    let mut cents = 0u64;
+    for (i, c) in frac.bytes().enumerate() {
+        cents += u64::from(c - b'0') * if i == 0 { 10 } else { 1 };
+    }
+    Ok(whole * 100 + cents)
+}
+
+fn digits(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
+    if !s.bytes().all(|c| c.is_ascii_digit()) {
+        return err(field, "must be decimal digits");
+    }
+    Ok(s.as_bytes().to_vec())
+}
+
+/// A checked application, owning its bytes.
+#[derive(Clone, Debug)]
+struct OwnedApplication {
+    kind: ApplicationKind,
+    aid: Vec<u8>,
+    label: Vec<u8>,
+    priority: u8,
+    preferred_name: Vec<u8>,
+    language: Vec<u8>,
+    issuer_code_table_index: Option<u8>,
+    pdol_contact: Vec<u8>,
+    pdol_contactless: Vec<u8>,
+    aip_contact: [u8; 2],
+    afl_contact: Vec<u8>,
+    afl_ec: Vec<u8>,
+    aip_qpboc: [u8; 2],
+    afl_qpboc: Vec<u8>,
+    records: Vec<(u8, u8, Vec<u8>)>,
+    pan: Vec<u8>,
+    psn: u8,
+    expiry: Vec<u8>,
+    service_code: Vec<u8>,
+    track2_discretionary: Vec<u8>,
+    keys: Keys,
+    dki: u8,
+    pin: Vec<u8>,
+    pin_try_limit: u8,
+    ec: Option<ElectronicCash>,
+    risk: RiskParameters,
+    transaction_log: Option<(u8, u8, Vec<u8>)>,
+    load_log: Option<(u8, u8, Vec<u8>)>,
+    iad_ec_balance: bool,
+    app_version: [u8; 2],
+    sm2_secret: Option<[u8; 32]>,
+    blocked: bool,
+}
+
+/// A checked `[pboc]` section, owning its bytes; personalizes cards.
+#[derive(Clone, Debug)]
+pub struct PbocProfile {
+    pse_sfi: Option<u8>,
+    ppse: bool,
+    pse_on_contactless: bool,
+    ppse_on_contact: bool,
+    pse_language: Vec<u8>,
+    applications: Vec<OwnedApplication>,
+}
+
+impl PbocSection {
+    /// Checks every field and converts to a [`PbocProfile`].
+    ///
+    /// # Errors
+    /// The first bad field, with its dotted path.
+    pub fn build(&self) -> Result<PbocProfile, ProfileError> {
+        let mut applications = Vec::new();
+        for (i, a) in self.applications.iter().enumerate() {
+            applications.push(a.build(&format!("pboc.applications[{i}]"))?);
+        }
+        let profile = PbocProfile {
+            pse_sfi: self.pse_sfi,
+            ppse: self.ppse,
+            pse_on_contactless: self.pse_on_contactless,
+            ppse_on_contact: self.ppse_on_contact,
+            pse_language: self.pse_language.as_bytes().to_vec(),
+            applications,
+        };
+        // The no_std checks (DOLs, AFLs against records, Luhn, limits…) run here too, so
+        // a profile that loads personalizes.
+        profile
+            .with_personalization(|p| perso::region_len(p).map(|_| ()))
+            .map_err(|e| match e {
+                PersoError::Invalid(field, rule) => ProfileError {
+                    field: format!("pboc.{field}"),
+                    message: rule.to_string(),
+                },
+                PersoError::Build(b) => ProfileError {
+                    field: "pboc".to_string(),
+                    message: b.to_string(),
+                },
+            })?;
+        Ok(profile)
+    }
+}
+
+impl ApplicationSection {
+    fn build(&self, at: &str) -> Result<OwnedApplication, ProfileError> {
+        let f = |name: &str| format!("{at}.{name}");
+        let kind = match self.kind.as_str() {
+            "debit" => ApplicationKind::Debit,
+            "credit" => ApplicationKind::Credit,
+            "quasi_credit" => ApplicationKind::QuasiCredit,
+            "electronic_cash" => ApplicationKind::ElectronicCash,
+            _ => {
+                return err(
+                    &f("kind"),
+                    "must be debit, credit, quasi_credit or electronic_cash",
+                );
+            }
+        };
+        let keys = &self.keys;
+        let k = |name: &str, v: &Option<String>| -> Result<Option<[u8; 16]>, ProfileError> {
+            v.as_deref()
+                .map(|s| hex_array::<16>(&f(&format!("keys.{name}")), s))
+                .transpose()
+        };
+        let keys = match (
+            k("imk_ac", &keys.imk_ac)?,
+            k("imk_mac", &keys.imk_mac)?,
+            k("imk_enc", &keys.imk_enc)?,
+            k("udk_ac", &keys.udk_ac)?,
+            k("udk_mac", &keys.udk_mac)?,
+            k("udk_enc", &keys.udk_enc)?,
+        ) {
+            (Some(ac), Some(mac), Some(enc), None, None, None) => {
+                Keys::IssuerMasterKeys { ac, mac, enc }
+            }
+            (None, None, None, Some(ac), Some(mac), Some(enc)) => Keys::CardKeys { ac, mac, enc },
+            _ => {
+                return err(
+                    &f("keys"),
+                    "give either imk_ac, imk_mac and imk_enc, or udk_ac, udk_mac and udk_enc",
+                );
+            }
+        };
+        let psn = hex_array::<1>(&f("psn"), &self.psn)?[0];
+        let ec = match &self.ec {
+            None => None,
+            Some(e) => {
+                let code = e.issuer_auth_code.as_bytes();
+                let issuer_auth_code: [u8; 6] = code.try_into().map_or_else(
+                    |_| err(&f("ec.issuer_auth_code"), "must be 6 ASCII characters"),
+                    Ok,
+                )?;
+                Some(ElectronicCash {
+                    balance: amount(&f("ec.balance"), &e.balance)?,
+                    balance_limit: amount(&f("ec.balance_limit"), &e.balance_limit)?,
+                    single_limit: amount(&f("ec.single_limit"), &e.single_limit)?,
+                    reset_threshold: amount(&f("ec.reset_threshold"), &e.reset_threshold)?,
+                    issuer_auth_code,
+                })
+            }
+        };
+        let r = &self.risk;
+        let opt_amount = |name: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| amount(&f(&format!("risk.{name}")), s))
+                .transpose()
+        };
+        let risk = RiskParameters {
+            currency: hex_array(&f("risk.currency"), &r.currency)?,
+            country: hex_array(&f("risk.country"), &r.country)?,
+            ada: hex_array(&f("risk.ada"), &r.ada)?,
+            issuer_auth_indicator: hex_array::<1>(
+                &f("risk.issuer_auth_indicator"),
+                &r.issuer_auth_indicator,
+            )?[0],
+            lcol: r.lcol,
+            ucol: r.ucol,
+            consecutive_international_limit: r.consecutive_international_limit,
+            cttal: opt_amount("cttal", &r.cttal)?,
+            cttaul: opt_amount("cttaul", &r.cttaul)?,
+            card_cvm_limit: opt_amount("card_cvm_limit", &r.card_cvm_limit)?,
+            cpp: hex_array(&f("risk.cpp"), &r.cpp)?,
+            ctq: hex_array(&f("risk.ctq"), &r.ctq)?,
+        };
+        let log = |name: &str,
+                   l: &Option<LogSection>|
+         -> Result<Option<(u8, u8, Vec<u8>)>, ProfileError> {
+            l.as_ref()
+                .map(|l| {
+                    Ok((
+                        l.sfi,
+                        l.records,
+                        hex(&f(&format!("{name}.format")), &l.format)?,
+                    ))
+                })
+                .transpose()
+        };
+        let mut records = Vec::new();
+        for (i, rec) in self.records.iter().enumerate() {
+            records.push((
+                rec.sfi,
+                rec.number,
+                hex(&f(&format!("records[{i}].data")), &rec.data)?,
+            ));
+        }
+        let aip_contact: [u8; 2] = hex_array(&f("aip_contact"), &self.aip_contact)?;
+        let aip_qpboc: [u8; 2] = hex_array(&f("aip_qpboc"), &self.aip_qpboc)?;
+        for (name, aip) in [("aip_contact", aip_contact), ("aip_qpboc", aip_qpboc)] {
+            if aip[0] & 0x01 != 0 {
+                return err(
+                    &f(name),
+                    "CDA (AIP byte 1 b1) is not supported by this applet",
+                );
+            }
+        }
+        Ok(OwnedApplication {
+            kind,
+            aid: hex(&f("aid"), &self.aid)?,
+            label: self.label.as_bytes().to_vec(),
+            priority: self.priority,
+            preferred_name: self.preferred_name.as_bytes().to_vec(),
+            language: self.language.as_bytes().to_vec(),
+            issuer_code_table_index: self.issuer_code_table_index,
+            pdol_contact: hex(&f("pdol_contact"), &self.pdol_contact)?,
+            pdol_contactless: hex(&f("pdol_contactless"), &self.pdol_contactless)?,
+            aip_contact,
+            afl_contact: hex(&f("afl_contact"), &self.afl_contact)?,
+            afl_ec: hex(&f("afl_ec"), &self.afl_ec)?,
+            aip_qpboc,
+            afl_qpboc: hex(&f("afl_qpboc"), &self.afl_qpboc)?,
+            records,
+            pan: digits(&f("pan"), &self.pan)?,
+            psn,
+            expiry: digits(&f("expiry"), &self.expiry)?,
+            service_code: digits(&f("service_code"), &self.service_code)?,
+            track2_discretionary: digits(&f("track2_discretionary"), &self.track2_discretionary)?,
+            keys,
+            dki: hex_array::<1>(&f("dki"), &self.dki)?[0],
+            pin: digits(&f("pin"), &self.pin)?,
+            pin_try_limit: self.pin_try_limit,
+            ec,
+            risk,
+            transaction_log: log("transaction_log", &self.transaction_log)?,
+            load_log: log("load_log", &self.load_log)?,
+            iad_ec_balance: self.iad_ec_balance,
+            app_version: hex_array(&f("app_version"), &self.app_version)?,
+            sm2_secret: self
+                .sm2_secret
+                .as_deref()
+                .map(|s| hex_array::<32>(&f("sm2_secret"), s))
+                .transpose()?,
+            blocked: self.blocked,
+        })
+    }
+}
+
+fn log_spec(l: &Option<(u8, u8, Vec<u8>)>) -> Option<LogSpec<'_>> {
+    l.as_ref().map(|(sfi, records, format)| LogSpec {
+        sfi: *sfi,
+        records: *records,
+        format,
+    })
+}
+
+impl PbocProfile {
+    /// Runs `f` with the no_std personalization view of this profile.
+    pub fn with_personalization<R>(&self, f: impl FnOnce(&PbocPersonalization<'_>) -> R) -> R {
+        let records: Vec<Vec<Record<'_>>> = self
+            .applications
+            .iter()
+            .map(|a| {
+                a.records
+                    .iter()
+                    .map(|(sfi, number, content)| Record {
+                        sfi: *sfi,
+                        number: *number,
+                        content,
+                    })
+                    .collect()
+            })
+            .collect();
+        let apps: Vec<Application<'_>> = self
+            .applications
+            .iter()
+            .zip(records.iter())
+            .map(|(a, recs)| Application {
+                kind: a.kind,
+                aid: &a.aid,
+                label: &a.label,
+                priority: a.priority,
+                preferred_name: &a.preferred_name,
+                language: &a.language,
+                issuer_code_table_index: a.issuer_code_table_index,
+                pdol_contact: &a.pdol_contact,
+                pdol_contactless: &a.pdol_contactless,
+                aip_contact: a.aip_contact,
+                afl_contact: &a.afl_contact,
+                afl_ec: &a.afl_ec,
+                aip_qpboc: a.aip_qpboc,
+                afl_qpboc: &a.afl_qpboc,
+                records: recs,
+                pan: &a.pan,
+                psn: a.psn,
+                expiry_yymm: &a.expiry,
+                service_code: &a.service_code,
+                track2_discretionary: &a.track2_discretionary,
+                keys: a.keys,
+                dki: a.dki,
+                pin: &a.pin,
+                pin_try_limit: a.pin_try_limit,
+                ec: a.ec,
+                risk: a.risk,
+                transaction_log: log_spec(&a.transaction_log),
+                load_log: log_spec(&a.load_log),
+                iad_ec_balance: a.iad_ec_balance,
+                app_version: a.app_version,
+                sm2_secret: a.sm2_secret,
+                blocked: a.blocked,
+            })
+            .collect();
+        let p = PbocPersonalization {
+            applications: &apps,
+            pse_sfi: self.pse_sfi,
+            ppse: self.ppse,
+            pse_on_contactless: self.pse_on_contactless,
+            ppse_on_contact: self.ppse_on_contact,
+            pse_language: &self.pse_language,
+        };
+        f(&p)
+    }
+
+    /// Writes the PBOC region of the card `p` is building.
+    ///
+    /// # Errors
+    /// [`PersoError`] if the card memory is too small.
+    pub fn personalize<N: Nvm>(
+        &self,
+        p: &mut Personalizer<'_, N>,
+    ) -> Result<FileIndex, PersoError> {
+        self.with_personalization(|perso| perso::personalize(p, perso))
+    }
+
+    /// The PAN of application `index` (digits), for tools and tests.
+    pub fn pan(&self, index: usize) -> Option<&str> {
+        self.applications
+            .get(index)
+            .and_then(|a| core::str::from_utf8(&a.pan).ok())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts() {
+        assert_eq!(amount("x", "100.00"), Ok(10000));
+        assert_eq!(amount("x", "1000"), Ok(100000));
+        assert_eq!(amount("x", "0.5"), Ok(50));
+        assert!(amount("x", "1.234").is_err());
+        assert!(amount("x", "-1").is_err());
+        assert!(amount("x", "").is_err());
+    }
+
+    #[test]
+    fn hex_strings() {
+        assert_eq!(hex("x", "0A 0b").unwrap(), [0x0A, 0x0B]);
+        assert_eq!(hex("x", "0A0").unwrap_err().field, "x");
+        assert!(hex("x", "zz").is_err());
+    }
+}

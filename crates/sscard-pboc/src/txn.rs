@@ -1,0 +1,865 @@
+//! The transaction commands: GET PROCESSING OPTIONS (incl. qPBOC), VERIFY, GENERATE AC,
+//! EXTERNAL AUTHENTICATE and INTERNAL AUTHENTICATE (pboc.md §2.4–§2.12).
+
+use heapless::Vec;
+use sscard_core::apdu::{CommandView, Writer};
+use sscard_core::crypto::{Sm2KeyPair, arpc_method1, ct_eq, pboc_session_key};
+use sscard_core::nvm::Nvm;
+use sscard_core::status::{Result, Status};
+use sscard_core::tlv::{BerWriter, DolReader, Tag, dol_value_len};
+use sscard_core::{AppletContext, Interface};
+use zeroize::Zeroizing;
+
+use crate::assumed_sm2_oda::{MAX_SDAD_LEN, signed_dynamic_data};
+use crate::cryptogram::{
+    CardKeys, application_cryptogram, cvr, issuer_application_data, terminal_fields,
+};
+use crate::layout::{
+    App, Blob, CFG_EC, CFG_FDDA01, CFG_SM2, FLAG_APP_BLOCKED, FLAG_APP_DEAD, FLAG_DDA_FAILED,
+    FLAG_ISSUER_AUTH_FAILED, FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED,
+    FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED, Obj, bcd_to_u64,
+};
+use crate::records::{MAX_LOG_RECORD, append_log, log_values};
+use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
+use crate::{Command, PbocApplet};
+
+/// An n12 amount sent by the terminal; absent counts as zero, a non-decimal one is 6A80.
+fn amount(v: Option<&[u8]>) -> Result<u64> {
+    match v {
+        None => Ok(0),
+        Some(b) => bcd_to_u64(b).ok_or(Status::WrongData),
+    }
+}
+
+/// The command data of a DOL-driven command, checked against the DOL: `6700` unless it
+/// has exactly the length the DOL asks for (§2.4, §2.5).
+fn check_dol_len(dol: &[u8], data: &[u8]) -> Result<()> {
+    let expected = dol_value_len(dol).map_err(|_| Status::MemoryFailure)?;
+    if data.len() != expected {
+        return Err(Status::WrongLength);
+    }
+    Ok(())
+}
+
+/// Writes `tag { parts… }` into `reply`.
+fn template(
+    reply: &mut Writer<'_>,
+    tag: u32,
+    fill: impl FnOnce(&mut BerWriter<'_>) -> core::result::Result<(), sscard_core::tlv::TlvError>,
+) -> Result<()> {
+    let mut out = [0u8; 256];
+    let mut w = BerWriter::new(&mut out);
+    w.constructed(Tag(tag), fill)
+        .map_err(|_| Status::WrongLength)?;
+    reply.push(w.written())
+}
+
+/// TVR byte 1: SDA failed (b7), DDA failed (b4), CDA failed (b3) (EMV Book 3 Annex C5).
+fn tvr_oda_flags(tvr: Option<&[u8]>) -> u16 {
+    let b1 = tvr.and_then(|t| t.first()).copied().unwrap_or(0);
+    let mut f = 0;
+    if b1 & 0x40 != 0 {
+        f |= FLAG_SDA_FAILED;
+    }
+    if b1 & 0x0C != 0 {
+        f |= FLAG_DDA_FAILED;
+    }
+    f
+}
+
+impl PbocApplet {
+    /// GET PROCESSING OPTIONS `80 A8 00 00` (pboc.md §2.4, applet `onGPO` of
+    /// `idx:3702743515`): P1P2 ≠ 0000 → 6A86; data not `83 L …` → 6A80; L or Lc not the
+    /// PDOL's length → 6700; not just selected → 6985. The ATC is incremented and
+    /// committed before anything else is answered; at FFFF the application locks for
+    /// ever (6985). Contact: format 1 `80 AIP AFL` on the PBOC or EC path; contactless:
+    /// TTQ contactless-PBOC bit → format 1, qPBOC bit → format 2 (§2.12), neither → 6985.
+    pub(crate) fn gpo<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        if cmd.p1p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let contact = ctx.interface() == Interface::Contact;
+        let mut pdol_buf = [0u8; 64];
+        let pdol_blob = if contact {
+            Blob::PdolContact
+        } else {
+            Blob::PdolContactless
+        };
+        let pdol = app.blob(ctx, pdol_blob, &mut pdol_buf)?;
+        let values = match cmd.data() {
+            [] => return Err(Status::WrongLength),
+            [0x83, len, rest @ ..] if *len < 0x80 && usize::from(*len) == rest.len() => rest,
+            [0x83, 0x81, len, rest @ ..] if *len >= 0x80 && usize::from(*len) == rest.len() => rest,
+            [0x83, ..] => return Err(Status::WrongLength),
+            _ => return Err(Status::WrongData),
+        };
+        check_dol_len(pdol, values)?;
+        self.gate(Command::GetProcessingOptions)?;
+        let flags = app.flags(ctx)?;
+        // A blocked application (6283 at SELECT) still initiates, so that the issuer can
+        // unblock it by script after an ARQC; one whose ATC ran out never does.
+        if flags & FLAG_APP_DEAD != 0 {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        let atc = app.get_u16(ctx, Obj::Atc)?;
+        let Some(atc) = atc.checked_add(1).filter(|a| *a != 0xFFFF) else {
+            ctx.atomic(|c| app.set_flags(c, flags | FLAG_APP_DEAD))?;
+            return Err(Status::ConditionsNotSatisfied);
+        };
+        self.txn.pdol.set(pdol, values);
+        self.txn.atc = atc;
+        self.txn.prior = Prior {
+            flags,
+            scripts: app.get_u8(ctx, Obj::ScriptCount)?,
+            new_card: app.get_u16(ctx, Obj::LastOnlineAtc)? == 0,
+        };
+        let amount = amount(self.txn.pdol.value(0x9F02))?;
+        let ec = self.ec_possible(ctx, app, amount)?;
+        let path = match (contact, self.txn.pdol.value(0x9F66).and_then(|t| t.first())) {
+            (true, _) => ec,
+            (false, Some(ttq1)) if ttq1 & 0x40 != 0 => ec,
+            (false, Some(ttq1)) if ttq1 & 0x20 != 0 => Path::Qpboc,
+            (false, _) => {
+                self.commit_atc(ctx, app, atc, flags)?;
+                return Err(Status::ConditionsNotSatisfied);
+            }
+        };
+        self.txn.path = path;
+        match path {
+            Path::Pboc | Path::ElectronicCash => {
+                self.commit_atc(ctx, app, atc, flags)?;
+                let aip = app.cfg.aip_contact;
+                let mut afl_buf = [0u8; 64];
+                let afl_blob = if path == Path::ElectronicCash {
+                    Blob::AflEc
+                } else {
+                    Blob::AflContact
+                };
+                let afl = app.blob(ctx, afl_blob, &mut afl_buf)?;
+                let mut body: Vec<u8, 66> = Vec::new();
+                body.extend_from_slice(&aip)
+                    .map_err(|_| Status::MemoryFailure)?;
+                body.extend_from_slice(afl)
+                    .map_err(|_| Status::MemoryFailure)?;
+                template(reply, 0x80, |w| w.raw(&body))?;
+                self.txn.phase = Phase::Initiated;
+                Ok(())
+            }
+            Path::Qpboc => self.qpboc(ctx, app, atc, flags, amount, reply),
+        }
+    }
+
+    /// The ATC of a format-1 GPO, with the "last transaction" script indicators reset
+    /// (they were copied into this transaction's CVR), in one commit.
+    fn commit_atc<N: Nvm>(
+        &self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        atc: u16,
+        flags: u16,
+    ) -> Result<()> {
+        ctx.atomic(|c| {
+            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
+            app.put(c, Obj::ScriptCount, &[0])?;
+            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)
+        })
+    }
+
+    /// The contact EC path (§2.3, §2.11): the terminal says it supports EC (`9F7A` = 01),
+    /// the amount is within the balance and the single-transaction limit and in the
+    /// application currency.
+    fn ec_possible<N: Nvm>(
+        &self,
+        ctx: &AppletContext<'_, N>,
+        app: &App,
+        amount: u64,
+    ) -> Result<Path> {
+        if !app.cfg.has(CFG_EC) || self.txn.pdol.value(0x9F7A) != Some(&[0x01]) || amount == 0 {
+            return Ok(Path::Pboc);
+        }
+        let balance = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
+        let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
+        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
+        if amount <= balance && single.is_none_or(|s| amount <= s) && same_currency {
+            Ok(Path::ElectronicCash)
+        } else {
+            Ok(Path::Pboc)
+        }
+    }
+
+    /// qPBOC GPO (§2.12, applet `qPBOCGPOProcess`): the card decides at once. Offline
+    /// approval needs electronic cash, the amount within the EC balance and single limit,
+    /// the application currency, no "online cryptogram required" in the TTQ and the
+    /// card-additional-process checks (new card, PIN try limit) passed; the balance is
+    /// deducted at GPO, in the same commit as the ATC and the log. Otherwise ARQC, or AAC
+    /// on an offline-only terminal, or 6985 when CPP prefers contact and the terminal has
+    /// it. The response is format 2 (`77`), with fDDA in SM2 when approved offline.
+    fn qpboc<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        atc: u16,
+        flags: u16,
+        amount: u64,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let ttq = {
+            let mut t = [0u8; 4];
+            for (d, s) in t.iter_mut().zip(self.txn.pdol.value(0x9F66).unwrap_or(&[])) {
+                *d = *s;
+            }
+            t
+        };
+        let [ttq1, ttq2, _, ttq4] = ttq;
+        let cpp = app.get_array::<N, 4>(ctx, Obj::Cpp)?;
+        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+        let balance = app.get_amount(ctx, Obj::EcBalance)?;
+        let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
+        let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
+
+        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
+        let mut online = ttq2 & 0x80 != 0; // TTQ B2 b8: online cryptogram required
+        online |= !app.cfg.has(CFG_EC) || !same_currency;
+        online |= balance.is_none_or(|b| amount > b);
+        online |= single.is_some_and(|s| amount > s);
+        online |= cpp[0] & 0x10 != 0 && self.txn.prior.new_card;
+        online |= cpp[0] & 0x08 != 0 && ptc == 0;
+        let blocked = flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked;
+        let decision = if blocked {
+            AcType::Aac
+        } else if !online {
+            AcType::Tc
+        } else if ttq1 & 0x08 != 0 {
+            AcType::Aac // offline-only terminal
+        } else if cpp[0] & 0x02 != 0 && ttq1 & 0x10 != 0 {
+            // CPP "prefer contact PBOC online" and the terminal has contact: switch.
+            self.commit_atc(ctx, app, atc, flags)?;
+            self.txn.phase = Phase::QpbocDone;
+            return Err(Status::ConditionsNotSatisfied);
+        } else {
+            AcType::Arqc
+        };
+
+        // Card transaction qualifiers: CVM above the card CVM limit (§2.12).
+        let mut ctq = app.get_array::<N, 2>(ctx, Obj::Ctq)?;
+        let cvm_required = ttq2 & 0x40 != 0
+            || app
+                .get_amount(ctx, Obj::CardCvmLimit)?
+                .is_some_and(|l| amount > l);
+        if cvm_required {
+            if decision == AcType::Arqc && ttq1 & 0x04 != 0 {
+                ctq[0] |= 0x80; // online PIN
+            } else if ttq1 & 0x02 != 0 {
+                ctq[0] |= 0x40; // signature
+            }
+        }
+
+        let approved = decision == AcType::Tc;
+        let new_balance = match (approved, balance) {
+            (true, Some(b)) => Some(b.saturating_sub(amount)),
+            (_, b) => b,
+        };
+        self.txn.cvr[0] = 0x80 | decision.cvr_first();
+        let sign = approved && app.cfg.aip_qpboc[0] & 0x20 != 0 && app.cfg.has(CFG_SM2);
+        if sign {
+            self.txn.cvr[2] |= 0x02; // DDA performed
+            if app.cfg.has(CFG_FDDA01) && ttq4 & 0x80 != 0 {
+                let mut random = [0u8; 4];
+                ctx.random(&mut random);
+                let df61 = app.get_u8(ctx, Obj::SegmentedDeduction)?;
+                let [r0, r1, r2, r3] = random;
+                self.txn.card_auth_data = Some([0x01, r0, r1, r2, r3, ctq[0], ctq[1], df61]);
+            }
+        }
+        let mut afl_buf = [0u8; 64];
+        let afl = app.blob(ctx, Blob::AflQpboc, &mut afl_buf)?;
+        if approved {
+            self.txn.last_afl_record = afl.chunks_exact(4).last().and_then(|e| match e {
+                [s, _, last, _] => Some((s >> 3, *last)),
+                _ => None,
+            });
+        }
+        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
+        if approved && cpp[1] & 0x10 != 0 {
+            let format = app.get(ctx, Obj::LogFormat)?;
+            log_values(
+                format.as_slice(),
+                &self.txn,
+                decision.cid(),
+                new_balance,
+                &mut log,
+            )?;
+        }
+        ctx.atomic(|c| {
+            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
+            app.put(c, Obj::ScriptCount, &[0])?;
+            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)?;
+            if let (true, Some(b)) = (approved, new_balance) {
+                app.put_amount(c, Obj::EcBalance, b)?;
+            }
+            if !log.is_empty() {
+                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
+            }
+            Ok(())
+        })?;
+
+        // Everything is committed; now the cryptogram may leave the card.
+        let keys = CardKeys::load(ctx, app)?;
+        let cvr = cvr(ctx, app, &self.txn)?;
+        let aip = app.cfg.aip_qpboc;
+        let ac = application_cryptogram(&keys, atc, &terminal_fields(&self.txn.pdol), aip, &cvr);
+        let (iad, iad_len) = issuer_application_data(app, &keys, atc, &cvr, new_balance);
+        let mut sdad = [0u8; MAX_SDAD_LEN];
+        let sdad_len = if sign {
+            let key = self.sm2_key(ctx, app)?;
+            let un = self.txn.pdol.value(0x9F37).unwrap_or(&[]);
+            let dn = atc.to_be_bytes();
+            match self.txn.card_auth_data {
+                Some(ref c9f69) => {
+                    let amount = self.txn.pdol.value(0x9F02).unwrap_or(&[]);
+                    let currency = self.txn.pdol.value(0x5F2A).unwrap_or(&[]);
+                    signed_dynamic_data(&key, &dn, &[un, amount, currency, c9f69], &mut sdad)?
+                }
+                None => signed_dynamic_data(&key, &dn, &[un], &mut sdad)?,
+            }
+        } else {
+            0
+        };
+        let mut track2 = [0u8; 19];
+        let track2 = app.blob(ctx, Blob::Track2, &mut track2)?;
+        let psn = app.cfg.psn;
+        let available = new_balance.map(crate::layout::u64_to_bcd6);
+        template(reply, 0x77, |w| {
+            w.tlv(Tag(0x9F27), &[decision.cid()])?;
+            w.tlv(Tag(0x82), &aip)?;
+            w.tlv(Tag(0x9F36), &atc.to_be_bytes())?;
+            w.tlv(Tag(0x57), track2)?;
+            w.tlv(Tag(0x5F34), &[psn])?;
+            w.tlv(Tag(0x9F10), iad.get(..iad_len).unwrap_or(&[]))?;
+            w.tlv(Tag(0x9F26), &ac)?;
+            w.tlv(Tag(0x9F6C), &ctq)?;
+            if let (true, Some(a)) = (cpp[0] & 0x01 != 0, available) {
+                w.tlv(Tag(0x9F5D), &a)?;
+            }
+            if approved {
+                w.tlv(Tag(0x94), afl)?;
+            }
+            if sdad_len > 0 {
+                w.tlv(Tag(0x9F4B), sdad.get(..sdad_len).unwrap_or(&[]))?;
+            }
+            Ok(())
+        })?;
+        self.txn.phase = Phase::QpbocDone;
+        Ok(())
+    }
+
+    fn sm2_key<N: Nvm>(&self, ctx: &AppletContext<'_, N>, app: &App) -> Result<Sm2KeyPair> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        let (at, len) = app.blob_at(ctx, Blob::Sm2Secret)?;
+        if len != 32 {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        ctx.read(at, &mut secret[..])?;
+        Sm2KeyPair::from_secret_bytes(&secret).map_err(|_| Status::MemoryFailure)
+    }
+
+    /// VERIFY `00 20 00 80 08 <PIN block>` (§2.10): plaintext offline PIN only. The try
+    /// counter is decremented and committed **before** the constant-time comparison
+    /// (spec/reliability.md §A1.4 item 3); a match restores it. Wrong → 63Cx; counter
+    /// already 0 → 6983 if it reached 0 in this transaction, 6984 if earlier. A malformed
+    /// PIN block cannot equal the stored one and costs a try like any wrong PIN, so no
+    /// answer depends on the PIN's format before a try is spent (§A3, PIN-length oracle).
+    pub(crate) fn verify<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        cmd: &CommandView<'_>,
+    ) -> Result<()> {
+        self.gate(Command::Verify)?;
+        let tries = app.get_u8(ctx, Obj::PinTryCounter)?;
+        if tries == 0 {
+            return Err(if self.txn.pin_blocked_now {
+                Status::AuthMethodBlocked
+            } else {
+                Status::ReferencedDataInvalid
+            });
+        }
+        let left = tries - 1;
+        ctx.atomic(|c| app.put(c, Obj::PinTryCounter, &[left]))?;
+        let mut stored = Zeroizing::new([0u8; 8]);
+        let (at, len) = app.blob_at(ctx, Blob::PinBlock)?;
+        if len != 8 {
+            return Err(Status::MemoryFailure);
+        }
+        ctx.read(at, &mut stored[..])?;
+        let matches = ct_eq(&stored[..], cmd.data());
+        self.txn.cvr[0] |= 0x04; // offline PIN verification performed
+        if matches {
+            ctx.atomic(|c| app.put(c, Obj::PinTryCounter, &[app.cfg.pin_limit]))?;
+            self.txn.cvr[0] &= !0x02;
+            Ok(())
+        } else {
+            self.txn.cvr[0] |= 0x02; // offline PIN verification failed
+            if left == 0 {
+                self.txn.pin_blocked_now = true;
+            }
+            Err(Status::RemainingTries(left))
+        }
+    }
+
+    /// GENERATE AC `80 AE P1 00` (§2.6): P1 b8–b7 = 11 or stray bits, or P2 ≠ 00 → 6A86;
+    /// Lc ≠ the CDOL's length → 6700; first GAC after GPO, second after an ARQC, else
+    /// 6985; CDA requested → 6985 (not offered in the AIP); ARQC asked in GAC2 → 6985.
+    pub(crate) fn generate_ac<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let p1 = cmd.p1();
+        if p1 & 0xC0 == 0xC0 || p1 & 0x2F != 0 || cmd.p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let requested = match p1 & 0xC0 {
+            0x00 => AcType::Aac,
+            0x40 => AcType::Tc,
+            _ => AcType::Arqc,
+        };
+        let second = self.txn.phase == Phase::OnlineRequested;
+        let mut dol_buf = [0u8; 64];
+        let dol = app.blob(
+            ctx,
+            if second { Blob::Cdol2 } else { Blob::Cdol1 },
+            &mut dol_buf,
+        )?;
+        check_dol_len(dol, cmd.data())?;
+        self.gate(Command::GenerateAc)?;
+        if p1 & 0x10 != 0 || (second && requested == AcType::Arqc) {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        if second {
+            self.txn.cdol2.set(dol, cmd.data());
+            self.second_ac(ctx, app, requested, reply)
+        } else {
+            self.txn.cdol1.set(dol, cmd.data());
+            self.first_ac(ctx, app, requested, reply)
+        }
+    }
+
+    /// First GENERATE AC: card risk management (§2.9, `cardRiskManager_1`), the checks
+    /// the data model holds: blocked application; previous ODA failure; EC consistency
+    /// (JR/T 0025.13 §7.4.5) and balance; online not completed; issuer authentication or
+    /// script failure on the last online transaction (ADA); lower consecutive offline
+    /// limit; international consecutive limit; CTTA limit; new card (ADA); PIN try limit
+    /// exceeded (ADA). The answer is the lower of the terminal's request and the card's.
+    fn first_ac<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        requested: AcType,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let amount = amount(self.txn.terminal(0x9F02))?;
+        let flags = app.flags(ctx)?;
+        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
+        let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
+        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
+        let prior = self.txn.prior;
+        let mut card = AcType::Tc;
+        let mut velocity = false;
+        let mut block = false;
+
+        if flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked {
+            // Blocked: never approved offline; at most an ARQC, so that an issuer script
+            // can unblock it; GAC2 then declines (EMV CCD-style).
+            card = card.min(AcType::Arqc);
+        }
+        if prior.flags & (FLAG_SDA_FAILED | FLAG_DDA_FAILED) != 0 {
+            card = card.min(AcType::Arqc);
+        }
+        let ec_offline = self.txn.path == Path::ElectronicCash && requested == AcType::Tc;
+        if ec_offline {
+            let balance = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
+            if !self.ec_consistent() || amount > balance {
+                card = AcType::Aac;
+            }
+        } else {
+            if prior.flags & FLAG_ONLINE_NOT_COMPLETED != 0 {
+                card = card.min(AcType::Arqc);
+            }
+            if prior.flags & FLAG_ISSUER_AUTH_FAILED != 0 && ada[0] & 0x80 != 0 {
+                card = card.min(AcType::Arqc);
+            }
+            if prior.flags & FLAG_SCRIPT_FAILED != 0 && ada[1] & 0x08 != 0 {
+                card = card.min(AcType::Arqc);
+            }
+            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
+            let lcol = app.get(ctx, Obj::Lcol)?;
+            if let [limit] = lcol.as_slice()
+                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
+            {
+                card = card.min(AcType::Arqc);
+                velocity = true;
+            }
+            let intl_limit = app.get(ctx, Obj::ConsecutiveIntlCurrencyLimit)?;
+            if let [limit] = intl_limit.as_slice()
+                && !domestic
+                && app.get_u8(ctx, Obj::ConsecutiveIntl)? >= *limit
+            {
+                card = card.min(AcType::Arqc);
+                velocity = true;
+            }
+            if let Some(limit) = app.get_amount(ctx, Obj::Cttal)?
+                && domestic
+                && ctta.saturating_add(amount) > limit
+            {
+                card = card.min(AcType::Arqc);
+                velocity = true;
+            }
+            if prior.new_card && ada[0] & 0x02 != 0 {
+                card = card.min(AcType::Arqc);
+            }
+        }
+        if ptc == 0 {
+            if self.txn.pin_blocked_now {
+                if ada[1] & 0x80 != 0 {
+                    block = true;
+                    card = AcType::Aac;
+                }
+            } else if ada[1] & 0x04 != 0 {
+                block = true;
+                card = AcType::Aac;
+            } else if ada[1] & 0x40 != 0 {
+                card = AcType::Aac;
+            } else if ada[1] & 0x20 != 0 {
+                card = card.min(AcType::Arqc);
+            }
+        }
+        if block {
+            self.txn.cvr[1] |= 0x02; // application blocked because the PIN is blocked
+            self.txn.blocked = true;
+        }
+        if velocity {
+            self.txn.cvr[1] |= 0x20;
+        }
+        let decision = requested.min(card);
+        let mut cid = decision.cid();
+        if decision == AcType::Aac && self.txn.pin_blocked_now && ada[0] & 0x10 != 0 {
+            cid |= 0x08 | 0x02; // advice, reason: PIN try limit exceeded (§2.6)
+        }
+        self.txn.cvr[0] = (self.txn.cvr[0] & 0x0F) | 0x80 | decision.cvr_first();
+
+        let balance = app.get_amount(ctx, Obj::EcBalance)?;
+        let new_balance = match (decision, ec_offline, balance) {
+            (AcType::Tc, true, Some(b)) => Some(b.saturating_sub(amount)),
+            (_, _, b) => b,
+        };
+        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
+        if decision == AcType::Tc {
+            let format = app.get(ctx, Obj::LogFormat)?;
+            log_values(format.as_slice(), &self.txn, cid, new_balance, &mut log)?;
+        }
+        let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
+        let atc = self.txn.atc;
+        ctx.atomic(|c| {
+            let mut f = flags;
+            match decision {
+                AcType::Tc if ec_offline => {
+                    if let Some(b) = new_balance {
+                        app.put_amount(c, Obj::EcBalance, b)?;
+                    }
+                }
+                AcType::Tc => offline_counters(c, app, amount, domestic)?,
+                AcType::Arqc => f |= FLAG_ONLINE_NOT_COMPLETED,
+                AcType::Aac => {}
+            }
+            if decision != AcType::Arqc {
+                f &= !(FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+                if decision == AcType::Aac {
+                    f |= tvr_flags;
+                }
+            }
+            if block {
+                f |= FLAG_APP_BLOCKED;
+            }
+            app.set_flags(c, f)?;
+            if !log.is_empty() {
+                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
+            }
+            Ok(())
+        })?;
+
+        let keys = CardKeys::load(ctx, app)?;
+        let ac = self.respond_ac(ctx, app, &keys, &self.txn.cdol1, cid, new_balance, reply)?;
+        self.txn.ac1 = ac;
+        self.txn.went_online = decision == AcType::Arqc;
+        self.txn.phase = if decision == AcType::Arqc {
+            Phase::OnlineRequested
+        } else {
+            Phase::Completed
+        };
+        let _ = atc;
+        Ok(())
+    }
+
+    /// EC consistency (§2.9 item 2, JR/T 0025.13 §7.4.5 via the applet): every value
+    /// both the PDOL and CDOL1 carry, except TVR `95`, TSI `9B` and UN `9F37`, is equal.
+    fn ec_consistent(&self) -> bool {
+        let mut at = 0usize;
+        for e in DolReader::new(&self.txn.cdol1.dol) {
+            let Ok(e) = e else { return false };
+            let end = at + e.len;
+            let skip = matches!(e.tag.0, 0x95 | 0x9B | 0x9F37);
+            if !skip
+                && let Some(p) = self.txn.pdol.value(e.tag.0)
+                && self.txn.cdol1.data.get(at..end) != Some(p)
+            {
+                return false;
+            }
+            at = end;
+        }
+        true
+    }
+
+    /// Builds CVR, cryptogram and IAD and answers format 1 `80 CID ATC AC IAD`.
+    #[allow(clippy::too_many_arguments)]
+    fn respond_ac<N: Nvm>(
+        &self,
+        ctx: &AppletContext<'_, N>,
+        app: &App,
+        keys: &CardKeys,
+        dol: &TermData,
+        cid: u8,
+        balance: Option<u64>,
+        reply: &mut Writer<'_>,
+    ) -> Result<[u8; 8]> {
+        let atc = self.txn.atc;
+        let cvr = cvr(ctx, app, &self.txn)?;
+        let ac =
+            application_cryptogram(keys, atc, &terminal_fields(dol), app.cfg.aip_contact, &cvr);
+        let (iad, iad_len) = issuer_application_data(app, keys, atc, &cvr, balance);
+        let mut body: Vec<u8, 40> = Vec::new();
+        let push = |b: &mut Vec<u8, 40>, s: &[u8]| {
+            b.extend_from_slice(s).map_err(|_| Status::MemoryFailure)
+        };
+        push(&mut body, &[cid])?;
+        push(&mut body, &atc.to_be_bytes())?;
+        push(&mut body, &ac)?;
+        push(&mut body, iad.get(..iad_len).unwrap_or(&[]))?;
+        template(reply, 0x80, |w| w.raw(&body))?;
+        Ok(ac)
+    }
+
+    /// Second GENERATE AC (§2.8 "GAC2 decision", applet `getGenerateACRsp_2`): the
+    /// authorization response code `8A` of CDOL2 says approved (`00 10 11 01 02`),
+    /// unable to go online (`Y3 Z3`: offline risk management with the upper consecutive
+    /// offline limit, new card, PIN try limit and CTTA upper limit) or declined. Issuer
+    /// authentication failed with ADA b7, or not performed while mandatory (`9F56` b8 /
+    /// ADA b6), declines. A completed online approval resets the offline counters and
+    /// sets the last online ATC (`onLineResetSessionData`).
+    fn second_ac<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        requested: AcType,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let arc: [u8; 2] = self
+            .txn
+            .terminal(0x8A)
+            .and_then(|a| a.try_into().ok())
+            .unwrap_or([0, 0]);
+        let approved = matches!(&arc, b"00" | b"10" | b"11" | b"01" | b"02");
+        let unable = matches!(&arc, b"Y3" | b"Z3");
+        let flags = app.flags(ctx)?;
+        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
+        let mandatory =
+            app.get_u8(ctx, Obj::IssuerAuthIndicator)? & 0x80 != 0 || ada[0] & 0x20 != 0;
+        let amount = amount(self.txn.terminal(0x9F02))?;
+        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let auth = self.txn.issuer_auth;
+        let mut card = AcType::Tc;
+        if flags & (FLAG_APP_BLOCKED | FLAG_APP_DEAD) != 0 || self.txn.blocked {
+            card = AcType::Aac;
+        }
+        if unable {
+            self.txn.cvr[0] |= 0x01; // unable to go online
+            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
+            let ucol = app.get(ctx, Obj::Ucol)?;
+            if let [limit] = ucol.as_slice()
+                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
+            {
+                card = AcType::Aac;
+                self.txn.cvr[1] |= 0x20;
+            }
+            if self.txn.prior.new_card && ada[0] & 0x01 != 0 {
+                card = AcType::Aac;
+            }
+            if app.get_u8(ctx, Obj::PinTryCounter)? == 0 && ada[1] & 0x10 != 0 {
+                card = AcType::Aac;
+            }
+            let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
+            if let Some(limit) = app.get_amount(ctx, Obj::Cttaul)?
+                && ctta.saturating_add(amount) > limit
+            {
+                card = AcType::Aac;
+                self.txn.cvr[1] |= 0x20;
+            }
+        } else if approved {
+            if auth == IssuerAuth::Failed && ada[0] & 0x40 != 0 {
+                card = AcType::Aac;
+            }
+            if auth == IssuerAuth::NotPerformed && mandatory {
+                card = AcType::Aac;
+            }
+        } else {
+            card = AcType::Aac;
+        }
+        let decision = requested.min(card);
+        self.txn.cvr[0] = (self.txn.cvr[0] & 0x3F) | decision.cvr_second();
+        let cid = decision.cid();
+        let online_success = !unable
+            && approved
+            && (auth == IssuerAuth::Passed || (auth == IssuerAuth::NotPerformed && !mandatory));
+        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
+        if decision == AcType::Tc {
+            let format = app.get(ctx, Obj::LogFormat)?;
+            let balance = app.get_amount(ctx, Obj::EcBalance)?;
+            log_values(format.as_slice(), &self.txn, cid, balance, &mut log)?;
+        }
+        let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
+        let atc = self.txn.atc;
+        ctx.atomic(|c| {
+            let mut f = flags & !(FLAG_ONLINE_NOT_COMPLETED | FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+            if decision == AcType::Aac {
+                f |= tvr_flags;
+            }
+            if !unable {
+                f &= !(FLAG_ISSUER_AUTH_FAILED | FLAG_ISSUER_AUTH_NOT_PERFORMED);
+                match auth {
+                    IssuerAuth::Failed => f |= FLAG_ISSUER_AUTH_FAILED,
+                    IssuerAuth::NotPerformed => f |= FLAG_ISSUER_AUTH_NOT_PERFORMED,
+                    IssuerAuth::Passed => {}
+                }
+            }
+            if online_success {
+                app.put(c, Obj::LastOnlineAtc, &atc.to_be_bytes())?;
+                app.put(c, Obj::Ctta, &[0; 6])?;
+                app.put(c, Obj::ConsecutiveOffline, &[0])?;
+                app.put(c, Obj::ConsecutiveIntl, &[0])?;
+            } else if unable && decision == AcType::Tc {
+                offline_counters(c, app, amount, domestic)?;
+            }
+            app.set_flags(c, f)?;
+            if !log.is_empty() {
+                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
+            }
+            Ok(())
+        })?;
+        let keys = CardKeys::load(ctx, app)?;
+        let balance = app.get_amount(ctx, Obj::EcBalance)?;
+        self.respond_ac(ctx, app, &keys, &self.txn.cdol2, cid, balance, reply)?;
+        self.txn.phase = Phase::Completed;
+        Ok(())
+    }
+
+    /// EXTERNAL AUTHENTICATE `00 82 00 00 0A ARPC(8) ARC(2)` (§2.8, applet
+    /// `onExternalAuth`): Lc ≠ 0A → 6700 (the real UICS card's answer to the 8-byte form);
+    /// only between GAC1 (ARQC) and GAC2, once: a second attempt marks issuer
+    /// authentication failed and answers 6985, as does every attempt after 100 failures.
+    /// ARPC method 1 with the AC session key, compared in constant time; mismatch → 6300
+    /// and CVR "issuer authentication performed and failed".
+    pub(crate) fn external_authenticate<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        cmd: &CommandView<'_>,
+    ) -> Result<()> {
+        self.gate(Command::ExternalAuthenticate)?;
+        let failures = app.get_u8(ctx, Obj::IssuerAuthFailures)?;
+        if self.txn.external_auth_tried || failures >= 100 {
+            self.txn.issuer_auth = IssuerAuth::Failed;
+            self.txn.cvr[0] |= 0x08;
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        self.txn.external_auth_tried = true;
+        let (arpc, arc) = cmd.data().split_at_checked(8).ok_or(Status::WrongLength)?;
+        let arc: [u8; 2] = arc.try_into().map_err(|_| Status::WrongLength)?;
+        let keys = CardKeys::load(ctx, app)?;
+        let sk = pboc_session_key(&keys.ac(), self.txn.atc);
+        let expected = arpc_method1(&sk, &self.txn.ac1, &arc);
+        if ct_eq(&expected, arpc) {
+            self.txn.issuer_auth = IssuerAuth::Passed;
+            Ok(())
+        } else {
+            self.txn.issuer_auth = IssuerAuth::Failed;
+            self.txn.cvr[0] |= 0x08;
+            ctx.atomic(|c| app.put(c, Obj::IssuerAuthFailures, &[failures.saturating_add(1)]))?;
+            Err(Status::AuthenticationFailed)
+        }
+    }
+
+    /// INTERNAL AUTHENTICATE `00 88 00 00 Lc <DDOL data>` (contact DDA, §2.12 and
+    /// EMV Book 2 §6.5): P1P2 ≠ 0 → 6A86, Lc ≠ the DDOL's length → 6700, only between GPO
+    /// and GAC1, and only if the AIP offers DDA and an SM2 key is personalized (else
+    /// 6985). The signature is the SM2 layout of [`crate::assumed_sm2_oda`].
+    pub(crate) fn internal_authenticate<N: Nvm>(
+        &mut self,
+        ctx: &mut AppletContext<'_, N>,
+        app: &App,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        if cmd.p1p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let mut ddol = [0u8; 64];
+        let ddol = app.blob(ctx, Blob::Ddol, &mut ddol)?;
+        check_dol_len(ddol, cmd.data())?;
+        self.gate(Command::InternalAuthenticate)?;
+        if !app.cfg.has(CFG_SM2) || app.cfg.aip_contact[0] & 0x20 == 0 {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        let key = self.sm2_key(ctx, app)?;
+        let mut number = [0u8; 8];
+        let [a0, a1] = self.txn.atc.to_be_bytes();
+        number[0] = a0;
+        number[1] = a1;
+        ctx.random(number.get_mut(2..).unwrap_or(&mut []));
+        let mut sdad = [0u8; MAX_SDAD_LEN];
+        let n = signed_dynamic_data(&key, &number, &[cmd.data()], &mut sdad)?;
+        self.txn.cvr[2] |= 0x02; // DDA performed
+        template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
+    }
+}
+
+/// After an offline approval: CTTA and the consecutive offline counters (§2.9 "counters
+/// updated after an offline TC"), inside the caller's transaction.
+fn offline_counters<N: Nvm>(
+    ctx: &mut AppletContext<'_, N>,
+    app: &App,
+    amount: u64,
+    domestic: bool,
+) -> Result<()> {
+    let n = app.get_u8(ctx, Obj::ConsecutiveOffline)?;
+    app.put(ctx, Obj::ConsecutiveOffline, &[n.saturating_add(1)])?;
+    if domestic {
+        let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
+        app.put_amount(ctx, Obj::Ctta, ctta.saturating_add(amount))?;
+    } else {
+        let n = app.get_u8(ctx, Obj::ConsecutiveIntl)?;
+        app.put(ctx, Obj::ConsecutiveIntl, &[n.saturating_add(1)])?;
+    }
+    Ok(())
+}
