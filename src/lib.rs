@@ -13,3 +13,6 @@
 pub use sscard_core;
 
 pub mod tear;
+
+#[doc(hidden)]
+pub mod fuzz_checks;
