@@ -16,3 +16,5 @@ pub mod tear;
 
 #[doc(hidden)]
 pub mod fuzz_checks;
+#[doc(hidden)]
+pub mod sample;

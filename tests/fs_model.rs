@@ -1150,7 +1150,7 @@ proptest! {
         let mut card = common::card(CosOptions::default());
         let result = sscard::fuzz_checks::check_session(&mut card, &events);
         prop_assert!(result.is_ok(), "{:?}", result);
-        let mut card = sscard::fuzz_checks::sample_card();
+        let mut card = sscard::sample::sample_card();
         let result = sscard::fuzz_checks::check_session(&mut card, &events);
         prop_assert!(result.is_ok(), "{:?}", result);
     }
