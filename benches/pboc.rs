@@ -1,0 +1,209 @@
+//! Throughput of whole PBOC transactions through the card processor (in-process, no
+//! PC/SC): a contact online transaction (PSE, SELECT, GPO, READ RECORD ×6, VERIFY,
+//! GAC1 ARQC, EXTERNAL AUTHENTICATE, GAC2 TC) and a qPBOC offline approval with SM2 fDDA
+//! (PPSE, SELECT, GPO, READ RECORD ×5). Prints transactions/s.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::Deserialize;
+use sscard_core::crypto::{arpc_method1, pboc_session_key, udk_option_a};
+use sscard_core::fs::build::{Capacities, Personalizer};
+use sscard_core::nvm::RamNvm;
+use sscard_core::rng::SplitMixRng;
+use sscard_core::{Card, CosOptions, Interface};
+use sscard_pboc::PbocApplet;
+use sscard_pboc::profile::PbocSection;
+
+const PROFILE: &str = include_str!("../vectors/profiles/pboc-default.toml");
+type BenchCard = Card<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
+
+#[derive(Deserialize)]
+struct File {
+    pboc: PbocSection,
+}
+
+fn image() -> Vec<u8> {
+    let file: File = toml::from_str(PROFILE).unwrap();
+    let profile = file.pboc.build().unwrap();
+    let mut nvm = RamNvm::new(vec![0u8; 64 * 1024]);
+    let atr = [
+        0x3B, 0x6D, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x43, 0x86, 0x60, 0x51, 0x99, 0x00, 0x00,
+        0x00, 0x01,
+    ];
+    let mut p = Personalizer::format(&mut nvm, Capacities::default(), &atr).unwrap();
+    profile.personalize(&mut p).unwrap();
+    p.finish().unwrap();
+    nvm.into_inner()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Sends like a T=0 terminal (GET RESPONSE on 61xx); returns data, asserts 9000.
+fn send(card: &mut BenchCard, apdu: &[u8], out: &mut [u8]) -> Vec<u8> {
+    let mut n = card.process(apdu, out);
+    let mut data = out[..n - 2].to_vec();
+    while out[n - 2] == 0x61 {
+        let le = out[n - 1];
+        n = card.process(&[0x00, 0xC0, 0x00, 0x00, le], out);
+        data.extend_from_slice(&out[..n - 2]);
+    }
+    assert_eq!(&out[n - 2..n], &[0x90, 0x00], "{apdu:02X?}");
+    data
+}
+
+struct Scripts {
+    udk_ac: [u8; 16],
+    contact: Vec<Vec<u8>>,
+    qpboc: Vec<Vec<u8>>,
+}
+
+fn scripts() -> Scripts {
+    let contact = [
+        "00A404000E315041592E5359532E444446303100",
+        "00B2010C00",
+        "00A4040008A00000033301010100",
+        "80A800000B830900000000001000015600",
+        "00B2010C00",
+        "00B2011400",
+        "00B2021400",
+        "00B2031400",
+        "00B2011C00",
+        "00B2021C00",
+        "0020008008261234 56FFFFFFFF",
+        "80CA9F3600",
+    ];
+    let qpboc = [
+        "00A404000E325041592E5359532E444446303100",
+        "00A4040008A00000033301010100",
+        "80A80000258323 36000080 000000000100 000000000000 0156 0000000000 0156 261129 00 CAFEBABE 00 01 00",
+        "00B2011400",
+        "00B2021400",
+        "00B2011C00",
+        "00B2021C00",
+        "00B2010C00",
+    ];
+    // The issuer side of the bench: UDK-AC of the default profile's test IMK.
+    let imk: [u8; 16] = hex("0123456789ABCDEFFEDCBA9876543210").try_into().unwrap();
+    let udk_ac = *udk_option_a(&imk, b"6212345678901232", 0x01).unwrap();
+    Scripts {
+        udk_ac,
+        contact: contact.iter().map(|s| hex(s)).collect(),
+        qpboc: qpboc.iter().map(|s| hex(s)).collect(),
+    }
+}
+
+/// GAC1 ARQC, EXTERNAL AUTHENTICATE with the issuer's ARPC, GAC2 TC.
+fn contact_transaction(card: &mut BenchCard, s: &Scripts, out: &mut [u8]) {
+    card.power_on(Interface::Contact).unwrap();
+    for apdu in &s.contact {
+        send(card, apdu, out);
+    }
+    let mut gac1 = hex("80AE800037");
+    gac1.extend(hex(
+        "000000001000 000000000000 0156 0000000000 0156 261129 00 11223344 120000",
+    ));
+    gac1.extend([0u8; 20]);
+    gac1.extend(hex("410302 00"));
+    let r = send(card, &gac1, out);
+    assert_eq!(r[2], 0x80);
+    let atc = u16::from_be_bytes([r[3], r[4]]);
+    let arqc: [u8; 8] = r[5..13].try_into().unwrap();
+    let sk = pboc_session_key(&s.udk_ac, atc);
+    let mut ea = hex("008200000A");
+    ea.extend(arpc_method1(&sk, &arqc, b"00"));
+    ea.extend(b"00");
+    send(card, &ea, out);
+    let gac2 = hex(
+        "80AE400024 3030 000000001000 000000000000 0156 0000000000 0156 261129 00 55667788 120001 0000 00",
+    );
+    send(card, &gac2, out);
+    card.power_off();
+}
+
+fn qpboc_transaction(card: &mut BenchCard, s: &Scripts, out: &mut [u8]) {
+    card.power_on(Interface::Contactless).unwrap();
+    for apdu in &s.qpboc {
+        send(card, apdu, out);
+    }
+    card.power_off();
+}
+
+fn per_second(label: &str, iters: u32, mut f: impl FnMut()) {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "{label}: {:.0} transactions/s ({iters} in {elapsed:?})",
+        f64::from(iters) / elapsed.as_secs_f64()
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let image = image();
+    let s = scripts();
+    let mut out = vec![0u8; 4096];
+    let fresh = || {
+        Card::load(
+            RamNvm::new(image.clone()),
+            SplitMixRng::new(1),
+            (PbocApplet::new(),),
+            CosOptions::default(),
+        )
+        .unwrap()
+    };
+
+    // A fresh card every 1000 transactions keeps the EC balance and ATC in range.
+    let mut card = fresh();
+    let mut count = 0u32;
+    let mut contact = |card: &mut BenchCard, out: &mut [u8]| {
+        count += 1;
+        if count % 1000 == 0 {
+            *card = fresh();
+        }
+        contact_transaction(card, &s, out);
+    };
+    per_second("pboc contact transaction", 200, || {
+        contact(&mut card, &mut out)
+    });
+    c.bench_function("pboc contact transaction", |b| {
+        b.iter(|| contact(&mut card, &mut out))
+    });
+
+    let mut card = fresh();
+    let mut count = 0u32;
+    let mut qpboc = |card: &mut BenchCard, out: &mut [u8]| {
+        count += 1;
+        if count % 90 == 0 {
+            *card = fresh(); // 90 × 1.00 spends the 100.00 EC balance
+        }
+        qpboc_transaction(card, &s, out);
+    };
+    per_second("pboc qPBOC transaction (SM2 fDDA)", 50, || {
+        qpboc(&mut card, &mut out)
+    });
+    c.bench_function("pboc qPBOC transaction (SM2 fDDA)", |b| {
+        b.iter(|| qpboc(&mut card, &mut out))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
