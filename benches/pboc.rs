@@ -172,7 +172,7 @@ fn bench(c: &mut Criterion) {
     let mut count = 0u32;
     let mut contact = |card: &mut BenchCard, out: &mut [u8]| {
         count += 1;
-        if count % 1000 == 0 {
+        if count.is_multiple_of(1000) {
             *card = fresh();
         }
         contact_transaction(card, &s, out);
@@ -188,7 +188,7 @@ fn bench(c: &mut Criterion) {
     let mut count = 0u32;
     let mut qpboc = |card: &mut BenchCard, out: &mut [u8]| {
         count += 1;
-        if count % 90 == 0 {
+        if count.is_multiple_of(90) {
             *card = fresh(); // 90 × 1.00 spends the 100.00 EC balance
         }
         qpboc_transaction(card, &s, out);

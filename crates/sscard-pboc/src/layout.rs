@@ -360,11 +360,16 @@ pub(crate) const OBJECTS: [ObjDef; 38] = [
 ];
 
 /// Offset of object `i`'s slot from the start of the object table.
-const fn slot_offset(i: usize) -> usize {
+pub(crate) const fn slot_offset(i: usize) -> usize {
     let mut at = 0;
     let mut k = 0;
-    while k < i && k < OBJECTS.len() {
-        at += 1 + OBJECTS[k].len as usize;
+    let mut rest: &[ObjDef] = &OBJECTS;
+    while let [d, tail @ ..] = rest {
+        if k >= i {
+            break;
+        }
+        at += 1 + d.len as usize;
+        rest = tail;
         k += 1;
     }
     at
@@ -662,7 +667,7 @@ mod tests {
         }
         assert_eq!(Obj::by_tag(0x9F79), Some(Obj::EcBalance));
         assert_eq!(Obj::by_tag(0), None);
-        assert!(OBJECT_TABLE_LEN < 400);
+        const { assert!(OBJECT_TABLE_LEN < 400) };
     }
 
     #[test]

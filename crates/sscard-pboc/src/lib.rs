@@ -43,7 +43,7 @@
 //! decided by the interface, never by which directory was used.
 //!
 //! Personalization: [`perso::PbocPersonalization`] (no_std) and, with the `serde`
-//! feature, the `[pboc]` profile section [`profile::PbocSection`].
+//! feature, the `[pboc]` profile section `profile::PbocSection`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -272,7 +272,7 @@ struct Sink<'s, 'w> {
 impl Sink<'_, '_> {
     fn alloc(&mut self, len: usize) -> PResult<usize> {
         let at = self.cursor;
-        let end = at.checked_add(len).unwrap_or(usize::MAX);
+        let end = at.saturating_add(len);
         if end > usize::from(u16::MAX) {
             return Err(PersoError::Invalid(
                 "applications",
@@ -328,7 +328,7 @@ fn build(perso: &PbocPersonalization<'_>, write: &mut WriteFn<'_>) -> PResult<us
             "must be 1-10 (EMV directory SFI)",
         ));
     }
-    if perso.pse_language.len() > 8 || perso.pse_language.len() % 2 != 0 {
+    if perso.pse_language.len() > 8 || !perso.pse_language.len().is_multiple_of(2) {
         return Err(PersoError::Invalid(
             "pse_language",
             "must be 0-4 two-letter codes",
@@ -683,11 +683,7 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
 pub(crate) const LOAD_LOG_PREFIX: usize = 14;
 
 fn object_offset(o: Obj) -> usize {
-    let mut at = 0;
-    for x in crate::layout::ALL_OBJECTS.iter().take(o as usize) {
-        at += 1 + usize::from(x.def().len);
-    }
-    at
+    crate::layout::slot_offset(o as usize)
 }
 
 fn validate(a: &Application<'_>) -> PResult<()> {
@@ -701,7 +697,7 @@ fn validate(a: &Application<'_>) -> PResult<()> {
     if a.preferred_name.len() > 16 {
         return bad("applications.preferred_name", "must be at most 16 bytes");
     }
-    if a.language.len() > 8 || a.language.len() % 2 != 0 {
+    if a.language.len() > 8 || !a.language.len().is_multiple_of(2) {
         return bad("applications.language", "must be 0-4 two-letter codes");
     }
     for (field, dol) in [
@@ -865,7 +861,7 @@ fn dol_has(dol: &[u8], tag: u32) -> bool {
 }
 
 fn validate_afl(a: &Application<'_>, afl: &[u8], field: &'static str) -> PResult<()> {
-    if afl.len() % 4 != 0 || afl.len() > 64 {
+    if !afl.len().is_multiple_of(4) || afl.len() > 64 {
         return Err(PersoError::Invalid(
             field,
             "must be 4-byte entries, at most 16",
@@ -921,7 +917,7 @@ pub fn luhn_ok(pan: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Track 2 equivalent data `57`: PAN `D` YYMM service code discretionary, BCD, F-padded.

@@ -285,7 +285,7 @@ pub struct RecordSection {
 
 fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
     let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return err(field, "hex string has an odd number of digits");
     }
     digits

@@ -41,7 +41,11 @@ fn count_script<N: Nvm>(ctx: &mut AppletContext<'_, N>, app: &App, failed: bool)
 fn well_formed_pin_block(block: &[u8; 8]) -> bool {
     let nibble = |i: usize| {
         let b = block.get(i / 2).copied().unwrap_or(0);
-        if i % 2 == 0 { b >> 4 } else { b & 0x0F }
+        if i.is_multiple_of(2) {
+            b >> 4
+        } else {
+            b & 0x0F
+        }
     };
     let len = usize::from(nibble(1));
     nibble(0) == 2

@@ -66,7 +66,7 @@ pub fn card(interface: Interface) -> TestCard {
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(s.len() % 2 == 0, "odd hex {s}");
+    assert!(s.len().is_multiple_of(2), "odd hex {s}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -285,7 +285,7 @@ fn des_dec(key: &[u8], b: &mut [u8; 8]) {
 pub fn retail_mac(key: &[u8], data: &[u8]) -> [u8; 8] {
     let mut m = data.to_vec();
     m.push(0x80);
-    while m.len() % 8 != 0 {
+    while !m.len().is_multiple_of(8) {
         m.push(0);
     }
     let mut state = [0u8; 8];
