@@ -686,6 +686,15 @@ fn object_offset(o: Obj) -> usize {
     crate::layout::slot_offset(o as usize)
 }
 
+/// Checks one application the way [`personalize`] does (DOLs, AFLs against the records,
+/// CDOLs present, Luhn, PIN, limits, log formats, SM2 key).
+///
+/// # Errors
+/// [`PersoError::Invalid`] naming the first bad field.
+pub fn validate_application(a: &Application<'_>) -> PResult<()> {
+    validate(a)
+}
+
 fn validate(a: &Application<'_>) -> PResult<()> {
     let bad = |field, rule| Err(PersoError::Invalid(field, rule));
     if a.aid.len() < 5 || a.aid.len() > 16 {

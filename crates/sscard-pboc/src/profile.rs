@@ -399,7 +399,23 @@ impl PbocSection {
             applications,
         };
         // The no_std checks (DOLs, AFLs against records, Luhn, limits…) run here too, so
-        // a profile that loads personalizes.
+        // a profile that loads personalizes; per application first, to name its index.
+        profile.with_personalization(|p| {
+            for (i, a) in p.applications.iter().enumerate() {
+                if let Err(PersoError::Invalid(field, rule)) = perso::validate_application(a) {
+                    let at = format!("applications[{i}]");
+                    let field = match field.strip_prefix("applications") {
+                        Some(rest) => format!("{at}{rest}"),
+                        None => format!("{at}.{field}"),
+                    };
+                    return Err(ProfileError {
+                        field: format!("pboc.{field}"),
+                        message: rule.to_string(),
+                    });
+                }
+            }
+            Ok(())
+        })?;
         profile
             .with_personalization(|p| perso::region_len(p).map(|_| ()))
             .map_err(|e| match e {

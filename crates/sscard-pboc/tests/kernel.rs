@@ -701,3 +701,141 @@ fn card_block_script_blocks_the_financial_environment() {
     );
     assert_eq!(sw(&mut c.card, "00A4040008A00000033301010100"), 0x6A81);
 }
+
+#[test]
+fn contact_dda_internal_authenticate_in_sm2() {
+    use sm2::dsa::signature::Verifier;
+    let mut c = contact_start(card(Interface::Contact));
+    // DDOL 9F3704: the terminal's unpredictable number.
+    let r = ok(&mut c.card, "0088000004 0A0B0C0D 00");
+    let (tag, sdad, _) = tlv_read(&r).unwrap();
+    assert_eq!(tag, 0x80);
+    // 15 07 LDD=09 LDN=08 ATC(2) random(6) r‖s
+    assert_eq!(to_hex(&sdad[..6]), "1507090800 01".replace(' ', ""));
+    assert_eq!(sdad.len(), 3 + 9 + 64);
+    let mut signed = sdad[..12].to_vec();
+    signed.extend(hex("0A0B0C0D"));
+    let secret = hex("B102E71FB4A5D2F33B4DCB7C61D8E00D379B95F119DA7217541FCCB494292FA4");
+    let pk = sm2::SecretKey::from_slice(&secret).unwrap().public_key();
+    let vk = sm2::dsa::VerifyingKey::new("1234567812345678", pk).unwrap();
+    let sig = sm2::dsa::Signature::from_slice(&sdad[12..]).unwrap();
+    vk.verify(&signed, &sig).expect("DDA signature");
+    // DDA performed shows in the CVR (byte 3 b2).
+    let r = first_ac(&mut c, "80");
+    assert_eq!(r.cvr()[3] & 0x02, 0x02);
+    // Wrong DDOL length → 6700; after GAC1 → 6985.
+    assert_eq!(sw(&mut c.card, "0088000002 0A0B 00"), 0x6700);
+    assert_eq!(sw(&mut c.card, "0088000004 0A0B0C0D 00"), 0x6985);
+}
+
+/// A profile with two applications (debit, then pure electronic cash with its own keys,
+/// counters and records): PSE records, PPSE entries, partial selection.
+#[test]
+fn two_applications_from_one_profile() {
+    let ec_app = DEFAULT_PROFILE
+        .split("[[pboc.applications]]")
+        .nth(1)
+        .unwrap()
+        .replace("kind = \"debit\"", "kind = \"electronic_cash\"")
+        .replace("A000000333010101", "A000000333010106")
+        .replace("label = \"PBOC DEBIT\"", "label = \"UNIONPAY EC\"")
+        .replace("priority = 1", "priority = 2")
+        .replace("balance = \"100.00\"", "balance = \"50.00\"");
+    let text = format!("{DEFAULT_PROFILE}\n[[pboc.applications]]{ec_app}");
+    #[derive(serde::Deserialize)]
+    struct F {
+        pboc: sscard_pboc::profile::PbocSection,
+    }
+    let f: F = toml::from_str(&text).unwrap();
+    let profile = f.pboc.build().unwrap();
+    let mut nvm = sscard_core::nvm::RamNvm::new(vec![0u8; 64 * 1024]);
+    let mut p = sscard_core::fs::build::Personalizer::format(
+        &mut nvm,
+        sscard_core::fs::build::Capacities::default(),
+        &hex(ATR),
+    )
+    .unwrap();
+    profile.personalize(&mut p).unwrap();
+    p.finish().unwrap();
+    let mut card = card_on(nvm, Interface::Contact);
+    ok(&mut card, "00A404000E315041592E5359532E444446303100");
+    let r1 = ok(&mut card, "00B2010C00");
+    let r2 = ok(&mut card, "00B2020C00");
+    assert_eq!(to_hex(&find(&r1, 0x4F).unwrap()), "A000000333010101");
+    assert_eq!(to_hex(&find(&r2, 0x4F).unwrap()), "A000000333010106");
+    assert_eq!(sw(&mut card, "00B2030C00"), 0x6A83);
+    let ppse = ok(&mut card, "00A404000E325041592E5359532E444446303100");
+    let mut entries = Vec::new();
+    find_all(&ppse, 0x61, &mut entries);
+    assert_eq!(entries.len(), 2);
+    // Partial selection by the RID gives the first; the full AID the second, with its
+    // own balance.
+    let fci = ok(&mut card, "00A4040005A00000033300");
+    assert_eq!(to_hex(&find(&fci, 0x84).unwrap()), "A000000333010101");
+    ok(&mut card, "00A4040008A00000033301010600");
+    assert_eq!(to_hex(&get_data(&mut card, "9F79")), "000000005000");
+    assert_eq!(sw(&mut card, "00A4040008A00000033301010900"), 0x6A82);
+}
+
+#[test]
+fn profile_errors_name_the_field() {
+    #[derive(serde::Deserialize)]
+    struct F {
+        pboc: sscard_pboc::profile::PbocSection,
+    }
+    let bad = |from: &str, to: &str| {
+        let text = DEFAULT_PROFILE.replacen(from, to, 1);
+        let f: F = toml::from_str(&text).unwrap();
+        f.pboc.build().unwrap_err()
+    };
+    let e = bad("pan = \"6212345678901232\"", "pan = \"6212345678901234\"");
+    assert_eq!(e.field, "pboc.applications[0].pan");
+    let e = bad(
+        "imk_ac = \"0123456789ABCDEFFEDCBA9876543210\"",
+        "imk_ac = \"0123\"",
+    );
+    assert_eq!(e.field, "pboc.applications[0].keys.imk_ac");
+    let e = bad(
+        "afl_contact = \"08010100 10010300 18010201\"",
+        "afl_contact = \"08010200\"",
+    );
+    assert_eq!(e.field, "pboc.applications[0].afl_contact");
+    let e = bad("balance = \"100.00\"", "balance = \"100.001\"");
+    assert_eq!(e.field, "pboc.applications[0].ec.balance");
+    let e = bad("pin_try_limit = 3", "pin_try_limit = 0");
+    assert_eq!(e.field, "pboc.applications[0].pin_try_limit");
+    // Unknown keys are rejected by serde.
+    let text = DEFAULT_PROFILE.replacen("ppse = true", "ppse = true\nbogus = 1", 1);
+    assert!(toml::from_str::<F>(&text).is_err());
+}
+
+/// §2.4: when the ATC would reach FFFF the application locks for ever (GPO 6985, then
+/// SELECT 6283 and no more GPO). The image is patched to ATC = FFFD to get there.
+#[test]
+fn atc_exhaustion_locks_the_application_for_ever() {
+    let mut img = image();
+    // Object table: ATC slot [02 0000], last online ATC [02 0000], PIN tries [01 03].
+    let pattern = hex("02000002000001 03");
+    let at = img
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .unwrap();
+    assert_eq!(
+        img.windows(pattern.len()).filter(|w| *w == pattern).count(),
+        1
+    );
+    img[at + 1..at + 3].copy_from_slice(&[0xFF, 0xFD]);
+    let mut card = card_on(sscard_core::nvm::RamNvm::new(img), Interface::Contact);
+    ok(&mut card, "00A4040008A00000033301010100");
+    ok(&mut card, "80A800000B830900000000001000015600");
+    assert_eq!(get_data(&mut card, "9F36"), [0xFF, 0xFE]);
+    ok(&mut card, "00A4040008A00000033301010100");
+    assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
+    assert_eq!(
+        get_data(&mut card, "9F36"),
+        [0xFF, 0xFE],
+        "the ATC never wraps"
+    );
+    assert_eq!(sw(&mut card, "00A4040008A00000033301010100"), 0x6283);
+    assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
+}
