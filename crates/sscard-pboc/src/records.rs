@@ -162,7 +162,8 @@ pub(crate) fn read_slot<'b, N: Nvm>(
     Ok(rec)
 }
 
-/// GET DATA `80 CA P1P2` (§2.11): the data objects of the allowed list that are
+/// GET DATA `80 CA P1P2` (§2.11, the applet's `getDataTags` list of `idx:3702743515`;
+/// devnied's `80CA9F7900` balance query): the data objects of the allowed list that are
 /// personalized, as `tag len value`; anything else 6A88. `9F5D` (available offline
 /// spending amount) is the EC balance.
 pub(crate) fn get_data<N: Nvm>(
@@ -228,7 +229,11 @@ pub(crate) fn append_log<N: Nvm>(
     }
     let have = app.get_u8(ctx, count)?;
     let old = app.get_u8(ctx, head)?;
-    let next = if have == 0 { 0 } else { (old + 1) % area.max };
+    let next = if have == 0 {
+        0
+    } else {
+        old.saturating_add(1) % area.max
+    };
     ctx.write(
         usize::from(area.at) + usize::from(next) * usize::from(area.len),
         record,

@@ -259,9 +259,9 @@ impl PbocApplet {
     }
 }
 
-/// UPDATE RECORD `04 DC rec (SFI<<3|4)` (§2.8): the data is the whole record, a `70`
-/// template no longer than the record's personalized slot (else 6A80); unknown record →
-/// 6A83, unknown SFI → 6A82.
+/// UPDATE RECORD `04 DC rec (SFI<<3|4)` (§2.8, applet `onUpdateRecord`): the data is the
+/// whole record, a `70` template no longer than the record's personalized slot (else
+/// 6A80); a record that was not personalized → 6A83.
 fn update_record<N: Nvm>(
     ctx: &mut AppletContext<'_, N>,
     app: &App,

@@ -570,7 +570,6 @@ impl PbocApplet {
             log_values(format.as_slice(), &self.txn, cid, new_balance, &mut log)?;
         }
         let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
-        let atc = self.txn.atc;
         ctx.atomic(|c| {
             let mut f = flags;
             match decision {
@@ -608,7 +607,6 @@ impl PbocApplet {
         } else {
             Phase::Completed
         };
-        let _ = atc;
         Ok(())
     }
 

@@ -839,3 +839,57 @@ fn atc_exhaustion_locks_the_application_for_ever() {
     assert_eq!(sw(&mut card, "00A4040008A00000033301010100"), 0x6283);
     assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
 }
+
+/// Random commands (valid CLA/INS of the applet, random parameters and lengths) in
+/// random states never panic and never leave the card mute.
+#[test]
+fn random_commands_never_panic() {
+    let mut seed = 0x5EED_u64;
+    let mut next = move || {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let heads: [[u8; 2]; 14] = [
+        [0x80, 0xA8],
+        [0x00, 0xB2],
+        [0x80, 0xCA],
+        [0x00, 0x20],
+        [0x80, 0xAE],
+        [0x00, 0x82],
+        [0x00, 0x88],
+        [0x84, 0x1E],
+        [0x84, 0x18],
+        [0x84, 0x24],
+        [0x04, 0xDA],
+        [0x04, 0xDC],
+        [0x00, 0xA4],
+        [0x00, 0xC0],
+    ];
+    for interface in [Interface::Contact, Interface::Contactless] {
+        let mut c = card(interface);
+        for i in 0..4000 {
+            if i % 50 == 0 {
+                let _ = raw(&mut c, &hex("00A4040008A00000033301010100"));
+                let _ = raw(&mut c, &hex("80A800000B830900000000001000015600"));
+            }
+            let r = next();
+            let h = heads[(r % heads.len() as u64) as usize];
+            let len = ((r >> 8) % 70) as usize;
+            let mut apdu = vec![h[0], h[1], (r >> 16) as u8, (r >> 24) as u8];
+            if len > 0 {
+                apdu.push(len as u8);
+                for k in 0..len {
+                    apdu.push((next() >> (k % 8)) as u8);
+                }
+            }
+            if r >> 40 & 1 == 1 {
+                apdu.push((r >> 48) as u8);
+            }
+            let (_, sw) = raw(&mut c, &apdu);
+            assert_ne!(sw, 0, "mute after {}", to_hex(&apdu));
+        }
+    }
+}
