@@ -21,6 +21,7 @@ use crate::layout::{
     FLAG_PSE, FLAG_PSE_CONTACTLESS, LogArea, MAGIC, MAX_APPLICATIONS, MAX_LOG_FORMAT,
     OBJECT_TABLE_LEN, Obj, RECORD_DIR_ENTRY, REGION_AID, header, u64_to_bcd6,
 };
+use crate::state::MAX_DOL;
 
 /// `1PAY.SYS.DDF01`, the contact payment system environment (pboc.md §2.2).
 pub const PSE_NAME: &[u8] = b"1PAY.SYS.DDF01";
@@ -714,7 +715,7 @@ fn validate(a: &Application<'_>) -> PResult<()> {
         ("applications.pdol_contactless", a.pdol_contactless),
     ] {
         match dol_value_len(dol) {
-            Ok(n) if n <= 200 => {}
+            Ok(n) if n <= 200 && dol.len() <= MAX_DOL => {}
             _ => return bad(field, "must be a DOL asking for at most 200 bytes"),
         }
     }
@@ -768,12 +769,12 @@ fn validate(a: &Application<'_>) -> PResult<()> {
     let cdol1 = find_in_records(a, 0x8C);
     let cdol2 = find_in_records(a, 0x8D);
     for (field, dol) in [("records.8C (CDOL1)", cdol1), ("records.8D (CDOL2)", cdol2)] {
-        match dol.map(dol_value_len) {
-            Some(Ok(n)) if n <= 200 => {}
+        match dol.map(|d| (d.len(), dol_value_len(d))) {
+            Some((len, Ok(n))) if n <= 200 && len <= MAX_DOL => {}
             _ => {
                 return bad(
                     field,
-                    "a record must carry it, asking for at most 200 bytes",
+                    "a record must carry it: at most 64 bytes, asking for at most 200",
                 );
             }
         }
@@ -785,9 +786,12 @@ fn validate(a: &Application<'_>) -> PResult<()> {
         );
     }
     if let Some(ddol) = find_in_records(a, 0x9F49)
-        && !matches!(dol_value_len(ddol), Ok(1..=64))
+        && (!matches!(dol_value_len(ddol), Ok(1..=64)) || ddol.len() > MAX_DOL)
     {
-        return bad("records.9F49 (DDOL)", "must ask for 1-64 bytes");
+        return bad(
+            "records.9F49 (DDOL)",
+            "must be at most 64 bytes asking for 1-64",
+        );
     }
     if !luhn_ok(a.pan) {
         return bad(
