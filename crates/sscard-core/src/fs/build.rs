@@ -20,6 +20,8 @@ pub enum BuildError {
     OutOfMemory,
     /// The file table is full.
     TooManyFiles,
+    /// The secret (key/PIN) table is full.
+    TooManySecrets,
     /// The parent is not a DF, or does not exist.
     BadParent,
     /// A DF name / AID must be 1–16 bytes.
@@ -48,6 +50,7 @@ impl core::fmt::Display for BuildError {
             BuildError::Nvm(e) => write!(f, "memory error: {e}"),
             BuildError::OutOfMemory => f.write_str("not enough card memory for the files"),
             BuildError::TooManyFiles => f.write_str("file table full"),
+            BuildError::TooManySecrets => f.write_str("key/PIN table full"),
             BuildError::BadParent => f.write_str("parent is not a DF"),
             BuildError::BadName => f.write_str("DF name must be 1-16 bytes"),
             BuildError::BadAtr => f.write_str("ATR must be 1-33 bytes"),
@@ -185,6 +188,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
             heap_at: heap_at as u32,
             heap_used_to: heap_at as u32,
             files_used: 0,
+            secrets_used: 0,
         };
         let mut p = Personalizer {
             nvm,
@@ -380,6 +384,18 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         self.heap_next = end;
         self.header.heap_used_to = end;
         Ok(at)
+    }
+
+    /// Adds an encoded secret-table entry (see `auth::secret`); returns its index.
+    pub fn push_secret(&mut self, entry: &[u8; SECRET_ENTRY_LEN]) -> Result<u16, BuildError> {
+        let index = self.header.secrets_used;
+        if index >= self.header.secret_capacity {
+            return Err(BuildError::TooManySecrets);
+        }
+        let at = self.header.secrets_at as usize + usize::from(index) * SECRET_ENTRY_LEN;
+        self.nvm.write(at, entry)?;
+        self.header.secrets_used += 1;
+        Ok(index)
     }
 
     /// Direct write for other personalization steps (secrets, purse file).
