@@ -11,8 +11,9 @@ use serde::Deserialize;
 use sscard_core::crypto::Algorithm;
 use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::RamNvm;
-use sscard_core::options::{CosOptions, LeZero};
+use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
+use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use sscard_core::ssc::{
     BinarySpec, ExtraEf, Generation, KeySpec, RecordsSpec, SscPersonalization, ssse_key_usage,
 };
@@ -73,9 +74,45 @@ pub struct ProfileToml {
     /// Extra transparent EFs in the SSSE (biometric templates).
     #[serde(default)]
     pub extra_ef: Vec<ExtraEfToml>,
+    /// The medical purse (created when the purse keys are given).
+    #[serde(default)]
+    pub purse: PurseToml,
     /// Spec choices.
     #[serde(default)]
     pub options: OptionsToml,
+}
+
+/// `[purse]`: initial values of the medical purse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurseToml {
+    /// Initial balance in fen.
+    #[serde(default)]
+    pub balance: u32,
+    /// 支付年度, yyyy.
+    #[serde(default = "default_year")]
+    pub payment_year: String,
+    /// 年度起始日期, mmdd.
+    #[serde(default = "default_start")]
+    pub starting_day: String,
+}
+
+fn default_year() -> String {
+    "2025".into()
+}
+
+fn default_start() -> String {
+    "0101".into()
+}
+
+impl Default for PurseToml {
+    fn default() -> Self {
+        PurseToml {
+            balance: 0,
+            payment_year: default_year(),
+            starting_day: default_start(),
+        }
+    }
 }
 
 /// `[card]`.
@@ -138,6 +175,9 @@ pub struct KeysToml {
     /// Medical purse TAC key (DF04).
     #[serde(default)]
     pub dtk: Option<String>,
+    /// Medical purse starting-day key (DF04, external authentication id 89).
+    #[serde(default)]
+    pub dsk: Option<String>,
     /// DF-level keys.
     #[serde(default)]
     pub df: Vec<DfKeyToml>,
@@ -279,6 +319,12 @@ pub struct OptionsToml {
     /// READ BINARY Le beyond the end → 6Cxx (default true).
     #[serde(default)]
     pub read_binary_le_exact: Option<bool>,
+    /// 交易类型 byte of a purse load (default 0x31, '1').
+    #[serde(default)]
+    pub purse_load_type: Option<u8>,
+    /// 交易类型 byte of a purse purchase (default 0x32, '2').
+    #[serde(default)]
+    pub purse_purchase_type: Option<u8>,
 }
 
 /// A validated profile, ready to personalize cards.
@@ -296,6 +342,7 @@ pub struct Profile {
     records: Vec<(Location, u16, Vec<Vec<u8>>)>,
     binaries: Vec<(Location, u16, u32, Vec<u8>)>,
     extra: Vec<ExtraEf>,
+    purse: Option<PurseValues>,
 }
 
 /// Decodes hex, ignoring spaces.
@@ -496,15 +543,48 @@ impl Profile {
                 dk.version,
             ));
         }
-        for (name, value) in [
-            ("keys.dlk", &k.dlk),
-            ("keys.dpk", &k.dpk),
-            ("keys.dtk", &k.dtk),
+        let df04 = Location::App(AppDf::Df04);
+        let mut purse_keys = 0;
+        for (name, id, value) in [
+            ("keys.dlk", purse_key::DLK, &k.dlk),
+            ("keys.dpk", purse_key::DPK, &k.dpk),
+            ("keys.dtk", purse_key::DTK, &k.dtk),
         ] {
             if let Some(v) = value {
-                hex_len(name, v, key_len)?; // loaded by the medical purse
+                keys.push((df04, id, hex_len(name, v, key_len)?, 1));
+                purse_keys += 1;
             }
         }
+        if let Some(v) = &k.dsk {
+            keys.push((df04, DSK_ID, hex_len("keys.dsk", v, key_len)?, 1));
+        }
+        let purse = match purse_keys {
+            0 => None,
+            3 => {
+                let pt = &toml.purse;
+                if pt.payment_year.len() != 4 {
+                    return Err(err("purse.payment_year", "yyyy"));
+                }
+                let year = cn("purse.payment_year", &pt.payment_year, 2)?;
+                let start = cn("purse.starting_day", &pt.starting_day, 2)?;
+                let year: [u8; 2] = year
+                    .try_into()
+                    .map_err(|_| err("purse.payment_year", "yyyy"))?;
+                let start: [u8; 2] = start
+                    .try_into()
+                    .map_err(|_| err("purse.starting_day", "mmdd"))?;
+                if !valid_mmdd(&start) {
+                    return Err(err("purse.starting_day", "mmdd"));
+                }
+                Some(PurseValues {
+                    balance: pt.balance,
+                    year,
+                    start,
+                    ..PurseValues::default()
+                })
+            }
+            _ => return Err(err("keys.dlk", "give all of dlk, dpk and dtk, or none")),
+        };
 
         let e5 = &toml.ef05;
         let ef05 = vec![
@@ -617,6 +697,12 @@ impl Profile {
             read_binary_le_exact: o
                 .read_binary_le_exact
                 .unwrap_or(defaults.read_binary_le_exact),
+            purse: PurseOptions {
+                load_type: o.purse_load_type.unwrap_or(defaults.purse.load_type),
+                purchase_type: o
+                    .purse_purchase_type
+                    .unwrap_or(defaults.purse.purchase_type),
+            },
         };
         let profile = Profile {
             toml,
@@ -630,6 +716,7 @@ impl Profile {
             records,
             binaries,
             extra,
+            purse,
         };
         // Personalize once so that layout errors (unknown files, oversize records)
         // surface here, pointing at the profile.
@@ -716,6 +803,7 @@ impl Profile {
             records: &records,
             binaries: &binaries,
             extra_efs: &self.extra,
+            purse: self.purse,
         };
         sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
             .map_err(|e| err("", format!("personalization failed: {e}")))?;

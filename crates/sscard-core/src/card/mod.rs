@@ -20,6 +20,7 @@ use crate::fs::{FileSystem, FsState, SelectOutcome};
 use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
+use crate::ssc::purse::{Purse, PurseState, ROLE_MEDICAL_DF};
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
 use heapless::Vec;
@@ -85,6 +86,8 @@ pub struct Transient {
     pub applet: Option<u8>,
     /// Card blocked (cached from NVM at power-on).
     pub card_blocked: bool,
+    /// The medical purse state machine (DF04).
+    pub purse: PurseState,
 }
 
 impl Transient {
@@ -99,6 +102,7 @@ impl Transient {
             pending: Vec::new(),
             applet: None,
             card_blocked: false,
+            purse: PurseState::Idle,
         }
     }
 
@@ -110,6 +114,7 @@ impl Transient {
         self.pending.zeroize();
         self.pending.clear();
         self.applet = None;
+        self.purse = PurseState::Idle;
     }
 }
 
@@ -432,6 +437,10 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         if blocked && cmd.ins() != 0xA4 && (cmd.cla(), cmd.ins()) != (0x84, 0x1E) {
             return Err(Status::ApplicationBlocked);
         }
+        if cmd.cla() != 0xB0 {
+            // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
+            self.t.purse = PurseState::Idle;
+        }
         match (cmd.cla(), cmd.ins()) {
             (0x00, 0xA4) => {
                 let outcome = self.fs().select(cmd, reply)?;
@@ -440,6 +449,23 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
                     self.t.challenge.clear();
                 }
                 Ok(Status::Success)
+            }
+            (0xB0, _) => {
+                if self.fs().current_df()?.role != ROLE_MEDICAL_DF {
+                    return Err(Status::InstructionNotSupported);
+                }
+                let options = self.options.purse;
+                let mut purse = core::mem::take(&mut self.t.purse);
+                let result = self.auth(|a| {
+                    Purse {
+                        auth: a,
+                        state: &mut purse,
+                        options,
+                    }
+                    .process(cmd, reply)
+                });
+                self.t.purse = purse;
+                result.map(|()| Status::Success)
             }
             (0x00, 0xB0 | 0xD6 | 0xB2 | 0xDC | 0xE2) => {
                 self.fs().process(cmd, reply).map(|()| Status::Success)
@@ -468,7 +494,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             (0x04, 0xD6 | 0xDC) => self
                 .auth(|a| a.secure_update(cmd))
                 .map(|()| Status::Success),
-            (0x00 | 0x04 | 0x80 | 0x84 | 0xB0, _) => Err(Status::InstructionNotSupported),
+            (0x00 | 0x04 | 0x80 | 0x84, _) => Err(Status::InstructionNotSupported),
             _ => Err(Status::ClassNotSupported),
         }
     }

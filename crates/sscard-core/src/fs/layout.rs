@@ -105,14 +105,16 @@ impl From<NvmError> for ImageError {
     }
 }
 
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+/// Big-endian u16 at `at` (0 when out of range).
+pub fn be16(b: &[u8], at: usize) -> u16 {
     match b.get(at..at + 2) {
         Some(&[x, y]) => u16::from_be_bytes([x, y]),
         _ => 0,
     }
 }
 
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+/// Big-endian u32 at `at` (0 when out of range).
+pub fn be32(b: &[u8], at: usize) -> u32 {
     match b.get(at..at + 4) {
         Some(&[w, x, y, z]) => u32::from_be_bytes([w, x, y, z]),
         _ => 0,

@@ -7,6 +7,7 @@
 //! historical bytes 6–13), "一卡一密" as P10 §5.2.5 requires.
 
 pub mod layout;
+pub mod purse;
 
 use crate::atr::historical_bytes;
 use crate::auth::secret::{SecretKind, SecretSpec, usage};
@@ -107,6 +108,8 @@ pub struct SscPersonalization<'a> {
     pub binaries: &'a [BinarySpec<'a>],
     /// Extra SSSE transparent EFs (read RKSSSE, write UKSSSE).
     pub extra_efs: &'a [ExtraEf],
+    /// The medical purse of DF04 (`None`: no purse file).
+    pub purse: Option<purse::PurseValues>,
 }
 
 /// Why the social-security personalization failed.
@@ -295,7 +298,11 @@ pub fn personalize<N: Nvm>(
                 fid: app.fid(),
                 name: &app.aid(),
                 fci_proprietary: &[],
-                role: 0,
+                role: if app == AppDf::Df04 {
+                    purse::ROLE_MEDICAL_DF
+                } else {
+                    0
+                },
             },
         )?;
         let mut entry = [0u8; 0x20];
@@ -325,6 +332,12 @@ pub fn personalize<N: Nvm>(
                 tlv_records: ef.tlv,
             },
         )?;
+    }
+
+    if let Some(values) = perso.purse {
+        let df04 = files.df(Location::App(AppDf::Df04));
+        let file = p.internal(df04, purse::ROLE_PURSE_FILE, purse::PURSE_FILE_LEN)?;
+        p.write_body(file, 0, &values.encode())?;
     }
 
     // Keys, diversified for this card, and the holder PIN.
@@ -400,6 +413,9 @@ fn find_ef<N: Nvm>(
 /// (spec/ssc.md §6.1; ids as [`layout::key_id`]).
 pub fn ssse_key_usage(id: u8) -> u8 {
     match id {
+        purse::key_id::DLK => usage::PURSE_LOAD,
+        purse::key_id::DPK => usage::PURSE_PURCHASE,
+        purse::key_id::DTK => usage::PURSE_TAC,
         key_id::IRK => usage::INTERNAL_AUTH,
         key_id::STK | key_id::DF_STK => usage::SECURE_MESSAGING,
         key_id::BK => usage::EXTERNAL_AUTH | usage::CARD_BLOCK,
