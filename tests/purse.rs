@@ -139,7 +139,6 @@ fn load<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, amount: u32, t
 }
 
 struct Purchase {
-    amounts: [u32; 3],
     seq: Vec<u8>,
     mac2: Vec<u8>,
     tac: Vec<u8>,
@@ -190,7 +189,6 @@ fn init_purchase<N: Nvm, R: CardRng, A: Applets>(
     (
         debit,
         Purchase {
-            amounts,
             seq,
             mac2,
             tac,
