@@ -15,7 +15,8 @@ use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
 use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use sscard_core::ssc::{
-    BinarySpec, ExtraEf, Generation, KeySpec, RecordsSpec, SscPersonalization, ssse_key_usage,
+    BinarySpec, ExtraEf, Generation, KeySpec, PkiSpec, RecordsSpec, SscPersonalization,
+    ssse_key_usage,
 };
 use std::fmt;
 use std::path::Path;
@@ -77,9 +78,31 @@ pub struct ProfileToml {
     /// The medical purse (created when the purse keys are given).
     #[serde(default)]
     pub purse: PurseToml,
+    /// The gen-3 PKI application.
+    #[serde(default)]
+    pub pki: Option<PkiToml>,
     /// Spec choices.
     #[serde(default)]
     pub options: OptionsToml,
+}
+
+/// `[pki]`: the PKI application's PINs and certificate file size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiToml {
+    /// User PIN digits.
+    pub user_pin: String,
+    /// Administrator PIN digits.
+    pub admin_pin: String,
+    /// Try limit of both.
+    pub try_limit: u8,
+    /// Bytes of each certificate EF (default 2048).
+    #[serde(default = "default_cert")]
+    pub cert_size: u32,
+}
+
+fn default_cert() -> u32 {
+    2048
 }
 
 /// `[purse]`: initial values of the medical purse.
@@ -343,6 +366,7 @@ pub struct Profile {
     binaries: Vec<(Location, u16, u32, Vec<u8>)>,
     extra: Vec<ExtraEf>,
     purse: Option<PurseValues>,
+    pki_pins: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Decodes hex, ignoring spaces.
@@ -586,6 +610,24 @@ impl Profile {
             _ => return Err(err("keys.dlk", "give all of dlk, dpk and dtk, or none")),
         };
 
+        let pki_pins = match &toml.pki {
+            None => None,
+            Some(pk) => {
+                if generation != Generation::Three {
+                    return Err(err("pki", "the PKI application is a third-generation feature"));
+                }
+                let digits = |f: &str, v: &str| {
+                    if v.len() < 4 || v.len() > 16 {
+                        return Err(err(f, "4-16 digits"));
+                    }
+                    cn(f, v, v.len().div_ceil(2))
+                };
+                Some((
+                    digits("pki.user_pin", &pk.user_pin)?,
+                    digits("pki.admin_pin", &pk.admin_pin)?,
+                ))
+            }
+        };
         let e5 = &toml.ef05;
         let ef05 = vec![
             tlv(0x01, hex_len("ef05.card_id", &e5.card_id, 16)?),
@@ -703,6 +745,7 @@ impl Profile {
                     .purse_purchase_type
                     .unwrap_or(defaults.purse.purchase_type),
             },
+            pki: defaults.pki,
         };
         let profile = Profile {
             toml,
@@ -717,6 +760,7 @@ impl Profile {
             binaries,
             extra,
             purse,
+            pki_pins,
         };
         // Personalize once so that layout errors (unknown files, oversize records)
         // surface here, pointing at the profile.
@@ -804,6 +848,15 @@ impl Profile {
             binaries: &binaries,
             extra_efs: &self.extra,
             purse: self.purse,
+            pki: match (&self.pki_pins, &self.toml.pki) {
+                (Some((user_pin, admin_pin)), Some(pk)) => Some(PkiSpec {
+                    user_pin,
+                    admin_pin,
+                    try_limit: pk.try_limit,
+                    cert_size: pk.cert_size,
+                }),
+                _ => None,
+            },
         };
         sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
             .map_err(|e| err("", format!("personalization failed: {e}")))?;

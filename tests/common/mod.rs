@@ -203,6 +203,12 @@ pub mod indep {
         }
     }
 
+    /// SM3(data)[0..16], from the `sm3` crate directly.
+    pub fn sm3_first16(data: &[u8]) -> Vec<u8> {
+        use sm3::Digest;
+        sm3::Sm3::digest(data)[..16].to_vec()
+    }
+
     /// SM data encryption (P4 §8.3): LD ‖ data, 80 00.. padding only if not aligned, ECB.
     pub fn sm_encrypt(alg: Alg, sk: &[u8], plain: &[u8]) -> Vec<u8> {
         let n = block(alg);

@@ -51,6 +51,8 @@ pub struct CosOptions {
     pub read_binary_le_exact: bool,
     /// Medical purse choices.
     pub purse: PurseOptions,
+    /// The PKI application's vendor command table.
+    pub pki: crate::ssc::pki::PkiCommands,
 }
 
 impl Default for CosOptions {
@@ -61,6 +63,7 @@ impl Default for CosOptions {
             fcp_as_fci: true,
             read_binary_le_exact: true,
             purse: PurseOptions::default(),
+            pki: crate::ssc::pki::PkiCommands::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::fs::{FileSystem, FsState, SelectOutcome};
 use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
+use crate::ssc::pki::{Pki, ROLE_PKI_ADF};
 use crate::ssc::purse::{Purse, PurseState, ROLE_MEDICAL_DF};
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
@@ -440,6 +441,12 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         if cmd.cla() != 0xB0 {
             // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
             self.t.purse = PurseState::Idle;
+        }
+        let pki = self.options.pki;
+        if Pki::<N>::handles(&pki, cmd) && self.fs().current_df()?.role == ROLE_PKI_ADF {
+            return self
+                .auth(|a| Pki { auth: a, commands: pki }.process(cmd, reply))
+                .map(|()| Status::Success);
         }
         match (cmd.cla(), cmd.ins()) {
             (0x00, 0xA4) => {

@@ -7,6 +7,7 @@
 //! historical bytes 6–13), "一卡一密" as P10 §5.2.5 requires.
 
 pub mod layout;
+pub mod pki;
 pub mod purse;
 
 use crate::atr::historical_bytes;
@@ -110,6 +111,21 @@ pub struct SscPersonalization<'a> {
     pub extra_efs: &'a [ExtraEf],
     /// The medical purse of DF04 (`None`: no purse file).
     pub purse: Option<purse::PurseValues>,
+    /// The PKI application (`None`: not on this card).
+    pub pki: Option<PkiSpec<'a>>,
+}
+
+/// The PKI application's personalization.
+#[derive(Clone, Copy, Debug)]
+pub struct PkiSpec<'a> {
+    /// User PIN, BCD.
+    pub user_pin: &'a [u8],
+    /// Administrator PIN, BCD.
+    pub admin_pin: &'a [u8],
+    /// Try limit of both PINs.
+    pub try_limit: u8,
+    /// Size of each certificate file.
+    pub cert_size: u32,
 }
 
 /// Why the social-security personalization failed.
@@ -334,6 +350,9 @@ pub fn personalize<N: Nvm>(
         )?;
     }
 
+    if let Some(spec) = perso.pki {
+        personalize_pki(p, &spec)?;
+    }
     if let Some(values) = perso.purse {
         let df04 = files.df(Location::App(AppDf::Df04));
         let file = p.internal(df04, purse::ROLE_PURSE_FILE, purse::PURSE_FILE_LEN)?;
@@ -392,6 +411,72 @@ pub fn personalize<N: Nvm>(
         p.write_body(ef, spec.offset, spec.data)?;
     }
     Ok(files)
+}
+
+/// MF → DDF `PKI.社会保障` → ADF `SS.CERT.ADF1` (DF01) with the key and certificate EFs
+/// and the two PINs (spec/ssc.md §9.4).
+fn personalize_pki<N: Nvm>(p: &mut Personalizer<'_, N>, spec: &PkiSpec<'_>) -> Result<(), PersoError> {
+    let ddf = p.df(
+        MF,
+        DfSpec {
+            kind: FileKind::Ddf,
+            fid: 0,
+            name: &pki::PKI_DDF_NAME,
+            fci_proprietary: &[],
+            role: 0,
+        },
+    )?;
+    let adf = p.df(
+        ddf,
+        DfSpec {
+            kind: FileKind::Adf,
+            fid: 0xDF01,
+            name: &pki::PKI_ADF_NAME,
+            fci_proprietary: &[],
+            role: pki::ROLE_PKI_ADF,
+        },
+    )?;
+    let admin = Access::Pin(pki::ADMIN_PIN);
+    for (fid, size, read, write) in [
+        (pki::SIGN_PUBLIC, 66, Access::Always, Access::Never),
+        (pki::SIGN_PRIVATE, 34, Access::Never, Access::Never),
+        (pki::ENC_PUBLIC, 66, Access::Always, Access::Never),
+        (pki::ENC_PRIVATE, 34, Access::Never, Access::Never),
+        (pki::SIGN_CERT, spec.cert_size, Access::Always, admin),
+        (pki::ENC_CERT, spec.cert_size, Access::Always, admin),
+    ] {
+        p.ef(
+            adf,
+            EfSpec {
+                fid,
+                sfi: 0,
+                structure: Structure::Transparent { size },
+                read,
+                write,
+                tlv_records: false,
+            },
+        )?;
+    }
+    for (id, pin) in [(pki::USER_PIN, spec.user_pin), (pki::ADMIN_PIN, spec.admin_pin)] {
+        if !crate::auth::valid_pin(pin) {
+            return Err(PersoError::BadPin);
+        }
+        let key = zeroize::Zeroizing::new(pki::pin_key(pin));
+        let entry = SecretSpec {
+            kind: SecretKind::Pin,
+            owner: adf,
+            id,
+            usage: 0,
+            algorithm: Algorithm::Sm4.id(),
+            version: 0,
+            try_limit: spec.try_limit,
+            value: &key[..],
+        }
+        .encode()
+        .ok_or(PersoError::BadPin)?;
+        p.push_secret(&entry)?;
+    }
+    Ok(())
 }
 
 fn find_ef<N: Nvm>(
