@@ -15,8 +15,8 @@ use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
 use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use sscard_core::ssc::{
-    BinarySpec, ExtraEf, Generation, KeySpec, PkiSpec, RecordsSpec, SscPersonalization,
-    ssse_key_usage,
+    Availability, BinarySpec, ExtraEf, Generation, InterfacePolicy, KeySpec, PkiSpec, RecordsSpec,
+    SscPersonalization, ssse_key_usage,
 };
 use std::fmt;
 use std::path::Path;
@@ -81,9 +81,48 @@ pub struct ProfileToml {
     /// The gen-3 PKI application.
     #[serde(default)]
     pub pki: Option<PkiToml>,
+    /// Which applications answer on which interface.
+    #[serde(default)]
+    pub interfaces: InterfacesToml,
     /// Spec choices.
     #[serde(default)]
     pub options: OptionsToml,
+}
+
+/// `[interfaces]`: "both" (default), "contact" or "contactless" per application.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfacesToml {
+    /// The SSSE (and so all its DFs).
+    #[serde(default)]
+    pub ssse: Option<String>,
+    /// DF01.
+    #[serde(default)]
+    pub df01: Option<String>,
+    /// DF02.
+    #[serde(default)]
+    pub df02: Option<String>,
+    /// DF03.
+    #[serde(default)]
+    pub df03: Option<String>,
+    /// DF04 (with the medical purse).
+    #[serde(default)]
+    pub df04: Option<String>,
+    /// DF07.
+    #[serde(default)]
+    pub df07: Option<String>,
+    /// The PKI application.
+    #[serde(default)]
+    pub pki: Option<String>,
+}
+
+fn availability(field: &str, v: &Option<String>) -> Result<Availability, ProfileError> {
+    match v.as_deref() {
+        None | Some("both") => Ok(Availability::Both),
+        Some("contact") => Ok(Availability::ContactOnly),
+        Some("contactless") => Ok(Availability::ContactlessOnly),
+        Some(_) => Err(err(field, "\"both\", \"contact\" or \"contactless\"")),
+    }
 }
 
 /// `[pki]`: the PKI application's PINs and certificate file size.
@@ -367,6 +406,7 @@ pub struct Profile {
     extra: Vec<ExtraEf>,
     purse: Option<PurseValues>,
     pki_pins: Option<(Vec<u8>, Vec<u8>)>,
+    interfaces: InterfacePolicy,
 }
 
 /// Decodes hex, ignoring spaces.
@@ -614,7 +654,10 @@ impl Profile {
             None => None,
             Some(pk) => {
                 if generation != Generation::Three {
-                    return Err(err("pki", "the PKI application is a third-generation feature"));
+                    return Err(err(
+                        "pki",
+                        "the PKI application is a third-generation feature",
+                    ));
                 }
                 let digits = |f: &str, v: &str| {
                     if v.len() < 4 || v.len() > 16 {
@@ -627,6 +670,18 @@ impl Profile {
                     digits("pki.admin_pin", &pk.admin_pin)?,
                 ))
             }
+        };
+        let i = &toml.interfaces;
+        let interfaces = InterfacePolicy {
+            ssse: availability("interfaces.ssse", &i.ssse)?,
+            apps: [
+                availability("interfaces.df01", &i.df01)?,
+                availability("interfaces.df02", &i.df02)?,
+                availability("interfaces.df03", &i.df03)?,
+                availability("interfaces.df04", &i.df04)?,
+                availability("interfaces.df07", &i.df07)?,
+            ],
+            pki: availability("interfaces.pki", &i.pki)?,
         };
         let e5 = &toml.ef05;
         let ef05 = vec![
@@ -761,6 +816,7 @@ impl Profile {
             extra,
             purse,
             pki_pins,
+            interfaces,
         };
         // Personalize once so that layout errors (unknown files, oversize records)
         // surface here, pointing at the profile.
@@ -857,6 +913,7 @@ impl Profile {
                 }),
                 _ => None,
             },
+            interfaces: self.interfaces,
         };
         sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
             .map_err(|e| err("", format!("personalization failed: {e}")))?;

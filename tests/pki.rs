@@ -1,7 +1,12 @@
 //! The gen-3 PKI application: the §9 PIN-hash vector, SM4-challenge VERIFY, on-card SM2
 //! key generation, signatures checked by an independent SM2 implementation (Python
 //! gmssl, `vectors/pki/sm2_verify.py`), key import, certificates.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -80,12 +85,31 @@ fn gmssl_verifies(lines: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Vec<String> {
         .expect("python3 needed for the independent SM2 check");
     let mut input = String::new();
     for (public, msg, sig) in lines {
-        input.push_str(&format!("{} {} {}\n", to_hex(public), to_hex(msg), to_hex(sig)));
+        input.push_str(&format!(
+            "{} {} {}\n",
+            to_hex(public),
+            to_hex(msg),
+            to_hex(sig)
+        ));
     }
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -101,9 +125,15 @@ fn pin_hash_and_the_published_verify_vector() {
     );
     // The card's challenge is the recorded one; the recorded VERIFY data must pass.
     assert_eq!(to_hex(&ok(&mut c, "0084000010")), to_hex(&challenge));
-    assert_eq!(tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"), "9000");
+    assert_eq!(
+        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
+        "9000"
+    );
     // Replay: the challenge was used up.
-    assert_eq!(tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"), "6984");
+    assert_eq!(
+        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
+        "6984"
+    );
 }
 
 #[test]
@@ -145,7 +175,11 @@ fn on_card_key_generation_and_signatures_verify_independently() {
     assert_eq!(tx(&mut c, "00B0000022"), "6982");
     ok(&mut c, SELECT_PKI_ADF);
     // Signatures over terminal data; verified by gmssl with the read-out public key.
-    let messages = [b"identity authentication".to_vec(), vec![0u8; 1], (0..=255u8).collect::<Vec<_>>()];
+    let messages = [
+        b"identity authentication".to_vec(),
+        vec![0u8; 1],
+        (0..=255u8).collect::<Vec<_>>(),
+    ];
     let mut lines = vec![];
     for m in &messages {
         let mut apdu = vec![0x00, 0x2A, 0x9E, 0x9A];
@@ -196,7 +230,10 @@ fn encryption_key_import_and_certificates() {
     ok(&mut c, &import_pub);
     // A private key that does not match the public one is refused.
     let other = "1945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
-    assert_eq!(tx(&mut c, &format!("80C2C00126C2020015CB20{other}")), "6A80");
+    assert_eq!(
+        tx(&mut c, &format!("80C2C00126C2020015CB20{other}")),
+        "6A80"
+    );
     ok(&mut c, &import_priv);
     assert_eq!(to_hex(&ok(&mut c, "80C9820008C0020014C2020015")), "");
     // Certificates: written in chunks under the administrator PIN, read by anyone.
@@ -204,7 +241,10 @@ fn encryption_key_import_and_certificates() {
     ok(&mut c, "00A4020002001800");
     for (i, chunk) in cert.chunks(0xFA).enumerate() {
         let offset = i * 0xFA;
-        ok(&mut c, &format!("00D6{:04X}{:02X}{}", offset, chunk.len(), to_hex(chunk)));
+        ok(
+            &mut c,
+            &format!("00D6{:04X}{:02X}{}", offset, chunk.len(), to_hex(chunk)),
+        );
     }
     let mut back = vec![];
     for offset in (0..600).step_by(0x70) {
@@ -213,5 +253,11 @@ fn encryption_key_import_and_certificates() {
     }
     assert_eq!(back, cert);
     // Invalid public key point → 6A80.
-    assert_eq!(tx(&mut c, &format!("80C2400046C0020014CA40{}", "11".repeat(64))), "6A80");
+    assert_eq!(
+        tx(
+            &mut c,
+            &format!("80C2400046C0020014CA40{}", "11".repeat(64))
+        ),
+        "6A80"
+    );
 }

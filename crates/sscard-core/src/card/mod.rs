@@ -411,6 +411,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             state: &mut self.t.fs,
             security: &mut self.t.security,
             options: &self.options,
+            interface: self.t.interface,
         }
     }
 
@@ -421,6 +422,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             state: &mut self.t.fs,
             security: &mut self.t.security,
             options: &self.options,
+            interface: self.t.interface,
         };
         let mut ctx = AuthContext {
             fs: &mut fs,
@@ -445,7 +447,13 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         let pki = self.options.pki;
         if Pki::<N>::handles(&pki, cmd) && self.fs().current_df()?.role == ROLE_PKI_ADF {
             return self
-                .auth(|a| Pki { auth: a, commands: pki }.process(cmd, reply))
+                .auth(|a| {
+                    Pki {
+                        auth: a,
+                        commands: pki,
+                    }
+                    .process(cmd, reply)
+                })
                 .map(|()| Status::Success);
         }
         match (cmd.cla(), cmd.ins()) {

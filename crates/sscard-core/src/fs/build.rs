@@ -404,6 +404,13 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         Ok(())
     }
 
+    /// ORs `flags` into entry `index` (e.g. the interface policy of a DF).
+    pub fn add_flags(&mut self, index: FileIndex, flags: u8) -> Result<(), BuildError> {
+        let mut e = self.entry(index)?;
+        e.flags |= flags;
+        self.store_entry(&e)
+    }
+
     /// Reads a created entry.
     pub fn entry(&self, index: FileIndex) -> Result<FileEntry, BuildError> {
         if u16::from(index) >= self.header.files_used {

@@ -391,6 +391,10 @@ pub struct FileEntry {
 
 /// Records of this EF are simple-TLV (`tag len value`); the tag is the record identifier.
 pub const FLAG_TLV_RECORDS: u8 = 0x01;
+/// This DF cannot be selected through the contactless interface.
+pub const FLAG_NO_CONTACTLESS: u8 = 0x02;
+/// This DF cannot be selected through the contact interface.
+pub const FLAG_NO_CONTACT: u8 = 0x04;
 /// Entry lifecycle: usable.
 pub const LIFECYCLE_ACTIVE: u8 = 0x00;
 /// Entry lifecycle: application permanently blocked (LD/T 32 P5 §6.1) → 9303.

@@ -113,6 +113,43 @@ pub struct SscPersonalization<'a> {
     pub purse: Option<purse::PurseValues>,
     /// The PKI application (`None`: not on this card).
     pub pki: Option<PkiSpec<'a>>,
+    /// Which applications answer on which interface.
+    pub interfaces: InterfacePolicy,
+}
+
+/// Where an application can be selected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Availability {
+    /// Contact and contactless.
+    #[default]
+    Both,
+    /// Contact only.
+    ContactOnly,
+    /// Contactless only.
+    ContactlessOnly,
+}
+
+impl Availability {
+    /// The DF flags that implement it.
+    pub fn flags(self) -> u8 {
+        match self {
+            Availability::Both => 0,
+            Availability::ContactOnly => crate::fs::layout::FLAG_NO_CONTACTLESS,
+            Availability::ContactlessOnly => crate::fs::layout::FLAG_NO_CONTACT,
+        }
+    }
+}
+
+/// The per-application interface policy (the public texts say nothing about which
+/// social-security commands work contactless, spec-extract §6.2: it is a profile choice).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InterfacePolicy {
+    /// The SSSE and its files.
+    pub ssse: Availability,
+    /// DF01, DF02, DF03, DF04, DF07 in [`AppDf::ALL`] order.
+    pub apps: [Availability; 5],
+    /// The PKI application.
+    pub pki: Availability,
 }
 
 /// The PKI application's personalization.
@@ -332,6 +369,12 @@ pub fn personalize<N: Nvm>(
         p.append_record(dir, entry.get(..n).unwrap_or(&[]))?;
     }
     let files = SscFiles { ssse, apps };
+    p.add_flags(ssse, perso.interfaces.ssse.flags())?;
+    for (df, policy) in apps.iter().zip(perso.interfaces.apps) {
+        if *df != ssse {
+            p.add_flags(*df, policy.flags())?;
+        }
+    }
     for ef in APPLICATION_EFS {
         let df = files.df(ef.location);
         if df == ssse {
@@ -351,7 +394,9 @@ pub fn personalize<N: Nvm>(
     }
 
     if let Some(spec) = perso.pki {
-        personalize_pki(p, &spec)?;
+        let (ddf, adf) = personalize_pki(p, &spec)?;
+        p.add_flags(ddf, perso.interfaces.pki.flags())?;
+        p.add_flags(adf, perso.interfaces.pki.flags())?;
     }
     if let Some(values) = perso.purse {
         let df04 = files.df(Location::App(AppDf::Df04));
@@ -415,7 +460,10 @@ pub fn personalize<N: Nvm>(
 
 /// MF → DDF `PKI.社会保障` → ADF `SS.CERT.ADF1` (DF01) with the key and certificate EFs
 /// and the two PINs (spec/ssc.md §9.4).
-fn personalize_pki<N: Nvm>(p: &mut Personalizer<'_, N>, spec: &PkiSpec<'_>) -> Result<(), PersoError> {
+fn personalize_pki<N: Nvm>(
+    p: &mut Personalizer<'_, N>,
+    spec: &PkiSpec<'_>,
+) -> Result<(FileIndex, FileIndex), PersoError> {
     let ddf = p.df(
         MF,
         DfSpec {
@@ -457,7 +505,10 @@ fn personalize_pki<N: Nvm>(p: &mut Personalizer<'_, N>, spec: &PkiSpec<'_>) -> R
             },
         )?;
     }
-    for (id, pin) in [(pki::USER_PIN, spec.user_pin), (pki::ADMIN_PIN, spec.admin_pin)] {
+    for (id, pin) in [
+        (pki::USER_PIN, spec.user_pin),
+        (pki::ADMIN_PIN, spec.admin_pin),
+    ] {
         if !crate::auth::valid_pin(pin) {
             return Err(PersoError::BadPin);
         }
@@ -476,7 +527,7 @@ fn personalize_pki<N: Nvm>(p: &mut Personalizer<'_, N>, spec: &PkiSpec<'_>) -> R
         .ok_or(PersoError::BadPin)?;
         p.push_secret(&entry)?;
     }
-    Ok(())
+    Ok((ddf, adf))
 }
 
 fn find_ef<N: Nvm>(

@@ -20,7 +20,9 @@
 use crate::apdu::{CommandView, Writer};
 use crate::auth::AuthContext;
 use crate::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
-use crate::crypto::{Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, ct_eq, sm2_public_key_is_valid, sm3};
+use crate::crypto::{
+    Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, ct_eq, sm2_public_key_is_valid, sm3,
+};
 use crate::fs::layout::{FileEntry, FileKind, scan};
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
@@ -194,7 +196,11 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         if pin.is_blocked() {
             return Err(Status::AuthMethodBlocked);
         }
-        let (challenge, n) = self.auth.challenge.take().ok_or(Status::ReferencedDataInvalid)?;
+        let (challenge, n) = self
+            .auth
+            .challenge
+            .take()
+            .ok_or(Status::ReferencedDataInvalid)?;
         let mut block = Zeroizing::new([0u8; 16]);
         block
             .get_mut(..n.min(16))
@@ -211,8 +217,11 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         if pin.try_limit != 0 {
             self.auth.fs.store.atomic(|s| s.write(tries_at, &[left]))?;
         }
-        let cipher = CardCipher::new(Algorithm::Sm4, pin.value()).map_err(|_| Status::ReferencedDataNotFound)?;
-        cipher.encrypt_block(&mut block[..]).map_err(|_| Status::MemoryFailure)?;
+        let cipher = CardCipher::new(Algorithm::Sm4, pin.value())
+            .map_err(|_| Status::ReferencedDataNotFound)?;
+        cipher
+            .encrypt_block(&mut block[..])
+            .map_err(|_| Status::MemoryFailure)?;
         if ct_eq(&block[..], cmd.data()) {
             let limit = pin.try_limit;
             if limit != 0 {
@@ -243,7 +252,12 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         self.store_pair(&public, &private, &pair)
     }
 
-    fn store_pair(&mut self, public: &FileEntry, private: &FileEntry, pair: &Sm2KeyPair) -> Result<()> {
+    fn store_pair(
+        &mut self,
+        public: &FileEntry,
+        private: &FileEntry,
+        pair: &Sm2KeyPair,
+    ) -> Result<()> {
         let mut pub_rec = [0u8; 66];
         pub_rec[0] = 0xCA;
         pub_rec[1] = 0x40;
@@ -253,7 +267,9 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         priv_rec[0] = 0xCB;
         priv_rec[1] = 0x20;
         priv_rec[2..].copy_from_slice(&secret[..]);
-        if (public.body_len as usize) < pub_rec.len() || (private.body_len as usize) < priv_rec.len() {
+        if (public.body_len as usize) < pub_rec.len()
+            || (private.body_len as usize) < priv_rec.len()
+        {
             return Err(Status::NotEnoughMemory);
         }
         let (pa, sa) = (public.body_at as usize, private.body_at as usize);
@@ -291,8 +307,14 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
     fn import_key(&mut self, cmd: &CommandView<'_>) -> Result<()> {
         self.require_pin(&[ADMIN_PIN])?;
         let mut items = BerReader::new(cmd.data());
-        let target = items.next().ok_or(Status::WrongData)?.map_err(|_| Status::WrongData)?;
-        let key = items.next().ok_or(Status::WrongData)?.map_err(|_| Status::WrongData)?;
+        let target = items
+            .next()
+            .ok_or(Status::WrongData)?
+            .map_err(|_| Status::WrongData)?;
+        let key = items
+            .next()
+            .ok_or(Status::WrongData)?
+            .map_err(|_| Status::WrongData)?;
         if items.next().is_some() {
             return Err(Status::WrongData);
         }
@@ -341,7 +363,10 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         self.require_pin(&[USER_PIN])?;
         let private = self.file(SIGN_PRIVATE)?;
         let mut rec = Zeroizing::new([0u8; 34]);
-        self.auth.fs.store.read(private.body_at as usize, &mut rec[..])?;
+        self.auth
+            .fs
+            .store
+            .read(private.body_at as usize, &mut rec[..])?;
         if rec[0] != 0xCB {
             return Err(Status::ReferencedDataNotFound);
         }
