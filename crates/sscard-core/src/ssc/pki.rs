@@ -264,9 +264,10 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         pub_rec[2..].copy_from_slice(pair.public_key_xy());
         let secret = pair.secret_bytes();
         let mut priv_rec = Zeroizing::new([0u8; 34]);
-        priv_rec[0] = 0xCB;
-        priv_rec[1] = 0x20;
-        priv_rec[2..].copy_from_slice(&secret[..]);
+        let rec: &mut [u8; 34] = &mut priv_rec;
+        rec[0] = 0xCB;
+        rec[1] = 0x20;
+        rec[2..].copy_from_slice(&secret[..]);
         if (public.body_len as usize) < pub_rec.len()
             || (private.body_len as usize) < priv_rec.len()
         {
@@ -367,6 +368,7 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
             .fs
             .store
             .read(private.body_at as usize, &mut rec[..])?;
+        let rec: &[u8; 34] = &rec;
         if rec[0] != 0xCB {
             return Err(Status::ReferencedDataNotFound);
         }
