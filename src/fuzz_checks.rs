@@ -1,0 +1,350 @@
+//! The checks behind the cargo-fuzz targets in `fuzz/`, kept here so that the corpus
+//! replay test (`tests/fuzz_corpus.rs`) and the proptests run exactly the same code on
+//! every `cargo test`, and the targets cannot rot. Not a stable API.
+//!
+//! Every check takes the fuzz input and returns `Err` with a description when a
+//! property fails; the fuzz targets turn that into a panic, which libFuzzer reports.
+//! (A panic inside the card code is a failure in itself.)
+//!
+//! * [`apdu_parse`]: `CommandView::parse` accepts or answers `6700`; an accepted APDU's
+//!   fields lie inside the input, and encoding them again parses to the same fields
+//!   (byte for byte when the input used the short form).
+//! * [`tlv`]: nothing a TLV reader returns lies outside its input (or outside its
+//!   parent, for nested objects); accepted objects re-encode to their exact bytes; the
+//!   whole-buffer functions agree with the readers.
+//! * [`card_session`]: the input is split into APDUs and power events (see
+//!   [`split_session`]) and played against the [sample card](crate::sample): while
+//!   the card is powered every APDU gets at least a status word, and a valid one;
+//!   while it is not, none.
+
+use sscard_core::apdu::{CommandView, encode_command};
+use sscard_core::nvm::Nvm;
+use sscard_core::rng::CardRng;
+use sscard_core::tlv::{
+    BerReader, BerWriter, DolReader, MAX_DEPTH, SimpleReader, Tag, dol_value_len, find, find_path,
+    parse_one, parse_simple, validate, write_simple,
+};
+use sscard_core::{Applets, Card, Interface, Status};
+
+use crate::sample::sample_card;
+
+/// True if `inner` is empty or lies within `outer` (the same memory, not equal bytes).
+fn within(outer: &[u8], inner: &[u8]) -> bool {
+    let (o, i) = (outer.as_ptr_range(), inner.as_ptr_range());
+    inner.is_empty() || (o.start <= i.start && i.end <= o.end)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// APDU parsing
+
+/// Parse, field and round-trip checks of a command APDU.
+pub fn apdu_parse(data: &[u8]) -> Result<(), String> {
+    let cmd = match CommandView::parse(data) {
+        Ok(cmd) => cmd,
+        Err(Status::WrongLength) => return Ok(()),
+        Err(other) => return Err(format!("{}: parse error {other:?}, not 6700", hex(data))),
+    };
+    let fail = |what: &str| Err(format!("{}: {what}", hex(data)));
+    if cmd.raw() != data || data.get(..4) != Some(&cmd.header()[..]) {
+        return fail("raw bytes or header differ from the input");
+    }
+    if !within(data, cmd.data()) || !data.ends_with(cmd.data()) && cmd.le().is_none() {
+        return fail("command data does not lie at the end of the input");
+    }
+    let le_range = if cmd.is_extended() { 65_536 } else { 256 };
+    if cmd.le().is_some_and(|le| le == 0 || le > le_range) {
+        return fail("Le out of range");
+    }
+    let mut out = vec![0u8; data.len() + 8];
+    let n = encode_command(cmd.header(), cmd.data(), cmd.le(), &mut out)
+        .map_err(|e| format!("{}: re-encoding failed: {e:?}", hex(data)))?;
+    let encoded = out.get(..n).unwrap_or_default();
+    let again = CommandView::parse(encoded).map_err(|e| {
+        format!(
+            "{}: re-encoded as {} which fails: {e:?}",
+            hex(data),
+            hex(encoded)
+        )
+    })?;
+    if (again.header(), again.data(), again.le()) != (cmd.header(), cmd.data(), cmd.le()) {
+        return Err(format!(
+            "{}: re-encoded as {}, fields differ",
+            hex(data),
+            hex(encoded)
+        ));
+    }
+    // The short form is the one the encoder prefers: a short input comes back unchanged.
+    if !cmd.is_extended() && encoded != data {
+        return Err(format!("{}: re-encoded as {}", hex(data), hex(encoded)));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// TLV
+
+/// Bounds, round-trip and consistency checks of the BER-TLV, simple-TLV and DOL readers.
+pub fn tlv(data: &[u8]) -> Result<(), String> {
+    let fail = |what: String| Err(format!("{}: {what}", hex(data)));
+    check_ber_level(data, BerReader::new(data), 1)?;
+    check_ber_level(data, BerReader::new(data).skipping_padding(), 1)?;
+
+    let valid = validate(data).is_ok();
+    let top_level_ok = BerReader::new(data).all(|item| item.is_ok());
+    if valid && !top_level_ok {
+        return fail("validate accepts what the reader rejects".into());
+    }
+    if let Ok(one) = parse_one(data)
+        && !std::ptr::eq(one.raw(), data)
+    {
+        return fail("parse_one accepted without using the whole input".into());
+    }
+    // Search for the first tags present and for tags of the card's FCI.
+    let first_tags: Vec<Tag> = BerReader::new(data)
+        .flatten()
+        .map(|t| t.tag())
+        .take(2)
+        .collect();
+    let fci_tags = [Tag(0x6F), Tag(0x84), Tag(0xA5), Tag(0x88), Tag(0x9F0C)];
+    for tag in first_tags.iter().chain(&fci_tags) {
+        match find(data, *tag) {
+            Ok(Some(hit)) if hit.tag() != *tag || !within(data, hit.raw()) => {
+                return fail(format!(
+                    "find({tag:X?}) returned {:X?} outside the input",
+                    hit
+                ));
+            }
+            Err(e) if valid => return fail(format!("find({tag:X?}) fails ({e:?}) on valid input")),
+            _ => {}
+        }
+    }
+    if let Ok(Some(hit)) = find_path(data, &first_tags)
+        && !within(data, hit.raw())
+    {
+        return fail("find_path returned an object outside the input".into());
+    }
+
+    // Simple-TLV: consecutive objects that re-encode to exactly the bytes they came from.
+    let mut at = 0usize;
+    for item in SimpleReader::new(data) {
+        let Ok(object) = item else { break };
+        let mut buf = vec![0u8; object.value.len() + 4];
+        let n = write_simple(&mut buf, object.tag, object.value)
+            .map_err(|e| format!("{}: write_simple failed: {e:?}", hex(data)))?;
+        let source = data.get(at..at + n);
+        if !within(data, object.value) || source != buf.get(..n) {
+            return fail(format!(
+                "simple-TLV at {at} does not re-encode to its bytes"
+            ));
+        }
+        at += n;
+    }
+    if let Ok(object) = parse_simple(data)
+        && (!within(data, object.value) || !data.ends_with(object.value))
+    {
+        return fail("parse_simple's value is not the tail of the input".into());
+    }
+
+    // DOL: the total the list asks for is the sum of its entries.
+    let mut total = Some(0usize);
+    for entry in DolReader::new(data) {
+        match entry {
+            Ok(e) if !e.tag.is_valid() => return fail(format!("DOL entry with bad tag {e:?}")),
+            Ok(e) => total = total.and_then(|t| t.checked_add(e.len)),
+            Err(_) => total = None,
+        }
+    }
+    if let Some(total) = total
+        && dol_value_len(data) != Ok(total)
+    {
+        return fail(format!(
+            "dol_value_len disagrees with the entries ({total})"
+        ));
+    }
+    Ok(())
+}
+
+/// Each object of `level` lies inside `parent`, its value is the tail of its bytes, and
+/// writing its tag and value gives its bytes back; then the same for its children.
+fn check_ber_level(parent: &[u8], level: BerReader<'_>, depth: usize) -> Result<(), String> {
+    for item in level {
+        let Ok(object) = item else { break };
+        let (raw, value) = (object.raw(), object.value());
+        if !within(parent, raw) || !within(raw, value) || !raw.ends_with(value) {
+            return Err(format!(
+                "{} (in {}): object outside its parent or value not at its end",
+                hex(raw),
+                hex(parent)
+            ));
+        }
+        let mut buf = vec![0u8; raw.len() + 8];
+        let mut writer = BerWriter::new(&mut buf);
+        writer.tlv(object.tag(), value).map_err(|e| {
+            format!(
+                "{}: writer refuses what the reader accepted: {e:?}",
+                hex(raw)
+            )
+        })?;
+        if writer.written() != raw {
+            return Err(format!(
+                "{}: re-encodes as {}",
+                hex(raw),
+                hex(writer.written())
+            ));
+        }
+        if depth < MAX_DEPTH + 2
+            && let Ok(children) = object.children()
+        {
+            check_ber_level(value, children, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Card sessions
+
+/// One event of a card session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A command APDU (any bytes).
+    Apdu(Vec<u8>),
+    /// Power off, then on through this interface.
+    PowerCycle(Interface),
+    /// Power off (the card stays unpowered until the next power cycle).
+    PowerOff,
+}
+
+/// Splits a fuzz input into session events, one length-prefixed record at a time:
+///
+/// | first byte | event |
+/// |---|---|
+/// | `00`–`FB` | an APDU of that many following bytes (fewer if the input ends) |
+/// | `FC` | an APDU whose length is the next two bytes, big-endian (extended APDUs) |
+/// | `FD` | power off |
+/// | `FE` | power cycle through the contactless interface |
+/// | `FF` | power cycle through the contacts |
+pub fn split_session(data: &[u8]) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut rest = data;
+    while let Some((&first, tail)) = rest.split_first() {
+        let (len, body) = match first {
+            0xFD => (None, Some(Event::PowerOff)),
+            0xFE => (None, Some(Event::PowerCycle(Interface::Contactless))),
+            0xFF => (None, Some(Event::PowerCycle(Interface::Contact))),
+            0xFC => match tail {
+                [hi, lo, ..] => (Some((usize::from(*hi) << 8 | usize::from(*lo), 2)), None),
+                _ => (Some((tail.len(), 0)), None),
+            },
+            n => (Some((usize::from(n), 0)), None),
+        };
+        match (len, body) {
+            (Some((len, skip)), _) => {
+                let after_len = tail.get(skip..).unwrap_or_default();
+                let (apdu, next) = after_len.split_at(len.min(after_len.len()));
+                events.push(Event::Apdu(apdu.to_vec()));
+                rest = next;
+            }
+            (None, Some(event)) => {
+                events.push(event);
+                rest = tail;
+            }
+            (None, None) => break,
+        }
+    }
+    events
+}
+
+/// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
+pub fn card_session(data: &[u8]) -> Result<(), String> {
+    let mut card = sample_card();
+    check_session(&mut card, &split_session(data))
+}
+
+/// Plays `events` against `card`: while powered, every APDU must get a response of at
+/// least two bytes ending in a status word (`6xxx` or `9xxx`, never the `60` null
+/// procedure byte); while unpowered, none. A power-up must give an ATR.
+pub fn check_session<N: Nvm, R: CardRng, A: Applets>(
+    card: &mut Card<N, R, A>,
+    events: &[Event],
+) -> Result<(), String> {
+    let mut out = vec![0u8; 65_536 + 2];
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::Apdu(apdu) => {
+                let powered = card.is_powered();
+                let n = card.process(apdu, &mut out);
+                let response = out.get(..n).unwrap_or_default();
+                let well_formed = match response {
+                    [.., sw1, _] => matches!(sw1 & 0xF0, 0x60 | 0x90) && *sw1 != 0x60,
+                    _ => false,
+                };
+                if powered && !well_formed {
+                    return Err(format!(
+                        "event {i}: {} answered {:?} while powered",
+                        hex(apdu),
+                        hex(response)
+                    ));
+                }
+                if !powered && n != 0 {
+                    return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
+                }
+            }
+            Event::PowerCycle(interface) => {
+                card.power_off();
+                let atr = card
+                    .power_on(*interface)
+                    .map_err(|e| format!("event {i}: power-up failed: {e}"))?;
+                if atr.is_empty() {
+                    return Err(format!("event {i}: empty ATR"));
+                }
+            }
+            Event::PowerOff => card.power_off(),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_split_into_length_prefixed_apdus_and_power_events() {
+        let input = [
+            0x04, 0x00, 0xA4, 0x00, 0x00, // APDU of 4 bytes
+            0xFF, // power cycle, contact
+            0xFC, 0x00, 0x02, 0x00, 0x84, // APDU of 2 bytes, long length form
+            0xFD, 0xFE, // power off, power cycle contactless
+            0x05, 0x01, 0x02, // APDU cut short by the end of the input
+        ];
+        assert_eq!(
+            split_session(&input),
+            vec![
+                Event::Apdu(vec![0x00, 0xA4, 0x00, 0x00]),
+                Event::PowerCycle(Interface::Contact),
+                Event::Apdu(vec![0x00, 0x84]),
+                Event::PowerOff,
+                Event::PowerCycle(Interface::Contactless),
+                Event::Apdu(vec![0x01, 0x02]),
+            ]
+        );
+        assert_eq!(split_session(&[0xFC, 0x01]), vec![Event::Apdu(vec![0x01])]);
+        assert_eq!(split_session(&[]), vec![]);
+    }
+
+    #[test]
+    fn within_means_the_same_memory() {
+        let a = [1u8, 2, 3, 4];
+        let b = a;
+        assert!(within(&a, &a[1..3]));
+        assert!(!within(&a[1..], &a[..2]));
+        assert!(!within(&a, &b[1..2]));
+        assert!(within(&a, &b[..0]));
+    }
+}

@@ -1,0 +1,334 @@
+//! Power-loss ("tear") testing: cut the power at every NVM write of a scenario and check
+//! that the card comes back with each transaction's data old or new, never mixed.
+//!
+//! # Why
+//!
+//! A card loses power whenever it is pulled from the reader. LD/T 32 Part 7 §14 requires
+//! the COS to back data up before each update and to restore a consistent state at the
+//! next power-up without any terminal command; `sscard_core::nvm` does this with a redo
+//! journal. This module checks the promise end to end, through APDUs, the way littlefs
+//! checks its copy-on-write guarantee: its test runner counts block-device writes
+//! (`bd/lfs_emubd.h`, `power_cycles`), cuts power at write *k*, reboots and re-checks,
+//! for every *k* (the "exhaustive" power-loss schedule of `runners/test_runner.c`).
+//! See `shared/spec/reliability.md` §A1.2 and §A1.4.
+//!
+//! # Method
+//!
+//! [`tear_every_write`] takes a card factory, a scenario of [`Step`]s and a domain
+//! invariant:
+//!
+//! 1. **Clean run.** The scenario runs once on a fresh card behind a
+//!    [`TearingNvm`] with no tear scheduled, counting NVM writes (*W*) and commits
+//!    (*C*, counted by [`TearingNvm`] through the `Nvm::commit_started` hook that
+//!    `Store` calls before the first write of every commit). The final persistent image
+//!    is kept.
+//! 2. **Commit map.** For every write *k* < *W* the scenario is re-run on a fresh card
+//!    with the power cut at write *k* in [`TearMode::Nothing`]. The commit counter at
+//!    the cut says which commit write *k* belongs to. At the first write of commit *c*
+//!    nothing of that commit has landed, so the raw image at the cut (before any
+//!    recovery) is the persistent state *before* commit *c*. The state *after* commit
+//!    *c* is the state before commit *c + 1*, or the final image for the last commit:
+//!    every write `Store` makes belongs to a commit (journal body, commit record, home
+//!    writes, journal erase), so nothing happens between two commits.
+//! 3. **Tear runs.** For every write *k* and every [`TearMode`] (the torn write lands
+//!    not at all, half, or completely) the scenario runs on a fresh card until the cut;
+//!    the card must be mute from then on. Power comes back, `Card::power_on` runs the
+//!    journal recovery, and the persistent image must equal the state before or after
+//!    the torn commit. Then the caller's invariant runs on the recovered, powered card
+//!    (read the data back through APDUs, check that try counters never went up, …).
+//!
+//! The persistent image is the whole NVM except the journal area
+//! (`[JOURNAL_AT, JOURNAL_AT + JOURNAL_AREA_LEN)`), whose bytes are scratch space by
+//! design. The scenario must be deterministic (seeded RNG, same card every time); a
+//! run that does not reach write *k* is reported as an error rather than skipped.
+
+use std::fmt;
+
+use sscard_core::fs::layout::JOURNAL_AT;
+use sscard_core::nvm::{JOURNAL_AREA_LEN, RamNvm, TearMode, TearingNvm};
+use sscard_core::rng::CardRng;
+use sscard_core::{Applets, Card};
+
+/// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
+pub type TearCard<R, A = ()> = Card<TearingNvm<RamNvm<Vec<u8>>>, R, A>;
+
+/// Every way the torn write can end, in the order the harness tries them.
+pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
+
+/// Largest response a command can produce: an extended Le of 65536 bytes and the SW.
+const RESPONSE_CAPACITY: usize = 65_536 + 2;
+
+/// One step of a tear scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this command APDU.
+    Apdu(Vec<u8>),
+    /// Power off and on again on the same interface (ends the session's transient state).
+    PowerCycle,
+}
+
+/// Where the power was cut, and what the recovered card showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TearPoint {
+    /// Index of the torn NVM write, counted from the start of the scenario.
+    pub write: u32,
+    /// What the torn write left behind.
+    pub mode: TearMode,
+    /// Index of the scenario step during which the power was cut.
+    pub step: usize,
+    /// Index of the torn commit, counted from the start of the scenario.
+    pub commit: u32,
+    /// True if the recovered image is the state after the torn commit (its data
+    /// landed); false if it is the state before. A commit that changes no byte counts
+    /// as landed.
+    pub landed: bool,
+}
+
+impl fmt::Display for TearPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "tear at write {} ({:?}) in step {}, commit {}",
+            self.write, self.mode, self.step, self.commit
+        )
+    }
+}
+
+/// Runs `scenario` with the power cut at every NVM write of its clean run, in every
+/// [`TearMode`], and checks old-or-new after recovery (see the module docs for the
+/// method). `make_card` must return the same card every time, powered or not (the
+/// harness powers it on through its current interface). After each recovery
+/// `invariant` gets the powered card and the tear point.
+///
+/// Returns the number of tear points checked (writes × modes), or the first failure.
+pub fn tear_every_write<R, A>(
+    make_card: impl Fn() -> TearCard<R, A>,
+    scenario: &[Step],
+    mut invariant: impl FnMut(&mut TearCard<R, A>, &TearPoint) -> Result<(), String>,
+) -> Result<usize, String>
+where
+    R: CardRng,
+    A: Applets,
+{
+    let mut out = vec![0u8; RESPONSE_CAPACITY];
+
+    // 1. Clean run.
+    let mut card = powered(&make_card)?;
+    card.store_mut().nvm_mut().reset_counter();
+    if let Some(step) = run(&mut card, scenario, &mut out)? {
+        return Err(format!("the clean run lost power in step {step}"));
+    }
+    let writes = card.store().nvm().writes();
+    let commits = card.store().nvm().commits();
+    let final_image = image(&card).to_vec();
+
+    // 2. Commit map: which commit each write belongs to, and the state before each.
+    let mut commit_of_write = Vec::new();
+    let mut before_commit: Vec<Vec<u8>> = Vec::new();
+    for k in 0..writes {
+        let (card, step) = torn_run(&make_card, scenario, k, TearMode::Nothing, &mut out)?;
+        let commit = torn_commit(&card, k, step)?;
+        if commit as usize == before_commit.len() {
+            before_commit.push(image(&card).to_vec());
+        } else if commit as usize > before_commit.len() {
+            return Err(format!(
+                "write {k} belongs to commit {commit} but commit {} made no write",
+                before_commit.len()
+            ));
+        }
+        commit_of_write.push(commit);
+    }
+    if before_commit.len() != commits as usize {
+        return Err(format!(
+            "the clean run started {commits} commits but its writes belong to {}",
+            before_commit.len()
+        ));
+    }
+    let after_commit = |c: usize| before_commit.get(c + 1).unwrap_or(&final_image);
+
+    // 3. Tear runs.
+    let mut checked = 0;
+    for mode in TEAR_MODES {
+        for (k, &commit) in (0..writes).zip(&commit_of_write) {
+            let (mut card, step) = torn_run(&make_card, scenario, k, mode, &mut out)?;
+            if torn_commit(&card, k, step)? != commit {
+                return Err(format!(
+                    "write {k} belongs to another commit from run to run: the scenario is \
+                     not deterministic"
+                ));
+            }
+            let interface = card.interface();
+            card.store_mut().nvm_mut().restore_power();
+            card.power_on(interface)
+                .map_err(|e| format!("power-up after the tear at write {k} failed: {e}"))?;
+            let before = before_commit
+                .get(commit as usize)
+                .ok_or("commit map out of range")?;
+            let after = after_commit(commit as usize);
+            let now = image(&card);
+            let landed = same_persistent_state(now, after);
+            let point = TearPoint {
+                write: k,
+                mode,
+                step,
+                commit,
+                landed,
+            };
+            if !landed && !same_persistent_state(now, before) {
+                return Err(format!(
+                    "{point}: the recovered image is neither old nor new (first difference \
+                     from the old state at {}, from the new state at {})",
+                    first_difference(now, before),
+                    first_difference(now, after)
+                ));
+            }
+            invariant(&mut card, &point).map_err(|e| format!("{point}: {e}"))?;
+            checked += 1;
+        }
+    }
+    Ok(checked)
+}
+
+/// A fresh card from the factory, powered.
+fn powered<R: CardRng, A: Applets>(
+    make_card: &impl Fn() -> TearCard<R, A>,
+) -> Result<TearCard<R, A>, String> {
+    let mut card = make_card();
+    if !card.is_powered() {
+        let interface = card.interface();
+        card.power_on(interface)
+            .map_err(|e| format!("the fresh card does not power up: {e}"))?;
+    }
+    Ok(card)
+}
+
+/// Runs the scenario on a fresh card with the power cut at write `k`; returns the dead
+/// card and the step in which the power went.
+fn torn_run<R: CardRng, A: Applets>(
+    make_card: &impl Fn() -> TearCard<R, A>,
+    scenario: &[Step],
+    k: u32,
+    mode: TearMode,
+    out: &mut [u8],
+) -> Result<(TearCard<R, A>, usize), String> {
+    let mut card = powered(make_card)?;
+    card.store_mut().nvm_mut().tear_at(k, mode);
+    match run(&mut card, scenario, out)? {
+        Some(step) => Ok((card, step)),
+        None => Err(format!(
+            "write {k} of the clean run never happened: the scenario is not deterministic"
+        )),
+    }
+}
+
+/// Index of the commit torn at write `k` (the hook counted it before its first write).
+fn torn_commit<R: CardRng, A: Applets>(
+    card: &TearCard<R, A>,
+    k: u32,
+    step: usize,
+) -> Result<u32, String> {
+    card.store()
+        .nvm()
+        .commits()
+        .checked_sub(1)
+        .ok_or_else(|| format!("write {k} (step {step}) happened outside any commit"))
+}
+
+/// Runs the steps until the end or until the power is cut; returns the torn step.
+fn run<R: CardRng, A: Applets>(
+    card: &mut TearCard<R, A>,
+    scenario: &[Step],
+    out: &mut [u8],
+) -> Result<Option<usize>, String> {
+    for (i, step) in scenario.iter().enumerate() {
+        match step {
+            Step::Apdu(apdu) => {
+                let n = card.process(apdu, out);
+                if card.store().nvm().is_torn() {
+                    // A card without power cannot answer.
+                    return if n == 0 {
+                        Ok(Some(i))
+                    } else {
+                        Err(format!("step {i}: the card answered after losing power"))
+                    };
+                }
+                if n < 2 {
+                    return Err(format!("step {i}: {n}-byte response from a powered card"));
+                }
+            }
+            Step::PowerCycle => {
+                let interface = card.interface();
+                card.power_off();
+                if let Err(e) = card.power_on(interface) {
+                    return if card.store().nvm().is_torn() {
+                        Ok(Some(i))
+                    } else {
+                        Err(format!("step {i}: power-up failed: {e}"))
+                    };
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The raw NVM bytes.
+fn image<R: CardRng, A: Applets>(card: &TearCard<R, A>) -> &[u8] {
+    card.store().nvm().inner().bytes()
+}
+
+/// The journal area is scratch space: it differs between runs without meaning anything.
+fn journal_area() -> std::ops::Range<usize> {
+    JOURNAL_AT..JOURNAL_AT + JOURNAL_AREA_LEN
+}
+
+/// Equal outside the journal area.
+fn same_persistent_state(a: &[u8], b: &[u8]) -> bool {
+    let journal = journal_area();
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .enumerate()
+            .all(|(at, (x, y))| x == y || journal.contains(&at))
+}
+
+/// Describes the first persistent address where `a` and `b` differ.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let journal = journal_area();
+    let hit = a
+        .iter()
+        .zip(b)
+        .enumerate()
+        .find(|(at, (x, y))| x != y && !journal.contains(at));
+    match hit {
+        Some((at, (x, y))) => format!("{at:#06x} ({x:02X} vs {y:02X})"),
+        None if a.len() != b.len() => "the image length".to_string(),
+        None => "nowhere".to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_area_is_ignored_and_the_rest_is_not() {
+        let a = vec![0u8; JOURNAL_AT + JOURNAL_AREA_LEN + 8];
+        let mut b = a.clone();
+        b[JOURNAL_AT] = 1;
+        b[JOURNAL_AT + JOURNAL_AREA_LEN - 1] = 1;
+        assert!(same_persistent_state(&a, &b));
+        b[JOURNAL_AT + JOURNAL_AREA_LEN] = 1;
+        assert!(!same_persistent_state(&a, &b));
+        assert_eq!(
+            first_difference(&a, &b),
+            format!("{:#06x} (00 vs 01)", JOURNAL_AT + JOURNAL_AREA_LEN)
+        );
+        b[JOURNAL_AT - 1] = 2;
+        assert_eq!(
+            first_difference(&a, &b),
+            format!("{:#06x} (00 vs 02)", JOURNAL_AT - 1)
+        );
+    }
+}
