@@ -11,7 +11,7 @@ pub mod sm;
 use crate::apdu::{CommandView, Writer, encode_command};
 use crate::card::Challenge;
 use crate::crypto::ssc::{auth_data, session_key, sm_decrypt};
-use crate::crypto::{Algorithm, ct_eq};
+use crate::crypto::{Algorithm, ct_eq, mac_matches};
 use crate::fs::FileSystem;
 use crate::fs::layout::{CARD_BLOCKED, CARD_STATE_AT, LIFECYCLE_BLOCKED, MF, OFF_LIFECYCLE};
 use crate::nvm::Nvm;
@@ -239,7 +239,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             .map_err(|_| Status::ReferencedDataInvalid)?;
         let p: [u8; 8] = p.try_into().map_err(|_| Status::WrongLength)?;
         let expected = Zeroizing::new(auth_data(&sk.cipher(), &p));
-        if ct_eq(&expected[..], ad) {
+        if mac_matches(&expected[..], ad) {
             self.restore_tries(&key)?;
             self.fs.security.grant_key(key_id);
             Ok(())

@@ -10,8 +10,8 @@
 use super::secret::{find_by_usage, usage};
 use super::{AuthContext, algorithm};
 use crate::apdu::CommandView;
-use crate::crypto::ct_eq;
 use crate::crypto::mac::Mac;
+use crate::crypto::mac_matches;
 use crate::crypto::ssc::{SessionKey, session_key};
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
@@ -60,7 +60,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         m.update(&[data.len() as u8]);
         m.update(body);
         let expected = Zeroizing::new(m.finish());
-        if !ct_eq(&expected[..], mac) {
+        if !mac_matches(&expected[..], mac) {
             return Err(Status::SmDataIncorrect);
         }
         Ok(VerifiedSm { body, session })

@@ -21,7 +21,7 @@ use crate::apdu::{CommandView, Writer};
 use crate::auth::AuthContext;
 use crate::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
 use crate::crypto::{
-    Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, ct_eq, sm2_public_key_is_valid, sm3,
+    Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, mac_matches, sm2_public_key_is_valid, sm3,
 };
 use crate::fs::layout::{FileEntry, FileKind, scan};
 use crate::nvm::Nvm;
@@ -222,7 +222,7 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         cipher
             .encrypt_block(&mut block[..])
             .map_err(|_| Status::MemoryFailure)?;
-        if ct_eq(&block[..], cmd.data()) {
+        if mac_matches(&block[..], cmd.data()) {
             let limit = pin.try_limit;
             if limit != 0 {
                 self.auth.fs.store.atomic(|s| s.write(tries_at, &[limit]))?;

@@ -31,7 +31,7 @@ use crate::apdu::{CommandView, Writer};
 use crate::auth::AuthContext;
 use crate::auth::secret::{SecretKind, find_by_usage, usage};
 use crate::crypto::ssc::{session_key, tac_key};
-use crate::crypto::{Algorithm, CardKey, Mac, ct_eq};
+use crate::crypto::{Algorithm, CardKey, Mac, mac_matches};
 use crate::fs::layout::{FileEntry, FileKind, be16, be32, scan};
 use crate::nvm::Nvm;
 use crate::options::PurseOptions;
@@ -397,7 +397,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         mac.update(&terminal);
         mac.update(time);
         let expected = Zeroizing::new(mac.finish());
-        if !ct_eq(&expected[..], mac2) {
+        if !mac_matches(&expected[..], mac2) {
             return Err(Status::MacInvalid);
         }
         let file = self.purse_file()?;
@@ -518,7 +518,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         mac.update(&terminal);
         mac.update(time);
         let expected = Zeroizing::new(mac.finish());
-        if !ct_eq(&expected[..], mac1) {
+        if !mac_matches(&expected[..], mac1) {
             return Err(Status::MacInvalid);
         }
         let file = self.purse_file()?;
