@@ -12,10 +12,16 @@ use crate::profile::Profile;
 /// The SSSE DDF name "sx1.sh.社会保障" (GBK), spec/ssc.md §2.1.
 pub const SSSE_NAME: &[u8] = &sscard_core::ssc::layout::SSSE_NAME;
 
+/// The default profile, parsed once per process.
+fn default_profile() -> &'static Profile {
+    static PROFILE: OnceLock<Profile> = OnceLock::new();
+    PROFILE.get_or_init(Profile::default_gen3)
+}
+
 /// The personalized NVM image of the default gen-3 profile (built once per process).
 pub fn sample_image() -> &'static [u8] {
     static IMAGE: OnceLock<Vec<u8>> = OnceLock::new();
-    IMAGE.get_or_init(|| match Profile::default_gen3().image() {
+    IMAGE.get_or_init(|| match default_profile().image() {
         Ok(image) => image,
         // The built-in profile is validated by its own tests.
         Err(e) => unreachable!("default profile: {e}"),
@@ -24,7 +30,7 @@ pub fn sample_image() -> &'static [u8] {
 
 /// A fresh default card with the profile's spec choices, powered on the contact interface.
 pub fn sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
-    sample_card_with(Profile::default_gen3().options())
+    sample_card_with(default_profile().options())
 }
 
 /// A fresh default card with other spec choices, powered on the contact interface.
