@@ -4,6 +4,7 @@
 //! profiles (TOML), the in-process terminal used by the demo, and the `sscard` CLI.
 
 pub mod demo;
+pub mod image;
 pub mod profile;
 pub mod terminal;
 pub mod trace;
