@@ -5,6 +5,10 @@
 
 pub mod demo;
 pub mod image;
+#[cfg(feature = "pcsc")]
+pub mod pcsc_target;
 pub mod profile;
+pub mod script;
 pub mod terminal;
 pub mod trace;
+pub mod virtual_card;
