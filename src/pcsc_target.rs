@@ -3,7 +3,8 @@
 //!
 //! `reset` is a warm reset (`SCardReconnect` with `SCARD_RESET_CARD`); `power-off`
 //! followed by `power-on` is a cold reset (`SCARD_UNPOWER_CARD`); interface switches
-//! cannot be done through a reader and fail the step.
+//! cannot be done through a reader: `contact` / `contactless` power-cycle a card that is
+//! already on that interface and fail the step otherwise.
 
 use crate::script::Target;
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
@@ -107,8 +108,16 @@ impl Target for PcscTarget {
     fn power_on(&mut self) -> Result<Vec<u8>, String> {
         self.reconnect(Disposition::UnpowerCard)
     }
-    fn set_interface(&mut self, _: Interface) -> Result<(), String> {
-        Err("a PC/SC reader cannot move its card to another interface".into())
+    fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+        // A reader cannot move its card; when the card already is on that interface
+        // (PC/SC's contactless ATR `3B 8n 80 01 …`), the directive is a power cycle.
+        let atr = self.atr()?;
+        let contactless = matches!(atr.as_slice(), [0x3B, t0, 0x80, 0x01, ..] if t0 >> 4 == 8);
+        if contactless == (interface == Interface::Contactless) {
+            self.reconnect(Disposition::UnpowerCard).map(|_| ())
+        } else {
+            Err("a PC/SC reader cannot move its card to another interface".into())
+        }
     }
     fn atr(&mut self) -> Result<Vec<u8>, String> {
         let status = self

@@ -343,6 +343,7 @@ impl Script {
         let mut pending: Option<(usize, String)> = None; // continued line
         // scriptor output: a `> command` waits for its `< response` line.
         let mut scriptor_command: Option<(usize, Vec<Piece>)> = None;
+        let mut open_response: Option<(usize, Vec<Piece>, String)> = None;
         for (index, raw) in text.lines().enumerate() {
             let number = index + 1;
             let content = strip_comment(raw).trim_end();
@@ -362,20 +363,33 @@ impl Script {
             if joined.is_empty() {
                 continue;
             }
+            // scriptor wraps long responses: `<` lines run until one ends in ` : text`.
+            if let Some((line, command, mut response)) = open_response.take() {
+                response.push(' ');
+                response.push_str(&joined);
+                Script::scriptor_response(
+                    &mut script,
+                    &mut open_response,
+                    line,
+                    command,
+                    response,
+                )?;
+                continue;
+            }
             if let Some(rest) = joined.strip_prefix('<') {
-                // scriptor output: `< 90 00 : Normal processing.`
-                let response = rest.split(" : ").next().unwrap_or("").trim();
                 let Some((line, command)) = scriptor_command.take() else {
                     return Err(ParseError {
                         line: start,
                         message: "`<` response without a `>` command before it".into(),
                     });
                 };
-                let expect = vec![parse_pattern(response, start)?];
-                script.steps.push(Step {
+                Script::scriptor_response(
+                    &mut script,
+                    &mut open_response,
                     line,
-                    action: Action::Apdu { command, expect },
-                });
+                    command,
+                    rest.to_string(),
+                )?;
                 continue;
             }
             if let Some((line, command)) = scriptor_command.take() {
@@ -388,7 +402,22 @@ impl Script {
                 });
             }
             if let Some(rest) = joined.strip_prefix('>') {
-                scriptor_command = Some((start, parse_command(rest, start)?));
+                let command = parse_command(rest, start)?;
+                // scriptor echoes each input line before `> command`: keep one of the two.
+                if let Some(Step {
+                    action:
+                        Action::Apdu {
+                            command: echoed,
+                            expect,
+                        },
+                    ..
+                }) = script.steps.last()
+                    && expect.is_empty()
+                    && *echoed == command
+                {
+                    script.steps.pop();
+                }
+                scriptor_command = Some((start, command));
                 continue;
             }
             let action = Script::parse_line(&joined, start, path, &mut script)?;
@@ -405,6 +434,12 @@ impl Script {
                 message: "line continued with `\\` at the end of the script".into(),
             });
         }
+        if let Some((line, _, _)) = open_response {
+            return Err(ParseError {
+                line,
+                message: "scriptor response `<` never ends with ` : text`".into(),
+            });
+        }
         if let Some((line, command)) = scriptor_command {
             script.steps.push(Step {
                 line,
@@ -415,6 +450,27 @@ impl Script {
             });
         }
         Ok(script)
+    }
+
+    /// A scriptor response: complete once it has its ` : text` tail.
+    fn scriptor_response(
+        script: &mut Script,
+        open: &mut Option<(usize, Vec<Piece>, String)>,
+        line: usize,
+        command: Vec<Piece>,
+        response: String,
+    ) -> Result<(), ParseError> {
+        match response.split_once(" : ") {
+            Some((bytes, _)) => {
+                let expect = vec![parse_pattern(bytes, line)?];
+                script.steps.push(Step {
+                    line,
+                    action: Action::Apdu { command, expect },
+                });
+            }
+            None => *open = Some((line, command, response)),
+        }
+        Ok(())
     }
 
     fn parse_line(
@@ -783,7 +839,7 @@ mod tests {
 
     #[test]
     fn scriptor_files_and_output_parse() {
-        let text = "#!/usr/bin/env scriptor\n# comment\nreset\n00 A4 00 00 02 3F 00\n\
+        let text = "#!/usr/bin/env scriptor\n# comment\nreset\n00 A4 00 00 02 3F 00\n00 84 00 00 08\n\
                     > 00 84 00 00 08\n< 01 02 03 04 05 06 07 08 90 00 : Normal processing.\nexit\n";
         let s = Script::parse(text, None).unwrap();
         let actions: Vec<_> = s.steps.iter().map(|s| &s.action).collect();
@@ -791,7 +847,8 @@ mod tests {
         assert!(matches!(actions[1], Action::Apdu { expect, .. } if expect.is_empty()));
         assert!(matches!(actions[2], Action::Apdu { expect, .. } if expect.len() == 1));
         assert_eq!(actions[3], &Action::Exit);
-        assert_eq!(s.steps[2].line, 5);
+        assert_eq!(s.steps.len(), 4, "echoed input line merged with its `>` line");
+        assert_eq!(s.steps[2].line, 6);
     }
 
     #[test]
