@@ -357,6 +357,7 @@ impl ImageFile {
                         profile.label()
                     ));
                 }
+                file.remove_stale_temporaries();
                 Ok((file, body, Origin::Loaded))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -370,6 +371,28 @@ impl ImageFile {
                 Ok((file, body, Origin::Created))
             }
             Err(e) => Err(format!("image {shown}: {e}")),
+        }
+    }
+
+    /// Removes temporary files a killed process left beside the image (a kill between
+    /// creating the temporary file and the rename). They never hold the image itself.
+    fn remove_stale_temporaries(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let prefix = format!(".{}.tmp-", name.to_string_lossy());
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 

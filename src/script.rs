@@ -847,7 +847,11 @@ mod tests {
         assert!(matches!(actions[1], Action::Apdu { expect, .. } if expect.is_empty()));
         assert!(matches!(actions[2], Action::Apdu { expect, .. } if expect.len() == 1));
         assert_eq!(actions[3], &Action::Exit);
-        assert_eq!(s.steps.len(), 4, "echoed input line merged with its `>` line");
+        assert_eq!(
+            s.steps.len(),
+            4,
+            "echoed input line merged with its `>` line"
+        );
         assert_eq!(s.steps[2].line, 6);
     }
 
