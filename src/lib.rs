@@ -17,10 +17,15 @@
 pub use sscard_core;
 
 pub mod demo;
+pub mod image;
+#[cfg(feature = "pcsc")]
+pub mod pcsc_target;
 pub mod profile;
+pub mod script;
 pub mod tear;
 pub mod terminal;
 pub mod trace;
+pub mod virtual_card;
 
 #[doc(hidden)]
 pub mod fuzz_checks;

@@ -9,7 +9,8 @@
 
 use serde::Deserialize;
 use sscard_core::crypto::Algorithm;
-use sscard_core::fs::build::{Capacities, Personalizer};
+use sscard_core::fs::build::{Capacities, EfSpec, Personalizer, Structure};
+use sscard_core::fs::layout::Access;
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
@@ -352,7 +353,7 @@ pub struct BinaryToml {
     pub hex: String,
 }
 
-/// `[[extra_ef]]`.
+/// `[[extra_ef]]`: an extension EF in the SSSE (EF0C upward, spec/ssc.md §2.1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraEfToml {
@@ -361,8 +362,49 @@ pub struct ExtraEfToml {
     /// SFI (0 for none).
     #[serde(default)]
     pub sfi: u8,
-    /// Size in bytes.
-    pub size: u32,
+    /// Size in bytes of a transparent EF (the default structure).
+    #[serde(default)]
+    pub size: Option<u32>,
+    /// "transparent" (default) or "linear-fixed" (then `record_len` and `records`).
+    #[serde(default)]
+    pub structure: Option<String>,
+    /// Record length of a linear-fixed EF.
+    #[serde(default)]
+    pub record_len: Option<u8>,
+    /// Record count of a linear-fixed EF.
+    #[serde(default)]
+    pub records: Option<u8>,
+    /// Read condition (see [`access`]); default `"key:0A"` (RKSSSE), as for EF07/EF08.
+    #[serde(default)]
+    pub read: Option<String>,
+    /// Update condition (see [`access`]); default `"key:04"` (UKSSSE).
+    #[serde(default)]
+    pub write: Option<String>,
+}
+
+/// Parses an access condition: `"always"`, `"never"`, `"pin"`, `"key:XX"`,
+/// `"pin-or-key:XX"`, `"pin-and-key:XX"` (XX = key id in hex).
+pub fn access(field: &str, s: &str) -> Result<Access, ProfileError> {
+    let key = |id: &str| {
+        u8::from_str_radix(id, 16)
+            .map_err(|_| err(field, format!("bad key id {id:?} (two hex digits)")))
+    };
+    let pin = sscard_core::ssc::layout::PIN;
+    match s.split_once(':') {
+        None => match s {
+            "always" => Ok(Access::Always),
+            "never" => Ok(Access::Never),
+            "pin" => Ok(Access::Pin(pin)),
+            _ => Err(err(
+                field,
+                "expected always, never, pin, key:XX, pin-or-key:XX or pin-and-key:XX",
+            )),
+        },
+        Some(("key", id)) => Ok(Access::Key(key(id)?)),
+        Some(("pin-or-key", id)) => Ok(Access::PinOrKey { pin, key: key(id)? }),
+        Some(("pin-and-key", id)) => Ok(Access::PinAndKey { pin, key: key(id)? }),
+        Some((kind, _)) => Err(err(field, format!("unknown access kind {kind:?}"))),
+    }
 }
 
 /// `[options]`: the spec choices (see `sscard_core::options`).
@@ -407,6 +449,9 @@ pub struct Profile {
     purse: Option<PurseValues>,
     pki_pins: Option<(Vec<u8>, Vec<u8>)>,
     interfaces: InterfacePolicy,
+    custom_efs: Vec<EfSpec>,
+    label: String,
+    digest: [u8; 32],
 }
 
 /// Decodes hex, ignoring spaces.
@@ -426,6 +471,40 @@ pub fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
             })
         })
         .collect()
+}
+
+/// TOML syntax and type errors: name the offending key (`table.key`, found from the
+/// error's position) and its line, with the parser's own message.
+fn toml_error(e: toml::de::Error, text: &str) -> ProfileError {
+    let message = e.message().trim().to_string();
+    let Some(start) = e.span().map(|s| s.start) else {
+        return err("", message);
+    };
+    let before = text.get(..start).unwrap_or("");
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    // The table the key belongs to: the last `[table]` / `[[table]]` header above it.
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let field = match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (None, Some(k)) => k,
+        (Some(t), None) => t,
+        (None, None) => String::new(),
+    };
+    err(field, format!("{message} (line {line_no})"))
 }
 
 fn hex_len(field: &str, s: &str, len: usize) -> Result<Vec<u8>, ProfileError> {
@@ -510,27 +589,34 @@ pub fn file_ref(field: &str, s: &str) -> Result<(Location, u16), ProfileError> {
 impl Profile {
     /// Parses and validates a profile.
     pub fn parse(text: &str) -> Result<Profile, ProfileError> {
-        let toml: ProfileToml = toml::from_str(text).map_err(|e| err("", e.to_string()))?;
-        Profile::validate(toml)
+        let toml: ProfileToml = toml::from_str(text).map_err(|e| toml_error(e, text))?;
+        Profile::validate(toml, text)
     }
 
     /// Reads and validates a profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| err("", format!("cannot read {}: {e}", path.display())))?;
-        Profile::parse(&text)
+        let mut profile = Profile::parse(&text)?;
+        if let Some(stem) = path.file_stem() {
+            profile.label = stem.to_string_lossy().into_owned();
+        }
+        Ok(profile)
     }
 
     /// The built-in default gen-3 profile.
     pub fn default_gen3() -> Profile {
         match Profile::parse(DEFAULT_GEN3) {
-            Ok(p) => p,
+            Ok(mut p) => {
+                p.label = "gen3-default".to_string();
+                p
+            }
             // The built-in profile is checked by a test; this arm cannot be reached.
             Err(e) => unreachable!("built-in profile invalid: {e}"),
         }
     }
 
-    fn validate(toml: ProfileToml) -> Result<Profile, ProfileError> {
+    fn validate(toml: ProfileToml, text: &str) -> Result<Profile, ProfileError> {
         let c = &toml.card;
         let generation = match c.generation {
             1 => Generation::One,
@@ -772,14 +858,57 @@ impl Profile {
             ));
         }
         let mut extra = vec![];
+        let mut custom_efs = vec![];
         for (i, e) in toml.extra_ef.iter().enumerate() {
+            let field = format!("extra_ef[{i}]");
             let fid = u16::from_str_radix(&e.fid, 16)
-                .map_err(|_| err(format!("extra_ef[{i}].fid"), "4 hex digits"))?;
-            extra.push(ExtraEf {
-                fid,
-                sfi: e.sfi,
-                size: e.size,
-            });
+                .map_err(|_| err(format!("{field}.fid"), "4 hex digits"))?;
+            if e.sfi > 30 {
+                return Err(err(format!("{field}.sfi"), "SFI must be 0 (none) or 1-30"));
+            }
+            let structure = match e.structure.as_deref() {
+                None | Some("transparent") => Structure::Transparent {
+                    size: e.size.ok_or_else(|| {
+                        err(format!("{field}.size"), "a transparent EF needs a size")
+                    })?,
+                },
+                Some("linear-fixed") => Structure::LinearFixed {
+                    record_len: e.record_len.ok_or_else(|| {
+                        err(
+                            format!("{field}.record_len"),
+                            "a linear-fixed EF needs record_len",
+                        )
+                    })?,
+                    records: e.records.ok_or_else(|| {
+                        err(
+                            format!("{field}.records"),
+                            "a linear-fixed EF needs records",
+                        )
+                    })?,
+                },
+                Some(_) => {
+                    return Err(err(
+                        format!("{field}.structure"),
+                        "\"transparent\" or \"linear-fixed\"",
+                    ));
+                }
+            };
+            match (&structure, e.read.as_deref(), e.write.as_deref()) {
+                // The standard extension EF: RKSSSE to read, UKSSSE to write.
+                (Structure::Transparent { size }, None, None) => extra.push(ExtraEf {
+                    fid,
+                    sfi: e.sfi,
+                    size: *size,
+                }),
+                (_, read, write) => custom_efs.push(EfSpec {
+                    fid,
+                    sfi: e.sfi,
+                    structure,
+                    read: access(&format!("{field}.read"), read.unwrap_or("key:0A"))?,
+                    write: access(&format!("{field}.write"), write.unwrap_or("key:04"))?,
+                    tlv_records: false,
+                }),
+            }
         }
         let o = &toml.options;
         let defaults = CosOptions::default();
@@ -817,6 +946,9 @@ impl Profile {
             purse,
             pki_pins,
             interfaces,
+            custom_efs,
+            label: "inline".to_string(),
+            digest: sscard_core::crypto::hash::sm3(text.as_bytes()),
         };
         // Personalize once so that layout errors (unknown files, oversize records)
         // surface here, pointing at the profile.
@@ -843,6 +975,15 @@ impl Profile {
     /// The area code (6 ASCII digits).
     pub fn area_code(&self) -> [u8; 6] {
         self.area
+    }
+    /// A short name: the file stem, `gen3-default` for the built-in profile, `inline`
+    /// for a profile parsed from text.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    /// SM3 digest of the profile's TOML text: which exact profile a card image came from.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
     }
 
     /// Personalizes a fresh NVM image.
@@ -915,8 +1056,12 @@ impl Profile {
             },
             interfaces: self.interfaces,
         };
-        sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
+        let files = sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
             .map_err(|e| err("", format!("personalization failed: {e}")))?;
+        for (i, spec) in self.custom_efs.iter().enumerate() {
+            p.ef(files.ssse, *spec)
+                .map_err(|e| err(format!("extra_ef[{i}]"), e.to_string()))?;
+        }
         p.finish().map_err(|e| err("", e.to_string()))?;
         Ok(nvm.into_inner())
     }
