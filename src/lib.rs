@@ -1,8 +1,12 @@
-//! sscard: an emulator of China's third-generation social security card.
+//! sscard: an emulator of China's third-generation social security card (社会保障卡).
 //!
 //! This package is the std facade over [`sscard_core`] (the `no_std` card operating
-//! system) and home of the host-side verification tools:
+//! system):
 //!
+//! * [`profile`]: personalization profiles (TOML) → card images;
+//! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
+//! * [`trace`]: readable APDU traces;
+//! * [`demo`]: the main job;
 //! * [`tear`]: the power-loss harness — a scenario of APDUs torn at every NVM write,
 //!   recovered, and checked for old-or-new data.
 //!
@@ -12,7 +16,16 @@
 
 pub use sscard_core;
 
+pub mod demo;
+pub mod image;
+#[cfg(feature = "pcsc")]
+pub mod pcsc_target;
+pub mod profile;
+pub mod script;
 pub mod tear;
+pub mod terminal;
+pub mod trace;
+pub mod virtual_card;
 
 #[doc(hidden)]
 pub mod fuzz_checks;

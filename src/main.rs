@@ -1,1 +1,490 @@
-fn main() {}
+//! The `sscard` command line. Every error is one line on stderr and a non-zero exit.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sscard::image::{ImageFile, Origin};
+use sscard::profile::Profile;
+use sscard::script::{Script, StepReport, Target};
+use sscard::trace::{TraceFormat, Tracer};
+use sscard::virtual_card::{HostRng, SscVirtualCard};
+use sscard_core::card::applet::Interface;
+use sscard_vcard::vpcd::{Slot, SlotConfig};
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sscard",
+    version,
+    about = "Emulator of China's third-generation social security card (社会保障卡)"
+)]
+struct Cli {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InterfaceArg {
+    Contact,
+    Contactless,
+}
+
+impl From<InterfaceArg> for Interface {
+    fn from(i: InterfaceArg) -> Self {
+        match i {
+            InterfaceArg::Contact => Interface::Contact,
+            InterfaceArg::Contactless => Interface::Contactless,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TraceFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct CardArgs {
+    /// Personalization profile (TOML); default: the built-in gen-3 card.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Keep the card's persistent state in this image file (created from the profile
+    /// when missing; saved after every command that changes the card). With several
+    /// cards, put `{slot}` in the name.
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
+    /// Interface the card is powered through.
+    #[arg(long, value_enum, default_value = "contact")]
+    interface: InterfaceArg,
+    /// Seed for the card's random numbers (default: the operating system's randomness).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write an APDU trace to FILE (appended) or `-` (stdout).
+    #[arg(long, value_name = "FILE|-")]
+    trace: Option<String>,
+    /// Trace format.
+    #[arg(long, value_enum, default_value = "text")]
+    trace_format: TraceFormatArg,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Personalize the default card and run an iReadCardBas terminal session in-process.
+    Demo {
+        /// Profile to use instead of the built-in default gen-3 card.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Seed of the card's and the terminal's random numbers.
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+    },
+    /// Serve the card in a vpcd reader slot of pcscd (PC/SC), until Ctrl-C / SIGTERM.
+    Run {
+        #[command(flatten)]
+        card: CardArgs,
+        /// vpcd address: slot N connects to PORT + N.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:35963")]
+        vpcd: String,
+        /// Reader slot (repeat for several cards: `--slot 0 --slot 1`).
+        #[arg(long, value_name = "N")]
+        slot: Vec<u8>,
+        /// Serve N cards on slots 0..N-1.
+        #[arg(long, value_name = "N", conflicts_with = "slot")]
+        cards: Option<u8>,
+    },
+    /// Run APDU scripts (`vectors/README.md`; scriptor files too) on an in-process card,
+    /// or on the card in a PC/SC reader with --reader.
+    Script {
+        /// Script files, run in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        card: CardArgs,
+        /// PC/SC reader to run against (name, or a unique part of it) instead of an
+        /// in-process card. Needs a build with the `pcsc` feature.
+        #[arg(long, value_name = "NAME")]
+        reader: Option<String>,
+        /// Run every step even after a failure.
+        #[arg(long)]
+        keep_going: bool,
+    },
+    /// Work with personalization profiles.
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
+    /// Work with card images.
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProfileAction {
+    /// Validate a profile, pointing at the bad field.
+    Check {
+        /// The profile (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageAction {
+    /// Check an image and say where it came from.
+    Info {
+        /// The image.
+        file: PathBuf,
+    },
+    /// Create an image from a profile (refuses to overwrite).
+    Create {
+        /// The image to create.
+        file: PathBuf,
+        /// Profile (default: the built-in gen-3 card).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+    },
+}
+
+fn load_profile(path: Option<&PathBuf>) -> Result<Profile, String> {
+    match path {
+        Some(p) => Profile::load(p).map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(Profile::default_gen3()),
+    }
+}
+
+fn rng(seed: Option<u64>) -> HostRng {
+    seed.map_or_else(HostRng::os, HostRng::seeded)
+}
+
+fn tracer(args: &CardArgs) -> Result<Option<Tracer>, String> {
+    let format = match args.trace_format {
+        TraceFormatArg::Text => TraceFormat::Text,
+        TraceFormatArg::Json => TraceFormat::Json,
+    };
+    let sink: Box<dyn std::io::Write + Send> = match args.trace.as_deref() {
+        None => return Ok(None),
+        Some("-") => Box::new(std::io::stdout()),
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("trace file {path}: {e}"))?,
+        ),
+    };
+    Ok(Some(Tracer::new(sink, format)))
+}
+
+/// Builds one card: from its image (created from the profile when missing) or, without
+/// an image, fresh from the profile.
+fn build_card(
+    args: &CardArgs,
+    profile: &Profile,
+    image: Option<&Path>,
+) -> Result<(SscVirtualCard, String), String> {
+    let interface = args.interface.into();
+    match image {
+        Some(path) => {
+            let (file, body, origin) =
+                ImageFile::open_or_create(path, profile, args.profile.is_some())?;
+            let what = format!(
+                "image {} ({}; {})",
+                path.display(),
+                match origin {
+                    Origin::Loaded => "loaded",
+                    Origin::Created => "created",
+                },
+                sscard::image::describe(file.meta())
+            );
+            let card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)?;
+            Ok((card, what))
+        }
+        None => {
+            let card = SscVirtualCard::from_profile(profile, rng(args.seed), interface)?;
+            Ok((
+                card,
+                format!("profile '{}' (in memory only)", profile.label()),
+            ))
+        }
+    }
+}
+
+fn image_for_slot(
+    image: Option<&PathBuf>,
+    slot: u8,
+    cards: usize,
+) -> Result<Option<PathBuf>, String> {
+    let Some(image) = image else { return Ok(None) };
+    let text = image.to_string_lossy();
+    if text.contains("{slot}") {
+        return Ok(Some(PathBuf::from(
+            text.replace("{slot}", &slot.to_string()),
+        )));
+    }
+    if cards > 1 {
+        return Err(format!(
+            "{cards} cards cannot share one image: put {{slot}} in --image (e.g. card-{{slot}}.img)"
+        ));
+    }
+    Ok(Some(image.clone()))
+}
+
+fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Result<(), String> {
+    let base: SocketAddr = vpcd
+        .to_socket_addrs()
+        .map_err(|e| format!("--vpcd {vpcd}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--vpcd {vpcd}: no address"))?;
+    let slots: Vec<u8> = match (slots.is_empty(), cards) {
+        (_, Some(0)) => return Err("--cards must be at least 1".into()),
+        (_, Some(n)) => (0..n).collect(),
+        (true, None) => vec![0],
+        (false, None) => slots,
+    };
+    let mut unique = slots.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    if unique.len() != slots.len() {
+        return Err("each --slot may be given once".into());
+    }
+    let profile = load_profile(args.profile.as_ref())?;
+    let trace = tracer(args)?;
+    let mut running = Vec::new();
+    for &slot in &slots {
+        let image = image_for_slot(args.image.as_ref(), slot, slots.len())?;
+        let (mut card, what) = build_card(args, &profile, image.as_deref())?;
+        if let Some(t) = &trace {
+            card.set_tracer(t.with_source(&format!("slot {slot}")));
+        }
+        let port = base
+            .port()
+            .checked_add(u16::from(slot))
+            .ok_or_else(|| format!("slot {slot}: port beyond 65535"))?;
+        let addr = SocketAddr::new(base.ip(), port);
+        eprintln!(
+            "sscard: slot {slot}: {what}; vpcd {addr} (reader \"Virtual PCD 00 {slot:02X}\" on a local pcscd)"
+        );
+        let handle = Slot::new(SlotConfig::new(addr))
+            .spawn(card)
+            .map_err(|e| format!("slot {slot}: cannot start: {e}"))?;
+        running.push(handle);
+    }
+    eprintln!(
+        "sscard: serving {} card(s); stop with Ctrl-C",
+        running.len()
+    );
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signal = signals.forever().next();
+    eprintln!(
+        "sscard: {} received; removing the card(s)",
+        match signal {
+            Some(signal_hook::consts::SIGTERM) => "SIGTERM",
+            _ => "SIGINT",
+        }
+    );
+    for slot in running {
+        // The card's state is already on disk: it is saved after every change.
+        if slot.stop().is_err() {
+            return Err("a card thread panicked".into());
+        }
+    }
+    eprintln!("sscard: stopped");
+    Ok(())
+}
+
+/// The card in a PC/SC reader, as a script target.
+fn reader_target(name: &str) -> Result<Box<dyn Target>, String> {
+    #[cfg(feature = "pcsc")]
+    {
+        let reader = sscard::pcsc_target::PcscTarget::connect(name)?;
+        eprintln!("sscard: reader \"{}\"", reader.reader_name());
+        Ok(Box::new(reader))
+    }
+    #[cfg(not(feature = "pcsc"))]
+    {
+        Err(format!(
+            "--reader {name}: this sscard was built without PC/SC support; rebuild with \
+             `cargo install --features pcsc` (needs libpcsclite-dev)"
+        ))
+    }
+}
+
+fn cmd_script(
+    files: &[PathBuf],
+    args: &CardArgs,
+    reader: Option<&str>,
+    keep_going: bool,
+    quiet: bool,
+) -> Result<(), String> {
+    let scripts = files
+        .iter()
+        .map(|f| Script::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut target = match reader {
+        Some(name) => {
+            if args.profile.is_some() || args.image.is_some() {
+                return Err(
+                    "--reader runs on the card in that reader: drop --profile/--image".into(),
+                );
+            }
+            Some(reader_target(name)?)
+        }
+        None => None,
+    };
+    let trace = tracer(args)?;
+    let (mut commands, mut failures) = (0usize, 0usize);
+    let interactive = std::io::stderr().is_terminal();
+    for script in &scripts {
+        // In-process, each script gets a fresh card (or the shared image, in order).
+        let mut fresh;
+        let target: &mut dyn Target = match target.as_mut() {
+            Some(t) => t.as_mut(),
+            None => {
+                let profile = match (&args.profile, &script.profile) {
+                    (Some(p), _) | (None, Some(p)) => load_profile(Some(p))?,
+                    (None, None) => Profile::default_gen3(),
+                };
+                let (mut card, _) = build_card(args, &profile, args.image.as_deref())?;
+                if let Some(t) = &trace {
+                    card.set_tracer(t.with_source(&script.name()));
+                }
+                fresh = card;
+                fresh
+                    .power_on()
+                    .map_err(|e| format!("{}: {e}", script.name()))?;
+                &mut fresh
+            }
+        };
+        let name = script.name();
+        let total = script.steps.len();
+        let mut done = 0usize;
+        let mut progress = |r: &StepReport| {
+            done += 1;
+            match (&r.failure, quiet) {
+                (Some(why), _) => {
+                    eprintln!("FAIL {name}:{} {}\n     {why}", r.line, r.summary);
+                }
+                (None, false) => println!("  ok {name}:{} {}", r.line, r.summary),
+                (None, true) if interactive => eprint!("\r{name}: {done}/{total}"),
+                (None, true) => {}
+            }
+        };
+        let outcome = sscard::script::run(script, target, keep_going, &mut progress);
+        if quiet && interactive {
+            eprintln!();
+        }
+        commands += outcome.commands;
+        failures += outcome.failures.len();
+        println!(
+            "{name}: {} — {} steps, {} commands, {} failed",
+            if outcome.passed() { "PASS" } else { "FAIL" },
+            outcome.steps,
+            outcome.commands,
+            outcome.failures.len()
+        );
+        if !outcome.passed() && !keep_going {
+            break;
+        }
+    }
+    if failures > 0 {
+        return Err(format!(
+            "{failures} step(s) failed ({commands} commands sent)"
+        ));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => tracing::Level::WARN,
+        (false, 0) => tracing::Level::INFO,
+        (false, 1) => tracing::Level::DEBUG,
+        (false, _) => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Demo { profile, seed } => load_profile(profile.as_ref())
+            .and_then(|p| {
+                println!(
+                    "sscard demo: generation {:?} card, iReadCardBas session",
+                    p.generation()
+                );
+                sscard::demo::run(&p, seed, true).map_err(|e| e.to_string())
+            })
+            .map(|out| println!("\niReadCardBas: {out}")),
+        Command::Run {
+            card,
+            vpcd,
+            slot,
+            cards,
+        } => cmd_run(&card, &vpcd, slot, cards),
+        Command::Script {
+            files,
+            card,
+            reader,
+            keep_going,
+        } => cmd_script(&files, &card, reader.as_deref(), keep_going, cli.quiet),
+        Command::Profile {
+            action: ProfileAction::Check { file },
+        } => Profile::load(&file)
+            .map(|p| {
+                println!(
+                    "{}: valid generation {:?} profile ({:?})",
+                    file.display(),
+                    p.generation(),
+                    p.algorithm()
+                )
+            })
+            .map_err(|e| format!("{}: {e}", file.display())),
+        Command::Image {
+            action: ImageAction::Info { file },
+        } => ImageFile::load(&file)
+            .map(|(f, body)| {
+                println!(
+                    "{}: valid image, {} bytes of card memory, {}",
+                    file.display(),
+                    body.len(),
+                    sscard::image::describe(f.meta())
+                )
+            })
+            .map_err(|e| format!("{}: {e}", file.display())),
+        Command::Image {
+            action: ImageAction::Create { file, profile },
+        } => {
+            if file.exists() {
+                Err(format!("{}: exists; not overwritten", file.display()))
+            } else {
+                load_profile(profile.as_ref()).and_then(|p| {
+                    ImageFile::open_or_create(&file, &p, true).map(|_| {
+                        println!("{}: created from profile '{}'", file.display(), p.label())
+                    })
+                })
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sscard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -15,9 +15,9 @@
     clippy::panic
 )]
 
-mod common;
+mod fs_tree;
 
-use common::{DFS, MF_EFS, to_hex};
+use fs_tree::{DFS, MF_EFS, to_hex};
 use proptest::prelude::*;
 use sscard::sscard_core::CosOptions;
 use sscard::sscard_core::card::applet::Interface;
@@ -180,7 +180,7 @@ fn fci(fid: u16, name: &[u8], proprietary: &[u8]) -> Vec<u8> {
     [&[0x6F, inner.len() as u8][..], &inner].concat()
 }
 
-fn ef_file(parent: usize, def: &common::EfDef) -> File {
+fn ef_file(parent: usize, def: &fs_tree::EfDef) -> File {
     let (kind, record_len, max_records, size) = match def.structure {
         Structure::Transparent { size } => (Kind::Transparent, 0, 0, size as usize),
         Structure::LinearFixed {
@@ -374,8 +374,12 @@ impl Model {
             (0x00, 0xB2) => self.read_record(cmd),
             (0x00, 0xDC) => self.update_record(cmd).map(|()| vec![]),
             (0x00, 0xE2) => self.append_record(cmd).map(|()| vec![]),
-            // Secure messaging is not available for file updates yet.
-            (0x04, 0xD6 | 0xDC) => Err(0x6988),
+            // Secure messaging: no MAC → 6987; the model never issues a challenge → 6984.
+            (0x04, 0xD6 | 0xDC) => Err(if cmd.data.len() < 4 || cmd.is_extended() {
+                0x6987
+            } else {
+                0x6984
+            }),
             (0x00 | 0x04 | 0x80 | 0x84 | 0xB0, _) => Err(0x6D00),
             _ => Err(0x6E00),
         };
@@ -712,7 +716,7 @@ fn fid_data() -> impl Strategy<Value = Vec<u8>> {
 fn name_data() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         4 => (1usize..=6, any::<bool>()).prop_map(|(n, second)| {
-            let name = if second { common::DF02_NAME } else { common::DF01_NAME };
+            let name = if second { fs_tree::DF02_NAME } else { fs_tree::DF01_NAME };
             name[..n].to_vec()
         }),
         1 => proptest::collection::vec(any::<u8>(), 0..18),
@@ -906,7 +910,7 @@ fn append_record() -> impl Strategy<Value = Cmd> {
     })
 }
 
-/// A file command with another class byte (`6D00`, `6E00`, `6988`).
+/// A file command with another class byte (`6D00`, `6E00`, or secure messaging).
 fn other_class() -> impl Strategy<Value = Cmd> {
     (
         prop_oneof![Just(0x04u8), Just(0x80), Just(0x10), any::<u8>()],
@@ -945,7 +949,7 @@ fn start_in_a_df() -> impl Strategy<Value = Vec<Op>> {
         })]
     };
     prop_oneof![
-        6 => Just(select(0x04, common::DF01_NAME)),
+        6 => Just(select(0x04, fs_tree::DF01_NAME)),
         3 => Just(select(0x00, &[0xDF, 0x02])),
         1 => Just(vec![]),
     ]
@@ -969,7 +973,7 @@ fn options(le_zero_exact: bool) -> CosOptions {
 /// Runs `ops` against the card and the model; the first disagreement is an error that
 /// names the step and both responses.
 fn compare(le_zero_exact: bool, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut card = common::card(options(le_zero_exact));
+    let mut card = fs_tree::card(options(le_zero_exact));
     let mut model = Model::new(le_zero_exact);
     let mut out = vec![0u8; 1024];
     for (i, op) in ops.iter().enumerate() {
@@ -1058,11 +1062,11 @@ fn fixed_session_on_card_and_model() {
         // The current EF is now the MF's transparent EF 2F01.
         ("00B2010400", "6981"),
     ];
-    let mut card = common::card(options(false));
+    let mut card = fs_tree::card(options(false));
     let mut model = Model::new(false);
     let mut out = vec![0u8; 1024];
     for (apdu, expected) in session {
-        let cmd = parse_short(&common::hex(apdu));
+        let cmd = parse_short(&fs_tree::hex(apdu));
         assert_eq!(to_hex(&model.process(&cmd)), expected, "model: {apdu}");
         let n = card.process(&cmd.encode(), &mut out);
         assert_eq!(to_hex(&out[..n]), expected, "card: {apdu}");
@@ -1070,7 +1074,7 @@ fn fixed_session_on_card_and_model() {
     // The same session with strict Le = 00 only has to agree.
     let ops: Vec<Op> = session
         .iter()
-        .map(|(apdu, _)| Op::Command(parse_short(&common::hex(apdu))))
+        .map(|(apdu, _)| Op::Command(parse_short(&fs_tree::hex(apdu))))
         .collect();
     compare(true, &ops).unwrap();
 }
@@ -1147,7 +1151,7 @@ proptest! {
     fn random_bytes_always_get_a_status_word(
         events in proptest::collection::vec(session_event(), 1..40),
     ) {
-        let mut card = common::card(CosOptions::default());
+        let mut card = fs_tree::card(CosOptions::default());
         let result = sscard::fuzz_checks::check_session(&mut card, &events);
         prop_assert!(result.is_ok(), "{:?}", result);
         let mut card = sscard::sample::sample_card();

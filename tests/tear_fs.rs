@@ -10,9 +10,9 @@
     clippy::panic
 )]
 
-mod common;
+mod fs_tree;
 
-use common::{direct_options, hex, image, tear_card, to_hex};
+use fs_tree::{direct_options, hex, image, tear_card, to_hex};
 use sscard::sscard_core::nvm::Nvm;
 use sscard::sscard_core::rng::CardRng;
 use sscard::sscard_core::{Applets, Card};

@@ -1,206 +1,20 @@
-//! A small personalized tree with free access conditions, shared by the workspace tests
-//! (tear tests and the model-based test). Defined as data so the reference model of
-//! `fs_model.rs` is built from the same definition as the card.
-#![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
+//! Shared test support: cards from profiles, hex helpers, and an independent
+//! implementation of the card algorithms (built directly on the `sm4`/`des` crates, not
+//! on the card's `crypto` module, so a bug there cannot hide from the tests).
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
-use sscard::sscard_core::card::applet::Interface;
-use sscard::sscard_core::fs::build::{Capacities, DfSpec, EfSpec, Personalizer, Structure};
-use sscard::sscard_core::fs::layout::{Access, FileKind, MF};
-use sscard::sscard_core::nvm::{RamNvm, TearingNvm};
-use sscard::sscard_core::rng::SplitMixRng;
-use sscard::sscard_core::{Card, CosOptions};
-use sscard::tear::TearCard;
+use sscard::profile::Profile;
+use sscard_core::nvm::RamNvm;
+use sscard_core::rng::SplitMixRng;
+use sscard_core::{Card, Interface};
 
-/// An EF of the test tree. `init` holds the records in append order (a transparent EF:
-/// one entry, its first bytes).
-pub struct EfDef {
-    pub fid: u16,
-    pub sfi: u8,
-    pub structure: Structure,
-    pub tlv_records: bool,
-    pub init: &'static [&'static [u8]],
-}
-
-/// An ADF of the test tree, directly under the MF.
-pub struct DfDef {
-    pub fid: u16,
-    pub name: &'static [u8],
-    pub fci_proprietary: &'static [u8],
-    pub efs: &'static [EfDef],
-}
-
-pub const ATR: &[u8] = &[0x3B, 0x02, 0x53, 0x01];
-
-/// EFs directly under the MF.
-pub const MF_EFS: &[EfDef] = &[EfDef {
-    fid: 0x2F01,
-    sfi: 1,
-    structure: Structure::Transparent { size: 8 },
-    tlv_records: false,
-    init: &[&[0x2F, 0x01]],
-}];
-
-pub const DF01_NAME: &[u8] = &[0xD1, 0x56, 0x00, 0x00, 0x05, 0x01];
-pub const DF02_NAME: &[u8] = &[0xD1, 0x56, 0x00, 0x00, 0x05, 0x02];
-
-/// The ADFs, in creation (file-table) order.
-pub const DFS: &[DfDef] = &[
-    DfDef {
-        fid: 0xDF01,
-        name: DF01_NAME,
-        fci_proprietary: &[0x88, 0x01, 0x03],
-        efs: &[
-            EfDef {
-                fid: 0xA001,
-                sfi: 1,
-                structure: Structure::Transparent { size: 40 },
-                tlv_records: false,
-                init: &[&[0xA5; 16]],
-            },
-            EfDef {
-                fid: 0xA002,
-                sfi: 2,
-                structure: Structure::LinearFixed {
-                    record_len: 4,
-                    records: 4,
-                },
-                tlv_records: false,
-                init: &[&[0x11; 4], &[0x12; 4]],
-            },
-            EfDef {
-                fid: 0xA003,
-                sfi: 3,
-                structure: Structure::LinearVariable {
-                    max_len: 8,
-                    records: 5,
-                },
-                tlv_records: true,
-                init: &[
-                    &[0x01, 0x01, 0xAA],
-                    &[0x02, 0x02, 0xBB, 0xBB],
-                    &[0x01, 0x01, 0xCC],
-                ],
-            },
-            EfDef {
-                fid: 0xA004,
-                sfi: 4,
-                structure: Structure::Cyclic {
-                    record_len: 3,
-                    records: 3,
-                },
-                tlv_records: false,
-                init: &[&[0x01; 3], &[0x02; 3]],
-            },
-        ],
-    },
-    DfDef {
-        fid: 0xDF02,
-        name: DF02_NAME,
-        fci_proprietary: &[],
-        efs: &[
-            EfDef {
-                fid: 0xA001,
-                sfi: 1,
-                structure: Structure::LinearVariable {
-                    max_len: 6,
-                    records: 3,
-                },
-                tlv_records: false,
-                init: &[&[0xC0, 0xFF, 0xEE]],
-            },
-            EfDef {
-                fid: 0xB002,
-                sfi: 5,
-                structure: Structure::Transparent { size: 8 },
-                tlv_records: false,
-                init: &[],
-            },
-        ],
-    },
-];
-
-/// Bytes of NVM the test cards get: room for the tables and the small file bodies.
-pub const NVM_LEN: usize = 4096;
-
-fn create_ef(p: &mut Personalizer<'_, RamNvm<Vec<u8>>>, parent: u8, ef: &EfDef) {
-    let index = p
-        .ef(
-            parent,
-            EfSpec {
-                fid: ef.fid,
-                sfi: ef.sfi,
-                structure: ef.structure,
-                read: Access::Always,
-                write: Access::Always,
-                tlv_records: ef.tlv_records,
-            },
-        )
-        .unwrap();
-    for data in ef.init {
-        match ef.structure {
-            Structure::Transparent { .. } => p.write_body(index, 0, data).unwrap(),
-            _ => p.append_record(index, data).unwrap(),
-        }
-    }
-}
-
-/// The personalized NVM image of the test tree.
-pub fn image() -> Vec<u8> {
-    let mut nvm = RamNvm::new(vec![0u8; NVM_LEN]);
-    let mut p = Personalizer::format(
-        &mut nvm,
-        Capacities {
-            files: 16,
-            secrets: 4,
-        },
-        ATR,
-    )
-    .unwrap();
-    for ef in MF_EFS {
-        create_ef(&mut p, MF, ef);
-    }
-    for df in DFS {
-        let index = p
-            .df(
-                MF,
-                DfSpec {
-                    kind: FileKind::Adf,
-                    fid: df.fid,
-                    name: df.name,
-                    fci_proprietary: df.fci_proprietary,
-                    role: 0,
-                },
-            )
-            .unwrap();
-        for ef in df.efs {
-            create_ef(&mut p, index, ef);
-        }
-    }
-    p.finish().unwrap();
-    nvm.into_inner()
-}
-
-/// Options that answer directly (no T=0 `61xx`) and return records for `Le = 00`.
-pub fn direct_options() -> CosOptions {
-    CosOptions {
-        le_zero: sscard::sscard_core::options::LeZero::Lenient,
-        t0_get_response: false,
-        ..CosOptions::default()
-    }
-}
-
-/// A powered card over the test tree.
-pub fn card(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
-    let mut card = Card::load(RamNvm::new(image()), SplitMixRng::new(1), (), options).unwrap();
-    card.power_on(Interface::Contact).unwrap();
-    card
-}
-
-/// An unpowered card over `image` behind a tearing NVM, for the tear harness.
-pub fn tear_card(image: &[u8], options: CosOptions) -> TearCard<SplitMixRng> {
-    let nvm = TearingNvm::new(RamNvm::new(image.to_vec()));
-    Card::load(nvm, SplitMixRng::new(1), (), options).unwrap()
-}
+pub type TestCard = Card<RamNvm<Vec<u8>>, SplitMixRng>;
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -212,4 +26,201 @@ pub fn hex(s: &str) -> Vec<u8> {
 
 pub fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+pub fn card_from(profile: &Profile, seed: u64) -> TestCard {
+    let mut card = Card::load(
+        RamNvm::new(profile.image().unwrap()),
+        SplitMixRng::new(seed),
+        (),
+        profile.options(),
+    )
+    .unwrap();
+    card.power_on(Interface::Contact).unwrap();
+    card
+}
+
+pub fn profile(name: &str) -> Profile {
+    Profile::load(std::path::Path::new(&format!(
+        "{}/vectors/profiles/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )))
+    .unwrap()
+}
+
+/// Raw exchange: hex in, hex out (data ‖ SW).
+pub fn tx(card: &mut TestCard, apdu: &str) -> String {
+    let mut out = vec![0u8; 70_000];
+    let n = card.process(&hex(apdu), &mut out);
+    to_hex(&out[..n])
+}
+
+/// Exchange with PC/SC-style 61xx / 6Cxx handling; returns (data, sw).
+pub fn send(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let mut out = vec![0u8; 70_000];
+    let mut n = card.process(apdu, &mut out);
+    assert!(n >= 2, "card mute");
+    if out[n - 2] == 0x6C {
+        let mut again = apdu.to_vec();
+        if apdu.len() == 5 || (apdu.len() > 5 && apdu[4] as usize + 6 == apdu.len()) {
+            *again.last_mut().unwrap() = out[n - 1];
+        } else {
+            again.push(out[n - 1]);
+        }
+        n = card.process(&again, &mut out);
+    }
+    let mut data = out[..n - 2].to_vec();
+    let mut sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
+    while sw >> 8 == 0x61 {
+        n = card.process(&[0x00, 0xC0, 0x00, 0x00, sw as u8], &mut out);
+        data.extend_from_slice(&out[..n - 2]);
+        sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
+    }
+    (data, sw)
+}
+
+pub fn send_hex(card: &mut TestCard, apdu: &str) -> (Vec<u8>, u16) {
+    send(card, &hex(apdu))
+}
+
+pub const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00";
+
+/// Independent card algorithms (LD/T 32 P4 §8–9, P9 §7), written from the spec text.
+pub mod indep {
+    use cipher::array::Array;
+    use cipher::{BlockCipherEncrypt, KeyInit};
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Alg {
+        Sm4,
+        Tdes,
+    }
+
+    pub fn block(alg: Alg) -> usize {
+        match alg {
+            Alg::Sm4 => 16,
+            Alg::Tdes => 8,
+        }
+    }
+
+    pub fn encrypt(alg: Alg, key: &[u8], data: &mut [u8]) {
+        match (alg, key.len()) {
+            (Alg::Sm4, 16) => {
+                let c = sm4::Sm4::new_from_slice(key).unwrap();
+                for chunk in data.chunks_mut(16) {
+                    let mut b = Array::try_from(&*chunk).unwrap();
+                    c.encrypt_block(&mut b);
+                    chunk.copy_from_slice(&b);
+                }
+            }
+            (Alg::Tdes, 16) => {
+                let c = des::TdesEde2::new_from_slice(key).unwrap();
+                for chunk in data.chunks_mut(8) {
+                    let mut b = Array::try_from(&*chunk).unwrap();
+                    c.encrypt_block(&mut b);
+                    chunk.copy_from_slice(&b);
+                }
+            }
+            (Alg::Tdes, 8) => {
+                let c = des::Des::new_from_slice(key).unwrap();
+                for chunk in data.chunks_mut(8) {
+                    let mut b = Array::try_from(&*chunk).unwrap();
+                    c.encrypt_block(&mut b);
+                    chunk.copy_from_slice(&b);
+                }
+            }
+            _ => panic!("bad key"),
+        }
+    }
+
+    /// Diversification (P9 §7.1.1 / §7.2.1).
+    pub fn diversify(alg: Alg, key: &[u8], f: [u8; 8]) -> Vec<u8> {
+        let not_f = f.map(|b| !b);
+        match alg {
+            Alg::Sm4 => {
+                let mut b = [f, not_f].concat();
+                encrypt(alg, key, &mut b);
+                b
+            }
+            Alg::Tdes => {
+                let mut l = f.to_vec();
+                let mut r = not_f.to_vec();
+                encrypt(alg, key, &mut l);
+                encrypt(alg, key, &mut r);
+                [l, r].concat()
+            }
+        }
+    }
+
+    /// Card key = div(div(root, ASCII(area) ‖ "sx"), historical bytes 6–13).
+    pub fn card_key(alg: Alg, root: &[u8], area: &str, hist: &[u8]) -> Vec<u8> {
+        let mut city = [0u8; 8];
+        city[..6].copy_from_slice(area.as_bytes());
+        city[6..].copy_from_slice(b"sx");
+        let card: [u8; 8] = hist[5..13].try_into().unwrap();
+        diversify(alg, &diversify(alg, root, city), card)
+    }
+
+    /// Session key (P4 §8.4): input right-padded with 00 to a block.
+    pub fn session_key(alg: Alg, key: &[u8], input: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; block(alg)];
+        b[..input.len()].copy_from_slice(input);
+        encrypt(alg, key, &mut b);
+        b
+    }
+
+    /// Authentication data (P4 §9.3).
+    pub fn auth_data(alg: Alg, sk: &[u8], p: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; block(alg)];
+        b[..8].copy_from_slice(p);
+        encrypt(alg, sk, &mut b);
+        match alg {
+            Alg::Tdes => b,
+            Alg::Sm4 => (0..8).map(|i| b[i] ^ b[i + 8]).collect(),
+        }
+    }
+
+    /// MAC (P4 §8.2.4): ISO 9797-1 padding 2, CBC from a zero IV, 4 bytes.
+    pub fn mac(alg: Alg, sk: &[u8], data: &[u8]) -> Vec<u8> {
+        let n = block(alg);
+        let mut m = data.to_vec();
+        m.push(0x80);
+        while !m.len().is_multiple_of(n) {
+            m.push(0);
+        }
+        let mut state = vec![0u8; n];
+        for chunk in m.chunks(n) {
+            for (s, c) in state.iter_mut().zip(chunk) {
+                *s ^= c;
+            }
+            encrypt(alg, sk, &mut state);
+        }
+        match alg {
+            Alg::Tdes => state[..4].to_vec(),
+            Alg::Sm4 => (0..4)
+                .map(|i| state[i] ^ state[i + 4] ^ state[i + 8] ^ state[i + 12])
+                .collect(),
+        }
+    }
+
+    /// SM3(data)[0..16], from the `sm3` crate directly.
+    pub fn sm3_first16(data: &[u8]) -> Vec<u8> {
+        use sm3::Digest;
+        sm3::Sm3::digest(data)[..16].to_vec()
+    }
+
+    /// SM data encryption (P4 §8.3): LD ‖ data, 80 00.. padding only if not aligned, ECB.
+    pub fn sm_encrypt(alg: Alg, sk: &[u8], plain: &[u8]) -> Vec<u8> {
+        let n = block(alg);
+        let mut m = vec![plain.len() as u8];
+        m.extend_from_slice(plain);
+        if !m.len().is_multiple_of(n) {
+            m.push(0x80);
+            while !m.len().is_multiple_of(n) {
+                m.push(0);
+            }
+        }
+        encrypt(alg, sk, &mut m);
+        m
+    }
 }

@@ -14,12 +14,14 @@ extern crate std;
 
 pub mod apdu;
 pub mod atr;
+pub mod auth;
 pub mod card;
 pub mod crypto;
 pub mod fs;
 pub mod nvm;
 pub mod options;
 pub mod rng;
+pub mod ssc;
 pub mod status;
 pub mod tlv;
 

@@ -13,6 +13,26 @@ pub enum LeZero {
     Lenient,
 }
 
+/// Medical purse choices (LD/T 32 P5 §7, P7 §11–12; spec-extract §1.12 lists what the
+/// text leaves open).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurseOptions {
+    /// 交易类型 of a load in MACs, TAC, the log and GET TRANSACTION PROOF P2. The spec
+    /// gives only the log value, an1 '1' (V2 T51); sscard uses that byte everywhere.
+    pub load_type: u8,
+    /// 交易类型 of a purchase ('2', V2 T51 医疗结算).
+    pub purchase_type: u8,
+}
+
+impl Default for PurseOptions {
+    fn default() -> Self {
+        PurseOptions {
+            load_type: b'1',
+            purchase_type: b'2',
+        }
+    }
+}
+
 /// Card-wide behaviour switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CosOptions {
@@ -29,6 +49,10 @@ pub struct CosOptions {
     /// bytes available (P5 T30 lists 6Cxx) when true; otherwise the available bytes and
     /// 9000. Default: true.
     pub read_binary_le_exact: bool,
+    /// Medical purse choices.
+    pub purse: PurseOptions,
+    /// The PKI application's vendor command table.
+    pub pki: crate::ssc::pki::PkiCommands,
 }
 
 impl Default for CosOptions {
@@ -38,6 +62,8 @@ impl Default for CosOptions {
             t0_get_response: true,
             fcp_as_fci: true,
             read_binary_le_exact: true,
+            purse: PurseOptions::default(),
+            pki: crate::ssc::pki::PkiCommands::default(),
         }
     }
 }

@@ -399,11 +399,13 @@ impl Slot {
             info!("connected to vpcd (card inserted)");
             let mut powered = false;
             let end = self.session(&stream, card, stop, &mut powered, &mut bufs, &mut backoff);
-            self.unregister();
-            drop(stream);
+            // The card loses power before anyone can see the disconnect: whoever waits for
+            // `connected == false` then finds it powered off.
             if powered {
                 card.power_off();
             }
+            self.unregister();
+            drop(stream);
             match end {
                 End::Stopped => {
                     info!("stopped; connection closed");

@@ -10,6 +10,7 @@ pub mod applet;
 
 use crate::apdu::{Case, CommandView, Writer};
 use crate::atr::{Atr, contactless_atr, historical_bytes};
+use crate::auth::{AuthContext, Effect};
 use crate::fs::access::SecurityStatus;
 use crate::fs::layout::{
     CARD_BLOCKED, CARD_INFO_AT, CARD_STATE_AT, FileKind, Header, ImageError, LIFECYCLE_BLOCKED,
@@ -19,6 +20,8 @@ use crate::fs::{FileSystem, FsState, SelectOutcome};
 use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
+use crate::ssc::pki::{Pki, ROLE_PKI_ADF};
+use crate::ssc::purse::{Purse, PurseState, ROLE_MEDICAL_DF};
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
 use heapless::Vec;
@@ -84,6 +87,8 @@ pub struct Transient {
     pub applet: Option<u8>,
     /// Card blocked (cached from NVM at power-on).
     pub card_blocked: bool,
+    /// The medical purse state machine (DF04).
+    pub purse: PurseState,
 }
 
 impl Transient {
@@ -98,6 +103,7 @@ impl Transient {
             pending: Vec::new(),
             applet: None,
             card_blocked: false,
+            purse: PurseState::Idle,
         }
     }
 
@@ -109,6 +115,7 @@ impl Transient {
         self.pending.zeroize();
         self.pending.clear();
         self.applet = None;
+        self.purse = PurseState::Idle;
     }
 }
 
@@ -160,6 +167,10 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
                 .unwrap_or_default(),
         };
         self.t.card_blocked = self.store.read_u8(CARD_STATE_AT)? == CARD_BLOCKED;
+        // Which PINs are in use is a fact of the card, needed by access conditions.
+        if self.auth(|a| a.refresh_pin_absence()).is_err() {
+            return Err(NvmError::OutOfRange);
+        }
         self.t.powered = true;
         Ok(&self.t.atr)
     }
@@ -400,14 +411,50 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             state: &mut self.t.fs,
             security: &mut self.t.security,
             options: &self.options,
+            interface: self.t.interface,
         }
     }
 
-    /// The social-security COS: file commands and GET CHALLENGE.
+    fn auth<T>(&mut self, f: impl FnOnce(&mut AuthContext<'_, '_, N>) -> Result<T>) -> Result<T> {
+        let mut fs = FileSystem {
+            store: &mut self.store,
+            header: &self.header,
+            state: &mut self.t.fs,
+            security: &mut self.t.security,
+            options: &self.options,
+            interface: self.t.interface,
+        };
+        let mut ctx = AuthContext {
+            fs: &mut fs,
+            challenge: &mut self.t.challenge,
+            rng: &mut self.rng,
+        };
+        f(&mut ctx)
+    }
+
+    /// The social-security COS: file commands, PIN and key commands, secure messaging.
     fn native(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
         let blocked = self.fs().current_df()?.lifecycle == LIFECYCLE_BLOCKED;
-        if blocked && cmd.ins() != 0xA4 {
-            return Err(Status::ApplicationBlocked); // P5 §6.1: every command but SELECT
+        // P5 §6.1: once blocked, every command but SELECT answers 9303 (a repeated
+        // APPLICATION BLOCK still succeeds).
+        if blocked && cmd.ins() != 0xA4 && (cmd.cla(), cmd.ins()) != (0x84, 0x1E) {
+            return Err(Status::ApplicationBlocked);
+        }
+        if cmd.cla() != 0xB0 {
+            // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
+            self.t.purse = PurseState::Idle;
+        }
+        let pki = self.options.pki;
+        if Pki::<N>::handles(&pki, cmd) && self.fs().current_df()?.role == ROLE_PKI_ADF {
+            return self
+                .auth(|a| {
+                    Pki {
+                        auth: a,
+                        commands: pki,
+                    }
+                    .process(cmd, reply)
+                })
+                .map(|()| Status::Success);
         }
         match (cmd.cla(), cmd.ins()) {
             (0x00, 0xA4) => {
@@ -418,12 +465,51 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
                 }
                 Ok(Status::Success)
             }
+            (0xB0, _) => {
+                if self.fs().current_df()?.role != ROLE_MEDICAL_DF {
+                    return Err(Status::InstructionNotSupported);
+                }
+                let options = self.options.purse;
+                let mut purse = core::mem::take(&mut self.t.purse);
+                let result = self.auth(|a| {
+                    Purse {
+                        auth: a,
+                        state: &mut purse,
+                        options,
+                    }
+                    .process(cmd, reply)
+                });
+                self.t.purse = purse;
+                result.map(|()| Status::Success)
+            }
             (0x00, 0xB0 | 0xD6 | 0xB2 | 0xDC | 0xE2) => {
                 self.fs().process(cmd, reply).map(|()| Status::Success)
             }
             (0x00, 0x84) => self.get_challenge(cmd, reply),
-            (0x04, 0xD6 | 0xDC) => Err(Status::SmDataIncorrect),
-            (0x00 | 0x04 | 0x80 | 0x84 | 0xB0, _) => Err(Status::InstructionNotSupported),
+            (0x00, 0x20) => self.auth(|a| a.verify(cmd)).map(|()| Status::Success),
+            (0x80, 0x5E) => self.auth(|a| a.change_pin(cmd)).map(|()| Status::Success),
+            (0x00, 0x82) => self
+                .auth(|a| a.external_authenticate(cmd))
+                .map(|()| Status::Success),
+            (0x00, 0x88) => self
+                .auth(|a| a.internal_authenticate(cmd, reply))
+                .map(|()| Status::Success),
+            (0x84, 0x24) => self
+                .auth(|a| a.pin_change_unblock(cmd))
+                .map(|()| Status::Success),
+            (0x84, 0x1E) => self
+                .auth(|a| a.application_block(cmd))
+                .map(|()| Status::Success),
+            (0x84, 0x16) => {
+                if self.auth(|a| a.card_block(cmd))? == Effect::CardBlocked {
+                    self.t.card_blocked = true;
+                }
+                Ok(Status::Success)
+            }
+            (0x04, 0xD6 | 0xDC) => self
+                .auth(|a| a.secure_update(cmd))
+                .map(|()| Status::Success),
+            (0x00 | 0x04 | 0x80 | 0x84, _) => Err(Status::InstructionNotSupported),
             _ => Err(Status::ClassNotSupported),
         }
     }

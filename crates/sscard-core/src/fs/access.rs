@@ -16,6 +16,7 @@ pub const PIN_REFS: usize = 8;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecurityStatus {
     pins: u8,
+    pins_absent: u8,
     pin_scope: [FileIndex; PIN_REFS],
     keys: [u32; 8],
 }
@@ -25,13 +26,17 @@ impl SecurityStatus {
     pub const fn new() -> Self {
         SecurityStatus {
             pins: 0,
+            pins_absent: 0,
             pin_scope: [0; PIN_REFS],
             keys: [0; 8],
         }
     }
-    /// Forgets everything (power-off, reset, leaving the environment).
+    /// Forgets everything proven (power-off, reset, leaving the environment); which
+    /// PINs are not in use is a fact of the card and is kept.
     pub fn clear(&mut self) {
+        let absent = self.pins_absent;
         *self = SecurityStatus::new();
+        self.pins_absent = absent;
     }
     /// Records a verified PIN `pin` owned by DF `scope`. References ≥ 8 are ignored.
     pub fn grant_pin(&mut self, pin: u8, scope: FileIndex) {
@@ -46,9 +51,24 @@ impl SecurityStatus {
             self.pins &= !(1 << pin);
         }
     }
-    /// True if PIN `pin` is verified.
+    /// True if PIN `pin` is verified, or the holder has set no PIN (an access condition
+    /// "PIN" then holds: LD/T 32 P5 §7.3.1 "if the holder has set one").
     pub fn has_pin(&self, pin: u8) -> bool {
+        usize::from(pin) < PIN_REFS && (self.pins | self.pins_absent) & (1 << pin) != 0
+    }
+    /// True only if PIN `pin` was verified in this session.
+    pub fn pin_verified(&self, pin: u8) -> bool {
         usize::from(pin) < PIN_REFS && self.pins & (1 << pin) != 0
+    }
+    /// Records whether PIN `pin` is empty (not in use).
+    pub fn set_pin_absent(&mut self, pin: u8, absent: bool) {
+        if usize::from(pin) < PIN_REFS {
+            if absent {
+                self.pins_absent |= 1 << pin;
+            } else {
+                self.pins_absent &= !(1 << pin);
+            }
+        }
     }
     /// Records a successful external authentication with key `key`.
     pub fn grant_key(&mut self, key: u8) {
@@ -73,7 +93,7 @@ impl SecurityStatus {
     pub fn on_df_change(&mut self, mut in_scope: impl FnMut(FileIndex) -> bool) {
         self.keys = [0; 8];
         for pin in 0..PIN_REFS as u8 {
-            if self.has_pin(pin) {
+            if self.pin_verified(pin) {
                 let owner = self.pin_scope.get(usize::from(pin)).copied().unwrap_or(0);
                 if !in_scope(owner) {
                     self.revoke_pin(pin);

@@ -20,6 +20,8 @@ pub enum BuildError {
     OutOfMemory,
     /// The file table is full.
     TooManyFiles,
+    /// The secret (key/PIN) table is full.
+    TooManySecrets,
     /// The parent is not a DF, or does not exist.
     BadParent,
     /// A DF name / AID must be 1–16 bytes.
@@ -48,6 +50,7 @@ impl core::fmt::Display for BuildError {
             BuildError::Nvm(e) => write!(f, "memory error: {e}"),
             BuildError::OutOfMemory => f.write_str("not enough card memory for the files"),
             BuildError::TooManyFiles => f.write_str("file table full"),
+            BuildError::TooManySecrets => f.write_str("key/PIN table full"),
             BuildError::BadParent => f.write_str("parent is not a DF"),
             BuildError::BadName => f.write_str("DF name must be 1-16 bytes"),
             BuildError::BadAtr => f.write_str("ATR must be 1-33 bytes"),
@@ -185,6 +188,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
             heap_at: heap_at as u32,
             heap_used_to: heap_at as u32,
             files_used: 0,
+            secrets_used: 0,
         };
         let mut p = Personalizer {
             nvm,
@@ -382,10 +386,29 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         Ok(at)
     }
 
+    /// Adds an encoded secret-table entry (see `auth::secret`); returns its index.
+    pub fn push_secret(&mut self, entry: &[u8; SECRET_ENTRY_LEN]) -> Result<u16, BuildError> {
+        let index = self.header.secrets_used;
+        if index >= self.header.secret_capacity {
+            return Err(BuildError::TooManySecrets);
+        }
+        let at = self.header.secrets_at as usize + usize::from(index) * SECRET_ENTRY_LEN;
+        self.nvm.write(at, entry)?;
+        self.header.secrets_used += 1;
+        Ok(index)
+    }
+
     /// Direct write for other personalization steps (secrets, purse file).
     pub fn raw_write(&mut self, at: u32, data: &[u8]) -> Result<(), BuildError> {
         self.nvm.write(at as usize, data)?;
         Ok(())
+    }
+
+    /// ORs `flags` into entry `index` (e.g. the interface policy of a DF).
+    pub fn add_flags(&mut self, index: FileIndex, flags: u8) -> Result<(), BuildError> {
+        let mut e = self.entry(index)?;
+        e.flags |= flags;
+        self.store_entry(&e)
     }
 
     /// Reads a created entry.

@@ -69,6 +69,8 @@ pub struct Header {
     pub heap_used_to: u32,
     /// File-table entries in use (allocated in order from index 0).
     pub files_used: u16,
+    /// Secret-table entries in use (allocated in order from index 0).
+    pub secrets_used: u16,
 }
 
 /// Why an NVM image cannot be used as a card.
@@ -103,14 +105,16 @@ impl From<NvmError> for ImageError {
     }
 }
 
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+/// Big-endian u16 at `at` (0 when out of range).
+pub fn be16(b: &[u8], at: usize) -> u16 {
     match b.get(at..at + 2) {
         Some(&[x, y]) => u16::from_be_bytes([x, y]),
         _ => 0,
     }
 }
 
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+/// Big-endian u32 at `at` (0 when out of range).
+pub fn be32(b: &[u8], at: usize) -> u32 {
     match b.get(at..at + 4) {
         Some(&[w, x, y, z]) => u32::from_be_bytes([w, x, y, z]),
         _ => 0,
@@ -144,6 +148,7 @@ impl Header {
         put(&mut h, 36, &self.heap_used_to.to_be_bytes());
         put(&mut h, 40, &(CARD_STATE_AT as u32).to_be_bytes());
         put(&mut h, 44, &self.files_used.to_be_bytes());
+        put(&mut h, 46, &self.secrets_used.to_be_bytes());
         let crc = header_crc(h.get(..60).unwrap_or(&[]));
         put(&mut h, 60, &crc.to_be_bytes());
         h
@@ -171,6 +176,7 @@ impl Header {
             heap_at: be32(&h, 32),
             heap_used_to: be32(&h, 36),
             files_used: be16(&h, 44),
+            secrets_used: be16(&h, 46),
         };
         let fixed_ok = be32(&h, 16) as usize == JOURNAL_AT
             && be32(&h, 20) as usize == FILE_TABLE_AT
@@ -183,6 +189,7 @@ impl Header {
             && usize::from(header.file_capacity) <= MAX_FILE_CAPACITY
             && header.file_capacity > 0
             && header.files_used <= header.file_capacity
+            && header.secrets_used <= header.secret_capacity
             && header.secrets_at as usize >= files_end
             && header.heap_at as usize >= secrets_end
             && header.heap_used_to >= header.heap_at
@@ -201,7 +208,7 @@ impl Header {
 
     /// NVM address of secret-table entry `index`.
     pub fn secret_at(&self, index: u16) -> Option<usize> {
-        (index < self.secret_capacity)
+        (index < self.secrets_used)
             .then(|| self.secrets_at as usize + usize::from(index) * SECRET_ENTRY_LEN)
     }
 }
@@ -384,6 +391,10 @@ pub struct FileEntry {
 
 /// Records of this EF are simple-TLV (`tag len value`); the tag is the record identifier.
 pub const FLAG_TLV_RECORDS: u8 = 0x01;
+/// This DF cannot be selected through the contactless interface.
+pub const FLAG_NO_CONTACTLESS: u8 = 0x02;
+/// This DF cannot be selected through the contact interface.
+pub const FLAG_NO_CONTACT: u8 = 0x04;
 /// Entry lifecycle: usable.
 pub const LIFECYCLE_ACTIVE: u8 = 0x00;
 /// Entry lifecycle: application permanently blocked (LD/T 32 P5 §6.1) → 9303.

@@ -58,6 +58,8 @@ pub struct FileSystem<'a, N: Nvm> {
     pub security: &'a mut SecurityStatus,
     /// Spec choices.
     pub options: &'a CosOptions,
+    /// The interface the card is powered through.
+    pub interface: crate::card::applet::Interface,
 }
 
 impl<N: Nvm> FileSystem<'_, N> {

@@ -357,3 +357,21 @@ impl<N: Nvm> FileSystem<'_, N> {
         Ok(())
     }
 }
+
+impl<N: Nvm> FileSystem<'_, N> {
+    /// Appends a record on the COS's own behalf (e.g. the medical transaction log, which
+    /// no APDU may write), inside the caller's open transaction, without access checks.
+    pub fn append_record_in_transaction(&mut self, ef: &FileEntry, data: &[u8]) -> Result<u8> {
+        if !self.store.in_transaction() {
+            return Err(Status::MemoryFailure);
+        }
+        require_kind(ef, FileKind::is_record)?;
+        let records = Records { e: ef };
+        records.check_data(data)?;
+        let header_at = self
+            .header
+            .entry_at(ef.index)
+            .ok_or(Status::MemoryFailure)?;
+        records.append(self.store, header_at, data)
+    }
+}

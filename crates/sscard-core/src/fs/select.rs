@@ -1,8 +1,11 @@
 //! SELECT (LD/T 32 P5 §6.11; ISO 7816-4 §11.1.1).
 
-use super::layout::{FileEntry, FileIndex, FileKind, LIFECYCLE_BLOCKED, MF};
+use super::layout::{
+    FLAG_NO_CONTACT, FLAG_NO_CONTACTLESS, FileEntry, FileIndex, FileKind, LIFECYCLE_BLOCKED, MF,
+};
 use super::{FileSystem, require_kind};
 use crate::apdu::{CommandView, Writer};
+use crate::card::applet::Interface;
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
 use crate::tlv::{BerWriter, Tag};
@@ -134,6 +137,15 @@ impl<N: Nvm> FileSystem<'_, N> {
             return Ok(SelectOutcome::Ef(target.index));
         }
         require_kind(&target, FileKind::is_df)?;
+        // Per-application interface policy (profile): a DF closed on this interface is
+        // answered as absent.
+        let closed = match self.interface {
+            Interface::Contact => target.flags & FLAG_NO_CONTACT != 0,
+            Interface::Contactless => target.flags & FLAG_NO_CONTACTLESS != 0,
+        };
+        if closed {
+            return Err(Status::FileNotFound);
+        }
         let changed = self.make_current_df(target.index)?;
         if target.lifecycle == LIFECYCLE_BLOCKED {
             return Err(Status::ApplicationBlocked);

@@ -54,8 +54,12 @@ impl<N: Nvm> FileSystem<'_, N> {
         if offset >= size {
             return Err(Status::WrongOffset);
         }
-        if data.len() > size - offset || data.len() > self.store.room() {
+        if data.len() > size - offset {
             return Err(Status::WrongLength);
+        }
+        if data.len() > self.store.room() {
+            // More than one command can change atomically: the card's buffer limit.
+            return Err(Status::NotEnoughMemory);
         }
         let at = ef.body_at as usize + offset;
         self.store.atomic(|s| s.write(at, data))?;

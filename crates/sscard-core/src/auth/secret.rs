@@ -1,0 +1,274 @@
+//! The secret table: keys and PINs with their try counters, stored in NVM.
+//!
+//! Entry layout (48 bytes): kind, owner DF, id, usage, algorithm, version, try limit,
+//! tries left (mutable), value length, value (16), flags. A key id follows LD/T 32 P5
+//! T14: b8 = 0 for a global (MF/DDF-level) key, 1 for a DF-specific key; b4–b1 = number.
+//! Lookups walk from the current DF up to the MF, so a DF's own key shadows an
+//! ancestor's key with the same id.
+
+use crate::fs::layout::{FileIndex, Header, MF, SECRET_ENTRY_LEN, read_entry};
+use crate::nvm::{Nvm, NvmError, Store};
+use zeroize::Zeroize;
+
+/// What a secret is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A symmetric key.
+    Key,
+    /// A cardholder PIN (value = the cn bytes VERIFY carries).
+    Pin,
+}
+
+/// Key usages (bit mask), after LD/T 32 P6 T3 and P9 App. B.
+pub mod usage {
+    /// EXTERNAL AUTHENTICATE with this key (UK, RK, PUK, BK…).
+    pub const EXTERNAL_AUTH: u8 = 0x01;
+    /// INTERNAL AUTHENTICATE (IRK).
+    pub const INTERNAL_AUTH: u8 = 0x02;
+    /// Secure-messaging MAC and encryption (STK).
+    pub const SECURE_MESSAGING: u8 = 0x04;
+    /// Authority to reload/unblock the PIN (PUK): its external authentication must
+    /// precede PIN CHANGE/UNBLOCK (LD/T 32 P7 §13).
+    pub const PIN_UNBLOCK: u8 = 0x08;
+    /// Authority for CARD BLOCK (BK, P6 T3 "card-block control").
+    pub const CARD_BLOCK: u8 = 0x10;
+    /// Medical purse load key DLK (P5 §7.7.1).
+    pub const PURSE_LOAD: u8 = 0x20;
+    /// Medical purse purchase key DPK.
+    pub const PURSE_PURCHASE: u8 = 0x40;
+    /// Medical purse TAC key DTK (and DSK for the starting day, with EXTERNAL_AUTH).
+    pub const PURSE_TAC: u8 = 0x80;
+}
+
+const KIND_KEY: u8 = 1;
+const KIND_PIN: u8 = 2;
+/// Offset of "tries left" inside an entry.
+pub const OFF_TRIES_LEFT: usize = 7;
+const OFF_VALUE_LEN: usize = 8;
+const OFF_VALUE: usize = 9;
+/// Longest secret value.
+pub const MAX_SECRET_LEN: usize = 16;
+
+/// A decoded secret. Its value is wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// Index in the secret table.
+    pub index: u16,
+    /// Key or PIN.
+    pub kind: SecretKind,
+    /// The DF the secret belongs to.
+    pub owner: FileIndex,
+    /// Key id / PIN reference.
+    pub id: u8,
+    /// Usage mask ([`usage`]).
+    pub usage: u8,
+    /// Algorithm identifier (01 DES/3DES, 03 SM4).
+    pub algorithm: u8,
+    /// Key version.
+    pub version: u8,
+    /// Try limit (0: unlimited).
+    pub try_limit: u8,
+    /// Tries left.
+    pub tries_left: u8,
+    value_len: u8,
+    value: [u8; MAX_SECRET_LEN],
+}
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Secret")
+            .field("index", &self.index)
+            .field("kind", &self.kind)
+            .field("owner", &self.owner)
+            .field("id", &self.id)
+            .field("tries_left", &self.tries_left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.value.zeroize();
+    }
+}
+
+impl Secret {
+    /// The secret value (key bytes or PIN cn bytes).
+    pub fn value(&self) -> &[u8] {
+        self.value.get(..usize::from(self.value_len)).unwrap_or(&[])
+    }
+    /// True if the try counter has run out.
+    pub fn is_blocked(&self) -> bool {
+        self.try_limit != 0 && self.tries_left == 0
+    }
+    /// True if this secret has usage `bits`.
+    pub fn allows(&self, bits: u8) -> bool {
+        self.usage & bits == bits
+    }
+    /// The NVM address of this entry's try counter.
+    pub fn tries_at(&self, header: &Header) -> Option<usize> {
+        header.secret_at(self.index).map(|a| a + OFF_TRIES_LEFT)
+    }
+}
+
+/// A secret to personalize.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretSpec<'a> {
+    /// Key or PIN.
+    pub kind: SecretKind,
+    /// Owning DF.
+    pub owner: FileIndex,
+    /// Key id / PIN reference.
+    pub id: u8,
+    /// Usage mask.
+    pub usage: u8,
+    /// Algorithm identifier.
+    pub algorithm: u8,
+    /// Key version.
+    pub version: u8,
+    /// Try limit (0: unlimited).
+    pub try_limit: u8,
+    /// Value (≤ 16 bytes).
+    pub value: &'a [u8],
+}
+
+impl SecretSpec<'_> {
+    /// Encodes the entry with a full try counter; `None` if the value is too long.
+    pub fn encode(&self) -> Option<[u8; SECRET_ENTRY_LEN]> {
+        if self.value.len() > MAX_SECRET_LEN {
+            return None;
+        }
+        let mut e = [0u8; SECRET_ENTRY_LEN];
+        let kind = match self.kind {
+            SecretKind::Key => KIND_KEY,
+            SecretKind::Pin => KIND_PIN,
+        };
+        let head = [
+            kind,
+            self.owner,
+            self.id,
+            self.usage,
+            self.algorithm,
+            self.version,
+            self.try_limit,
+            self.try_limit,
+            self.value.len() as u8,
+        ];
+        e.get_mut(..head.len())?.copy_from_slice(&head);
+        e.get_mut(OFF_VALUE..OFF_VALUE + self.value.len())?
+            .copy_from_slice(self.value);
+        Some(e)
+    }
+}
+
+/// Reads secret `index`; `None` for a free or malformed slot.
+pub fn read_secret<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    index: u16,
+) -> Result<Option<Secret>, NvmError> {
+    let Some(at) = header.secret_at(index) else {
+        return Ok(None);
+    };
+    let mut e = [0u8; SECRET_ENTRY_LEN];
+    store.read(at, &mut e)?;
+    let kind = match e[0] {
+        KIND_KEY => SecretKind::Key,
+        KIND_PIN => SecretKind::Pin,
+        _ => {
+            e.zeroize();
+            return Ok(None);
+        }
+    };
+    let value_len = e[OFF_VALUE_LEN];
+    if usize::from(value_len) > MAX_SECRET_LEN {
+        e.zeroize();
+        return Ok(None);
+    }
+    let mut value = [0u8; MAX_SECRET_LEN];
+    value.copy_from_slice(
+        e.get(OFF_VALUE..OFF_VALUE + MAX_SECRET_LEN)
+            .unwrap_or(&[0; 16]),
+    );
+    let secret = Secret {
+        index,
+        kind,
+        owner: e[1],
+        id: e[2],
+        usage: e[3],
+        algorithm: e[4],
+        version: e[5],
+        try_limit: e[6],
+        tries_left: e[OFF_TRIES_LEFT],
+        value_len,
+        value,
+    };
+    e.zeroize();
+    Ok(Some(secret))
+}
+
+/// Finds the secret of `kind` and `id` visible from DF `from`: the DF's own first, then
+/// its ancestors up to the MF (a DF-specific key id, b8 = 1, is only looked up in `from`).
+/// `pick` filters candidates (usage, version).
+pub fn find_secret<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    from: FileIndex,
+    kind: SecretKind,
+    id: u8,
+    mut pick: impl FnMut(&Secret) -> bool,
+) -> Result<Option<Secret>, NvmError> {
+    let mut df = from;
+    for _ in 0..=header.files_used {
+        for i in 0..header.secrets_used {
+            if let Some(s) = read_secret(store, header, i)?
+                && s.kind == kind
+                && s.owner == df
+                && s.id == id
+                && pick(&s)
+            {
+                return Ok(Some(s));
+            }
+        }
+        if df == MF || (kind == SecretKind::Key && id & 0x80 != 0) {
+            break;
+        }
+        df = match read_entry(store, header, df)? {
+            Some(e) => e.parent,
+            None => break,
+        };
+    }
+    Ok(None)
+}
+
+/// Finds the first key visible from `from` (same walk) that has usage `bits` and passes
+/// `pick`.
+pub fn find_by_usage<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    from: FileIndex,
+    bits: u8,
+    mut pick: impl FnMut(&Secret) -> bool,
+) -> Result<Option<Secret>, NvmError> {
+    let mut df = from;
+    for _ in 0..=header.files_used {
+        for i in 0..header.secrets_used {
+            if let Some(s) = read_secret(store, header, i)?
+                && s.kind == SecretKind::Key
+                && s.owner == df
+                && s.allows(bits)
+                && pick(&s)
+            {
+                return Ok(Some(s));
+            }
+        }
+        if df == MF {
+            break;
+        }
+        df = match read_entry(store, header, df)? {
+            Some(e) => e.parent,
+            None => break,
+        };
+    }
+    Ok(None)
+}

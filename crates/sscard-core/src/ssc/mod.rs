@@ -1,0 +1,561 @@
+//! The social-security application: the SSSE file layout of generations 1–3 and its
+//! personalization (no_std; the TOML profile is parsed on the std side).
+//!
+//! Keys are diversified here, at personalization: the profile carries the issuer's root
+//! keys and the card stores `div(div(root, city factor), card factor)` (spec/ssc.md
+//! §6.2, P9 §7.3: city factor = ASCII(6-digit area code) ‖ "sx", card factor = ATR
+//! historical bytes 6–13), "一卡一密" as P10 §5.2.5 requires.
+
+pub mod layout;
+pub mod pki;
+pub mod purse;
+
+use crate::atr::historical_bytes;
+use crate::auth::secret::{SecretKind, SecretSpec, usage};
+use crate::crypto::ssc::{card_factor, city_factor, diversify_path};
+use crate::crypto::{Algorithm, CryptoError};
+use crate::fs::build::{BuildError, DfSpec, EfSpec, Personalizer, Structure};
+use crate::fs::layout::{Access, FileIndex, FileKind, MF};
+use crate::nvm::Nvm;
+use crate::tlv::{BerWriter, Tag};
+use layout::{APPLICATION_EFS, AppDf, Location, PIN, SSSE_NAME, key_id};
+
+/// Card generation (spec/ssc.md §0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generation {
+    /// LB002-2000: 规范版本 "1.00", DES/3DES, no 姓名扩展, EF07 free to read.
+    One,
+    /// V2.0 (2012): "2.00", 3DES or SM4, algorithm id in the SSSE FCI, RKSSSE on EF07/EF08.
+    Two,
+    /// Third generation: "3.00", SM4, EF06 readable only after external authentication
+    /// with RKSSSE (spec/ssc.md §9.2).
+    Three,
+}
+
+/// A key to load: its root is diversified for this card unless `diversify` is false.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec<'a> {
+    /// Where the key lives.
+    pub location: Location,
+    /// Key id (P5 T14).
+    pub id: u8,
+    /// Usage mask (`auth::secret::usage`).
+    pub usage: u8,
+    /// Key version.
+    pub version: u8,
+    /// Issuer root key (16 bytes; 8 for single DES).
+    pub root: &'a [u8],
+    /// Diversify with the city and card factors (true for every key of a real card).
+    pub diversify: bool,
+}
+
+/// Records to store in a record EF, in order.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordsSpec<'a> {
+    /// Where the EF lives.
+    pub location: Location,
+    /// Its FID.
+    pub fid: u16,
+    /// The records (complete, e.g. `tag len value`).
+    pub records: &'a [&'a [u8]],
+}
+
+/// Bytes to store in a transparent EF.
+#[derive(Clone, Copy, Debug)]
+pub struct BinarySpec<'a> {
+    /// Where the EF lives.
+    pub location: Location,
+    /// Its FID.
+    pub fid: u16,
+    /// Offset.
+    pub offset: u32,
+    /// Data.
+    pub data: &'a [u8],
+}
+
+/// An extra transparent EF in the SSSE (gen-3 biometric templates: face, finger vein…).
+#[derive(Clone, Copy, Debug)]
+pub struct ExtraEf {
+    /// FID.
+    pub fid: u16,
+    /// SFI (0 for none).
+    pub sfi: u8,
+    /// Size in bytes.
+    pub size: u32,
+}
+
+/// Everything the SSC personalization needs.
+#[derive(Clone, Copy, Debug)]
+pub struct SscPersonalization<'a> {
+    /// Generation.
+    pub generation: Generation,
+    /// Algorithm of the SSSE (its id goes into the FCI `9F0C 03 86 01 <id>`).
+    pub algorithm: Algorithm,
+    /// Issuing area code, 6 ASCII digits.
+    pub area_code: [u8; 6],
+    /// SFI of the DIR file announced in FCI tag 88.
+    pub dir_sfi: u8,
+    /// Keys.
+    pub keys: &'a [KeySpec<'a>],
+    /// Holder PIN in cn bytes (e.g. `12 34 56`), empty for none.
+    pub pin: &'a [u8],
+    /// PIN try limit.
+    pub pin_try_limit: u8,
+    /// Key try limit (every external-authentication key).
+    pub key_try_limit: u8,
+    /// Record contents.
+    pub records: &'a [RecordsSpec<'a>],
+    /// Transparent contents.
+    pub binaries: &'a [BinarySpec<'a>],
+    /// Extra SSSE transparent EFs (read RKSSSE, write UKSSSE).
+    pub extra_efs: &'a [ExtraEf],
+    /// The medical purse of DF04 (`None`: no purse file).
+    pub purse: Option<purse::PurseValues>,
+    /// The PKI application (`None`: not on this card).
+    pub pki: Option<PkiSpec<'a>>,
+    /// Which applications answer on which interface.
+    pub interfaces: InterfacePolicy,
+}
+
+/// Where an application can be selected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Availability {
+    /// Contact and contactless.
+    #[default]
+    Both,
+    /// Contact only.
+    ContactOnly,
+    /// Contactless only.
+    ContactlessOnly,
+}
+
+impl Availability {
+    /// The DF flags that implement it.
+    pub fn flags(self) -> u8 {
+        match self {
+            Availability::Both => 0,
+            Availability::ContactOnly => crate::fs::layout::FLAG_NO_CONTACTLESS,
+            Availability::ContactlessOnly => crate::fs::layout::FLAG_NO_CONTACT,
+        }
+    }
+}
+
+/// The per-application interface policy (the public texts say nothing about which
+/// social-security commands work contactless, spec-extract §6.2: it is a profile choice).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InterfacePolicy {
+    /// The SSSE and its files.
+    pub ssse: Availability,
+    /// DF01, DF02, DF03, DF04, DF07 in [`AppDf::ALL`] order.
+    pub apps: [Availability; 5],
+    /// The PKI application.
+    pub pki: Availability,
+}
+
+/// The PKI application's personalization.
+#[derive(Clone, Copy, Debug)]
+pub struct PkiSpec<'a> {
+    /// User PIN, BCD.
+    pub user_pin: &'a [u8],
+    /// Administrator PIN, BCD.
+    pub admin_pin: &'a [u8],
+    /// Try limit of both PINs.
+    pub try_limit: u8,
+    /// Size of each certificate file.
+    pub cert_size: u32,
+}
+
+/// Why the social-security personalization failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersoError {
+    /// File-system building failed.
+    Build(BuildError),
+    /// A key could not be diversified or loaded.
+    Crypto(CryptoError),
+    /// The ATR has fewer than 13 historical bytes (the card factor needs 6–13).
+    AtrHistoricalBytes,
+    /// A record or binary names a file the layout does not have.
+    UnknownFile(u16),
+    /// A PIN that is not 2–8 bytes of cn digits.
+    BadPin,
+}
+
+impl From<BuildError> for PersoError {
+    fn from(e: BuildError) -> Self {
+        PersoError::Build(e)
+    }
+}
+
+impl From<CryptoError> for PersoError {
+    fn from(e: CryptoError) -> Self {
+        PersoError::Crypto(e)
+    }
+}
+
+impl core::fmt::Display for PersoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PersoError::Build(e) => write!(f, "{e}"),
+            PersoError::Crypto(e) => write!(f, "key error: {e:?}"),
+            PersoError::AtrHistoricalBytes => {
+                f.write_str("the ATR needs at least 13 historical bytes (card factor)")
+            }
+            PersoError::UnknownFile(fid) => write!(f, "no file {fid:04X} in the layout"),
+            PersoError::BadPin => f.write_str("PIN must be 4-16 digits in cn bytes"),
+        }
+    }
+}
+
+/// Where the standard files ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SscFiles {
+    /// The SSSE DDF.
+    pub ssse: FileIndex,
+    /// DF01, DF02, DF03, DF04, DF07 in [`AppDf::ALL`] order.
+    pub apps: [FileIndex; 5],
+}
+
+impl SscFiles {
+    /// Index of `location`'s DF.
+    pub fn df(&self, location: Location) -> FileIndex {
+        match location {
+            Location::Ssse => self.ssse,
+            Location::App(app) => {
+                let i = AppDf::ALL.iter().position(|d| *d == app).unwrap_or(0);
+                self.apps.get(i).copied().unwrap_or(self.ssse)
+            }
+        }
+    }
+}
+
+/// Builds the SSSE, its DFs and files, keys and PIN into a formatted card whose ATR is
+/// `atr`. The caller formats the memory first and finishes it afterwards, so other
+/// applications (PBOC) can be added to the same card.
+pub fn personalize<N: Nvm>(
+    p: &mut Personalizer<'_, N>,
+    atr: &[u8],
+    perso: &SscPersonalization<'_>,
+) -> Result<SscFiles, PersoError> {
+    let hist = historical_bytes(atr).ok_or(PersoError::AtrHistoricalBytes)?;
+    let card = card_factor(hist).map_err(|_| PersoError::AtrHistoricalBytes)?;
+    let city = city_factor(&perso.area_code)?;
+    if !perso.pin.is_empty() && !crate::auth::valid_pin(perso.pin) {
+        return Err(PersoError::BadPin);
+    }
+
+    // The SSSE FCI: A5 { 88 DIR-SFI [9F0C 03 86 01 alg] } (P5 T36, spec/ssc.md §2.2).
+    let mut fci = [0u8; 16];
+    let mut w = BerWriter::new(&mut fci);
+    w.tlv(Tag(0x88), &[perso.dir_sfi])
+        .map_err(|_| BuildError::BadParameter("FCI"))?;
+    if perso.generation != Generation::One {
+        w.tlv(Tag(0x9F0C), &[0x86, 0x01, perso.algorithm.id()])
+            .map_err(|_| BuildError::BadParameter("FCI"))?;
+    }
+    let fci_len = w.len();
+    let ssse = p.df(
+        MF,
+        DfSpec {
+            kind: FileKind::Ddf,
+            fid: 0,
+            name: &SSSE_NAME,
+            fci_proprietary: fci.get(..fci_len).unwrap_or(&[]),
+            role: 0,
+        },
+    )?;
+    let gen3 = perso.generation == Generation::Three;
+    let gen1 = perso.generation == Generation::One;
+    let uk = Access::Key(key_id::UK);
+    let rk = Access::Key(key_id::RK);
+    let record_ef = |fid: u16, structure, read, write| EfSpec {
+        fid,
+        sfi: (fid & 0x1F) as u8,
+        structure,
+        read,
+        write,
+        tlv_records: true,
+    };
+    p.ef(
+        ssse,
+        record_ef(
+            0xEF05,
+            Structure::LinearVariable {
+                max_len: 0x12,
+                records: 7,
+            },
+            Access::Always,
+            uk,
+        ),
+    )?;
+    p.ef(
+        ssse,
+        record_ef(
+            0xEF06,
+            Structure::LinearVariable {
+                max_len: 0x20,
+                records: if gen1 { 6 } else { 7 },
+            },
+            if gen3 { rk } else { Access::Always },
+            uk,
+        ),
+    )?;
+    let transparent = |fid: u16, size, read| EfSpec {
+        fid,
+        sfi: (fid & 0x1F) as u8,
+        structure: Structure::Transparent { size },
+        read,
+        write: uk,
+        tlv_records: false,
+    };
+    p.ef(
+        ssse,
+        transparent(0xEF07, 0x300, if gen1 { Access::Always } else { rk }),
+    )?;
+    if !gen1 {
+        p.ef(ssse, transparent(0xEF08, 0x1000, rk))?;
+    }
+    for extra in perso.extra_efs {
+        p.ef(
+            ssse,
+            EfSpec {
+                sfi: extra.sfi,
+                ..transparent(extra.fid, extra.size, rk)
+            },
+        )?;
+    }
+    // The DIR file (P3 §5.1.4, §6.3): one `61 {4F AID, 50 label}` per application.
+    let dir = p.ef(
+        ssse,
+        EfSpec {
+            fid: 0xEF00 | u16::from(perso.dir_sfi),
+            sfi: perso.dir_sfi,
+            structure: Structure::LinearVariable {
+                max_len: 0x20,
+                records: 5,
+            },
+            read: Access::Always,
+            write: uk,
+            tlv_records: true,
+        },
+    )?;
+    let mut apps = [0u8; 5];
+    for (slot, app) in apps.iter_mut().zip(AppDf::ALL) {
+        if gen1 && app == AppDf::Df07 {
+            *slot = ssse; // DF07 is a V2.0 addition; gen 1 has none.
+            continue;
+        }
+        *slot = p.df(
+            ssse,
+            DfSpec {
+                kind: FileKind::Adf,
+                fid: app.fid(),
+                name: &app.aid(),
+                fci_proprietary: &[],
+                role: if app == AppDf::Df04 {
+                    purse::ROLE_MEDICAL_DF
+                } else {
+                    0
+                },
+            },
+        )?;
+        let mut entry = [0u8; 0x20];
+        let mut w = BerWriter::new(&mut entry);
+        w.constructed(Tag(0x61), |w| {
+            w.tlv(Tag(0x4F), &app.aid())?;
+            w.tlv(Tag(0x50), app.label())
+        })
+        .map_err(|_| BuildError::BadParameter("DIR entry"))?;
+        let n = w.len();
+        p.append_record(dir, entry.get(..n).unwrap_or(&[]))?;
+    }
+    let files = SscFiles { ssse, apps };
+    p.add_flags(ssse, perso.interfaces.ssse.flags())?;
+    for (df, policy) in apps.iter().zip(perso.interfaces.apps) {
+        if *df != ssse {
+            p.add_flags(*df, policy.flags())?;
+        }
+    }
+    for ef in APPLICATION_EFS {
+        let df = files.df(ef.location);
+        if df == ssse {
+            continue; // DF07 on gen 1
+        }
+        p.ef(
+            df,
+            EfSpec {
+                fid: ef.fid,
+                sfi: (ef.fid & 0x1F) as u8,
+                structure: ef.structure,
+                read: ef.read,
+                write: ef.write,
+                tlv_records: ef.tlv,
+            },
+        )?;
+    }
+
+    if let Some(spec) = perso.pki {
+        let (ddf, adf) = personalize_pki(p, &spec)?;
+        p.add_flags(ddf, perso.interfaces.pki.flags())?;
+        p.add_flags(adf, perso.interfaces.pki.flags())?;
+    }
+    if let Some(values) = perso.purse {
+        let df04 = files.df(Location::App(AppDf::Df04));
+        let file = p.internal(df04, purse::ROLE_PURSE_FILE, purse::PURSE_FILE_LEN)?;
+        p.write_body(file, 0, &values.encode())?;
+    }
+
+    // Keys, diversified for this card, and the holder PIN.
+    for key in perso.keys {
+        let value = if key.diversify {
+            diversify_path(perso.algorithm, key.root, &[city, card])?
+        } else {
+            crate::crypto::CardKey::new(perso.algorithm, key.root)?
+        };
+        let tries = if key.usage & usage::EXTERNAL_AUTH != 0 {
+            perso.key_try_limit
+        } else {
+            0
+        };
+        let entry = SecretSpec {
+            kind: SecretKind::Key,
+            owner: files.df(key.location),
+            id: key.id,
+            usage: key.usage,
+            algorithm: perso.algorithm.id(),
+            version: key.version,
+            try_limit: tries,
+            value: value.as_bytes(),
+        }
+        .encode()
+        .ok_or(BuildError::BadParameter("key longer than 16 bytes"))?;
+        p.push_secret(&entry)?;
+    }
+    let pin = SecretSpec {
+        kind: SecretKind::Pin,
+        owner: ssse,
+        id: PIN,
+        usage: 0,
+        algorithm: 0,
+        version: 0,
+        try_limit: perso.pin_try_limit,
+        value: perso.pin,
+    }
+    .encode()
+    .ok_or(PersoError::BadPin)?;
+    p.push_secret(&pin)?;
+
+    // Contents.
+    for spec in perso.records {
+        let ef = find_ef(p, files.df(spec.location), spec.fid)?;
+        for record in spec.records {
+            p.append_record(ef, record)?;
+        }
+    }
+    for spec in perso.binaries {
+        let ef = find_ef(p, files.df(spec.location), spec.fid)?;
+        p.write_body(ef, spec.offset, spec.data)?;
+    }
+    Ok(files)
+}
+
+/// MF → DDF `PKI.社会保障` → ADF `SS.CERT.ADF1` (DF01) with the key and certificate EFs
+/// and the two PINs (spec/ssc.md §9.4).
+fn personalize_pki<N: Nvm>(
+    p: &mut Personalizer<'_, N>,
+    spec: &PkiSpec<'_>,
+) -> Result<(FileIndex, FileIndex), PersoError> {
+    let ddf = p.df(
+        MF,
+        DfSpec {
+            kind: FileKind::Ddf,
+            fid: 0,
+            name: &pki::PKI_DDF_NAME,
+            fci_proprietary: &[],
+            role: 0,
+        },
+    )?;
+    let adf = p.df(
+        ddf,
+        DfSpec {
+            kind: FileKind::Adf,
+            fid: 0xDF01,
+            name: &pki::PKI_ADF_NAME,
+            fci_proprietary: &[],
+            role: pki::ROLE_PKI_ADF,
+        },
+    )?;
+    let admin = Access::Pin(pki::ADMIN_PIN);
+    for (fid, size, read, write) in [
+        (pki::SIGN_PUBLIC, 66, Access::Always, Access::Never),
+        (pki::SIGN_PRIVATE, 34, Access::Never, Access::Never),
+        (pki::ENC_PUBLIC, 66, Access::Always, Access::Never),
+        (pki::ENC_PRIVATE, 34, Access::Never, Access::Never),
+        (pki::SIGN_CERT, spec.cert_size, Access::Always, admin),
+        (pki::ENC_CERT, spec.cert_size, Access::Always, admin),
+    ] {
+        p.ef(
+            adf,
+            EfSpec {
+                fid,
+                sfi: 0,
+                structure: Structure::Transparent { size },
+                read,
+                write,
+                tlv_records: false,
+            },
+        )?;
+    }
+    for (id, pin) in [
+        (pki::USER_PIN, spec.user_pin),
+        (pki::ADMIN_PIN, spec.admin_pin),
+    ] {
+        if !crate::auth::valid_pin(pin) {
+            return Err(PersoError::BadPin);
+        }
+        let key = zeroize::Zeroizing::new(pki::pin_key(pin));
+        let entry = SecretSpec {
+            kind: SecretKind::Pin,
+            owner: adf,
+            id,
+            usage: 0,
+            algorithm: Algorithm::Sm4.id(),
+            version: 0,
+            try_limit: spec.try_limit,
+            value: &key[..],
+        }
+        .encode()
+        .ok_or(PersoError::BadPin)?;
+        p.push_secret(&entry)?;
+    }
+    Ok((ddf, adf))
+}
+
+fn find_ef<N: Nvm>(
+    p: &Personalizer<'_, N>,
+    df: FileIndex,
+    fid: u16,
+) -> Result<FileIndex, PersoError> {
+    for i in 0..p.header().files_used {
+        let Ok(i) = FileIndex::try_from(i) else { break };
+        let e = p.entry(i)?;
+        if e.parent == df && e.kind.is_ef() && e.fid == fid {
+            return Ok(i);
+        }
+    }
+    Err(PersoError::UnknownFile(fid))
+}
+
+/// The standard key set of a social-security card, from the issuer's root keys
+/// (spec/ssc.md §6.1; ids as [`layout::key_id`]).
+pub fn ssse_key_usage(id: u8) -> u8 {
+    match id {
+        purse::key_id::DLK => usage::PURSE_LOAD,
+        purse::key_id::DPK => usage::PURSE_PURCHASE,
+        purse::key_id::DTK => usage::PURSE_TAC,
+        key_id::IRK => usage::INTERNAL_AUTH,
+        key_id::STK | key_id::DF_STK => usage::SECURE_MESSAGING,
+        key_id::BK => usage::EXTERNAL_AUTH | usage::CARD_BLOCK,
+        key_id::PUK => usage::EXTERNAL_AUTH | usage::PIN_UNBLOCK,
+        _ => usage::EXTERNAL_AUTH,
+    }
+}

@@ -1,0 +1,392 @@
+//! The third-generation PKI application (`PKI.社会保障` / `SS.CERT.ADF1`): SM2 key pairs,
+//! certificates, the PIN-hash scheme and identity signatures (spec/ssc.md §9 item 4).
+//!
+//! **Vendor commands.** The public record shows COS-vendor commands seen in two
+//! independent issuing tools, not a standard. They live in one table,
+//! [`PkiCommands`] (part of `CosOptions`), so another COS vendor's encodings are a
+//! configuration. Observed: `80 C4 01 03` PIN hash, `80 40` key-pair generation,
+//! `80 C9 82 80` public-key read-out, `80 C2 40/C0` key import, `00 20 01 81|00` VERIFY
+//! with an SM4-encrypted challenge. The signature command is not in the record; sscard
+//! uses ISO 7816-8 PERFORM SECURITY OPERATION / COMPUTE DIGITAL SIGNATURE
+//! `00 2A 9E 9A` (SM2 with SM3 and the distinguishing ID `1234567812345678`).
+//!
+//! Files of the ADF (FIDs as observed): `0012` signature public key `CA 40 X‖Y`,
+//! `0013` its private key `CB 20 d` (never readable), `0014`/`0015` the encryption pair,
+//! `0018` signature certificate, `0019` encryption certificate.
+//! PINs: user PIN (reference [`USER_PIN`]) and administrator PIN ([`ADMIN_PIN`]), each
+//! stored as the first 16 bytes of SM3(PIN in BCD); VERIFY sends SM4-ECB(that key,
+//! card challenge), the challenge padded with 00 to 16 bytes.
+
+use crate::apdu::{CommandView, Writer};
+use crate::auth::AuthContext;
+use crate::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
+use crate::crypto::{
+    Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, mac_matches, sm2_public_key_is_valid, sm3,
+};
+use crate::fs::layout::{FileEntry, FileKind, scan};
+use crate::nvm::Nvm;
+use crate::status::{Result, Status};
+use crate::tlv::{BerReader, Tag};
+use zeroize::Zeroizing;
+
+/// Role byte of the certificate ADF.
+pub const ROLE_PKI_ADF: u8 = 0x05;
+/// PIN reference of the PKI user PIN.
+pub const USER_PIN: u8 = 1;
+/// PIN reference of the PKI administrator PIN.
+pub const ADMIN_PIN: u8 = 2;
+/// FID of the signature public key.
+pub const SIGN_PUBLIC: u16 = 0x0012;
+/// FID of the signature private key.
+pub const SIGN_PRIVATE: u16 = 0x0013;
+/// FID of the encryption public key.
+pub const ENC_PUBLIC: u16 = 0x0014;
+/// FID of the encryption private key.
+pub const ENC_PRIVATE: u16 = 0x0015;
+/// FID of the signature certificate.
+pub const SIGN_CERT: u16 = 0x0018;
+/// FID of the encryption certificate.
+pub const ENC_CERT: u16 = 0x0019;
+/// `PKI.社会保障` (GBK).
+pub const PKI_DDF_NAME: [u8; 12] = [
+    0x50, 0x4B, 0x49, 0x2E, 0xC9, 0xE7, 0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
+];
+/// `SS.CERT.ADF1`.
+pub const PKI_ADF_NAME: [u8; 12] = *b"SS.CERT.ADF1";
+
+/// The vendor command table (CLA, INS) of the PKI application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PkiCommands {
+    /// PIN hash: returns SM3 of the PIN in the `C1` element.
+    pub hash_pin: [u8; 2],
+    /// Generate the signature key pair.
+    pub generate_key_pair: [u8; 2],
+    /// Read out a public key (P1 P2 = 82 80) or select a key pair (with data).
+    pub read_public_key: [u8; 2],
+    /// Import a public (P1 = 40) or private (P1 = C0) key.
+    pub import_key: [u8; 2],
+    /// SM2 signature over the command data.
+    pub sign: [u8; 2],
+    /// P1 of VERIFY with an enciphered challenge.
+    pub verify_p1: u8,
+}
+
+impl Default for PkiCommands {
+    fn default() -> Self {
+        PkiCommands {
+            hash_pin: [0x80, 0xC4],
+            generate_key_pair: [0x80, 0x40],
+            read_public_key: [0x80, 0xC9],
+            import_key: [0x80, 0xC2],
+            sign: [0x00, 0x2A],
+            verify_p1: 0x01,
+        }
+    }
+}
+
+/// The PIN key stored for a PKI PIN: SM3(PIN in BCD)[0..16].
+pub fn pin_key(pin_bcd: &[u8]) -> [u8; 16] {
+    let h = Zeroizing::new(sm3(pin_bcd));
+    let mut k = [0u8; 16];
+    k.copy_from_slice(h.get(..16).unwrap_or(&[0; 16]));
+    k
+}
+
+/// One PKI command's context.
+pub struct Pki<'a, 'b, 'f, N: Nvm> {
+    /// Security context.
+    pub auth: &'a mut AuthContext<'b, 'f, N>,
+    /// The command table.
+    pub commands: PkiCommands,
+}
+
+impl<N: Nvm> Pki<'_, '_, '_, N> {
+    /// True if this command belongs to the PKI application's vendor set.
+    pub fn handles(commands: &PkiCommands, cmd: &CommandView<'_>) -> bool {
+        let ci = [cmd.cla(), cmd.ins()];
+        ci == commands.hash_pin
+            || ci == commands.generate_key_pair
+            || ci == commands.read_public_key
+            || ci == commands.import_key
+            || (ci == commands.sign && cmd.p1p2() == 0x9E9A)
+            || (ci == [0x00, 0x20] && cmd.p1() == commands.verify_p1)
+    }
+
+    /// Executes a PKI command.
+    pub fn process(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
+        let ci = [cmd.cla(), cmd.ins()];
+        let c = self.commands;
+        if ci == c.hash_pin {
+            self.hash_pin(cmd, reply)
+        } else if ci == c.generate_key_pair {
+            self.generate(cmd)
+        } else if ci == c.read_public_key {
+            self.read_public_key(cmd, reply)
+        } else if ci == c.import_key {
+            self.import_key(cmd)
+        } else if ci == c.sign {
+            self.sign(cmd, reply)
+        } else if ci == [0x00, 0x20] {
+            self.verify(cmd)
+        } else {
+            Err(Status::InstructionNotSupported)
+        }
+    }
+
+    fn file(&self, fid: u16) -> Result<FileEntry> {
+        let df = self.auth.fs.state.current_df;
+        scan(self.auth.fs.store, self.auth.fs.header, |e| {
+            (e.parent == df && e.kind == FileKind::Transparent && e.fid == fid).then_some(*e)
+        })?
+        .ok_or(Status::FileNotFound)
+    }
+
+    fn require_pin(&self, refs: &[u8]) -> Result<()> {
+        if refs.iter().any(|r| self.auth.fs.security.pin_verified(*r)) {
+            Ok(())
+        } else {
+            Err(Status::SecurityStatusNotSatisfied)
+        }
+    }
+
+    /// `80 C4 01 03 Lc C1 L <PIN BCD>` → SM3(PIN BCD), 32 bytes (spec/ssc.md §9.4, the
+    /// response recorded in the Z390 tool is SM3(`123456`)).
+    fn hash_pin(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
+        if cmd.p1p2() != 0x0103 {
+            return Err(Status::WrongP1P2);
+        }
+        let tlv = BerReader::new(cmd.data())
+            .next()
+            .ok_or(Status::WrongLength)?
+            .map_err(|_| Status::WrongData)?;
+        if tlv.tag() != Tag(0xC1) || tlv.raw().len() != cmd.data().len() || tlv.value().is_empty() {
+            return Err(Status::WrongData);
+        }
+        reply.push(&sm3(tlv.value()))
+    }
+
+    /// `00 20 01 <81 user | 00 admin> 10 <SM4-ECB(K, challenge)>` with K = SM3(PIN)[0..16]
+    /// and the last challenge padded with 00 to 16 bytes. Try counter decremented and
+    /// committed before the comparison.
+    fn verify(&mut self, cmd: &CommandView<'_>) -> Result<()> {
+        let pin_ref = match cmd.p2() {
+            0x81 => USER_PIN,
+            0x00 => ADMIN_PIN,
+            _ => return Err(Status::WrongP1P2),
+        };
+        let pin = find_secret(
+            self.auth.fs.store,
+            self.auth.fs.header,
+            self.auth.fs.state.current_df,
+            SecretKind::Pin,
+            pin_ref,
+            |_| true,
+        )?
+        .ok_or(Status::ReferencedDataNotFound)?;
+        if cmd.data().is_empty() {
+            return if pin.is_blocked() {
+                Err(Status::AuthMethodBlocked)
+            } else {
+                Err(Status::RemainingTries(pin.tries_left))
+            };
+        }
+        if cmd.lc() != 16 {
+            return Err(Status::WrongLength);
+        }
+        if pin.is_blocked() {
+            return Err(Status::AuthMethodBlocked);
+        }
+        let (challenge, n) = self
+            .auth
+            .challenge
+            .take()
+            .ok_or(Status::ReferencedDataInvalid)?;
+        let mut block = Zeroizing::new([0u8; 16]);
+        block
+            .get_mut(..n.min(16))
+            .ok_or(Status::ReferencedDataInvalid)?
+            .copy_from_slice(challenge.get(..n.min(16)).unwrap_or(&[]));
+        let tries_at = self
+            .auth
+            .fs
+            .header
+            .secret_at(pin.index)
+            .ok_or(Status::MemoryFailure)?
+            + OFF_TRIES_LEFT;
+        let left = pin.tries_left.saturating_sub(1);
+        if pin.try_limit != 0 {
+            self.auth.fs.store.atomic(|s| s.write(tries_at, &[left]))?;
+        }
+        let cipher = CardCipher::new(Algorithm::Sm4, pin.value())
+            .map_err(|_| Status::ReferencedDataNotFound)?;
+        cipher
+            .encrypt_block(&mut block[..])
+            .map_err(|_| Status::MemoryFailure)?;
+        if mac_matches(&block[..], cmd.data()) {
+            let limit = pin.try_limit;
+            if limit != 0 {
+                self.auth.fs.store.atomic(|s| s.write(tries_at, &[limit]))?;
+            }
+            self.auth.fs.security.grant_pin(pin_ref, pin.owner);
+            Ok(())
+        } else {
+            self.auth.fs.security.revoke_pin(pin_ref);
+            Err(Status::RemainingTries(left))
+        }
+    }
+
+    /// `80 40 00 00 08 C0 02 <pub FID> C2 02 <priv FID>`: generates an SM2 key pair on the
+    /// card. Needs the user or administrator PIN.
+    fn generate(&mut self, cmd: &CommandView<'_>) -> Result<()> {
+        if cmd.p1p2() != 0 {
+            return Err(Status::WrongP1P2);
+        }
+        let (public_fid, private_fid) = key_pair_fids(cmd.data())?;
+        self.require_pin(&[USER_PIN, ADMIN_PIN])?;
+        let public = self.file(public_fid)?;
+        let private = self.file(private_fid)?;
+        let pair = {
+            let rng = &mut *self.auth.rng;
+            Sm2KeyPair::generate(|b| rng.fill(b)).map_err(|_| Status::MemoryFailure)?
+        };
+        self.store_pair(&public, &private, &pair)
+    }
+
+    fn store_pair(
+        &mut self,
+        public: &FileEntry,
+        private: &FileEntry,
+        pair: &Sm2KeyPair,
+    ) -> Result<()> {
+        let mut pub_rec = [0u8; 66];
+        pub_rec[0] = 0xCA;
+        pub_rec[1] = 0x40;
+        pub_rec[2..].copy_from_slice(pair.public_key_xy());
+        let secret = pair.secret_bytes();
+        let mut priv_rec = Zeroizing::new([0u8; 34]);
+        let rec: &mut [u8; 34] = &mut priv_rec;
+        rec[0] = 0xCB;
+        rec[1] = 0x20;
+        rec[2..].copy_from_slice(&secret[..]);
+        if (public.body_len as usize) < pub_rec.len()
+            || (private.body_len as usize) < priv_rec.len()
+        {
+            return Err(Status::NotEnoughMemory);
+        }
+        let (pa, sa) = (public.body_at as usize, private.body_at as usize);
+        self.auth.fs.store.atomic(|s| {
+            s.write(pa, &pub_rec)?;
+            s.write(sa, &priv_rec[..])
+        })?;
+        Ok(())
+    }
+
+    /// `80 C9 82 80 Le`: the signature public key `CA 40 X‖Y`; with data
+    /// `C0 02 <pub> C2 02 <priv>` (P1 P2 = 82 00): checks that the pair exists.
+    fn read_public_key(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
+        let fid = match (cmd.p1(), cmd.p2(), cmd.data().is_empty()) {
+            (0x82, 0x80, true) => SIGN_PUBLIC,
+            (0x82, 0x00, false) => key_pair_fids(cmd.data())?.0,
+            _ => return Err(Status::WrongP1P2),
+        };
+        let file = self.file(fid)?;
+        let mut rec = [0u8; 66];
+        self.auth.fs.store.read(file.body_at as usize, &mut rec)?;
+        if rec[0] != 0xCA {
+            return Err(Status::ReferencedDataNotFound); // no key generated yet
+        }
+        if cmd.data().is_empty() {
+            reply.push(&rec)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `80 C2 40 00 Lc C0 02 <FID> CA 40 <X‖Y>` imports a public key; `80 C2 C0 01 Lc
+    /// C2 02 <FID> CB 20 <d>` a private key, which must match the public key already in
+    /// the pair's public file. Needs the administrator PIN.
+    fn import_key(&mut self, cmd: &CommandView<'_>) -> Result<()> {
+        self.require_pin(&[ADMIN_PIN])?;
+        let mut items = BerReader::new(cmd.data());
+        let target = items
+            .next()
+            .ok_or(Status::WrongData)?
+            .map_err(|_| Status::WrongData)?;
+        let key = items
+            .next()
+            .ok_or(Status::WrongData)?
+            .map_err(|_| Status::WrongData)?;
+        if items.next().is_some() {
+            return Err(Status::WrongData);
+        }
+        let fid = match target.value() {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            _ => return Err(Status::WrongData),
+        };
+        match (cmd.p1(), target.tag(), key.tag()) {
+            (0x40, Tag(0xC0), Tag(0xCA)) => {
+                let xy: &[u8; 64] = key.value().try_into().map_err(|_| Status::WrongData)?;
+                if !sm2_public_key_is_valid(xy) {
+                    return Err(Status::WrongData);
+                }
+                let file = self.file(fid)?;
+                let at = file.body_at as usize;
+                let raw = key.raw();
+                if (file.body_len as usize) < raw.len() {
+                    return Err(Status::NotEnoughMemory);
+                }
+                self.auth.fs.store.atomic(|s| s.write(at, raw))?;
+                Ok(())
+            }
+            (0xC0, Tag(0xC2), Tag(0xCB)) => {
+                let d: &[u8; 32] = key.value().try_into().map_err(|_| Status::WrongData)?;
+                let pair = Sm2KeyPair::from_secret_bytes(d).map_err(|_| Status::WrongData)?;
+                // The public half was imported first into the file before the private one.
+                let public = self.file(fid.wrapping_sub(1))?;
+                let mut rec = [0u8; 66];
+                self.auth.fs.store.read(public.body_at as usize, &mut rec)?;
+                if rec[0] != 0xCA || rec[2..] != pair.public_key_xy()[..] {
+                    return Err(Status::WrongData);
+                }
+                let private = self.file(fid)?;
+                self.store_pair(&public, &private, &pair)
+            }
+            _ => Err(Status::WrongP1P2),
+        }
+    }
+
+    /// `00 2A 9E 9A Lc <data> 00`: SM2 signature (r‖s, 64 bytes) over the data with the
+    /// signature private key and the default ID; needs the user PIN.
+    fn sign(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
+        if cmd.data().is_empty() {
+            return Err(Status::WrongLength);
+        }
+        self.require_pin(&[USER_PIN])?;
+        let private = self.file(SIGN_PRIVATE)?;
+        let mut rec = Zeroizing::new([0u8; 34]);
+        self.auth
+            .fs
+            .store
+            .read(private.body_at as usize, &mut rec[..])?;
+        let rec: &[u8; 34] = &rec;
+        if rec[0] != 0xCB {
+            return Err(Status::ReferencedDataNotFound);
+        }
+        let d: &[u8; 32] = rec[2..].try_into().map_err(|_| Status::MemoryFailure)?;
+        let pair = Sm2KeyPair::from_secret_bytes(d).map_err(|_| Status::MemoryFailure)?;
+        let sig = pair
+            .sign(SM2_DEFAULT_ID, cmd.data())
+            .map_err(|_| Status::MemoryFailure)?;
+        reply.push(&sig)
+    }
+}
+
+/// Parses `C0 02 <pub FID> C2 02 <priv FID>`.
+fn key_pair_fids(data: &[u8]) -> Result<(u16, u16)> {
+    match data {
+        [0xC0, 0x02, a, b, 0xC2, 0x02, c, d] => {
+            Ok((u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d])))
+        }
+        _ => Err(Status::WrongData),
+    }
+}

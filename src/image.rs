@@ -1,0 +1,558 @@
+//! Card images: a card's persistent state in a file, saved atomically after every
+//! command that changed it.
+//!
+//! # Format (version 1)
+//!
+//! All integers big-endian.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic 89 53 53 43 49 4D 47 0A ("\x89SSCIMG\n": the high byte and the
+//!               newline catch 7-bit and line-ending mangling, as PNG's signature does)
+//!      8     2  format version (1)
+//!     10     2  M = metadata length
+//!     12     4  B = body length
+//!     16     4  CRC-32 (ISO-HDLC) of the body
+//!     20     4  CRC-32 of bytes 0..20 followed by the metadata
+//!     24     M  metadata: simple-TLV entries (tag, length, value), see [`meta`]
+//!   24+M     B  body: the card's NVM, byte for byte
+//! ```
+//!
+//! The file is exactly `24 + M + B` bytes. Metadata says where the card came from
+//! (profile name and SM3 digest of its TOML, ATR) and carries the spec choices
+//! ([`CosOptions`]) the card was made with, which live outside NVM. Readers skip
+//! metadata tags they do not know, so later versions can add tags without a version
+//! bump; a version bump is for changes older readers must not misread, and every later
+//! version keeps loading version 1 (snapshot test `tests/image_compat.rs`).
+//!
+//! # Durability
+//!
+//! [`ImageFile::save`] writes a temporary file in the same directory, fsyncs it, renames
+//! it over the image and fsyncs the directory: after a crash the file holds either the
+//! old or the new image, never a mix. The virtual card saves *before* it answers, so an
+//! acknowledged command is on disk.
+//!
+//! # Refusals
+//!
+//! A file that is not an image, is truncated, fails a CRC, was written by a newer
+//! format, or whose body is not a card is refused with a message saying which, and is
+//! never written to.
+
+use crate::profile::Profile;
+use crate::trace::hex;
+use sscard_core::CosOptions;
+use sscard_core::options::{LeZero, PurseOptions};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The image signature.
+pub const MAGIC: [u8; 8] = *b"\x89SSCIMG\n";
+/// The format version this build writes.
+pub const FORMAT_VERSION: u16 = 1;
+/// Length of the fixed header, before the metadata.
+pub const FIXED_HEADER_LEN: usize = 24;
+/// Largest body accepted (the profile limit on NVM size).
+pub const MAX_BODY_LEN: usize = 4 * 1024 * 1024;
+
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Metadata tags.
+pub mod meta {
+    /// Profile label (UTF-8), e.g. `gen3-default`.
+    pub const PROFILE_LABEL: u8 = 0x01;
+    /// SM3 digest of the profile's TOML text (32 bytes).
+    pub const PROFILE_DIGEST: u8 = 0x02;
+    /// Contact ATR as personalized.
+    pub const ATR: u8 = 0x03;
+    /// Spec choices: le_zero (0 exact, 1 lenient), t0_get_response, fcp_as_fci,
+    /// read_binary_le_exact (0/1 each), then optionally the purse's load and purchase
+    /// transaction-type bytes (absent: the defaults).
+    pub const OPTIONS: u8 = 0x04;
+    /// Version of the sscard that created the image (UTF-8).
+    pub const CREATED_BY: u8 = 0x05;
+}
+
+/// Where an image came from and how its card behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageMeta {
+    /// Profile label.
+    pub profile_label: String,
+    /// SM3 digest of the profile's TOML text.
+    pub profile_digest: [u8; 32],
+    /// Contact ATR.
+    pub atr: Vec<u8>,
+    /// Spec choices.
+    pub options: CosOptions,
+    /// sscard version that created the image.
+    pub created_by: String,
+}
+
+impl ImageMeta {
+    /// Metadata of a card personalized from `profile`.
+    pub fn from_profile(profile: &Profile) -> Self {
+        ImageMeta {
+            profile_label: profile.label().to_string(),
+            profile_digest: profile.digest(),
+            atr: profile.atr().to_vec(),
+            options: profile.options(),
+            created_by: format!("sscard {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let o = self.options;
+        let options = [
+            u8::from(o.le_zero == LeZero::Lenient),
+            u8::from(o.t0_get_response),
+            u8::from(o.fcp_as_fci),
+            u8::from(o.read_binary_le_exact),
+            o.purse.load_type,
+            o.purse.purchase_type,
+        ];
+        // The purse bytes came after the first images: written only when they differ from
+        // the defaults, so images of version 1 keep their exact bytes.
+        let options = if o.purse == PurseOptions::default() {
+            options.get(..4).unwrap_or(&[])
+        } else {
+            &options[..]
+        };
+        let mut out = Vec::new();
+        for (tag, value) in [
+            (meta::PROFILE_LABEL, self.profile_label.as_bytes()),
+            (meta::PROFILE_DIGEST, &self.profile_digest[..]),
+            (meta::ATR, &self.atr[..]),
+            (meta::OPTIONS, options),
+            (meta::CREATED_BY, self.created_by.as_bytes()),
+        ] {
+            // Values are short by construction; cap at 255 so the length byte is right.
+            let value = value.get(..value.len().min(255)).unwrap_or(&[]);
+            out.push(tag);
+            out.push(value.len() as u8);
+            out.extend_from_slice(value);
+        }
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Result<Self, ImageError> {
+        let mut label = None;
+        let mut digest = None;
+        let mut atr = None;
+        let mut options = None;
+        let mut created_by = String::new();
+        while let [tag, len, rest @ ..] = bytes {
+            let len = usize::from(*len);
+            let value = rest
+                .get(..len)
+                .ok_or(ImageError::Corrupt("metadata overruns"))?;
+            match *tag {
+                meta::PROFILE_LABEL => label = Some(String::from_utf8_lossy(value).into_owned()),
+                meta::PROFILE_DIGEST => digest = <[u8; 32]>::try_from(value).ok(),
+                meta::ATR => atr = Some(value.to_vec()),
+                meta::OPTIONS => options = decode_options(value),
+                meta::CREATED_BY => created_by = String::from_utf8_lossy(value).into_owned(),
+                _ => {} // a later version's tag: not needed to run the card
+            }
+            bytes = rest.get(len..).unwrap_or(&[]);
+        }
+        if !bytes.is_empty() {
+            return Err(ImageError::Corrupt("metadata truncated"));
+        }
+        Ok(ImageMeta {
+            profile_label: label.ok_or(ImageError::Corrupt("no profile label"))?,
+            profile_digest: digest.ok_or(ImageError::Corrupt("no profile digest"))?,
+            atr: atr.ok_or(ImageError::Corrupt("no ATR"))?,
+            options: options.ok_or(ImageError::Corrupt("no options"))?,
+            created_by,
+        })
+    }
+}
+
+fn decode_options(v: &[u8]) -> Option<CosOptions> {
+    let defaults = CosOptions::default();
+    let flag = |i: usize| match v.get(i) {
+        Some(0) => Some(false),
+        Some(1) => Some(true),
+        _ => None,
+    };
+    Some(CosOptions {
+        le_zero: if flag(0)? {
+            LeZero::Lenient
+        } else {
+            LeZero::ExactLength
+        },
+        t0_get_response: flag(1)?,
+        fcp_as_fci: flag(2)?,
+        read_binary_le_exact: flag(3)?,
+        // Added after the first images were written: absent means the defaults.
+        purse: PurseOptions {
+            load_type: v.get(4).copied().unwrap_or(defaults.purse.load_type),
+            purchase_type: v.get(5).copied().unwrap_or(defaults.purse.purchase_type),
+        },
+        pki: defaults.pki,
+    })
+}
+
+/// Why an image file cannot be used.
+#[derive(Debug)]
+pub enum ImageError {
+    /// Reading, writing or syncing failed.
+    Io(std::io::Error),
+    /// The file does not start with the image signature.
+    NotAnImage,
+    /// Written by a newer format than this build reads.
+    NewerVersion(u16),
+    /// Shorter or longer than its header says.
+    Truncated {
+        /// Bytes the header announces.
+        expected: usize,
+        /// Bytes in the file.
+        actual: usize,
+    },
+    /// A CRC or a structure check failed.
+    Corrupt(&'static str),
+    /// The body is not a card the core can load.
+    NotACard(String),
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::Io(e) => write!(f, "{e}"),
+            ImageError::NotAnImage => f.write_str("not an sscard card image (no image signature)"),
+            ImageError::NewerVersion(v) => write!(
+                f,
+                "image format version {v} was written by a newer sscard (this one reads up to {FORMAT_VERSION})"
+            ),
+            ImageError::Truncated { expected, actual } => write!(
+                f,
+                "image is {actual} bytes but its header says {expected} (truncated or extended)"
+            ),
+            ImageError::Corrupt(what) => write!(f, "image corrupt: {what}"),
+            ImageError::NotACard(why) => write!(f, "image body is not a card: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {}
+
+impl From<std::io::Error> for ImageError {
+    fn from(e: std::io::Error) -> Self {
+        ImageError::Io(e)
+    }
+}
+
+/// Encodes an image: header, metadata, body.
+pub fn encode(meta: &ImageMeta, body: &[u8]) -> Vec<u8> {
+    let m = meta.encode();
+    let mut out = Vec::with_capacity(FIXED_HEADER_LEN + m.len() + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&CRC32.checksum(body).to_be_bytes());
+    let mut digest = CRC32.digest();
+    digest.update(&out);
+    digest.update(&m);
+    out.extend_from_slice(&digest.finalize().to_be_bytes());
+    out.extend_from_slice(&m);
+    out.extend_from_slice(body);
+    out
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    b.get(at..at + 2)
+        .and_then(|s| <[u8; 2]>::try_from(s).ok())
+        .map_or(0, u16::from_be_bytes)
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .map_or(0, u32::from_be_bytes)
+}
+
+/// Decodes and checks an image: signature, version, lengths, both CRCs, metadata, and
+/// that the body loads as a card. Returns the metadata and the body.
+pub fn decode(bytes: &[u8]) -> Result<(ImageMeta, Vec<u8>), ImageError> {
+    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err(ImageError::NotAnImage);
+    }
+    let fixed = bytes.get(..FIXED_HEADER_LEN).ok_or(ImageError::Truncated {
+        expected: FIXED_HEADER_LEN,
+        actual: bytes.len(),
+    })?;
+    let version = be16(fixed, 8);
+    if version > FORMAT_VERSION {
+        return Err(ImageError::NewerVersion(version));
+    }
+    if version == 0 {
+        return Err(ImageError::Corrupt("format version 0"));
+    }
+    let meta_len = usize::from(be16(fixed, 10));
+    let body_len = be32(fixed, 12) as usize;
+    if body_len > MAX_BODY_LEN {
+        return Err(ImageError::Corrupt("body length beyond 4 MiB"));
+    }
+    let expected = FIXED_HEADER_LEN + meta_len + body_len;
+    if bytes.len() != expected {
+        return Err(ImageError::Truncated {
+            expected,
+            actual: bytes.len(),
+        });
+    }
+    let meta_bytes = bytes
+        .get(FIXED_HEADER_LEN..FIXED_HEADER_LEN + meta_len)
+        .unwrap_or(&[]);
+    let mut digest = CRC32.digest();
+    digest.update(fixed.get(..20).unwrap_or(&[]));
+    digest.update(meta_bytes);
+    if digest.finalize() != be32(fixed, 20) {
+        return Err(ImageError::Corrupt("header CRC mismatch"));
+    }
+    let body = bytes.get(FIXED_HEADER_LEN + meta_len..).unwrap_or(&[]);
+    if CRC32.checksum(body) != be32(fixed, 16) {
+        return Err(ImageError::Corrupt("body CRC mismatch"));
+    }
+    let meta = ImageMeta::decode(meta_bytes)?;
+    // The body must be a card this build can run.
+    let nvm = sscard_core::nvm::RamNvm::new(body.to_vec());
+    sscard_core::fs::layout::Header::load(&nvm).map_err(|e| ImageError::NotACard(e.to_string()))?;
+    Ok((meta, nvm.into_inner()))
+}
+
+/// An image file on disk.
+#[derive(Debug, Clone)]
+pub struct ImageFile {
+    path: PathBuf,
+    meta: ImageMeta,
+}
+
+/// How [`ImageFile::open_or_create`] got its card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The file existed and was loaded.
+    Loaded,
+    /// The file did not exist; it was created from the profile.
+    Created,
+}
+
+impl ImageFile {
+    /// Loads the image at `path` and checks it.
+    pub fn load(path: &Path) -> Result<(ImageFile, Vec<u8>), ImageError> {
+        let bytes = fs::read(path)?;
+        let (meta, body) = decode(&bytes)?;
+        Ok((
+            ImageFile {
+                path: path.to_path_buf(),
+                meta,
+            },
+            body,
+        ))
+    }
+
+    /// Loads the image at `path`, or, when there is no such file, personalizes a card
+    /// from `profile` and saves it there. `profile_given`: the user named the profile,
+    /// so an existing image made from another profile is refused rather than silently
+    /// served in its place.
+    pub fn open_or_create(
+        path: &Path,
+        profile: &Profile,
+        profile_given: bool,
+    ) -> Result<(ImageFile, Vec<u8>, Origin), String> {
+        let shown = path.display();
+        match fs::metadata(path) {
+            Ok(_) => {
+                let (file, body) = ImageFile::load(path)
+                    .map_err(|e| format!("image {shown}: {e}; not modified"))?;
+                if profile_given && file.meta.profile_digest != profile.digest() {
+                    return Err(format!(
+                        "image {shown} holds a card made from profile '{}', not from the given \
+                         profile '{}'; drop --profile to use the image, or give another --image",
+                        file.meta.profile_label,
+                        profile.label()
+                    ));
+                }
+                file.remove_stale_temporaries();
+                Ok((file, body, Origin::Loaded))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let body = profile.image().map_err(|e| e.to_string())?;
+                let file = ImageFile {
+                    path: path.to_path_buf(),
+                    meta: ImageMeta::from_profile(profile),
+                };
+                file.save(&body)
+                    .map_err(|e| format!("cannot create image {shown}: {e}"))?;
+                Ok((file, body, Origin::Created))
+            }
+            Err(e) => Err(format!("image {shown}: {e}")),
+        }
+    }
+
+    /// Removes temporary files a killed process left beside the image (a kill between
+    /// creating the temporary file and the rename). They never hold the image itself.
+    fn remove_stale_temporaries(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let prefix = format!(".{}.tmp-", name.to_string_lossy());
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// The image's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The image's metadata.
+    pub fn meta(&self) -> &ImageMeta {
+        &self.meta
+    }
+
+    /// Writes `body` as the new image, atomically and durably: a temporary file in the
+    /// same directory is written and fsynced, renamed over the image, and the directory
+    /// is fsynced so the rename itself survives a crash.
+    pub fn save(&self, body: &[u8]) -> Result<(), ImageError> {
+        let bytes = encode(&self.meta, body);
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(ImageError::Io(e));
+        }
+        // Persist the directory entry (the rename). Directories open read-only on Unix.
+        File::open(&dir)?.sync_all()?;
+        Ok(())
+    }
+}
+
+/// One line about an image: `profile gen3-default (SM3 1A2B…), ATR …, created by …`.
+pub fn describe(meta: &ImageMeta) -> String {
+    format!(
+        "profile '{}' (SM3 {}…), ATR {}, {}",
+        meta.profile_label,
+        hex(meta.profile_digest.get(..4).unwrap_or(&[])),
+        hex(&meta.atr),
+        if meta.created_by.is_empty() {
+            "creator unknown".to_string()
+        } else {
+            format!("created by {}", meta.created_by)
+        }
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (ImageMeta, Vec<u8>) {
+        let profile = Profile::default_gen3();
+        (ImageMeta::from_profile(&profile), profile.image().unwrap())
+    }
+
+    #[test]
+    fn round_trip() {
+        let (meta, body) = sample();
+        let bytes = encode(&meta, &body);
+        let (m, b) = decode(&bytes).unwrap();
+        assert_eq!(m, meta);
+        assert_eq!(b, body);
+    }
+
+    #[test]
+    fn every_single_byte_corruption_is_refused() {
+        let (meta, body) = sample();
+        let bytes = encode(&meta, &body);
+        // Every header and metadata byte, and a spread of body bytes.
+        let positions = (0..FIXED_HEADER_LEN + 80).chain((100..bytes.len()).step_by(997));
+        for at in positions {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x01;
+            assert!(decode(&bad).is_err(), "flip at {at} accepted");
+        }
+    }
+
+    #[test]
+    fn truncation_and_extension_are_refused() {
+        let (meta, body) = sample();
+        let bytes = encode(&meta, &body);
+        for len in [0, 7, 8, 23, 24, 60, bytes.len() - 1] {
+            assert!(
+                decode(&bytes[..len]).is_err(),
+                "truncated to {len} accepted"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(decode(&longer), Err(ImageError::Truncated { .. })));
+    }
+
+    #[test]
+    fn newer_version_is_refused_by_name() {
+        let (meta, body) = sample();
+        let mut bytes = encode(&meta, &body);
+        bytes[9] = 2;
+        assert!(matches!(decode(&bytes), Err(ImageError::NewerVersion(2))));
+    }
+
+    #[test]
+    fn unknown_metadata_tags_are_skipped() {
+        let (meta, body) = sample();
+        let mut m = meta.encode();
+        m.extend_from_slice(&[0x7E, 3, 1, 2, 3]);
+        // Rebuild by hand with the extra tag, as a later version would write it.
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&CRC32.checksum(&body).to_be_bytes());
+        let mut d = CRC32.digest();
+        d.update(&out);
+        d.update(&m);
+        out.extend_from_slice(&d.finalize().to_be_bytes());
+        out.extend_from_slice(&m);
+        out.extend_from_slice(&body);
+        assert_eq!(decode(&out).unwrap().0, meta);
+    }
+
+    #[test]
+    fn body_that_is_not_a_card_is_refused() {
+        let (meta, _) = sample();
+        let bytes = encode(&meta, &[0u8; 4096]);
+        assert!(matches!(decode(&bytes), Err(ImageError::NotACard(_))));
+    }
+}

@@ -1,0 +1,130 @@
+//! Scripts against a card in a PC/SC reader (cargo feature `pcsc`): a real card, or a
+//! virtual one behind vpcd.
+//!
+//! `reset` is a warm reset (`SCardReconnect` with `SCARD_RESET_CARD`); `power-off`
+//! followed by `power-on` is a cold reset (`SCARD_UNPOWER_CARD`); interface switches
+//! cannot be done through a reader: `contact` / `contactless` power-cycle a card that is
+//! already on that interface and fail the step otherwise.
+
+use crate::script::Target;
+use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
+use sscard_core::card::applet::Interface;
+use std::ffi::CString;
+
+/// A connection to the card in one reader.
+pub struct PcscTarget {
+    _context: Context,
+    card: Card,
+    reader: String,
+    /// `power-off` seen: the next `power-on` power-cycles the card.
+    off: bool,
+    buffer: Vec<u8>,
+}
+
+impl std::fmt::Debug for PcscTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcscTarget")
+            .field("reader", &self.reader)
+            .finish_non_exhaustive()
+    }
+}
+
+fn pcsc_error(what: &str, e: pcsc::Error) -> String {
+    format!("{what}: {e}")
+}
+
+impl PcscTarget {
+    /// Connects to the reader named `name`, or whose name contains `name` (when only
+    /// one does).
+    pub fn connect(name: &str) -> Result<Self, String> {
+        let context = Context::establish(Scope::User)
+            .map_err(|e| pcsc_error("PC/SC unavailable (is pcscd running?)", e))?;
+        let readers: Vec<CString> = context
+            .list_readers_owned()
+            .map_err(|e| pcsc_error("cannot list readers", e))?;
+        let names: Vec<String> = readers
+            .iter()
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect();
+        let chosen = match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                let matching: Vec<usize> = (0..names.len())
+                    .filter(|&i| names.get(i).is_some_and(|n| n.contains(name)))
+                    .collect();
+                match matching.as_slice() {
+                    [i] => *i,
+                    [] => return Err(format!("no reader matches {name:?}; readers: {names:?}")),
+                    _ => return Err(format!("several readers match {name:?}: {names:?}")),
+                }
+            }
+        };
+        let (Some(reader), Some(shown)) = (readers.get(chosen), names.get(chosen)) else {
+            return Err("reader list changed".into());
+        };
+        let card = context
+            .connect(reader, ShareMode::Shared, Protocols::ANY)
+            .map_err(|e| pcsc_error(&format!("cannot connect to the card in {shown:?}"), e))?;
+        Ok(PcscTarget {
+            _context: context,
+            card,
+            reader: shown.clone(),
+            off: false,
+            buffer: vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+        })
+    }
+
+    /// The reader's name.
+    pub fn reader_name(&self) -> &str {
+        &self.reader
+    }
+
+    fn reconnect(&mut self, how: Disposition) -> Result<Vec<u8>, String> {
+        self.card
+            .reconnect(ShareMode::Shared, Protocols::ANY, how)
+            .map_err(|e| pcsc_error("SCardReconnect", e))?;
+        self.off = false;
+        self.atr()
+    }
+}
+
+impl Target for PcscTarget {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+        if self.off {
+            // No power, no answer: what `=> mute` expects (the reader is not asked).
+            return Ok(Vec::new());
+        }
+        self.card
+            .transmit(apdu, &mut self.buffer)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| pcsc_error("SCardTransmit", e))
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, String> {
+        self.reconnect(Disposition::ResetCard)
+    }
+    fn power_off(&mut self) -> Result<(), String> {
+        self.off = true;
+        Ok(())
+    }
+    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+        self.reconnect(Disposition::UnpowerCard)
+    }
+    fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+        // A reader cannot move its card; when the card already is on that interface
+        // (PC/SC's contactless ATR `3B 8n 80 01 …`), the directive is a power cycle.
+        let atr = self.atr()?;
+        let contactless = matches!(atr.as_slice(), [0x3B, t0, 0x80, 0x01, ..] if t0 >> 4 == 8);
+        if contactless == (interface == Interface::Contactless) {
+            self.reconnect(Disposition::UnpowerCard).map(|_| ())
+        } else {
+            Err("a PC/SC reader cannot move its card to another interface".into())
+        }
+    }
+    fn atr(&mut self) -> Result<Vec<u8>, String> {
+        let status = self
+            .card
+            .status2_owned()
+            .map_err(|e| pcsc_error("SCardStatus", e))?;
+        Ok(status.atr().to_vec())
+    }
+}

@@ -1,0 +1,1068 @@
+//! Personalization profiles: TOML on disk → a personalized card image.
+//!
+//! A profile names the card's generation, algorithm, ATR, area code, the issuer's root
+//! keys (diversified per card by the core), the holder PIN and the data of EF05/EF06
+//! and of any other file, plus the spec choices of `sscard_core::options`. Values are
+//! written as people read them (dates `20251201`, names in Chinese); this module encodes
+//! them as the card stores them (cn → BCD right-padded with F, an → bytes right-padded
+//! with 00, names in GBK; LD/T 32 P10 §5.4, V2.0 §7). Every error names the field.
+
+use serde::Deserialize;
+use sscard_core::crypto::Algorithm;
+use sscard_core::fs::build::{Capacities, EfSpec, Personalizer, Structure};
+use sscard_core::fs::layout::Access;
+use sscard_core::nvm::RamNvm;
+use sscard_core::options::{CosOptions, LeZero, PurseOptions};
+use sscard_core::ssc::layout::{AppDf, Location, key_id};
+use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
+use sscard_core::ssc::{
+    Availability, BinarySpec, ExtraEf, Generation, InterfacePolicy, KeySpec, PkiSpec, RecordsSpec,
+    SscPersonalization, ssse_key_usage,
+};
+use std::fmt;
+use std::path::Path;
+
+/// The default third-generation profile (test keys only), built into the binary.
+pub const DEFAULT_GEN3: &str = include_str!("../vectors/profiles/gen3-default.toml");
+
+/// A profile error, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    /// Dotted path of the offending field (empty when the TOML itself is malformed).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "profile field `{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ProfileError {
+    ProfileError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The TOML document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileToml {
+    /// Card-level settings.
+    pub card: CardToml,
+    /// The holder PIN.
+    pub pin: PinToml,
+    /// Issuer root keys.
+    pub keys: KeysToml,
+    /// SSSE EF05 发卡机构数据.
+    pub ef05: Ef05Toml,
+    /// SSSE EF06 持卡人基本信息.
+    pub ef06: Ef06Toml,
+    /// Other records, appended in order.
+    #[serde(default)]
+    pub records: Vec<RecordsToml>,
+    /// Transparent contents.
+    #[serde(default)]
+    pub binary: Vec<BinaryToml>,
+    /// Extra transparent EFs in the SSSE (biometric templates).
+    #[serde(default)]
+    pub extra_ef: Vec<ExtraEfToml>,
+    /// The medical purse (created when the purse keys are given).
+    #[serde(default)]
+    pub purse: PurseToml,
+    /// The gen-3 PKI application.
+    #[serde(default)]
+    pub pki: Option<PkiToml>,
+    /// Which applications answer on which interface.
+    #[serde(default)]
+    pub interfaces: InterfacesToml,
+    /// Spec choices.
+    #[serde(default)]
+    pub options: OptionsToml,
+}
+
+/// `[interfaces]`: "both" (default), "contact" or "contactless" per application.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfacesToml {
+    /// The SSSE (and so all its DFs).
+    #[serde(default)]
+    pub ssse: Option<String>,
+    /// DF01.
+    #[serde(default)]
+    pub df01: Option<String>,
+    /// DF02.
+    #[serde(default)]
+    pub df02: Option<String>,
+    /// DF03.
+    #[serde(default)]
+    pub df03: Option<String>,
+    /// DF04 (with the medical purse).
+    #[serde(default)]
+    pub df04: Option<String>,
+    /// DF07.
+    #[serde(default)]
+    pub df07: Option<String>,
+    /// The PKI application.
+    #[serde(default)]
+    pub pki: Option<String>,
+}
+
+fn availability(field: &str, v: &Option<String>) -> Result<Availability, ProfileError> {
+    match v.as_deref() {
+        None | Some("both") => Ok(Availability::Both),
+        Some("contact") => Ok(Availability::ContactOnly),
+        Some("contactless") => Ok(Availability::ContactlessOnly),
+        Some(_) => Err(err(field, "\"both\", \"contact\" or \"contactless\"")),
+    }
+}
+
+/// `[pki]`: the PKI application's PINs and certificate file size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiToml {
+    /// User PIN digits.
+    pub user_pin: String,
+    /// Administrator PIN digits.
+    pub admin_pin: String,
+    /// Try limit of both.
+    pub try_limit: u8,
+    /// Bytes of each certificate EF (default 2048).
+    #[serde(default = "default_cert")]
+    pub cert_size: u32,
+}
+
+fn default_cert() -> u32 {
+    2048
+}
+
+/// `[purse]`: initial values of the medical purse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurseToml {
+    /// Initial balance in fen.
+    #[serde(default)]
+    pub balance: u32,
+    /// 支付年度, yyyy.
+    #[serde(default = "default_year")]
+    pub payment_year: String,
+    /// 年度起始日期, mmdd.
+    #[serde(default = "default_start")]
+    pub starting_day: String,
+}
+
+fn default_year() -> String {
+    "2025".into()
+}
+
+fn default_start() -> String {
+    "0101".into()
+}
+
+impl Default for PurseToml {
+    fn default() -> Self {
+        PurseToml {
+            balance: 0,
+            payment_year: default_year(),
+            starting_day: default_start(),
+        }
+    }
+}
+
+/// `[card]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardToml {
+    /// 1, 2 or 3.
+    pub generation: u8,
+    /// "SM4" or "3DES".
+    pub algorithm: String,
+    /// Contact ATR, hex.
+    pub atr: String,
+    /// Issuing area code, 6 digits.
+    pub area_code: String,
+    /// SFI of the DIR file (FCI tag 88).
+    pub dir_sfi: u8,
+    /// NVM size in bytes (default 64 KiB, the gen-3 chip budget).
+    #[serde(default = "default_nvm")]
+    pub nvm_size: usize,
+}
+
+fn default_nvm() -> usize {
+    64 * 1024
+}
+
+/// `[pin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinToml {
+    /// Digits, 4–16; empty for no PIN.
+    pub value: String,
+    /// Try limit.
+    pub try_limit: u8,
+}
+
+/// `[keys]`: 16-byte roots in hex.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysToml {
+    /// Try limit of every external-authentication key.
+    pub try_limit: u8,
+    /// IRK (internal authentication).
+    pub irk: String,
+    /// STKSSSE (secure messaging).
+    pub stk: String,
+    /// UKSSSE (update key, id 04).
+    pub uk: String,
+    /// BK (card block, id 05).
+    pub bk: String,
+    /// PUK (PIN unblock, id 06).
+    pub puk: String,
+    /// RKSSSE (read key, id 0A).
+    pub rk: String,
+    /// Medical purse load key (DF04).
+    #[serde(default)]
+    pub dlk: Option<String>,
+    /// Medical purse purchase key (DF04).
+    #[serde(default)]
+    pub dpk: Option<String>,
+    /// Medical purse TAC key (DF04).
+    #[serde(default)]
+    pub dtk: Option<String>,
+    /// Medical purse starting-day key (DF04, external authentication id 89).
+    #[serde(default)]
+    pub dsk: Option<String>,
+    /// DF-level keys.
+    #[serde(default)]
+    pub df: Vec<DfKeyToml>,
+}
+
+/// `[[keys.df]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DfKeyToml {
+    /// "DF01" … "DF07".
+    pub df: String,
+    /// Key id (e.g. 0x84).
+    pub id: u8,
+    /// Root key, hex.
+    pub root: String,
+    /// Key version.
+    #[serde(default = "one")]
+    pub version: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// `[ef05]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ef05Toml {
+    /// 卡的识别码, 32 hex digits.
+    pub card_id: String,
+    /// 卡的类别, one character.
+    pub card_type: String,
+    /// 规范版本, e.g. "3.00".
+    pub spec_version: String,
+    /// 初始化机构编号, 24 hex digits.
+    pub init_org: String,
+    /// 发卡日期 YYYYMMDD.
+    pub issue_date: String,
+    /// 卡有效期 YYYYMMDD.
+    pub expiry_date: String,
+    /// 卡号, 9 characters.
+    pub card_number: String,
+}
+
+/// `[ef06]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ef06Toml {
+    /// 社会保障号码, 18 characters.
+    pub ssn: String,
+    /// 姓名 (stored in GBK, 00-padded to 30 bytes).
+    pub name: String,
+    /// 姓名扩展 (gen 2/3; GBK, 00-padded to 20 bytes).
+    #[serde(default)]
+    pub name_ext: String,
+    /// 性别 '1', '2' or '9'.
+    pub sex: String,
+    /// 民族, 2 digits.
+    pub nation: String,
+    /// 出生地, 6 digits.
+    pub birth_place: String,
+    /// 出生日期 YYYYMMDD.
+    pub birth_date: String,
+}
+
+/// `[[records]]`: records of one EF, in hex (`tag len value` for TLV files) and/or as
+/// typed items (appended after the hex ones).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsToml {
+    /// "SSSE/EF0D", "DF01/EF05", …
+    pub file: String,
+    /// Records in hex.
+    #[serde(default)]
+    pub hex: Vec<String>,
+    /// Simple-TLV records given by tag, length and a typed value.
+    #[serde(default)]
+    pub items: Vec<ItemToml>,
+}
+
+/// One simple-TLV record: exactly one of `an`, `cn`, `hex`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemToml {
+    /// Tag (the record identifier).
+    pub tag: u8,
+    /// Value length (the data dictionary's length).
+    pub len: u8,
+    /// Text, stored in GBK, 00-padded.
+    #[serde(default)]
+    pub an: Option<String>,
+    /// Digits, stored as BCD, F-padded.
+    #[serde(default)]
+    pub cn: Option<String>,
+    /// Raw bytes.
+    #[serde(default)]
+    pub hex: Option<String>,
+}
+
+/// `[[binary]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryToml {
+    /// "SSSE/EF07", …
+    pub file: String,
+    /// Offset.
+    #[serde(default)]
+    pub offset: u32,
+    /// Data in hex.
+    pub hex: String,
+}
+
+/// `[[extra_ef]]`: an extension EF in the SSSE (EF0C upward, spec/ssc.md §2.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraEfToml {
+    /// FID in hex, e.g. "EF0C".
+    pub fid: String,
+    /// SFI (0 for none).
+    #[serde(default)]
+    pub sfi: u8,
+    /// Size in bytes of a transparent EF (the default structure).
+    #[serde(default)]
+    pub size: Option<u32>,
+    /// "transparent" (default) or "linear-fixed" (then `record_len` and `records`).
+    #[serde(default)]
+    pub structure: Option<String>,
+    /// Record length of a linear-fixed EF.
+    #[serde(default)]
+    pub record_len: Option<u8>,
+    /// Record count of a linear-fixed EF.
+    #[serde(default)]
+    pub records: Option<u8>,
+    /// Read condition (see [`access`]); default `"key:0A"` (RKSSSE), as for EF07/EF08.
+    #[serde(default)]
+    pub read: Option<String>,
+    /// Update condition (see [`access`]); default `"key:04"` (UKSSSE).
+    #[serde(default)]
+    pub write: Option<String>,
+}
+
+/// Parses an access condition: `"always"`, `"never"`, `"pin"`, `"key:XX"`,
+/// `"pin-or-key:XX"`, `"pin-and-key:XX"` (XX = key id in hex).
+pub fn access(field: &str, s: &str) -> Result<Access, ProfileError> {
+    let key = |id: &str| {
+        u8::from_str_radix(id, 16)
+            .map_err(|_| err(field, format!("bad key id {id:?} (two hex digits)")))
+    };
+    let pin = sscard_core::ssc::layout::PIN;
+    match s.split_once(':') {
+        None => match s {
+            "always" => Ok(Access::Always),
+            "never" => Ok(Access::Never),
+            "pin" => Ok(Access::Pin(pin)),
+            _ => Err(err(
+                field,
+                "expected always, never, pin, key:XX, pin-or-key:XX or pin-and-key:XX",
+            )),
+        },
+        Some(("key", id)) => Ok(Access::Key(key(id)?)),
+        Some(("pin-or-key", id)) => Ok(Access::PinOrKey { pin, key: key(id)? }),
+        Some(("pin-and-key", id)) => Ok(Access::PinAndKey { pin, key: key(id)? }),
+        Some((kind, _)) => Err(err(field, format!("unknown access kind {kind:?}"))),
+    }
+}
+
+/// `[options]`: the spec choices (see `sscard_core::options`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsToml {
+    /// "exact" (6Cxx, default) or "lenient".
+    #[serde(default)]
+    pub le_zero: Option<String>,
+    /// Case-3/4 answers as 61xx on the contact interface (default true).
+    #[serde(default)]
+    pub t0_get_response: Option<bool>,
+    /// SELECT P2=04 answered with the FCI (default true).
+    #[serde(default)]
+    pub fcp_as_fci: Option<bool>,
+    /// READ BINARY Le beyond the end → 6Cxx (default true).
+    #[serde(default)]
+    pub read_binary_le_exact: Option<bool>,
+    /// 交易类型 byte of a purse load (default 0x31, '1').
+    #[serde(default)]
+    pub purse_load_type: Option<u8>,
+    /// 交易类型 byte of a purse purchase (default 0x32, '2').
+    #[serde(default)]
+    pub purse_purchase_type: Option<u8>,
+}
+
+/// A validated profile, ready to personalize cards.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The parsed TOML.
+    pub toml: ProfileToml,
+    generation: Generation,
+    algorithm: Algorithm,
+    atr: Vec<u8>,
+    area: [u8; 6],
+    pin: Vec<u8>,
+    options: CosOptions,
+    keys: Vec<(Location, u8, Vec<u8>, u8)>,
+    records: Vec<(Location, u16, Vec<Vec<u8>>)>,
+    binaries: Vec<(Location, u16, u32, Vec<u8>)>,
+    extra: Vec<ExtraEf>,
+    purse: Option<PurseValues>,
+    pki_pins: Option<(Vec<u8>, Vec<u8>)>,
+    interfaces: InterfacePolicy,
+    custom_efs: Vec<EfSpec>,
+    label: String,
+    digest: [u8; 32],
+}
+
+/// Decodes hex, ignoring spaces.
+pub fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !s.len().is_multiple_of(2) {
+        return Err(err(field, "odd number of hex digits"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(s.get(i..i + 2).unwrap_or(""), 16).map_err(|_| {
+                err(
+                    field,
+                    format!("not hex: {:?}", s.get(i..i + 2).unwrap_or("")),
+                )
+            })
+        })
+        .collect()
+}
+
+/// TOML syntax and type errors: name the offending key (`table.key`, found from the
+/// error's position) and its line, with the parser's own message.
+fn toml_error(e: toml::de::Error, text: &str) -> ProfileError {
+    let message = e.message().trim().to_string();
+    let Some(start) = e.span().map(|s| s.start) else {
+        return err("", message);
+    };
+    let before = text.get(..start).unwrap_or("");
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    // The table the key belongs to: the last `[table]` / `[[table]]` header above it.
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let field = match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (None, Some(k)) => k,
+        (Some(t), None) => t,
+        (None, None) => String::new(),
+    };
+    err(field, format!("{message} (line {line_no})"))
+}
+
+fn hex_len(field: &str, s: &str, len: usize) -> Result<Vec<u8>, ProfileError> {
+    let v = hex(field, s)?;
+    if v.len() != len {
+        return Err(err(field, format!("expected {len} bytes, got {}", v.len())));
+    }
+    Ok(v)
+}
+
+/// cn: decimal digits as BCD, right-padded with F to `len` bytes (P10 §5.4).
+pub fn cn(field: &str, digits: &str, len: usize) -> Result<Vec<u8>, ProfileError> {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > len * 2 {
+        return Err(err(
+            field,
+            format!("expected up to {} decimal digits", len * 2),
+        ));
+    }
+    let mut nibbles: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    nibbles.resize(len * 2, 0x0F);
+    Ok(nibbles
+        .chunks_exact(2)
+        .map(|p| p.iter().fold(0u8, |acc, n| acc << 4 | n))
+        .collect())
+}
+
+/// an: text bytes (GBK for Chinese), right-padded with 00 to `len` bytes.
+pub fn an(field: &str, text: &str, len: usize) -> Result<Vec<u8>, ProfileError> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    if unmappable {
+        return Err(err(field, "text has characters GBK cannot encode"));
+    }
+    if bytes.len() > len {
+        return Err(err(
+            field,
+            format!("{} bytes in GBK, at most {len}", bytes.len()),
+        ));
+    }
+    let mut v = bytes.into_owned();
+    v.resize(len, 0);
+    Ok(v)
+}
+
+fn tlv(tag: u8, value: Vec<u8>) -> Vec<u8> {
+    let mut r = vec![tag, value.len() as u8];
+    r.extend(value);
+    r
+}
+
+fn date(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
+    let ok = s.len() == 8
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && matches!(s.get(4..6).and_then(|m| m.parse::<u8>().ok()), Some(1..=12))
+        && matches!(s.get(6..8).and_then(|d| d.parse::<u8>().ok()), Some(1..=31));
+    if !ok {
+        return Err(err(field, "expected a date YYYYMMDD"));
+    }
+    cn(field, s, 4)
+}
+
+/// Parses "SSSE/EF05" or "DF01/EF05".
+pub fn file_ref(field: &str, s: &str) -> Result<(Location, u16), ProfileError> {
+    let (df, ef) = s
+        .split_once('/')
+        .ok_or_else(|| err(field, "expected DF/EF, e.g. \"DF01/EF05\""))?;
+    let location = match df {
+        "SSSE" => Location::Ssse,
+        other => {
+            let fid = u16::from_str_radix(other.trim_start_matches("DF").trim(), 16)
+                .ok()
+                .map(|n| 0xDF00 | n)
+                .ok_or_else(|| err(field, format!("unknown DF {other:?}")))?;
+            Location::App(
+                AppDf::from_fid(fid).ok_or_else(|| err(field, format!("unknown DF {other:?}")))?,
+            )
+        }
+    };
+    let fid = u16::from_str_radix(ef, 16).map_err(|_| err(field, format!("bad EF {ef:?}")))?;
+    Ok((location, fid))
+}
+
+impl Profile {
+    /// Parses and validates a profile.
+    pub fn parse(text: &str) -> Result<Profile, ProfileError> {
+        let toml: ProfileToml = toml::from_str(text).map_err(|e| toml_error(e, text))?;
+        Profile::validate(toml, text)
+    }
+
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err("", format!("cannot read {}: {e}", path.display())))?;
+        let mut profile = Profile::parse(&text)?;
+        if let Some(stem) = path.file_stem() {
+            profile.label = stem.to_string_lossy().into_owned();
+        }
+        Ok(profile)
+    }
+
+    /// The built-in default gen-3 profile.
+    pub fn default_gen3() -> Profile {
+        match Profile::parse(DEFAULT_GEN3) {
+            Ok(mut p) => {
+                p.label = "gen3-default".to_string();
+                p
+            }
+            // The built-in profile is checked by a test; this arm cannot be reached.
+            Err(e) => unreachable!("built-in profile invalid: {e}"),
+        }
+    }
+
+    fn validate(toml: ProfileToml, text: &str) -> Result<Profile, ProfileError> {
+        let c = &toml.card;
+        let generation = match c.generation {
+            1 => Generation::One,
+            2 => Generation::Two,
+            3 => Generation::Three,
+            _ => return Err(err("card.generation", "must be 1, 2 or 3")),
+        };
+        let algorithm = match c.algorithm.to_ascii_uppercase().as_str() {
+            "SM4" => Algorithm::Sm4,
+            "3DES" | "DES" => Algorithm::Des3,
+            _ => return Err(err("card.algorithm", "must be \"SM4\" or \"3DES\"")),
+        };
+        if generation == Generation::Three && algorithm != Algorithm::Sm4 {
+            return Err(err("card.algorithm", "a third-generation card uses SM4"));
+        }
+        if generation == Generation::One && algorithm != Algorithm::Des3 {
+            return Err(err(
+                "card.algorithm",
+                "a first-generation card uses DES/3DES",
+            ));
+        }
+        let atr = hex("card.atr", &c.atr)?;
+        match sscard_core::atr::historical_bytes(&atr) {
+            Some(h) if h.len() >= 13 => {}
+            _ => {
+                return Err(err(
+                    "card.atr",
+                    "not a well-formed ATR with at least 13 historical bytes",
+                ));
+            }
+        }
+        let area: [u8; 6] = c
+            .area_code
+            .as_bytes()
+            .try_into()
+            .ok()
+            .filter(|a: &[u8; 6]| a.iter().all(u8::is_ascii_digit))
+            .ok_or_else(|| err("card.area_code", "expected 6 digits"))?;
+        if !(1..=30).contains(&c.dir_sfi) {
+            return Err(err("card.dir_sfi", "SFI must be 1-30"));
+        }
+        if c.nvm_size < 8 * 1024 || c.nvm_size > 4 * 1024 * 1024 {
+            return Err(err("card.nvm_size", "must be 8 KiB - 4 MiB"));
+        }
+        let p = &toml.pin;
+        let pin = if p.value.is_empty() {
+            vec![]
+        } else {
+            if p.value.len() < 4 || p.value.len() > 16 {
+                return Err(err("pin.value", "4-16 digits"));
+            }
+            cn("pin.value", &p.value, p.value.len().div_ceil(2))?
+        };
+        let key_len = 16;
+        let k = &toml.keys;
+        let mut keys = vec![];
+        for (name, id, value) in [
+            ("keys.irk", key_id::IRK, &k.irk),
+            ("keys.stk", key_id::STK, &k.stk),
+            ("keys.uk", key_id::UK, &k.uk),
+            ("keys.bk", key_id::BK, &k.bk),
+            ("keys.puk", key_id::PUK, &k.puk),
+            ("keys.rk", key_id::RK, &k.rk),
+        ] {
+            keys.push((Location::Ssse, id, hex_len(name, value, key_len)?, 1));
+        }
+        for (i, dk) in k.df.iter().enumerate() {
+            let field = format!("keys.df[{i}]");
+            let (location, _) = file_ref(&field, &format!("{}/EF00", dk.df))?;
+            keys.push((
+                location,
+                dk.id,
+                hex_len(&format!("{field}.root"), &dk.root, key_len)?,
+                dk.version,
+            ));
+        }
+        let df04 = Location::App(AppDf::Df04);
+        let mut purse_keys = 0;
+        for (name, id, value) in [
+            ("keys.dlk", purse_key::DLK, &k.dlk),
+            ("keys.dpk", purse_key::DPK, &k.dpk),
+            ("keys.dtk", purse_key::DTK, &k.dtk),
+        ] {
+            if let Some(v) = value {
+                keys.push((df04, id, hex_len(name, v, key_len)?, 1));
+                purse_keys += 1;
+            }
+        }
+        if let Some(v) = &k.dsk {
+            keys.push((df04, DSK_ID, hex_len("keys.dsk", v, key_len)?, 1));
+        }
+        let purse = match purse_keys {
+            0 => None,
+            3 => {
+                let pt = &toml.purse;
+                if pt.payment_year.len() != 4 {
+                    return Err(err("purse.payment_year", "yyyy"));
+                }
+                let year = cn("purse.payment_year", &pt.payment_year, 2)?;
+                let start = cn("purse.starting_day", &pt.starting_day, 2)?;
+                let year: [u8; 2] = year
+                    .try_into()
+                    .map_err(|_| err("purse.payment_year", "yyyy"))?;
+                let start: [u8; 2] = start
+                    .try_into()
+                    .map_err(|_| err("purse.starting_day", "mmdd"))?;
+                if !valid_mmdd(&start) {
+                    return Err(err("purse.starting_day", "mmdd"));
+                }
+                Some(PurseValues {
+                    balance: pt.balance,
+                    year,
+                    start,
+                    ..PurseValues::default()
+                })
+            }
+            _ => return Err(err("keys.dlk", "give all of dlk, dpk and dtk, or none")),
+        };
+
+        let pki_pins = match &toml.pki {
+            None => None,
+            Some(pk) => {
+                if generation != Generation::Three {
+                    return Err(err(
+                        "pki",
+                        "the PKI application is a third-generation feature",
+                    ));
+                }
+                let digits = |f: &str, v: &str| {
+                    if v.len() < 4 || v.len() > 16 {
+                        return Err(err(f, "4-16 digits"));
+                    }
+                    cn(f, v, v.len().div_ceil(2))
+                };
+                Some((
+                    digits("pki.user_pin", &pk.user_pin)?,
+                    digits("pki.admin_pin", &pk.admin_pin)?,
+                ))
+            }
+        };
+        let i = &toml.interfaces;
+        let interfaces = InterfacePolicy {
+            ssse: availability("interfaces.ssse", &i.ssse)?,
+            apps: [
+                availability("interfaces.df01", &i.df01)?,
+                availability("interfaces.df02", &i.df02)?,
+                availability("interfaces.df03", &i.df03)?,
+                availability("interfaces.df04", &i.df04)?,
+                availability("interfaces.df07", &i.df07)?,
+            ],
+            pki: availability("interfaces.pki", &i.pki)?,
+        };
+        let e5 = &toml.ef05;
+        let ef05 = vec![
+            tlv(0x01, hex_len("ef05.card_id", &e5.card_id, 16)?),
+            tlv(0x02, an("ef05.card_type", &e5.card_type, 1)?),
+            tlv(0x03, an("ef05.spec_version", &e5.spec_version, 4)?),
+            tlv(0x04, hex_len("ef05.init_org", &e5.init_org, 12)?),
+            tlv(0x05, date("ef05.issue_date", &e5.issue_date)?),
+            tlv(0x06, date("ef05.expiry_date", &e5.expiry_date)?),
+            tlv(0x07, an("ef05.card_number", &e5.card_number, 9)?),
+        ];
+        if e5.card_number.len() != 9 {
+            return Err(err(
+                "ef05.card_number",
+                "9 characters (8 + check character)",
+            ));
+        }
+        let expected_version = match generation {
+            Generation::One => "1.",
+            Generation::Two => "2.",
+            Generation::Three => "3.",
+        };
+        if !e5.spec_version.starts_with(expected_version) {
+            return Err(err(
+                "ef05.spec_version",
+                format!(
+                    "must start with {expected_version:?} for generation {}",
+                    c.generation
+                ),
+            ));
+        }
+        let e6 = &toml.ef06;
+        if e6.ssn.len() != 18 {
+            return Err(err("ef06.ssn", "18 characters"));
+        }
+        let mut ef06 = vec![
+            tlv(0x08, an("ef06.ssn", &e6.ssn, 18)?),
+            tlv(0x09, an("ef06.name", &e6.name, 30)?),
+        ];
+        if generation != Generation::One {
+            ef06.push(tlv(0x4E, an("ef06.name_ext", &e6.name_ext, 20)?));
+        } else if !e6.name_ext.is_empty() {
+            return Err(err("ef06.name_ext", "generation 1 cards have no 姓名扩展"));
+        }
+        if !matches!(e6.sex.as_str(), "1" | "2" | "9") {
+            return Err(err("ef06.sex", "'1', '2' or '9' (GB 2261.1)"));
+        }
+        ef06.push(tlv(0x0A, an("ef06.sex", &e6.sex, 1)?));
+        ef06.push(tlv(0x0B, cn("ef06.nation", &e6.nation, 1)?));
+        ef06.push(tlv(0x0C, cn("ef06.birth_place", &e6.birth_place, 3)?));
+        ef06.push(tlv(0x0D, date("ef06.birth_date", &e6.birth_date)?));
+
+        let mut records = vec![
+            (Location::Ssse, 0xEF05, ef05),
+            (Location::Ssse, 0xEF06, ef06),
+        ];
+        for (i, r) in toml.records.iter().enumerate() {
+            let field = format!("records[{i}]");
+            let (location, fid) = file_ref(&format!("{field}.file"), &r.file)?;
+            let mut recs = r
+                .hex
+                .iter()
+                .enumerate()
+                .map(|(j, h)| hex(&format!("{field}.hex[{j}]"), h))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (j, item) in r.items.iter().enumerate() {
+                let f = format!("{field}.items[{j}]");
+                let len = usize::from(item.len);
+                let value = match (&item.an, &item.cn, &item.hex) {
+                    (Some(t), None, None) => an(&f, t, len)?,
+                    (None, Some(d), None) => cn(&f, d, len)?,
+                    (None, None, Some(h)) => hex_len(&f, h, len)?,
+                    _ => return Err(err(f, "give exactly one of an, cn, hex")),
+                };
+                recs.push(tlv(item.tag, value));
+            }
+            records.push((location, fid, recs));
+        }
+        let mut binaries = vec![];
+        for (i, b) in toml.binary.iter().enumerate() {
+            let field = format!("binary[{i}]");
+            let (location, fid) = file_ref(&format!("{field}.file"), &b.file)?;
+            binaries.push((
+                location,
+                fid,
+                b.offset,
+                hex(&format!("{field}.hex"), &b.hex)?,
+            ));
+        }
+        let mut extra = vec![];
+        let mut custom_efs = vec![];
+        for (i, e) in toml.extra_ef.iter().enumerate() {
+            let field = format!("extra_ef[{i}]");
+            let fid = u16::from_str_radix(&e.fid, 16)
+                .map_err(|_| err(format!("{field}.fid"), "4 hex digits"))?;
+            if e.sfi > 30 {
+                return Err(err(format!("{field}.sfi"), "SFI must be 0 (none) or 1-30"));
+            }
+            let structure = match e.structure.as_deref() {
+                None | Some("transparent") => Structure::Transparent {
+                    size: e.size.ok_or_else(|| {
+                        err(format!("{field}.size"), "a transparent EF needs a size")
+                    })?,
+                },
+                Some("linear-fixed") => Structure::LinearFixed {
+                    record_len: e.record_len.ok_or_else(|| {
+                        err(
+                            format!("{field}.record_len"),
+                            "a linear-fixed EF needs record_len",
+                        )
+                    })?,
+                    records: e.records.ok_or_else(|| {
+                        err(
+                            format!("{field}.records"),
+                            "a linear-fixed EF needs records",
+                        )
+                    })?,
+                },
+                Some(_) => {
+                    return Err(err(
+                        format!("{field}.structure"),
+                        "\"transparent\" or \"linear-fixed\"",
+                    ));
+                }
+            };
+            match (&structure, e.read.as_deref(), e.write.as_deref()) {
+                // The standard extension EF: RKSSSE to read, UKSSSE to write.
+                (Structure::Transparent { size }, None, None) => extra.push(ExtraEf {
+                    fid,
+                    sfi: e.sfi,
+                    size: *size,
+                }),
+                (_, read, write) => custom_efs.push(EfSpec {
+                    fid,
+                    sfi: e.sfi,
+                    structure,
+                    read: access(&format!("{field}.read"), read.unwrap_or("key:0A"))?,
+                    write: access(&format!("{field}.write"), write.unwrap_or("key:04"))?,
+                    tlv_records: false,
+                }),
+            }
+        }
+        let o = &toml.options;
+        let defaults = CosOptions::default();
+        let options = CosOptions {
+            le_zero: match o.le_zero.as_deref() {
+                None | Some("exact") => LeZero::ExactLength,
+                Some("lenient") => LeZero::Lenient,
+                Some(_) => return Err(err("options.le_zero", "\"exact\" or \"lenient\"")),
+            },
+            t0_get_response: o.t0_get_response.unwrap_or(defaults.t0_get_response),
+            fcp_as_fci: o.fcp_as_fci.unwrap_or(defaults.fcp_as_fci),
+            read_binary_le_exact: o
+                .read_binary_le_exact
+                .unwrap_or(defaults.read_binary_le_exact),
+            purse: PurseOptions {
+                load_type: o.purse_load_type.unwrap_or(defaults.purse.load_type),
+                purchase_type: o
+                    .purse_purchase_type
+                    .unwrap_or(defaults.purse.purchase_type),
+            },
+            pki: defaults.pki,
+        };
+        let profile = Profile {
+            toml,
+            generation,
+            algorithm,
+            atr,
+            area,
+            pin,
+            options,
+            keys,
+            records,
+            binaries,
+            extra,
+            purse,
+            pki_pins,
+            interfaces,
+            custom_efs,
+            label: "inline".to_string(),
+            digest: sscard_core::crypto::hash::sm3(text.as_bytes()),
+        };
+        // Personalize once so that layout errors (unknown files, oversize records)
+        // surface here, pointing at the profile.
+        profile.image()?;
+        Ok(profile)
+    }
+
+    /// The card's spec choices.
+    pub fn options(&self) -> CosOptions {
+        self.options
+    }
+    /// The contact ATR.
+    pub fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+    /// The generation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+    /// The SSSE algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+    /// The area code (6 ASCII digits).
+    pub fn area_code(&self) -> [u8; 6] {
+        self.area
+    }
+    /// A short name: the file stem, `gen3-default` for the built-in profile, `inline`
+    /// for a profile parsed from text.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    /// SM3 digest of the profile's TOML text: which exact profile a card image came from.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// Personalizes a fresh NVM image.
+    pub fn image(&self) -> Result<Vec<u8>, ProfileError> {
+        let mut nvm = RamNvm::new(vec![0u8; self.toml.card.nvm_size]);
+        let caps = Capacities {
+            files: 96,
+            secrets: 48,
+        };
+        let mut p = Personalizer::format(&mut nvm, caps, &self.atr)
+            .map_err(|e| err("card", e.to_string()))?;
+        let keys: Vec<KeySpec<'_>> = self
+            .keys
+            .iter()
+            .map(|(location, id, root, version)| KeySpec {
+                location: *location,
+                id: *id,
+                usage: ssse_key_usage(*id),
+                version: *version,
+                root,
+                diversify: true,
+            })
+            .collect();
+        let record_refs: Vec<Vec<&[u8]>> = self
+            .records
+            .iter()
+            .map(|(_, _, r)| r.iter().map(Vec::as_slice).collect())
+            .collect();
+        let records: Vec<RecordsSpec<'_>> = self
+            .records
+            .iter()
+            .zip(&record_refs)
+            .map(|((location, fid, _), recs)| RecordsSpec {
+                location: *location,
+                fid: *fid,
+                records: recs,
+            })
+            .collect();
+        let binaries: Vec<BinarySpec<'_>> = self
+            .binaries
+            .iter()
+            .map(|(location, fid, offset, data)| BinarySpec {
+                location: *location,
+                fid: *fid,
+                offset: *offset,
+                data,
+            })
+            .collect();
+        let perso = SscPersonalization {
+            generation: self.generation,
+            algorithm: self.algorithm,
+            area_code: self.area,
+            dir_sfi: self.toml.card.dir_sfi,
+            keys: &keys,
+            pin: &self.pin,
+            pin_try_limit: self.toml.pin.try_limit,
+            key_try_limit: self.toml.keys.try_limit,
+            records: &records,
+            binaries: &binaries,
+            extra_efs: &self.extra,
+            purse: self.purse,
+            pki: match (&self.pki_pins, &self.toml.pki) {
+                (Some((user_pin, admin_pin)), Some(pk)) => Some(PkiSpec {
+                    user_pin,
+                    admin_pin,
+                    try_limit: pk.try_limit,
+                    cert_size: pk.cert_size,
+                }),
+                _ => None,
+            },
+            interfaces: self.interfaces,
+        };
+        let files = sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
+            .map_err(|e| err("", format!("personalization failed: {e}")))?;
+        for (i, spec) in self.custom_efs.iter().enumerate() {
+            p.ef(files.ssse, *spec)
+                .map_err(|e| err(format!("extra_ef[{i}]"), e.to_string()))?;
+        }
+        p.finish().map_err(|e| err("", e.to_string()))?;
+        Ok(nvm.into_inner())
+    }
+}

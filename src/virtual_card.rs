@@ -1,0 +1,426 @@
+//! The sscard card as a [`VirtualCard`]: what the vpcd transport, the in-process script
+//! runner and the tests drive.
+//!
+//! Power events reach the card as a real reader's would: power-off and reset wipe the
+//! transient state (selected files, security status, challenge, pending response); only
+//! NVM survives. With an [`ImageFile`], every command that committed an NVM transaction
+//! is saved to disk *before* its response is returned, so whatever the host saw
+//! acknowledged is durable. If the save fails, the card acts as if power had been cut
+//! during that command: NVM goes back to the last saved state, the card powers down and
+//! gives no response (the reader reports a mute card), and the image stays as it was.
+
+use crate::image::ImageFile;
+use crate::profile::Profile;
+use crate::trace::Tracer;
+use sscard_core::card::applet::Interface;
+use sscard_core::nvm::{Nvm, RamNvm};
+use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Card, CosOptions};
+use sscard_vcard::VirtualCard;
+use std::time::Instant;
+
+/// Card randomness: the operating system's (`getrandom`), or a seeded sequence for
+/// reproducible runs.
+#[derive(Debug, Clone)]
+pub enum HostRng {
+    /// `getrandom`; should it ever fail, a SplitMix sequence seeded from the clock.
+    Os(SplitMixRng),
+    /// Deterministic.
+    Seeded(SplitMixRng),
+}
+
+impl HostRng {
+    /// The operating system's randomness.
+    pub fn os() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        HostRng::Os(SplitMixRng::new(nanos ^ u64::from(std::process::id())))
+    }
+    /// A reproducible sequence.
+    pub fn seeded(seed: u64) -> Self {
+        HostRng::Seeded(SplitMixRng::new(seed))
+    }
+}
+
+impl CardRng for HostRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        match self {
+            HostRng::Os(fallback) => {
+                if getrandom::fill(buf).is_err() {
+                    fallback.fill(buf);
+                }
+            }
+            HostRng::Seeded(r) => r.fill(buf),
+        }
+    }
+}
+
+/// The card type served: NVM in RAM, host randomness, no extra applets.
+pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, ()>;
+
+/// Largest response: 65536 data bytes and the SW.
+const RESPONSE_CAPACITY: usize = 65_538;
+
+struct Persistence {
+    file: ImageFile,
+    /// The NVM bytes as last saved: what the file holds.
+    saved: Vec<u8>,
+}
+
+/// An sscard card behind a reader.
+pub struct SscVirtualCard {
+    card: SscCard,
+    interface: Interface,
+    /// ATR of the current interface, kept so the presence poll (GET ATR) is answered
+    /// while the card is unpowered too, as a card sitting in a reader is.
+    atr: Vec<u8>,
+    persistence: Option<Persistence>,
+    tracer: Option<Tracer>,
+    out: Vec<u8>,
+}
+
+impl std::fmt::Debug for SscVirtualCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SscVirtualCard")
+            .field("interface", &self.interface)
+            .field("powered", &self.card.is_powered())
+            .field("image", &self.persistence.as_ref().map(|p| p.file.path()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SscVirtualCard {
+    /// A card whose NVM is `nvm` (a personalized image body). Unpowered.
+    pub fn new(
+        nvm: Vec<u8>,
+        options: CosOptions,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, String> {
+        let card = Card::load(RamNvm::new(nvm), rng, (), options)
+            .map_err(|e| format!("cannot load the card: {e}"))?;
+        let mut me = SscVirtualCard {
+            card,
+            interface,
+            atr: Vec::new(),
+            persistence: None,
+            tracer: None,
+            out: vec![0u8; RESPONSE_CAPACITY],
+        };
+        me.learn_atr()?;
+        Ok(me)
+    }
+
+    /// A fresh card personalized from `profile`, in RAM only.
+    pub fn from_profile(
+        profile: &Profile,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, String> {
+        let nvm = profile.image().map_err(|e| e.to_string())?;
+        SscVirtualCard::new(nvm, profile.options(), rng, interface)
+    }
+
+    /// A card kept in `file`, whose current body is `body`: every change is saved there.
+    pub fn with_image(
+        file: ImageFile,
+        body: Vec<u8>,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, String> {
+        let options = file.meta().options;
+        let mut me = SscVirtualCard::new(body.clone(), options, rng, interface)?;
+        me.persistence = Some(Persistence { file, saved: body });
+        Ok(me)
+    }
+
+    /// Traces exchanges and power events from now on.
+    pub fn set_tracer(&mut self, tracer: Tracer) {
+        self.tracer = Some(tracer);
+    }
+
+    /// The interface the next power-on uses. Takes effect at once: like moving a card
+    /// from a contact reader to a contactless one, the card loses power.
+    pub fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+        if self.card.is_powered() {
+            self.power_off();
+        }
+        self.interface = interface;
+        self.learn_atr()
+    }
+
+    /// The interface in use.
+    pub fn interface(&self) -> Interface {
+        self.interface
+    }
+
+    /// The card.
+    pub fn card(&self) -> &SscCard {
+        &self.card
+    }
+
+    /// The card's NVM bytes.
+    pub fn nvm(&self) -> &[u8] {
+        self.card.store().nvm().bytes()
+    }
+
+    /// The image file, if any.
+    pub fn image(&self) -> Option<&ImageFile> {
+        self.persistence.as_ref().map(|p| &p.file)
+    }
+
+    /// Power-on to read the ATR of the current interface, then power-off: the transient
+    /// state is wiped either way.
+    fn learn_atr(&mut self) -> Result<(), String> {
+        let atr = self
+            .card
+            .power_on(self.interface)
+            .map_err(|e| format!("card does not power on: {e}"))?
+            .to_vec();
+        self.card.power_off();
+        if atr.is_empty() {
+            return Err("card has no ATR".to_string());
+        }
+        self.atr = atr;
+        Ok(())
+    }
+
+    /// Saves NVM if it differs from the image. On failure, puts NVM back to the saved
+    /// state (the command did not happen) and returns false.
+    fn persist(&mut self) -> bool {
+        let Some(p) = self.persistence.as_mut() else {
+            return true;
+        };
+        let now = self.card.store().nvm().bytes();
+        if now == p.saved.as_slice() {
+            return true;
+        }
+        match p.file.save(now) {
+            Ok(()) => {
+                p.saved.clear();
+                p.saved.extend_from_slice(now);
+                true
+            }
+            Err(e) => {
+                tracing::error!(image = %p.file.path().display(), error = %e,
+                    "image save failed; the command is undone and the card goes mute");
+                let _ = self.card.store_mut().nvm_mut().write(0, &p.saved);
+                self.card.power_off();
+                false
+            }
+        }
+    }
+
+    fn trace_event(&mut self, event: &str) {
+        if let Some(t) = self.tracer.as_mut() {
+            let atr = if self.card.is_powered() {
+                self.card.atr()
+            } else {
+                &[]
+            };
+            t.event(event, atr);
+        }
+    }
+}
+
+impl VirtualCard for SscVirtualCard {
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn power_on(&mut self) {
+        match self.card.power_on(self.interface) {
+            Ok(atr) => self.atr = atr.to_vec(),
+            Err(e) => tracing::error!(error = %e, "card memory unusable at power-on"),
+        }
+        // Power-on replays an interrupted NVM transaction, if one was left.
+        if !self.persist() {
+            return;
+        }
+        let event = match self.interface {
+            Interface::Contact => "power-on (contact)",
+            Interface::Contactless => "power-on (contactless)",
+        };
+        self.trace_event(event);
+    }
+
+    fn power_off(&mut self) {
+        self.card.power_off();
+        self.trace_event("power-off");
+    }
+
+    fn reset(&mut self) {
+        match self.card.reset() {
+            Ok(atr) => self.atr = atr.to_vec(),
+            Err(e) => tracing::error!(error = %e, "card memory unusable at reset"),
+        }
+        if self.persist() {
+            self.trace_event("reset");
+        }
+    }
+
+    fn transmit(&mut self, apdu: &[u8], response: &mut Vec<u8>) {
+        let started = Instant::now();
+        let commits = self.card.store().commits();
+        let n = self.card.process(apdu, &mut self.out);
+        // Save before answering: the host must never see an acknowledgement of a change
+        // that is not on disk yet.
+        let answered = self.card.store().commits() == commits || self.persist();
+        if answered {
+            response.extend_from_slice(self.out.get(..n).unwrap_or(&[]));
+        }
+        let elapsed = started.elapsed();
+        if let Some(t) = self.tracer.as_mut() {
+            t.exchange(apdu, response, elapsed);
+        }
+    }
+}
+
+/// Scripts run on the card in this process: every directive is supported, including
+/// interface switches.
+impl crate::script::Target for SscVirtualCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+        let mut response = Vec::new();
+        VirtualCard::transmit(self, apdu, &mut response);
+        Ok(response)
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, String> {
+        VirtualCard::reset(self);
+        Ok(self.atr.clone())
+    }
+    fn power_off(&mut self) -> Result<(), String> {
+        VirtualCard::power_off(self);
+        Ok(())
+    }
+    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+        VirtualCard::power_on(self);
+        Ok(self.atr.clone())
+    }
+    fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+        SscVirtualCard::set_interface(self, interface)?;
+        VirtualCard::power_on(self);
+        Ok(())
+    }
+    fn atr(&mut self) -> Result<Vec<u8>, String> {
+        Ok(self.atr.clone())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn card() -> SscVirtualCard {
+        SscVirtualCard::from_profile(
+            &Profile::default_gen3(),
+            HostRng::seeded(1),
+            Interface::Contact,
+        )
+        .unwrap()
+    }
+
+    fn send(card: &mut SscVirtualCard, apdu: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        card.transmit(apdu, &mut r);
+        r
+    }
+
+    #[test]
+    fn atr_is_answered_while_unpowered_and_per_interface() {
+        let mut c = card();
+        assert_eq!(c.atr()[..4], [0x3B, 0x6D, 0x00, 0x00]);
+        c.set_interface(Interface::Contactless).unwrap();
+        assert_eq!(c.atr()[..4], [0x3B, 0x8D, 0x80, 0x01]);
+    }
+
+    #[test]
+    fn power_off_and_reset_wipe_the_security_state() {
+        let mut c = card();
+        c.power_on();
+        let verify = [0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56];
+        let select_ssse = [
+            0x00, 0xA4, 0x04, 0x0C, 0x0F, 0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7,
+            0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
+        ];
+        assert_eq!(send(&mut c, &select_ssse), [0x90, 0x00]);
+        assert_eq!(send(&mut c, &verify), [0x90, 0x00]);
+        // Challenge issued, then a reset: EXTERNAL AUTHENTICATE finds no challenge.
+        assert_eq!(send(&mut c, &[0, 0x84, 0, 0, 8]).len(), 10);
+        c.reset();
+        assert_eq!(send(&mut c, &select_ssse), [0x90, 0x00]);
+        let ext = [
+            0, 0x82, 0, 0x0A, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(send(&mut c, &ext), [0x69, 0x84]);
+        c.power_off();
+        assert_eq!(
+            send(&mut c, &select_ssse),
+            Vec::<u8>::new(),
+            "mute while unpowered"
+        );
+    }
+
+    #[test]
+    fn state_changes_are_saved_before_the_answer_and_reads_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.img");
+        let profile = Profile::default_gen3();
+        let (file, body, _) = ImageFile::open_or_create(&path, &profile, true).unwrap();
+        let mut c =
+            SscVirtualCard::with_image(file, body, HostRng::seeded(2), Interface::Contact).unwrap();
+        c.power_on();
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let select_ssse = [
+            0x00, 0xA4, 0x04, 0x0C, 0x0F, 0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7,
+            0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
+        ];
+        send(&mut c, &select_ssse);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+        // A wrong PIN decrements the try counter in NVM: saved before the 63C2 comes back.
+        assert_eq!(
+            send(&mut c, &[0x00, 0x20, 0x00, 0x00, 0x03, 0x99, 0x99, 0x99]),
+            [0x63, 0xC2]
+        );
+        let (_, on_disk) = ImageFile::load(&path).unwrap();
+        assert_eq!(on_disk, c.nvm());
+        // A restarted card from the image remembers the try counter.
+        let (file, body) = ImageFile::load(&path).unwrap();
+        let mut again =
+            SscVirtualCard::with_image(file, body, HostRng::seeded(3), Interface::Contact).unwrap();
+        again.power_on();
+        send(&mut again, &select_ssse);
+        assert_eq!(send(&mut again, &[0x00, 0x20, 0x00, 0x00]), [0x63, 0xC2]);
+    }
+
+    #[test]
+    fn a_failed_save_undoes_the_command_and_mutes_the_card() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("gone");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("card.img");
+        let (file, body, _) =
+            ImageFile::open_or_create(&path, &Profile::default_gen3(), false).unwrap();
+        let mut c =
+            SscVirtualCard::with_image(file, body, HostRng::seeded(2), Interface::Contact).unwrap();
+        let saved = c.nvm().to_vec();
+        c.power_on();
+        let select_ssse = [
+            0x00, 0xA4, 0x04, 0x0C, 0x0F, 0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7,
+            0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
+        ];
+        send(&mut c, &select_ssse);
+        // The directory disappears: the temporary file cannot be created.
+        std::fs::remove_dir_all(&sub).unwrap();
+        assert_eq!(
+            send(&mut c, &[0x00, 0x20, 0x00, 0x00, 0x03, 0x99, 0x99, 0x99]),
+            Vec::<u8>::new()
+        );
+        assert_eq!(c.nvm(), saved.as_slice(), "NVM rolled back");
+        assert!(!c.card().is_powered());
+    }
+}

@@ -1,0 +1,190 @@
+//! The `sscard` binary as a user meets it: exit codes, one-line errors, no backtraces.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sscard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn bad_profiles_name_the_field() {
+    for (file, field) in [
+        ("bad-atr.toml", "`card.atr`"),
+        ("bad-type.toml", "`card.dir_sfi`"),
+        ("bad-unknown-field.toml", "`ef05.cardid`"),
+        ("bad-date.toml", "`ef05.issue_date`"),
+        ("bad-access.toml", "`extra_ef[0].write`"),
+    ] {
+        let o = sscard(&["profile", "check", &format!("tests/profiles/{file}")]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert!(err.contains(field), "{file}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{file}: one line, got {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+    let ok = sscard(&["profile", "check", "vectors/profiles/gen3-default.toml"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let ok = sscard(&["profile", "check", "tests/profiles/free-write.toml"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+#[test]
+fn script_exit_status_follows_the_outcome() {
+    let o = sscard(&["script", "-q", "vectors/ssc/pin.apdu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.apdu");
+    std::fs::write(&bad, "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF => 6A82\n").unwrap();
+    let o = sscard(&["script", "-q", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.apdu:1"), "{}", stderr(&o));
+    std::fs::write(&bad, "00A4 => 9000 junk\n").unwrap();
+    let o = sscard(&["script", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+}
+
+#[test]
+fn script_state_persists_in_an_image_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("card.img");
+    let wrong_pin = dir.path().join("wrong.apdu");
+    std::fs::write(
+        &wrong_pin,
+        "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF => 9000\n0020000003 999999 => 63CX\n",
+    )
+    .unwrap();
+    let query = dir.path().join("query.apdu");
+    std::fs::write(
+        &query,
+        "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF => 9000\n0020000000 => 63C1\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let o = sscard(&[
+            "script",
+            "-q",
+            "--image",
+            img.to_str().unwrap(),
+            wrong_pin.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = sscard(&[
+        "script",
+        "-q",
+        "--image",
+        img.to_str().unwrap(),
+        query.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "two wrong PINs remembered: {}",
+        stderr(&o)
+    );
+    let o = sscard(&["image", "info", img.to_str().unwrap()]);
+    assert!(o.status.success());
+    // Another profile for an existing image is refused, the image untouched.
+    let before = std::fs::read(&img).unwrap();
+    let o = sscard(&[
+        "script",
+        "--image",
+        img.to_str().unwrap(),
+        "--profile",
+        "tests/profiles/free-write.toml",
+        query.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("made from profile 'gen3-default'"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&img).unwrap(), before);
+}
+
+#[test]
+fn corrupt_image_is_refused_in_one_line_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("card.img");
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/images/gen3-default-v1.img");
+    let mut bytes = std::fs::read(snapshot).unwrap();
+    bytes[5000] ^= 1;
+    std::fs::write(&img, &bytes).unwrap();
+    let o = sscard(&[
+        "script",
+        "--image",
+        img.to_str().unwrap(),
+        "vectors/ssc/pin.apdu",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("body CRC mismatch") && err.contains("not modified"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(std::fs::read(&img).unwrap(), bytes);
+}
+
+#[test]
+fn run_refuses_shared_images_and_bad_addresses_before_serving() {
+    let o = sscard(&["run", "--cards", "2", "--image", "/tmp/x.img"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("{slot}"), "{}", stderr(&o));
+    let o = sscard(&["run", "--vpcd", "no-such-host.invalid:1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("sscard: --vpcd"), "{}", stderr(&o));
+}
+
+#[test]
+fn json_trace_of_a_script_masks_the_pin() {
+    let o = sscard(&[
+        "script",
+        "-q",
+        "--trace",
+        "-",
+        "--trace-format",
+        "json",
+        "vectors/ssc/pin.apdu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut commands = 0;
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["direction"] == "command" && v["name"] == "VERIFY" {
+            commands += 1;
+            let apdu = v["apdu"].as_str().unwrap();
+            assert!(
+                !apdu.contains("123456") && !apdu.contains("999999"),
+                "{apdu}"
+            );
+        }
+    }
+    assert!(commands >= 10, "{commands} VERIFY lines");
+}

@@ -1,0 +1,617 @@
+//! End-to-end: the `sscard run` binary behind a real pcscd + vpcd, driven by real clients
+//! (pcsc-tools `pcsc_scan` and `scriptor`, OpenSC `opensc-tool`, a pyscard terminal, the
+//! `pcsc` crate through `sscard script --reader`).
+//!
+//! Needs the cargo feature `pcsc` and `SSCARD_E2E=1`; otherwise every test prints why it
+//! skipped and passes. pcscd is started through `scripts/pcscd.sh start` (installed by
+//! `scripts/pcscd.sh install`). Only one pcscd can run, so the tests of this binary take
+//! one lock and run one at a time; they use the vpcd readers "Virtual PCD 00 00" and
+//! "… 00 01", which nothing else may use meanwhile.
+//!
+//! ```text
+//! SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --nocapture
+//! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+
+fn say(msg: &str) {
+    // Straight to stderr: visible with or without --nocapture.
+    let _ = writeln!(std::io::stderr(), "e2e: {msg}");
+}
+
+#[cfg(not(feature = "pcsc"))]
+#[test]
+fn e2e_skipped() {
+    say("skipped: built without the cargo feature `pcsc` \
+         (run `SSCARD_E2E=1 cargo test --features pcsc --test e2e`)");
+}
+
+#[cfg(feature = "pcsc")]
+mod e2e {
+    use super::say;
+    use pcsc::{Card, Context, Protocols, Scope, ShareMode};
+    use sscard::image::ImageFile;
+    use sscard_vcard::pcsc_harness::{reader_name, wait_for_card};
+    use std::ffi::CStr;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Output, Stdio};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::time::{Duration, Instant};
+
+    const WAIT: Duration = Duration::from_secs(15);
+    const GEN3_ATR: &[u8] = &[
+        0x3B, 0x6D, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x43, 0x86, 0x60, 0x51, 0x99, 0x00, 0x00,
+        0x00, 0x01,
+    ];
+    const SELECT_SSSE: &[u8] = &[
+        0x00, 0xA4, 0x04, 0x0C, 0x0F, 0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB,
+        0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
+    ];
+
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// `None` (after saying why) unless SSCARD_E2E=1; otherwise the serializing lock,
+    /// with pcscd up.
+    fn setup(test: &str) -> Option<MutexGuard<'static, ()>> {
+        if std::env::var("SSCARD_E2E").as_deref() != Ok("1") {
+            say(&format!(
+                "{test}: skipped (set SSCARD_E2E=1; needs pcscd + vsmartcard-vpcd: \
+                 `bash scripts/pcscd.sh install`)"
+            ));
+            return None;
+        }
+        let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        pcscd("start");
+        Some(guard)
+    }
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn pcscd(action: &str) {
+        let o = Command::new("bash")
+            .arg(root().join("scripts/pcscd.sh"))
+            .arg(action)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "pcscd.sh {action}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// An `sscard run` process.
+    struct Served {
+        child: Child,
+        log: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Served {
+        fn start(args: &[&str]) -> Served {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("sscard.log");
+            let child = Command::new(env!("CARGO_BIN_EXE_sscard"))
+                .arg("run")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            Served {
+                child,
+                log,
+                _dir: dir,
+            }
+        }
+
+        fn log(&self) -> String {
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        }
+
+        /// SIGTERM, as a service manager stops it: a clean exit that removes the card.
+        fn terminate(mut self) -> String {
+            let pid = self.child.id().to_string();
+            assert!(
+                Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let status = self.child.wait().unwrap();
+            let log = self.log();
+            assert!(status.success(), "sscard run exit {status}: {log}");
+            log
+        }
+
+        fn kill9(&mut self) {
+            self.child.kill().unwrap(); // SIGKILL
+            self.child.wait().unwrap();
+        }
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn context() -> Context {
+        Context::establish(Scope::User).expect("SCardEstablishContext")
+    }
+
+    fn present(ctx: &Context, slot: u8) -> Vec<u8> {
+        let reader = reader_name(slot);
+        wait_for_card(ctx, &reader, true, WAIT)
+            .unwrap_or_else(|e| panic!("no card in {reader:?}: {e}"))
+    }
+
+    fn absent(ctx: &Context, slot: u8) {
+        let reader = reader_name(slot);
+        wait_for_card(ctx, &reader, false, WAIT)
+            .unwrap_or_else(|e| panic!("card still in {reader:?}: {e}"));
+    }
+
+    fn connect(ctx: &Context, reader: &CStr) -> Card {
+        ctx.connect(reader, ShareMode::Shared, Protocols::ANY)
+            .unwrap_or_else(|e| panic!("SCardConnect {reader:?}: {e}"))
+    }
+
+    fn transmit(card: &Card, apdu: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
+        let mut buf = [0u8; 300];
+        card.transmit(apdu, &mut buf).map(<[u8]>::to_vec)
+    }
+
+    fn tool(program: &str, args: &[&str]) -> String {
+        let o: Output = Command::new(program)
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e} (scripts/pcscd.sh install)"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{program} {args:?}: {text}");
+        text
+    }
+
+    #[test]
+    fn real_clients_drive_the_card() {
+        let Some(_lock) = setup("real_clients_drive_the_card") else {
+            return;
+        };
+        let ctx = context();
+        absent(&ctx, 0);
+        let served = Served::start(&["--slot", "0"]);
+        let t = Instant::now();
+        assert_eq!(present(&ctx, 0), GEN3_ATR, "ATR seen by pcscd");
+        say(&format!(
+            "card present {} ms after start",
+            t.elapsed().as_millis()
+        ));
+
+        // pcsc-tools pcsc_scan sees the card and its ATR.
+        let scan = tool("timeout", &["5", "pcsc_scan", "-n", "-t", "2"]);
+        assert!(
+            scan.contains("3B 6D 00 00 00 81 53 53 43 86 60 51 99 00 00 00 01"),
+            "{scan}"
+        );
+        // OpenSC: the ATR, then APDUs (opensc-tool fetches 61xx itself).
+        let atr = tool("opensc-tool", &["-r", "0", "-a"]);
+        assert!(
+            atr.contains("3b:6d:00:00:00:81:53:53:43:86:60:51:99:00:00:00:01"),
+            "{atr}"
+        );
+        let out = tool(
+            "opensc-tool",
+            &[
+                "-r",
+                "0",
+                "-s",
+                "00:A4:04:00:0F:73:78:31:2E:73:68:2E:C9:E7:BB:E1:B1:A3:D5:CF:00",
+                "-s",
+                "00:B2:01:2C:12",
+                "-s",
+                "00:B2:08:34:00",
+            ],
+        );
+        assert!(out.contains("6F 1C 84 0F 73 78 31 2E"), "FCI: {out}");
+        assert!(
+            out.contains("01 10 51 99 00 D1 56 00"),
+            "EF05 record 1: {out}"
+        );
+        assert!(out.contains("SW1=0x69, SW2=0x82"), "EF06 6982: {out}");
+        // pcsc-tools scriptor, with a scriptor file.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("ssse.txt");
+        std::fs::write(
+            &script,
+            "reset\n00 A4 04 00 0F 73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF 00\n\
+             00 C0 00 00 1E\n00 20 00 00 00\n",
+        )
+        .unwrap();
+        let out = tool(
+            "scriptor",
+            &["-r", "Virtual PCD 00 00", script.to_str().unwrap()],
+        );
+        assert!(out.contains("< 61 1E"), "{out}");
+        assert!(
+            out.contains("03 86 01 03 90 00 : Normal processing"),
+            "{out}"
+        );
+        assert!(out.contains("< 63 C3"), "{out}");
+        // An independent pyscard terminal runs the social-security flow.
+        let out = tool(
+            "/usr/bin/python3",
+            &["tests/e2e/ssc_flow.py", "Virtual PCD 00 00"],
+        );
+        assert!(out.contains("pyscard ssc flow OK"), "{out}");
+        say(out.lines().next().unwrap_or(""));
+        // The pcsc crate, held across a reset: security state is gone afterwards.
+        let mut card = connect(&ctx, &reader_name(0));
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        let verify = [0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56];
+        assert_eq!(transmit(&card, &verify).unwrap(), [0x90, 0x00]);
+        let df01 = [
+            0x00, 0xA4, 0x04, 0x0C, 0x06, 0xD1, 0x56, 0x00, 0x00, 0x05, 0x00,
+        ];
+        assert_eq!(transmit(&card, &df01).unwrap(), [0x90, 0x00]);
+        assert_eq!(
+            transmit(&card, &[0x00, 0xB2, 0x01, 0x2C, 0x04]).unwrap(),
+            [0x20, 0x02, 0x31, 0x30, 0x90, 0x00]
+        );
+        card.reconnect(
+            ShareMode::Shared,
+            Protocols::ANY,
+            pcsc::Disposition::ResetCard,
+        )
+        .unwrap();
+        assert_eq!(transmit(&card, &df01).unwrap(), [0x90, 0x00]);
+        assert_eq!(
+            transmit(&card, &[0x00, 0xB2, 0x01, 0x2C, 0x04]).unwrap(),
+            [0x69, 0x82],
+            "PIN status survived a reset"
+        );
+        drop(card);
+        // SIGTERM: clean exit, the card leaves the reader.
+        let log = served.terminate();
+        assert!(log.contains("sscard: stopped"), "{log}");
+        absent(&ctx, 0);
+    }
+
+    fn vector_scripts() -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "apdu") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(&root().join("vectors"), &mut v);
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn vector_scripts_pass_through_pcscd() {
+        let Some(_lock) = setup("vector_scripts_pass_through_pcscd") else {
+            return;
+        };
+        let ctx = context();
+        let mut ran = 0;
+        for path in vector_scripts() {
+            let script = sscard::script::Script::load(&path).unwrap();
+            let switches: Vec<_> = script
+                .steps
+                .iter()
+                .filter_map(|s| match s.action {
+                    sscard::script::Action::Interface(i) => Some(i),
+                    _ => None,
+                })
+                .collect();
+            let contactless = switches.first() == Some(&sscard_core::Interface::Contactless);
+            if switches.iter().any(|i| Some(i) != switches.first()) {
+                say(&format!(
+                    "{}: moves the card between interfaces, in-process only",
+                    path.display()
+                ));
+                continue;
+            }
+            // A fresh card per script: the scripts change persistent state (PIN tries).
+            let mut args = vec!["--slot", "0", "--seed", "1"];
+            if contactless {
+                args.extend(["--interface", "contactless"]);
+            }
+            let profile = script
+                .profile
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned());
+            if let Some(p) = &profile {
+                args.extend(["--profile", p.as_str()]);
+            }
+            absent(&ctx, 0);
+            let served = Served::start(&args);
+            present(&ctx, 0);
+            let o = Command::new(env!("CARGO_BIN_EXE_sscard"))
+                .args(["script", "-q", "--reader", "Virtual PCD 00 00"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{} over PC/SC:\n{}{}",
+                path.display(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            served.terminate();
+            ran += 1;
+        }
+        say(&format!("{ran} vector scripts passed through pcscd + vpcd"));
+        assert!(ran >= 6);
+        absent(&ctx, 0);
+    }
+
+    #[test]
+    fn two_cards_in_two_slots_at_once() {
+        let Some(_lock) = setup("two_cards_in_two_slots_at_once") else {
+            return;
+        };
+        let ctx = context();
+        let served = Served::start(&["--cards", "2"]);
+        present(&ctx, 0);
+        present(&ctx, 1);
+        let cards = [
+            connect(&ctx, &reader_name(0)),
+            connect(&ctx, &reader_name(1)),
+        ];
+        std::thread::scope(|s| {
+            for (slot, card) in cards.iter().enumerate() {
+                s.spawn(move || {
+                    assert_eq!(transmit(card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+                    for _ in 0..300 {
+                        let r = transmit(card, &[0x00, 0xB2, 0x01, 0x2C, 0x12]).unwrap();
+                        assert_eq!(r.len(), 20, "slot {slot}");
+                    }
+                });
+            }
+        });
+        // Separate cards: a wrong PIN on slot 0 costs slot 1 nothing.
+        let wrong = [0x00, 0x20, 0x00, 0x00, 0x03, 0x99, 0x99, 0x99];
+        assert_eq!(transmit(&cards[0], &wrong).unwrap(), [0x63, 0xC2]);
+        assert_eq!(
+            transmit(&cards[1], &[0x00, 0x20, 0x00, 0x00]).unwrap(),
+            [0x63, 0xC3]
+        );
+        drop(cards);
+        served.terminate();
+        absent(&ctx, 0);
+        absent(&ctx, 1);
+        say("two cards, two slots, 600 concurrent READ RECORDs OK");
+    }
+
+    #[test]
+    fn card_reconnects_after_a_pcscd_restart() {
+        let Some(_lock) = setup("card_reconnects_after_a_pcscd_restart") else {
+            return;
+        };
+        let served = Served::start(&["--slot", "0"]);
+        {
+            let ctx = context();
+            present(&ctx, 0);
+            let card = connect(&ctx, &reader_name(0));
+            assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        }
+        pcscd("stop");
+        pcscd("start");
+        let t = Instant::now();
+        let ctx = context();
+        assert_eq!(present(&ctx, 0), GEN3_ATR);
+        say(&format!(
+            "card back {} ms after pcscd restarted",
+            t.elapsed().as_millis()
+        ));
+        let card = connect(&ctx, &reader_name(0));
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        drop(card);
+        let log = served.terminate();
+        assert!(log.matches("connected to vpcd").count() >= 2, "{log}");
+    }
+
+    /// What the host knows about the writes: the values it saw acknowledged, in order.
+    struct Ledger {
+        acked: Vec<(usize, [u8; 4])>, // (slot, value)
+        in_flight: Option<(usize, [u8; 4])>,
+    }
+
+    const SLOTS: usize = 32;
+
+    /// UPDATE BINARY of EF0C (16-byte slots) and UPDATE RECORD of EF0D (records 1..16)
+    /// alternately; slot i < 16 is binary, i ≥ 16 is record i-15. Values are counters.
+    fn write_apdu(slot: usize, value: [u8; 4]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for _ in 0..4 {
+            data.extend_from_slice(&value);
+        }
+        if slot < 16 {
+            let offset = (slot * 16) as u8;
+            let mut apdu = vec![0x00, 0xD6, 0x8C, offset, 16];
+            apdu.extend_from_slice(&data);
+            apdu
+        } else {
+            let mut rec = data.clone();
+            rec.extend_from_slice(&data); // 32-byte record
+            let mut apdu = vec![0x00, 0xDC, (slot - 15) as u8, 0x6C, 32];
+            apdu.extend_from_slice(&rec);
+            apdu
+        }
+    }
+
+    fn stream_until_killed(card: &Card, start: u32, ledger: &mut Ledger) {
+        assert_eq!(transmit(card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        let mut n = start;
+        loop {
+            let slot = (n as usize * 7) % SLOTS;
+            let value = n.to_be_bytes();
+            ledger.in_flight = Some((slot, value));
+            match transmit(card, &write_apdu(slot, value)) {
+                Ok(r) if r == [0x90, 0x00] => ledger.acked.push((slot, value)),
+                // The card is gone: an error, or nothing at all from vpcd.
+                Ok(r) if r.is_empty() => return,
+                Err(_) => return,
+                Ok(r) => panic!("write {n} answered {r:02X?}"),
+            }
+            n += 1;
+        }
+    }
+
+    fn read_slots(image: &Path) -> Vec<Option<[u8; 4]>> {
+        let (file, body) = ImageFile::load(image).expect("image loads after kill -9");
+        let mut card = sscard::virtual_card::SscVirtualCard::with_image(
+            file,
+            body,
+            sscard::virtual_card::HostRng::seeded(1),
+            sscard_core::Interface::Contact,
+        )
+        .unwrap();
+        use sscard::script::Target;
+        card.power_on().unwrap();
+        card.transmit(SELECT_SSSE).unwrap();
+        (0..SLOTS)
+            .map(|slot| {
+                let apdu = if slot < 16 {
+                    vec![0x00, 0xB0, 0x8C, (slot * 16) as u8, 16]
+                } else {
+                    vec![0x00, 0xB2, (slot - 15) as u8, 0x6C, 32]
+                };
+                let r = card.transmit(&apdu).unwrap();
+                let value: [u8; 4] = r[..4].try_into().unwrap();
+                (r.ends_with(&[0x90, 0x00]) && value != [0; 4]).then_some(value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kill_9_during_writes_loses_no_acknowledged_write() {
+        let Some(_lock) = setup("kill_9_during_writes_loses_no_acknowledged_write") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("card.img");
+        let image_arg = image.to_str().unwrap().to_string();
+        let profile = root().join("tests/profiles/free-write.toml");
+        let args = [
+            "--slot",
+            "0",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--image",
+            &image_arg,
+        ];
+        let mut ledger = Ledger {
+            acked: Vec::new(),
+            in_flight: None,
+        };
+        for round in 0..4u64 {
+            let ctx = context();
+            absent(&ctx, 0);
+            let mut served = Served::start(&args);
+            if let Err(e) = wait_for_card(&ctx, &reader_name(0), true, WAIT) {
+                let mut rs = [pcsc::ReaderState::new(reader_name(0), pcsc::State::UNAWARE)];
+                let _ = ctx.get_status_change(Duration::from_millis(100), &mut rs);
+                panic!(
+                    "round {round}: card not back from its image ({e}; reader state {:?}):\n{}",
+                    rs[0].event_state(),
+                    served.log()
+                );
+            }
+            let card = connect(&ctx, &reader_name(0));
+            if round == 0 {
+                // Records are numbered in order: create EF0D's 16 (all zero = unwritten).
+                assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+                for record in 1..=16u8 {
+                    let mut apdu = vec![0x00, 0xDC, record, 0x6C, 32];
+                    apdu.extend_from_slice(&[0u8; 32]);
+                    assert_eq!(transmit(&card, &apdu).unwrap(), [0x90, 0x00]);
+                }
+            }
+            let start = ledger.acked.len() as u32 + 1_000 * (round as u32 + 1);
+            let before = ledger.acked.len();
+            std::thread::scope(|s| {
+                let writer = s.spawn(|| {
+                    let mut mine = Ledger {
+                        acked: Vec::new(),
+                        in_flight: None,
+                    };
+                    stream_until_killed(&card, start, &mut mine);
+                    mine
+                });
+                // Kill at a different moment each round, mid-stream.
+                std::thread::sleep(Duration::from_millis(300 + 170 * round));
+                served.kill9();
+                let mine = writer.join().unwrap();
+                ledger.acked.extend(mine.acked);
+                ledger.in_flight = mine.in_flight;
+            });
+            // The killed card's handle: leave the (gone) card alone instead of resetting it.
+            let _ = card.disconnect(pcsc::Disposition::LeaveCard);
+            let wrote = ledger.acked.len() - before;
+            assert!(
+                wrote > 10,
+                "round {round}: only {wrote} writes before the kill"
+            );
+            // Restarted from its image, the card has every acknowledged write; the one
+            // in flight at the kill may or may not be there.
+            let on_disk = read_slots(&image);
+            let mut expected: Vec<Option<[u8; 4]>> = vec![None; SLOTS];
+            for (slot, value) in &ledger.acked {
+                expected[*slot] = Some(*value);
+            }
+            for slot in 0..SLOTS {
+                let in_flight = ledger.in_flight.filter(|(s, _)| *s == slot).map(|(_, v)| v);
+                assert!(
+                    on_disk[slot] == expected[slot]
+                        || (in_flight.is_some() && on_disk[slot] == in_flight),
+                    "round {round}, slot {slot}: image has {:?}, acknowledged {:?}, in flight {:?}",
+                    on_disk[slot],
+                    expected[slot],
+                    in_flight
+                );
+            }
+            // The in-flight write was either saved or not: count it as acknowledged only
+            // if it is on disk, so the next round's expectations are exact.
+            if let Some((slot, v)) = ledger.in_flight.take()
+                && on_disk[slot] == Some(v)
+            {
+                ledger.acked.push((slot, v));
+            }
+            say(&format!(
+                "kill -9 round {round}: {wrote} acknowledged writes, all in the image"
+            ));
+        }
+        // No temporary file left behind, and the image is one valid image.
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "card.img")
+            .collect();
+        say(&format!("temporary files left by kill -9: {leftovers:?}"));
+        ImageFile::load(&image).unwrap();
+    }
+}

@@ -1,0 +1,263 @@
+//! The gen-3 PKI application: the §9 PIN-hash vector, SM4-challenge VERIFY, on-card SM2
+//! key generation, signatures checked by an independent SM2 implementation (Python
+//! gmssl, `vectors/pki/sm2_verify.py`), key import, certificates.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::indep::{self, Alg};
+use common::{hex, profile, to_hex};
+use sscard_core::nvm::RamNvm;
+use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Card, Interface};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const SELECT_PKI_DDF: &str = "00A404000C504B492EC9E7BBE1B1A3D5CF00";
+const SELECT_PKI_ADF: &str = "00A404000C53532E434552542E4144463100";
+
+/// Gives scripted bytes first, then SplitMix output.
+struct ScriptedRng {
+    script: Vec<u8>,
+    rest: SplitMixRng,
+}
+
+impl CardRng for ScriptedRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf.iter_mut() {
+            *b = if self.script.is_empty() {
+                let mut one = [0u8];
+                self.rest.fill(&mut one);
+                one[0]
+            } else {
+                self.script.remove(0)
+            };
+        }
+    }
+}
+
+type PkiCard = Card<RamNvm<Vec<u8>>, ScriptedRng>;
+
+fn card(script: &[u8]) -> PkiCard {
+    let p = profile("gen3-default.toml");
+    let rng = ScriptedRng {
+        script: script.to_vec(),
+        rest: SplitMixRng::new(77),
+    };
+    let mut c = Card::load(RamNvm::new(p.image().unwrap()), rng, (), p.options()).unwrap();
+    c.power_on(Interface::Contactless).unwrap(); // direct answers, no 61xx
+    c
+}
+
+fn tx(c: &mut PkiCard, apdu: &str) -> String {
+    let mut out = vec![0u8; 70_000];
+    let n = c.process(&hex(apdu), &mut out);
+    to_hex(&out[..n])
+}
+
+fn ok(c: &mut PkiCard, apdu: &str) -> Vec<u8> {
+    let r = hex(&tx(c, apdu));
+    assert_eq!(&r[r.len() - 2..], &[0x90, 0x00], "{apdu} → {}", to_hex(&r));
+    r[..r.len() - 2].to_vec()
+}
+
+fn verify_user_pin(c: &mut PkiCard, pin: &str) -> String {
+    let challenge = ok(c, "0084000010");
+    let k = indep::sm3_first16(&hex(pin));
+    let mut block = challenge.clone();
+    indep::encrypt(Alg::Sm4, &k, &mut block);
+    tx(c, &format!("0020018110{}", to_hex(&block)))
+}
+
+fn gmssl_verifies(lines: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    let script = format!("{}/vectors/pki/sm2_verify.py", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 needed for the independent SM2 check");
+    let mut input = String::new();
+    for (public, msg, sig) in lines {
+        input.push_str(&format!(
+            "{} {} {}\n",
+            to_hex(public),
+            to_hex(msg),
+            to_hex(sig)
+        ));
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn pin_hash_and_the_published_verify_vector() {
+    // spec/ssc.md §9.4: SM3(12 34 56) as recorded in the issuing tool.
+    let challenge = hex("178CEDCF32C5D7990216632170C7CD37");
+    let mut c = card(&challenge);
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    assert_eq!(
+        to_hex(&ok(&mut c, "80C4010305C10312345600")),
+        "3DE741F445DD357BEA4E6C3FE6437036F62B5E3EC0F00D62796EDB4305ED627F"
+    );
+    // The card's challenge is the recorded one; the recorded VERIFY data must pass.
+    assert_eq!(to_hex(&ok(&mut c, "0084000010")), to_hex(&challenge));
+    assert_eq!(
+        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
+        "9000"
+    );
+    // Replay: the challenge was used up.
+    assert_eq!(
+        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
+        "6984"
+    );
+}
+
+#[test]
+fn pki_pin_counts_tries() {
+    let mut c = card(&[]);
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    assert_eq!(tx(&mut c, "0020018100"), "63C3");
+    assert_eq!(verify_user_pin(&mut c, "654321"), "63C2");
+    assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
+    assert_eq!(tx(&mut c, "0020018100"), "63C3");
+    for sw in ["63C2", "63C1", "63C0", "6983"] {
+        assert_eq!(verify_user_pin(&mut c, "000000"), sw);
+    }
+    assert_eq!(verify_user_pin(&mut c, "123456"), "6983");
+}
+
+#[test]
+fn on_card_key_generation_and_signatures_verify_independently() {
+    let mut c = card(&[]);
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    // No key yet: the public-key EF is all zero, the read-out says so.
+    ok(&mut c, "00A40200020012");
+    assert_eq!(to_hex(&ok(&mut c, "00B0000042")), "00".repeat(0x42));
+    assert_eq!(tx(&mut c, "80C9828042"), "6A88");
+    // Generation needs a PIN.
+    assert_eq!(tx(&mut c, "8040000008C0020012C2020013"), "6982");
+    assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
+    ok(&mut c, "8040000008C0020012C2020013");
+    ok(&mut c, "80C9820008C0020012C2020013");
+    let public = ok(&mut c, "80C9828042");
+    assert_eq!(public.len(), 66);
+    assert_eq!(&public[..2], &[0xCA, 0x40]);
+    assert_eq!(ok(&mut c, "00B0000042"), public);
+    let xy = public[2..].to_vec();
+    // The private key never leaves the card.
+    assert_eq!(tx(&mut c, "00A4020002001300").len(), 4);
+    assert_eq!(tx(&mut c, "00B0000022"), "6982");
+    ok(&mut c, SELECT_PKI_ADF);
+    // Signatures over terminal data; verified by gmssl with the read-out public key.
+    let messages = [
+        b"identity authentication".to_vec(),
+        vec![0u8; 1],
+        (0..=255u8).collect::<Vec<_>>(),
+    ];
+    let mut lines = vec![];
+    for m in &messages {
+        let mut apdu = vec![0x00, 0x2A, 0x9E, 0x9A];
+        let enc = if m.len() > 255 {
+            let mut v = vec![0x00, (m.len() >> 8) as u8, m.len() as u8];
+            v.extend(m);
+            v.extend([0x00, 0x40]);
+            v
+        } else {
+            let mut v = vec![m.len() as u8];
+            v.extend(m);
+            v.push(0x40);
+            v
+        };
+        apdu.extend(enc);
+        let sig = ok(&mut c, &to_hex(&apdu));
+        assert_eq!(sig.len(), 64);
+        lines.push((xy.clone(), m.clone(), sig));
+    }
+    // A tampered signature must fail.
+    let mut bad = lines[0].clone();
+    bad.2[10] ^= 0x01;
+    lines.push(bad);
+    assert_eq!(gmssl_verifies(&lines), ["ok", "ok", "ok", "bad"]);
+    // Without the PIN (after a power cycle) no signature.
+    c.power_off();
+    c.power_on(Interface::Contactless).unwrap();
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    assert_eq!(tx(&mut c, "002A9E9A0301020340"), "6982");
+}
+
+#[test]
+fn encryption_key_import_and_certificates() {
+    let mut c = card(&[]);
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    // The GB/T 32918 recommended-curve test key pair.
+    let d = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
+    let xy = "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13";
+    let import_pub = format!("80C2400046C0020014CA40{xy}");
+    let import_priv = format!("80C2C00126C2020015CB20{d}");
+    assert_eq!(tx(&mut c, &import_pub), "6982", "administrator PIN first");
+    let challenge = ok(&mut c, "0084000010");
+    let mut block = challenge.clone();
+    indep::encrypt(Alg::Sm4, &indep::sm3_first16(&hex("12345678")), &mut block);
+    assert_eq!(tx(&mut c, &format!("0020010010{}", to_hex(&block))), "9000");
+    ok(&mut c, &import_pub);
+    // A private key that does not match the public one is refused.
+    let other = "1945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
+    assert_eq!(
+        tx(&mut c, &format!("80C2C00126C2020015CB20{other}")),
+        "6A80"
+    );
+    ok(&mut c, &import_priv);
+    assert_eq!(to_hex(&ok(&mut c, "80C9820008C0020014C2020015")), "");
+    // Certificates: written in chunks under the administrator PIN, read by anyone.
+    let cert: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+    ok(&mut c, "00A4020002001800");
+    for (i, chunk) in cert.chunks(0xFA).enumerate() {
+        let offset = i * 0xFA;
+        ok(
+            &mut c,
+            &format!("00D6{:04X}{:02X}{}", offset, chunk.len(), to_hex(chunk)),
+        );
+    }
+    let mut back = vec![];
+    for offset in (0..600).step_by(0x70) {
+        let n = (600 - offset).min(0x70);
+        back.extend(ok(&mut c, &format!("00B0{offset:04X}{n:02X}")));
+    }
+    assert_eq!(back, cert);
+    // Invalid public key point → 6A80.
+    assert_eq!(
+        tx(
+            &mut c,
+            &format!("80C2400046C0020014CA40{}", "11".repeat(64))
+        ),
+        "6A80"
+    );
+}

@@ -1,0 +1,103 @@
+//! Runs every `vectors/**/*.apdu` script in-process on a fresh card (the profile the
+//! script names, or the default gen-3 profile), with a fixed seed. The same scripts run
+//! through pcscd in `tests/e2e.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use sscard::profile::Profile;
+use sscard::script::{Script, Target, run};
+use sscard::virtual_card::{HostRng, SscVirtualCard};
+use sscard_core::card::applet::Interface;
+use std::path::{Path, PathBuf};
+
+fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            scripts(&path, out);
+        } else if path.extension().is_some_and(|e| e == "apdu") {
+            out.push(path);
+        }
+    }
+}
+
+fn card_for(script: &Script) -> SscVirtualCard {
+    let profile = match &script.profile {
+        Some(p) => Profile::load(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        None => Profile::default_gen3(),
+    };
+    let mut card =
+        SscVirtualCard::from_profile(&profile, HostRng::seeded(42), Interface::Contact).unwrap();
+    Target::power_on(&mut card).unwrap();
+    card
+}
+
+#[test]
+fn every_vector_script_passes_in_process() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let mut files = Vec::new();
+    scripts(&root, &mut files);
+    files.sort();
+    assert!(
+        files
+            .iter()
+            .filter(|f| f.starts_with(root.join("ssc")))
+            .count()
+            >= 6,
+        "social-security scripts missing: {files:?}"
+    );
+    let mut failed = Vec::new();
+    let mut commands = 0;
+    for file in &files {
+        let script = Script::load(file).unwrap();
+        let mut card = card_for(&script);
+        let outcome = run(&script, &mut card, true, &mut |_| {});
+        commands += outcome.commands;
+        for f in outcome.failures {
+            failed.push(format!(
+                "{}:{} {}\n    {}",
+                file.display(),
+                f.line,
+                f.summary,
+                f.failure.unwrap_or_default()
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failures:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    assert!(commands > 100, "only {commands} commands ran");
+}
+
+#[test]
+fn a_wrong_expectation_fails_at_its_line() {
+    // The runner must be able to fail: change one expected SW of a real script.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/ssc/pin.apdu");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("0020000000 => 63C3"))
+        .unwrap()
+        + 1;
+    let broken = text.replacen("0020000000 => 63C3", "0020000000 => 63C1", 1);
+    let script = Script::parse(&broken, Some(&path)).unwrap();
+    let outcome = run(&script, &mut card_for(&script), true, &mut |_| {});
+    assert_eq!(outcome.failures.len(), 1);
+    assert_eq!(outcome.failures[0].line, line);
+}
+
+#[test]
+fn scriptor_files_run_with_their_expected_output() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/ssse.scriptor");
+    let script = Script::load(&path).unwrap();
+    let outcome = run(&script, &mut card_for(&script), false, &mut |_| {});
+    assert!(outcome.passed(), "{:?}", outcome.failures);
+    assert!(outcome.commands >= 4);
+}
