@@ -88,6 +88,9 @@ pub struct ProfileToml {
     /// Spec choices.
     #[serde(default)]
     pub options: OptionsToml,
+    /// The PBOC 3.0 financial application behind the firewall (`crates/sscard-pboc`).
+    #[serde(default)]
+    pub pboc: Option<sscard_pboc::profile::PbocSection>,
 }
 
 /// `[interfaces]`: "both" (default), "contact" or "contactless" per application.
@@ -452,6 +455,7 @@ pub struct Profile {
     custom_efs: Vec<EfSpec>,
     label: String,
     digest: [u8; 32],
+    pboc: Option<sscard_pboc::profile::PbocProfile>,
 }
 
 /// Decodes hex, ignoring spaces.
@@ -931,6 +935,10 @@ impl Profile {
             },
             pki: defaults.pki,
         };
+        let pboc = match &toml.pboc {
+            Some(section) => Some(section.build().map_err(|e| err(e.field, e.message))?),
+            None => None,
+        };
         let profile = Profile {
             toml,
             generation,
@@ -949,6 +957,7 @@ impl Profile {
             custom_efs,
             label: "inline".to_string(),
             digest: sscard_core::crypto::hash::sm3(text.as_bytes()),
+            pboc,
         };
         // Personalize once so that layout errors (unknown files, oversize records)
         // surface here, pointing at the profile.
@@ -1061,6 +1070,10 @@ impl Profile {
         for (i, spec) in self.custom_efs.iter().enumerate() {
             p.ef(files.ssse, *spec)
                 .map_err(|e| err(format!("extra_ef[{i}]"), e.to_string()))?;
+        }
+        if let Some(pboc) = &self.pboc {
+            pboc.personalize(&mut p)
+                .map_err(|e| err("pboc", e.to_string()))?;
         }
         p.finish().map_err(|e| err("", e.to_string()))?;
         Ok(nvm.into_inner())

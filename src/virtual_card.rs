@@ -16,6 +16,7 @@ use sscard_core::card::applet::Interface;
 use sscard_core::nvm::{Nvm, RamNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions};
+use sscard_pboc::PbocApplet;
 use sscard_vcard::VirtualCard;
 use std::time::Instant;
 
@@ -56,8 +57,10 @@ impl CardRng for HostRng {
     }
 }
 
-/// The card type served: NVM in RAM, host randomness, no extra applets.
-pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, ()>;
+/// The card type served: NVM in RAM, host randomness, and the PBOC applet behind the
+/// firewall (it answers only when the image has a PBOC region, i.e. the profile had a
+/// `[pboc]` section; otherwise its names stay "not found", as before).
+pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 
 /// Largest response: 65536 data bytes and the SW.
 const RESPONSE_CAPACITY: usize = 65_538;
@@ -98,7 +101,7 @@ impl SscVirtualCard {
         rng: HostRng,
         interface: Interface,
     ) -> Result<Self, String> {
-        let card = Card::load(RamNvm::new(nvm), rng, (), options)
+        let card = Card::load(RamNvm::new(nvm), rng, (PbocApplet::new(),), options)
             .map_err(|e| format!("cannot load the card: {e}"))?;
         let mut me = SscVirtualCard {
             card,

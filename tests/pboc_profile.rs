@@ -1,0 +1,102 @@
+//! The `[pboc]` section in the project's profile loader and the PBOC applet in the
+//! virtual card: `vectors/profiles/gen3-pboc.toml` is the default gen-3 card plus the
+//! default PBOC section, and both environments answer, separated by the firewall.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use sscard::profile::Profile;
+use sscard::script::Target;
+use sscard::virtual_card::{HostRng, SscVirtualCard};
+use sscard_core::card::applet::Interface;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(root().join("vectors/profiles").join(name)).unwrap()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn sw(r: &[u8]) -> u16 {
+    u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
+}
+
+#[test]
+fn gen3_pboc_is_gen3_default_plus_the_pboc_section() {
+    let combined = read("gen3-pboc.toml");
+    let body = combined.splitn(4, '\n').nth(3).unwrap();
+    assert_eq!(
+        body,
+        format!(
+            "{}\n{}",
+            read("gen3-default.toml"),
+            read("pboc-default.toml")
+        ),
+        "regenerate vectors/profiles/gen3-pboc.toml from its two parts"
+    );
+}
+
+#[test]
+fn both_environments_answer_behind_the_firewall() {
+    let profile = Profile::load(&root().join("vectors/profiles/gen3-pboc.toml")).unwrap();
+    let mut card =
+        SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();
+    Target::power_on(&mut card).unwrap();
+    // PBOC: PSE and the debit application (T=0: 61xx).
+    let r = card
+        .transmit(&hex("00A404000E315041592E5359532E444446303100"))
+        .unwrap();
+    assert_eq!(sw(&r), 0x611C);
+    let r = card.transmit(&hex("00A4040008A00000033301010100")).unwrap();
+    assert_eq!(sw(&r) >> 8, 0x61);
+    let r = card.transmit(&hex("80CA9F7900")).unwrap();
+    assert_eq!(r, hex("9F79060000000100009000"));
+    // Social security: selecting the SSSE leaves the financial environment.
+    let r = card
+        .transmit(&hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"))
+        .unwrap();
+    assert_eq!(sw(&r) >> 8, 0x61);
+    let r = card.transmit(&hex("80CA9F7900")).unwrap();
+    assert_ne!(
+        sw(&r),
+        0x9000,
+        "PBOC data is not reachable from the social-security side"
+    );
+
+    // The default card (no [pboc]) still answers "not found" to the PBOC names.
+    let plain = Profile::default_gen3();
+    let mut card =
+        SscVirtualCard::from_profile(&plain, HostRng::seeded(1), Interface::Contact).unwrap();
+    Target::power_on(&mut card).unwrap();
+    let r = card
+        .transmit(&hex("00A404000E325041592E5359532E444446303100"))
+        .unwrap();
+    assert_eq!(sw(&r), 0x6A82);
+}
+
+#[test]
+fn a_bad_pboc_field_is_named() {
+    let text = read("gen3-pboc.toml").replacen(
+        "pan = \"6212345678901232\"",
+        "pan = \"6212345678901233\"",
+        1,
+    );
+    let e = Profile::parse(&text).unwrap_err();
+    assert_eq!(e.field, "pboc.applications[0].pan", "{e}");
+    let text = read("gen3-pboc.toml").replacen("ppse = true", "ppse = true\nunknown = 1", 1);
+    let e = Profile::parse(&text).unwrap_err();
+    assert!(e.to_string().contains("unknown"), "{e}");
+}
