@@ -42,6 +42,32 @@
 //! `ppse_on_contact = false` give the strict real-card behaviour. The processing path is
 //! decided by the interface, never by which directory was used.
 //!
+//! # Where the public facts stop: the choices made
+//!
+//! Each is documented at the code that makes it; in one list:
+//!
+//! * **SM2 offline data authentication** (PBOC part 17 is not public): the signed data and
+//!   certificate layouts of [`assumed_sm2_oda`].
+//! * **IAD issuer-discretionary MAC** (§2.7 leaves the padding open): retail MAC with
+//!   padding method 2 over `ATC ‖ value(5) ‖ 00`.
+//! * **GENERATE AC 2 input**: the same 37-byte CVN 01 input as GAC1, taken from the CDOL2
+//!   values (the ARC `8A` steers the decision, it is not in the cryptogram).
+//! * **PIN CHANGE mask** (§2.8 flags AC vs ENC as unconfirmed): bytes 4–7 of UDK-AC, as
+//!   EMV Book 2 does; for P2 = 01 the current PIN block is XORed in as well.
+//! * **qPBOC responses carry `9F27`** (optional in qVSDC; the real online trace of §2.4 has
+//!   none): kernels need not infer the cryptogram type. The AFL is returned only with an
+//!   offline approval, as in that trace.
+//! * **Blocked application**: SELECT answers 6283 + FCI; GPO still runs and GAC1 gives at
+//!   most an ARQC, so that an issuer script can unblock it; GAC2 then declines.
+//! * **CARD BLOCK**: every later PBOC command, SELECT included, answers 6A81 (EMV's rule
+//!   for a blocked card; the social-security side keeps its own card-level block).
+//! * **Malformed offline PIN block**: counts as a wrong PIN (a try is spent), never a
+//!   format error that would be a free oracle.
+//! * **qPBOC with a currency other than the application's**: always online (the EC
+//!   balance is in the application currency).
+//! * **EC load above the balance limit**: 6A80 (§2.11 lists 6A80 / 6976).
+//! * **SELECT P2 = 02** (next occurrence): 6A82; only first-occurrence selection is kept.
+//!
 //! Personalization: [`perso::PbocPersonalization`] (no_std) and, with the `serde`
 //! feature, the `[pboc]` profile section `profile::PbocSection`.
 #![no_std]
