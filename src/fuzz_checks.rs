@@ -26,7 +26,7 @@ use sscard_core::tlv::{
 };
 use sscard_core::{Applets, Card, Interface, Status};
 
-use crate::sample::sample_card;
+use crate::sample::{pboc_sample_card, sample_card};
 
 /// True if `inner` is empty or lies within `outer` (the same memory, not equal bytes).
 fn within(outer: &[u8], inner: &[u8]) -> bool {
@@ -262,6 +262,13 @@ pub fn split_session(data: &[u8]) -> Vec<Event> {
 /// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
 pub fn card_session(data: &[u8]) -> Result<(), String> {
     let mut card = sample_card();
+    check_session(&mut card, &split_session(data))
+}
+
+/// Plays `data` as a session against a fresh gen-3 card carrying the PBOC applet
+/// (`crates/sscard-pboc`): the same never-mute rule, through the financial environment.
+pub fn pboc_session(data: &[u8]) -> Result<(), String> {
+    let mut card = pboc_sample_card();
     check_session(&mut card, &split_session(data))
 }
 

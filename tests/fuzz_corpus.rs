@@ -52,3 +52,8 @@ fn tlv_corpus() {
 fn card_session_corpus() {
     replay("card_session", fuzz_checks::card_session);
 }
+
+#[test]
+fn pboc_session_corpus() {
+    replay("pboc_session", fuzz_checks::pboc_session);
+}
