@@ -45,22 +45,9 @@ pub fn sample_card_with(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRn
     card
 }
 
-/// The gen-3 card carrying the PBOC application (`vectors/profiles/gen3-pboc.toml`).
-const GEN3_PBOC: &str = include_str!("../vectors/profiles/gen3-pboc.toml");
-
-/// The personalized NVM image of the gen-3 + PBOC profile (built once per process).
-pub fn pboc_sample_image() -> &'static [u8] {
-    static IMAGE: OnceLock<Vec<u8>> = OnceLock::new();
-    IMAGE.get_or_init(|| match Profile::parse(GEN3_PBOC).and_then(|p| p.image()) {
-        Ok(image) => image,
-        // The profile is validated by tests/pboc_profile.rs.
-        Err(e) => unreachable!("gen3-pboc profile: {e}"),
-    })
-}
-
 /// A fresh gen-3 card with the PBOC applet, powered on the contact interface.
 pub fn pboc_sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    let nvm = RamNvm::new(pboc_sample_image().to_vec());
+    let nvm = RamNvm::new(sample_image().to_vec());
     let applets = (sscard_pboc::PbocApplet::new(),);
     let mut card = match Card::load(
         nvm,
@@ -69,7 +56,7 @@ pub fn pboc_sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::Pb
         default_profile().options(),
     ) {
         Ok(card) => card,
-        Err(e) => unreachable!("gen3-pboc image: {e}"),
+        Err(e) => unreachable!("default image: {e}"),
     };
     let _ = card.power_on(Interface::Contact);
     card

@@ -1,6 +1,6 @@
 //! The `[pboc]` section in the project's profile loader and the PBOC applet in the
-//! virtual card: `vectors/profiles/gen3-pboc.toml` is the default gen-3 card plus the
-//! default PBOC section, and both environments answer, separated by the firewall.
+//! virtual card: `vectors/profiles/gen3-default.toml` is the social-security card of
+//! `gen3-ssc.toml` plus the default PBOC section, and both environments answer, separated by the firewall.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -35,23 +35,19 @@ fn sw(r: &[u8]) -> u16 {
 }
 
 #[test]
-fn gen3_pboc_is_gen3_default_plus_the_pboc_section() {
-    let combined = read("gen3-pboc.toml");
+fn the_default_card_is_gen3_ssc_plus_the_pboc_section() {
+    let combined = read("gen3-default.toml");
     let body = combined.splitn(4, '\n').nth(3).unwrap();
     assert_eq!(
         body,
-        format!(
-            "{}\n{}",
-            read("gen3-default.toml"),
-            read("pboc-default.toml")
-        ),
-        "regenerate vectors/profiles/gen3-pboc.toml from its two parts"
+        format!("{}\n{}", read("gen3-ssc.toml"), read("pboc-default.toml")),
+        "regenerate vectors/profiles/gen3-default.toml from its two parts"
     );
 }
 
 #[test]
 fn both_environments_answer_behind_the_firewall() {
-    let profile = Profile::load(&root().join("vectors/profiles/gen3-pboc.toml")).unwrap();
+    let profile = Profile::load(&root().join("vectors/profiles/gen3-default.toml")).unwrap();
     let mut card =
         SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();
     Target::power_on(&mut card).unwrap();
@@ -76,8 +72,8 @@ fn both_environments_answer_behind_the_firewall() {
         "PBOC data is not reachable from the social-security side"
     );
 
-    // The default card (no [pboc]) still answers "not found" to the PBOC names.
-    let plain = Profile::default_gen3();
+    // A card without [pboc] answers "not found" to the PBOC names.
+    let plain = Profile::load(&root().join("vectors/profiles/gen3-ssc.toml")).unwrap();
     let mut card =
         SscVirtualCard::from_profile(&plain, HostRng::seeded(1), Interface::Contact).unwrap();
     Target::power_on(&mut card).unwrap();
@@ -89,14 +85,14 @@ fn both_environments_answer_behind_the_firewall() {
 
 #[test]
 fn a_bad_pboc_field_is_named() {
-    let text = read("gen3-pboc.toml").replacen(
+    let text = read("gen3-default.toml").replacen(
         "pan = \"6212345678901232\"",
         "pan = \"6212345678901233\"",
         1,
     );
     let e = Profile::parse(&text).unwrap_err();
     assert_eq!(e.field, "pboc.applications[0].pan", "{e}");
-    let text = read("gen3-pboc.toml").replacen("ppse = true", "ppse = true\nunknown = 1", 1);
+    let text = read("gen3-default.toml").replacen("ppse = true", "ppse = true\nunknown = 1", 1);
     let e = Profile::parse(&text).unwrap_err();
     assert!(e.to_string().contains("unknown"), "{e}");
 }

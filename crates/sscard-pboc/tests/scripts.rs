@@ -1,7 +1,7 @@
 //! Runs the APDU scripts of `vectors/pboc/` in-process on a PBOC-only card (the subset of
 //! the project's script format they use: `C-APDU => response` with `XX` wildcards, a bare
 //! SW, `contact` / `contactless`, `profile`). The project's runner (`tests/vectors.rs`)
-//! runs the same files on the full gen-3 card of `vectors/profiles/gen3-pboc.toml`.
+//! runs the same files on the full gen-3 card of `vectors/profiles/gen3-default.toml`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
