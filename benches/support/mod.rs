@@ -16,6 +16,8 @@
     clippy::panic
 )]
 
+use std::sync::OnceLock;
+
 use sscard::profile::{Profile, hex};
 use sscard::sample::sample_image;
 use sscard::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
@@ -31,7 +33,11 @@ pub type BenchCard = Card<RamNvm<Vec<u8>>, SplitMixRng>;
 /// A powered default gen-3 card (contact interface, the profile's options) whose RNG
 /// starts from `seed`.
 pub fn card(seed: u64) -> BenchCard {
-    card_with(seed, Profile::default_gen3().options())
+    static OPTIONS: OnceLock<CosOptions> = OnceLock::new();
+    card_with(
+        seed,
+        *OPTIONS.get_or_init(|| Profile::default_gen3().options()),
+    )
 }
 
 /// [`card`] with other spec choices.
