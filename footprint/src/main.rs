@@ -19,7 +19,7 @@ use sscard_core::{Card, CosOptions, Interface};
 #[cfg(not(feature = "pboc"))]
 type Applets = ();
 #[cfg(feature = "pboc")]
-type Applets = sscard_pboc::PbocApplet;
+type Applets = (sscard_pboc::PbocApplet,);
 
 /// The card as a chip would hold it: NVM borrowed from a fixed memory area.
 type FirmwareCard<'n> = Card<RamNvm<&'n mut [u8]>, Trng, Applets>;
