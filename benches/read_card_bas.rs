@@ -12,11 +12,15 @@
 //! "flow + warm reset" times both together).
 //!
 //! Context variants: the same flow on a card that answers `Le = 00` with the record at
-//! once (`CosOptions::le_zero = Lenient`, so no `6Cxx` + resend: 13 APDUs); the card plus the terminal's own crypto (HSM diversification of
-//! IRK and RK per card, the INTERNAL AUTHENTICATE check, the EXTERNAL AUTHENTICATE
-//! cryptogram), and the host API `read_card_bas` as shipped (trace strings, GBK
-//! decoding, allocation), and a fresh card from the image (the other way to replay a
-//! flow with a known challenge).
+//! once (`CosOptions::le_zero = Lenient`, so no `6Cxx` + resend: 14 APDUs); the card
+//! plus the terminal's own crypto (HSM diversification of IRK and RK per card, the
+//! INTERNAL AUTHENTICATE check, the EXTERNAL AUTHENTICATE cryptogram); the host API
+//! `read_card_bas` as shipped (trace strings, GBK decoding, allocation); and a fresh
+//! card from the image (the other way to replay a flow with a known challenge).
+//!
+//! Criterion measures these one after another: for ratios robust to a busy machine use
+//! `cargo bench --bench flow_profile -- --ratio` (interleaved, with an OpenSSL SM4 block
+//! as the reference), for a repeatable count `scripts/bench-callgrind.sh`.
 
 // Measurement code: a broken setup should stop the bench loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
