@@ -119,6 +119,7 @@ const INSTANCE_AID: u8 = 2;
 pub struct PbocApplet {
     selection: Selection,
     txn: Transaction,
+    signer: txn::SignerCache,
 }
 
 impl Default for PbocApplet {
@@ -240,6 +241,7 @@ impl PbocApplet {
         PbocApplet {
             selection: Selection::Nothing,
             txn: Transaction::new(),
+            signer: txn::SignerCache::default(),
         }
     }
 

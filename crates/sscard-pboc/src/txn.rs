@@ -67,6 +67,55 @@ fn tvr_oda_flags(tvr: Option<&[u8]>) -> u16 {
     f
 }
 
+/// The ICC's SM2 signing key, kept between sessions. Building it from the stored secret
+/// costs a scalar multiplication (the `sm2` crate derives the public key), as much as a
+/// signature; a qPBOC tap powers the card each time, so rebuilding it per transaction
+/// doubled the fDDA time. It is a cache of NVM contents, not security state: it is keyed
+/// by the stored secret (compared in constant time on every use), so another secret —
+/// another card image — never reuses it.
+#[derive(Default)]
+pub(crate) struct SignerCache {
+    secret: Zeroizing<[u8; 32]>,
+    pair: Option<Sm2KeyPair>,
+}
+
+/// A copy of an applet starts without the cache (key material is not duplicated).
+impl Clone for SignerCache {
+    fn clone(&self) -> Self {
+        SignerCache::default()
+    }
+}
+
+impl core::fmt::Debug for SignerCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SignerCache")
+            .field("cached", &self.pair.is_some())
+            .finish()
+    }
+}
+
+/// The ICC's SM2 key pair for this application (DDA, fDDA).
+fn sm2_key<'c, N: Nvm>(
+    cache: &'c mut SignerCache,
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+) -> Result<&'c Sm2KeyPair> {
+    let mut secret = Zeroizing::new([0u8; 32]);
+    let (at, len) = app.blob_at(ctx, Blob::Sm2Secret)?;
+    if len != 32 {
+        return Err(Status::ConditionsNotSatisfied);
+    }
+    ctx.read(at, &mut secret[..])?;
+    let cached = cache.pair.is_some() && ct_eq(&cache.secret[..], &secret[..]);
+    if !cached {
+        cache.pair = None;
+        let pair = Sm2KeyPair::from_secret_bytes(&secret).map_err(|_| Status::MemoryFailure)?;
+        cache.secret = secret;
+        cache.pair = Some(pair);
+    }
+    cache.pair.as_ref().ok_or(Status::MemoryFailure)
+}
+
 impl PbocApplet {
     /// GET PROCESSING OPTIONS `80 A8 00 00` (pboc.md §2.4, applet `onGPO` of
     /// `idx:3702743515`): P1P2 ≠ 0000 → 6A86; data not `83 L …` → 6A80; L or Lc not the
@@ -318,7 +367,7 @@ impl PbocApplet {
         let (iad, iad_len) = issuer_application_data(app, &keys, atc, &cvr, new_balance);
         let mut sdad = [0u8; MAX_SDAD_LEN];
         let sdad_len = if sign {
-            let key = self.sm2_key(ctx, app)?;
+            let key = sm2_key(&mut self.signer, ctx, app)?;
             let un = self.txn.pdol.value(0x9F37).unwrap_or(&[]);
             let dn = atc.to_be_bytes();
             match self.txn.card_auth_data {
@@ -358,16 +407,6 @@ impl PbocApplet {
         })?;
         self.txn.phase = Phase::QpbocDone;
         Ok(())
-    }
-
-    fn sm2_key<N: Nvm>(&self, ctx: &AppletContext<'_, N>, app: &App) -> Result<Sm2KeyPair> {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        let (at, len) = app.blob_at(ctx, Blob::Sm2Secret)?;
-        if len != 32 {
-            return Err(Status::ConditionsNotSatisfied);
-        }
-        ctx.read(at, &mut secret[..])?;
-        Sm2KeyPair::from_secret_bytes(&secret).map_err(|_| Status::MemoryFailure)
     }
 
     /// VERIFY `00 20 00 80 08 <PIN block>` (§2.10): plaintext offline PIN only. The try
@@ -830,7 +869,7 @@ impl PbocApplet {
         if !app.cfg.has(CFG_SM2) || app.cfg.aip_contact[0] & 0x20 == 0 {
             return Err(Status::ConditionsNotSatisfied);
         }
-        let key = self.sm2_key(ctx, app)?;
+        let key = sm2_key(&mut self.signer, ctx, app)?;
         let mut number = [0u8; 8];
         let [a0, a1] = self.txn.atc.to_be_bytes();
         number[0] = a0;

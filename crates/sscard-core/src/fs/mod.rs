@@ -33,7 +33,15 @@ pub struct FsState {
     pub current_record: Option<u8>,
     /// Last DF matched by SELECT by name, for P2 = "next occurrence".
     pub last_name_match: Option<FileIndex>,
+    /// SFI → EF of `sfi_df` (`NO_FILE` where none): the file table never changes after
+    /// personalization, so one scan per DF serves every later SFI reference.
+    sfi_map: [FileIndex; 31],
+    /// The DF `sfi_map` describes, if built.
+    sfi_df: Option<FileIndex>,
 }
+
+/// "No file" in the SFI map.
+const NO_FILE: FileIndex = 0xFF;
 
 impl Default for FsState {
     fn default() -> Self {
@@ -42,6 +50,8 @@ impl Default for FsState {
             current_ef: None,
             current_record: None,
             last_name_match: None,
+            sfi_map: [NO_FILE; 31],
+            sfi_df: None,
         }
     }
 }
@@ -104,9 +114,17 @@ impl<N: Nvm> FileSystem<'_, N> {
             }
             Some(sfi) => {
                 let df = self.state.current_df;
-                let ef = self
-                    .find(|e| (e.parent == df && e.kind.is_ef() && e.sfi == sfi).then_some(*e))?
+                if self.state.sfi_df != Some(df) {
+                    self.build_sfi_map(df)?;
+                }
+                let index = self
+                    .state
+                    .sfi_map
+                    .get(usize::from(sfi))
+                    .copied()
+                    .filter(|i| *i != NO_FILE)
                     .ok_or(Status::FileNotFound)?;
+                let ef = self.entry(index)?;
                 if self.state.current_ef != Some(ef.index) {
                     self.state.current_ef = Some(ef.index);
                     self.state.current_record = None;
@@ -114,6 +132,25 @@ impl<N: Nvm> FileSystem<'_, N> {
                 Ok(ef)
             }
         }
+    }
+
+    /// Records the EFs of `df` by SFI (one scan of the file table).
+    fn build_sfi_map(&mut self, df: FileIndex) -> Result<()> {
+        let mut map = [NO_FILE; 31];
+        layout::scan(self.store, self.header, |e| {
+            if e.parent == df
+                && e.kind.is_ef()
+                && let Some(slot) = map.get_mut(usize::from(e.sfi))
+                && e.sfi != 0
+                && *slot == NO_FILE
+            {
+                *slot = e.index;
+            }
+            None::<()>
+        })?;
+        self.state.sfi_map = map;
+        self.state.sfi_df = Some(df);
+        Ok(())
     }
 
     /// Dispatches the file-system commands (INS A4, B0, D6, B2, DC, E2).
