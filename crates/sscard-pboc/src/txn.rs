@@ -374,9 +374,9 @@ impl PbocApplet {
                 Some(ref c9f69) => {
                     let amount = self.txn.pdol.value(0x9F02).unwrap_or(&[]);
                     let currency = self.txn.pdol.value(0x5F2A).unwrap_or(&[]);
-                    signed_dynamic_data(&key, &dn, &[un, amount, currency, c9f69], &mut sdad)?
+                    signed_dynamic_data(key, &dn, &[un, amount, currency, c9f69], &mut sdad)?
                 }
-                None => signed_dynamic_data(&key, &dn, &[un], &mut sdad)?,
+                None => signed_dynamic_data(key, &dn, &[un], &mut sdad)?,
             }
         } else {
             0
@@ -876,7 +876,7 @@ impl PbocApplet {
         number[1] = a1;
         ctx.random(number.get_mut(2..).unwrap_or(&mut []));
         let mut sdad = [0u8; MAX_SDAD_LEN];
-        let n = signed_dynamic_data(&key, &number, &[cmd.data()], &mut sdad)?;
+        let n = signed_dynamic_data(key, &number, &[cmd.data()], &mut sdad)?;
         self.txn.cvr[2] |= 0x02; // DDA performed
         template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
     }
