@@ -207,6 +207,36 @@ pub fn read_secret<N: Nvm>(
     Ok(Some(secret))
 }
 
+/// Walks from DF `from` up to the MF (or only `from` when `only_from`), returning the
+/// first secret owned by the DF being visited that passes `pick`.
+fn walk<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    from: FileIndex,
+    only_from: bool,
+    mut pick: impl FnMut(&Secret) -> bool,
+) -> Result<Option<Secret>, NvmError> {
+    let mut df = from;
+    for _ in 0..=header.files_used {
+        for i in 0..header.secrets_used {
+            if let Some(s) = read_secret(store, header, i)?
+                && s.owner == df
+                && pick(&s)
+            {
+                return Ok(Some(s));
+            }
+        }
+        if df == MF || only_from {
+            break;
+        }
+        df = match read_entry(store, header, df)? {
+            Some(e) => e.parent,
+            None => break,
+        };
+    }
+    Ok(None)
+}
+
 /// Finds the secret of `kind` and `id` visible from DF `from`: the DF's own first, then
 /// its ancestors up to the MF (a DF-specific key id, b8 = 1, is only looked up in `from`).
 /// `pick` filters candidates (usage, version).
@@ -218,27 +248,10 @@ pub fn find_secret<N: Nvm>(
     id: u8,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
-    let mut df = from;
-    for _ in 0..=header.files_used {
-        for i in 0..header.secrets_used {
-            if let Some(s) = read_secret(store, header, i)?
-                && s.kind == kind
-                && s.owner == df
-                && s.id == id
-                && pick(&s)
-            {
-                return Ok(Some(s));
-            }
-        }
-        if df == MF || (kind == SecretKind::Key && id & 0x80 != 0) {
-            break;
-        }
-        df = match read_entry(store, header, df)? {
-            Some(e) => e.parent,
-            None => break,
-        };
-    }
-    Ok(None)
+    let df_specific = kind == SecretKind::Key && id & 0x80 != 0;
+    walk(store, header, from, df_specific, |s| {
+        s.kind == kind && s.id == id && pick(s)
+    })
 }
 
 /// Finds the first key visible from `from` (same walk) that has usage `bits` and passes
@@ -250,25 +263,7 @@ pub fn find_by_usage<N: Nvm>(
     bits: u8,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
-    let mut df = from;
-    for _ in 0..=header.files_used {
-        for i in 0..header.secrets_used {
-            if let Some(s) = read_secret(store, header, i)?
-                && s.kind == SecretKind::Key
-                && s.owner == df
-                && s.allows(bits)
-                && pick(&s)
-            {
-                return Ok(Some(s));
-            }
-        }
-        if df == MF {
-            break;
-        }
-        df = match read_entry(store, header, df)? {
-            Some(e) => e.parent,
-            None => break,
-        };
-    }
-    Ok(None)
+    walk(store, header, from, false, |s| {
+        s.kind == SecretKind::Key && s.allows(bits) && pick(s)
+    })
 }
