@@ -142,6 +142,7 @@ impl CardKey {
 
     /// A cipher keyed with this key.
     #[must_use]
+    #[inline]
     pub fn cipher(&self) -> CardCipher {
         let inner = match &self.repr {
             KeyRepr::Des(k) => Inner::Des(Des::new(k.into())),
@@ -194,6 +195,7 @@ impl CardCipher {
     ///
     /// # Errors
     /// [`CryptoError::KeyLength`] if the key length does not fit `alg`.
+    #[inline]
     pub fn new(alg: Algorithm, key: &[u8]) -> Result<Self, CryptoError> {
         let inner = match (alg, key.len()) {
             (Algorithm::Des3, 8) => Inner::Des(Des::new_from_slice(key).map_err(key_len)?),
@@ -275,6 +277,7 @@ impl CardCipher {
 
     /// Encrypt the first `block_len()` bytes of `state` in place (the rest is
     /// untouched). Infallible by construction; used by the chaining code.
+    #[inline]
     pub(crate) fn encrypt_state(&self, state: &mut State) {
         let state: &mut Array<u8, U16> = state.into();
         match &self.inner {

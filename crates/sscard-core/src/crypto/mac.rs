@@ -40,6 +40,7 @@ impl Cbc {
         }
     }
 
+    #[inline]
     fn update(&mut self, mut data: &[u8], mut encrypt: impl FnMut(&mut State)) {
         while !data.is_empty() {
             let room = self.block_len.saturating_sub(self.pos);

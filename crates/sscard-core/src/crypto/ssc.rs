@@ -33,6 +33,7 @@ pub type SessionKey = CardKey;
 /// # Errors
 /// [`CryptoError::KeyLength`] for a bad key length; [`CryptoError::InputLength`]
 /// if `input` is not 4, 8 or 16 bytes or is longer than the block.
+#[inline]
 pub fn session_key(alg: Algorithm, key: &[u8], input: &[u8]) -> Result<SessionKey, CryptoError> {
     let cipher = CardCipher::new(alg, key)?;
     if !matches!(input.len(), 4 | 8 | 16) || input.len() > alg.block_len() {
