@@ -85,6 +85,8 @@ pub struct Transient {
     pub pending: Vec<u8, PENDING_CAPACITY>,
     /// Selected applet, if the financial environment is active.
     pub applet: Option<u8>,
+    /// NVM region of the selected applet, found once at selection.
+    applet_region: (usize, usize),
     /// Card blocked (cached from NVM at power-on).
     pub card_blocked: bool,
     /// The medical purse state machine (DF04).
@@ -102,6 +104,7 @@ impl Transient {
             challenge: Challenge::default(),
             pending: Vec::new(),
             applet: None,
+            applet_region: (0, 0),
             card_blocked: false,
             purse: PurseState::Idle,
         }
@@ -387,6 +390,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         let result = self.applets.select(index, &mut ctx, instance, cmd, reply);
         if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
             self.t.applet = Some(index);
+            self.t.applet_region = region;
         }
         result.map(|()| Status::Success)
     }
@@ -397,7 +401,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
-        let region = self.applet_region(index)?;
+        let region = self.t.applet_region;
         let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
         self.applets
             .process(index, &mut ctx, cmd, reply)
@@ -434,7 +438,8 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
 
     /// The social-security COS: file commands, PIN and key commands, secure messaging.
     fn native(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
-        let blocked = self.fs().current_df()?.lifecycle == LIFECYCLE_BLOCKED;
+        let df = self.fs().current_df()?;
+        let blocked = df.lifecycle == LIFECYCLE_BLOCKED;
         // P5 §6.1: once blocked, every command but SELECT answers 9303 (a repeated
         // APPLICATION BLOCK still succeeds).
         if blocked && cmd.ins() != 0xA4 && (cmd.cla(), cmd.ins()) != (0x84, 0x1E) {
@@ -445,7 +450,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             self.t.purse = PurseState::Idle;
         }
         let pki = self.options.pki;
-        if Pki::<N>::handles(&pki, cmd) && self.fs().current_df()?.role == ROLE_PKI_ADF {
+        if Pki::<N>::handles(&pki, cmd) && df.role == ROLE_PKI_ADF {
             return self
                 .auth(|a| {
                     Pki {
@@ -466,7 +471,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
                 Ok(Status::Success)
             }
             (0xB0, _) => {
-                if self.fs().current_df()?.role != ROLE_MEDICAL_DF {
+                if df.role != ROLE_MEDICAL_DF {
                     return Err(Status::InstructionNotSupported);
                 }
                 let options = self.options.purse;

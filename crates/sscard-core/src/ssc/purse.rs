@@ -308,6 +308,17 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             .map_err(|_| Status::KeyIndexNotSupported)
     }
 
+    /// SESLK = KS(DLK, random ‖ load sequence ‖ 8000) (P7 §11.2), for MAC1 and MAC2.
+    fn load_session_key(&self, version: u8, random: &[u8; 4], sequence: u16) -> Result<CardKey> {
+        let [s0, s1] = sequence.to_be_bytes();
+        let [r0, r1, r2, r3] = *random;
+        self.session(
+            usage::PURSE_LOAD,
+            version,
+            &[r0, r1, r2, r3, s0, s1, 0x80, 0x00],
+        )
+    }
+
     fn tac_key(&self, version: u8) -> Result<CardKey> {
         let (alg, key, n) = self.key(usage::PURSE_TAC, version)?;
         tac_key(alg, key.get(..n).unwrap_or(&[])).map_err(|_| Status::KeyIndexNotSupported)
@@ -336,10 +347,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let mut random = [0u8; 4];
         self.auth.random(&mut random);
         let seq = v.load_seq.to_be_bytes();
-        let input = [
-            random[0], random[1], random[2], random[3], seq[0], seq[1], 0x80, 0x00,
-        ];
-        let seslk = self.session(usage::PURSE_LOAD, key_version, &input)?;
+        let seslk = self.load_session_key(key_version, &random, v.load_seq)?;
         let cipher = seslk.cipher();
         let mut mac = Mac::zero_iv(&cipher);
         mac.update(&v.balance.to_be_bytes());
@@ -386,10 +394,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let time = &d[..7];
         let mac2 = &d[7..];
         let seq = sequence.to_be_bytes();
-        let input = [
-            random[0], random[1], random[2], random[3], seq[0], seq[1], 0x80, 0x00,
-        ];
-        let seslk = self.session(usage::PURSE_LOAD, key_version, &input)?;
+        let seslk = self.load_session_key(key_version, &random, sequence)?;
         let cipher = seslk.cipher();
         let mut mac = Mac::zero_iv(&cipher);
         mac.update(&amount.to_be_bytes());
