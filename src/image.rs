@@ -42,6 +42,7 @@ use crate::profile::Profile;
 use crate::trace::hex;
 use sscard_core::CosOptions;
 use sscard_core::options::{LeZero, PurseOptions};
+use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -110,14 +111,19 @@ impl ImageMeta {
             u8::from(o.read_binary_le_exact),
             o.purse.load_type,
             o.purse.purchase_type,
+            encode_key_policy(&o.pki_keys),
         ];
-        // The purse bytes came after the first images: written only when they differ from
-        // the defaults, so images of version 1 keep their exact bytes.
-        let options = if o.purse == PurseOptions::default() {
-            options.get(..4).unwrap_or(&[])
+        // The purse bytes, then the PKI key-slot byte, came after the first images: each
+        // is written only when it (or a later one) differs from the defaults, so images of
+        // version 1 keep their exact bytes.
+        let used = if o.pki_keys != PkiKeyPolicy::default() {
+            7
+        } else if o.purse != PurseOptions::default() {
+            6
         } else {
-            &options[..]
+            4
         };
+        let options = options.get(..used).unwrap_or(&[]);
         let mut out = Vec::new();
         for (tag, value) in [
             (meta::PROFILE_LABEL, self.profile_label.as_bytes()),
@@ -191,6 +197,36 @@ fn decode_options(v: &[u8]) -> Option<CosOptions> {
             purchase_type: v.get(5).copied().unwrap_or(defaults.purse.purchase_type),
         },
         pki: defaults.pki,
+        pki_keys: match v.get(6) {
+            Some(bits) => decode_key_policy(*bits)?,
+            None => defaults.pki_keys,
+        },
+    })
+}
+
+/// The PKI key-slot policy in one byte: b1 generate / b2 import the signature pair, b3
+/// generate / b4 import the encryption pair.
+fn encode_key_policy(p: &PkiKeyPolicy) -> u8 {
+    u8::from(p.signature.generate)
+        | u8::from(p.signature.import) << 1
+        | u8::from(p.encryption.generate) << 2
+        | u8::from(p.encryption.import) << 3
+}
+
+fn decode_key_policy(bits: u8) -> Option<PkiKeyPolicy> {
+    if bits & 0xF0 != 0 {
+        return None;
+    }
+    let on = |b: u8| bits & (1 << b) != 0;
+    Some(PkiKeyPolicy {
+        signature: SlotPolicy {
+            generate: on(0),
+            import: on(1),
+        },
+        encryption: SlotPolicy {
+            generate: on(2),
+            import: on(3),
+        },
     })
 }
 

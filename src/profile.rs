@@ -14,6 +14,7 @@ use sscard_core::fs::layout::Access;
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
+use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
 use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use sscard_core::ssc::{
     Availability, BinarySpec, ExtraEf, Generation, InterfacePolicy, KeySpec, PkiSpec, RecordsSpec,
@@ -432,6 +433,18 @@ pub struct OptionsToml {
     /// 交易类型 byte of a purse purchase (default 0x32, '2').
     #[serde(default)]
     pub purse_purchase_type: Option<u8>,
+    /// GENERATE KEY PAIR may fill the PKI signature pair (default true).
+    #[serde(default)]
+    pub pki_generate_signature: Option<bool>,
+    /// IMPORT KEY may fill the PKI signature pair (default false).
+    #[serde(default)]
+    pub pki_import_signature: Option<bool>,
+    /// GENERATE KEY PAIR may fill the PKI encryption pair (default false).
+    #[serde(default)]
+    pub pki_generate_encryption: Option<bool>,
+    /// IMPORT KEY may fill the PKI encryption pair (default true).
+    #[serde(default)]
+    pub pki_import_encryption: Option<bool>,
 }
 
 /// A validated profile, ready to personalize cards.
@@ -934,6 +947,24 @@ impl Profile {
                     .unwrap_or(defaults.purse.purchase_type),
             },
             pki: defaults.pki,
+            pki_keys: PkiKeyPolicy {
+                signature: SlotPolicy {
+                    generate: o
+                        .pki_generate_signature
+                        .unwrap_or(defaults.pki_keys.signature.generate),
+                    import: o
+                        .pki_import_signature
+                        .unwrap_or(defaults.pki_keys.signature.import),
+                },
+                encryption: SlotPolicy {
+                    generate: o
+                        .pki_generate_encryption
+                        .unwrap_or(defaults.pki_keys.encryption.generate),
+                    import: o
+                        .pki_import_encryption
+                        .unwrap_or(defaults.pki_keys.encryption.import),
+                },
+            },
         };
         let pboc = match &toml.pboc {
             Some(section) => Some(section.build().map_err(|e| err(e.field, e.message))?),

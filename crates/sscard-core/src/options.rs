@@ -53,6 +53,8 @@ pub struct CosOptions {
     pub purse: PurseOptions,
     /// The PKI application's vendor command table.
     pub pki: crate::ssc::pki::PkiCommands,
+    /// Which PKI key-pair slots generation and import may fill (docs/spec-choices.md).
+    pub pki_keys: crate::ssc::pki::PkiKeyPolicy,
 }
 
 impl Default for CosOptions {
@@ -64,6 +66,7 @@ impl Default for CosOptions {
             read_binary_le_exact: true,
             purse: PurseOptions::default(),
             pki: crate::ssc::pki::PkiCommands::default(),
+            pki_keys: crate::ssc::pki::PkiKeyPolicy::default(),
         }
     }
 }

@@ -449,13 +449,14 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
             self.t.purse = PurseState::Idle;
         }
-        let pki = self.options.pki;
+        let (pki, keys) = (self.options.pki, self.options.pki_keys);
         if Pki::<N>::handles(&pki, cmd) && df.role == ROLE_PKI_ADF {
             return self
                 .auth(|a| {
                     Pki {
                         auth: a,
                         commands: pki,
+                        keys,
                     }
                     .process(cmd, reply)
                 })

@@ -184,7 +184,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.read)?;
+        self.check_read(&ef)?;
         let records = Records { e: &ef };
         let p1 = cmd.p1();
         let current = self.state.current_record;
@@ -276,7 +276,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let data = cmd.data();
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let records = Records { e: &ef };
         records.check_data(data)?;
         let header_at = self
@@ -343,7 +343,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let sfi = record_sfi(cmd.p2())?;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let records = Records { e: &ef };
         records.check_data(cmd.data())?;
         let header_at = self

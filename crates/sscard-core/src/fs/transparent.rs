@@ -19,7 +19,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check(ef.read)?;
+        self.check_read(&ef)?;
         let size = ef.body_len as usize;
         if offset >= size {
             return Err(Status::WrongOffset);
@@ -49,7 +49,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         }
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let size = ef.body_len as usize;
         if offset >= size {
             return Err(Status::WrongOffset);

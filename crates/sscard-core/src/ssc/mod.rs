@@ -493,7 +493,7 @@ fn personalize_pki<N: Nvm>(
         (pki::SIGN_CERT, spec.cert_size, Access::Always, admin),
         (pki::ENC_CERT, spec.cert_size, Access::Always, admin),
     ] {
-        p.ef(
+        let ef = p.ef(
             adf,
             EfSpec {
                 fid,
@@ -504,6 +504,10 @@ fn personalize_pki<N: Nvm>(
                 tlv_records: false,
             },
         )?;
+        if fid == pki::SIGN_PRIVATE || fid == pki::ENC_PRIVATE {
+            // Private keys are key objects, not files (no file command reaches them).
+            p.add_flags(ef, crate::fs::layout::FLAG_KEY_OBJECT)?;
+        }
     }
     for (id, pin) in [
         (pki::USER_PIN, spec.user_pin),
