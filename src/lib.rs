@@ -18,6 +18,7 @@ pub use sscard_core;
 
 pub mod demo;
 pub mod image;
+pub mod image_lock;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
