@@ -15,7 +15,8 @@
 //! * [`card_session`]: the input is split into APDUs and power events (see
 //!   [`split_session`]) and played against the [sample card](crate::sample): while
 //!   the card is powered every APDU gets at least a status word, and a valid one;
-//!   while it is not, none.
+//!   while it is not, none; and no response gives away a secret of the card (the
+//!   [secrets oracle](crate::secret_oracle)).
 
 use sscard_core::apdu::{CommandView, encode_command};
 use sscard_core::nvm::Nvm;
@@ -26,7 +27,8 @@ use sscard_core::tlv::{
 };
 use sscard_core::{Applets, Card, Interface, Status};
 
-use crate::sample::{pboc_sample_card, sample_card};
+use crate::sample::{default_profile, pboc_sample_card, sample_card};
+use crate::secret_oracle::SecretOracle;
 
 /// True if `inner` is empty or lies within `outer` (the same memory, not equal bytes).
 fn within(outer: &[u8], inner: &[u8]) -> bool {
@@ -262,30 +264,45 @@ pub fn split_session(data: &[u8]) -> Vec<Event> {
 /// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
 pub fn card_session(data: &[u8]) -> Result<(), String> {
     let mut card = sample_card();
-    check_session(&mut card, &split_session(data))
+    check_session(&mut card, &split_session(data), &mut sample_oracle())
 }
 
 /// Plays `data` as a session against a fresh gen-3 card carrying the PBOC applet
 /// (`crates/sscard-pboc`): the same never-mute rule, through the financial environment.
 pub fn pboc_session(data: &[u8]) -> Result<(), String> {
     let mut card = pboc_sample_card();
-    check_session(&mut card, &split_session(data))
+    check_session(&mut card, &split_session(data), &mut sample_oracle())
+}
+
+/// The secrets oracle of the sample cards: every secret of the default profile.
+pub fn sample_oracle() -> SecretOracle {
+    static ORACLE: std::sync::OnceLock<SecretOracle> = std::sync::OnceLock::new();
+    ORACLE
+        .get_or_init(|| SecretOracle::for_profile(default_profile()))
+        .clone()
 }
 
 /// Plays `events` against `card`: while powered, every APDU must get a response of at
 /// least two bytes ending in a status word (`6xxx` or `9xxx`, never the `60` null
-/// procedure byte); while unpowered, none. A power-up must give an ATR.
+/// procedure byte); while unpowered, none. A power-up must give an ATR. No response
+/// may give away a secret `oracle` knows (see [`crate::secret_oracle`]); it learns the
+/// card's stored and session secrets as the session goes.
 pub fn check_session<N: Nvm, R: CardRng, A: Applets>(
     card: &mut Card<N, R, A>,
     events: &[Event],
+    oracle: &mut SecretOracle,
 ) -> Result<(), String> {
     let mut out = vec![0u8; 65_536 + 2];
     for (i, event) in events.iter().enumerate() {
         match event {
             Event::Apdu(apdu) => {
                 let powered = card.is_powered();
+                oracle.before_command(apdu);
                 let n = card.process(apdu, &mut out);
                 let response = out.get(..n).unwrap_or_default();
+                oracle
+                    .after_command(card, apdu, response)
+                    .map_err(|leak| format!("event {i}: {}: {leak}", hex(apdu)))?;
                 let well_formed = match response {
                     [.., sw1, _] => matches!(sw1 & 0xF0, 0x60 | 0x90) && *sw1 != 0x60,
                     _ => false,

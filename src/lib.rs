@@ -32,3 +32,4 @@ pub mod virtual_card;
 pub mod fuzz_checks;
 #[doc(hidden)]
 pub mod sample;
+pub mod secret_oracle;

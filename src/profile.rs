@@ -1026,6 +1026,33 @@ impl Profile {
         self.digest
     }
 
+    /// Every secret this profile gives the card, labelled by its field: the SSSE PIN, the
+    /// root keys (the card holds their diversified values), the PKI PINs, and for each
+    /// PBOC application its issuer master keys, the UDKs derived from them, its PIN
+    /// block and SM2 secret. For the secrets oracle (`fuzz_checks`); not for display.
+    pub fn secrets(&self) -> Vec<(String, zeroize::Zeroizing<Vec<u8>>)> {
+        let mut out = vec![("pin.value".to_owned(), self.pin.clone().into())];
+        for (location, id, value, _) in &self.keys {
+            out.push((
+                format!("keys {location:?} id {id:02X}"),
+                value.clone().into(),
+            ));
+        }
+        if let Some((user, admin)) = &self.pki_pins {
+            out.push(("pki.user_pin".to_owned(), user.clone().into()));
+            out.push(("pki.admin_pin".to_owned(), admin.clone().into()));
+        }
+        if let Some(pboc) = &self.pboc {
+            pboc.with_personalization(|p| {
+                for (i, a) in p.applications.iter().enumerate() {
+                    let field = format!("pboc.applications[{i}]");
+                    pboc_secrets(&field, a, &mut out);
+                }
+            });
+        }
+        out
+    }
+
     /// Personalizes a fresh NVM image.
     pub fn image(&self) -> Result<Vec<u8>, ProfileError> {
         let mut nvm = RamNvm::new(vec![0u8; self.toml.card.nvm_size]);
@@ -1108,5 +1135,46 @@ impl Profile {
         }
         p.finish().map_err(|e| err("", e.to_string()))?;
         Ok(nvm.into_inner())
+    }
+}
+
+/// The secrets of one PBOC application (see [`Profile::secrets`]).
+fn pboc_secrets(
+    field: &str,
+    a: &sscard_pboc::Application<'_>,
+    out: &mut Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
+) {
+    let mut push = |name: &str, value: &[u8]| {
+        out.push((format!("{field}.{name}"), value.to_vec().into()));
+    };
+    match a.keys {
+        sscard_pboc::Keys::IssuerMasterKeys { ac, mac, enc } => {
+            for (name, imk) in [("imk_ac", ac), ("imk_mac", mac), ("imk_enc", enc)] {
+                push(name, &imk);
+                if let Ok(udk) = sscard_core::crypto::udk_option_a(&imk, a.pan, a.psn) {
+                    push(&format!("udk from {name}"), &udk[..]);
+                }
+            }
+        }
+        sscard_pboc::Keys::CardKeys { ac, mac, enc } => {
+            for (name, udk) in [("udk_ac", ac), ("udk_mac", mac), ("udk_enc", enc)] {
+                push(name, &udk);
+            }
+        }
+    }
+    // The plaintext offline PIN block, ISO 9564 format 2: 2L ‖ digits ‖ F padding.
+    let mut nibbles = vec![0x2, a.pin.len() as u8 & 0x0F];
+    nibbles.extend(a.pin.iter().map(|d| d.wrapping_sub(b'0') & 0x0F));
+    nibbles.resize(16, 0x0F);
+    let block: Vec<u8> = nibbles
+        .chunks_exact(2)
+        .map(|p| match p {
+            [hi, lo] => hi << 4 | lo,
+            _ => 0,
+        })
+        .collect();
+    push("pin block", &block);
+    if let Some(secret) = &a.sm2_secret {
+        push("sm2_secret", secret);
     }
 }

@@ -1152,10 +1152,12 @@ proptest! {
         events in proptest::collection::vec(session_event(), 1..40),
     ) {
         let mut card = fs_tree::card(CosOptions::default());
-        let result = sscard::fuzz_checks::check_session(&mut card, &events);
+        let mut oracle = sscard::secret_oracle::SecretOracle::default();
+        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
         let mut card = sscard::sample::sample_card();
-        let result = sscard::fuzz_checks::check_session(&mut card, &events);
+        let mut oracle = sscard::fuzz_checks::sample_oracle();
+        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
     }
 }
