@@ -221,20 +221,34 @@ impl SecretOracle {
                 });
             }
         }
-        let key_objects = {
+        let transparent = {
             let mut found = vec![];
             let _ = scan(store, header, |e| {
-                if e.kind == FileKind::Transparent && e.flags & FLAG_KEY_OBJECT != 0 {
-                    found.push((e.fid, e.body_at as usize, e.body_len as usize));
+                if e.kind == FileKind::Transparent {
+                    let key_object = e.flags & FLAG_KEY_OBJECT != 0;
+                    found.push((e.fid, e.body_at as usize, e.body_len as usize, key_object));
                 }
                 None::<()>
             });
             found
         };
-        for (fid, at, len) in key_objects {
-            let mut body = Zeroizing::new(vec![0u8; len]);
-            if store.read(at, &mut body).is_ok() {
-                self.add_secret(&body, &format!("key object {fid:04X}"));
+        for (fid, at, len, key_object) in transparent {
+            if key_object {
+                let mut body = Zeroizing::new(vec![0u8; len]);
+                if store.read(at, &mut body).is_ok() {
+                    self.add_secret(&body, &format!("key object {fid:04X}"));
+                }
+                continue;
+            }
+            // An SM2 private-key record (`CB 20 d`) wherever the card wrote one, so a
+            // key put into an ordinary EF (the hole of issue #10) is a secret too.
+            let mut record = Zeroizing::new([0u8; 34]);
+            if len >= record.len()
+                && store.read(at, &mut record[..]).is_ok()
+                && record.starts_with(&[0xCB, 0x20])
+            {
+                let d = record.get(2..).unwrap_or_default();
+                self.add_secret(d, &format!("SM2 private key in EF {fid:04X}"));
             }
         }
     }
