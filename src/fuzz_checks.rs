@@ -278,7 +278,11 @@ pub fn pboc_session(data: &[u8]) -> Result<(), String> {
 pub fn sample_oracle() -> SecretOracle {
     static ORACLE: std::sync::OnceLock<SecretOracle> = std::sync::OnceLock::new();
     ORACLE
-        .get_or_init(|| SecretOracle::for_profile(default_profile()))
+        .get_or_init(|| {
+            let mut oracle = SecretOracle::for_profile(default_profile());
+            oracle.prime(&sample_card());
+            oracle
+        })
         .clone()
 }
 

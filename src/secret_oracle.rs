@@ -7,24 +7,32 @@
 //!   PBOC keys, UDKs, PIN block and SM2 key;
 //! * everything the card stores: each value of the secret table (diversified keys, PINs,
 //!   PKI PIN keys) and the content of each key object (the PKI private keys, including
-//!   those generated or imported during the session), re-read whenever the card commits;
+//!   those generated or imported during the session), and an SM2 private-key record
+//!   (`CB 20 d`) wherever the card wrote one; re-read whenever the card commits;
 //! * the session keys the card derives: `KS(K, input)` for every stored key and every
 //!   session input seen (GET CHALLENGE answers, INTERNAL AUTHENTICATE randoms, the
 //!   purse's `random ‖ sequence ‖ 8000` and `random ‖ sequence ‖ TTSN[2..4]`), the purse
 //!   TAC keys, and the PBOC session keys of each UDK for every ATC the session can
-//!   have reached.
+//!   have reached (one more per GET PROCESSING OPTIONS).
 //!
 //! What counts as a leak: any 8 consecutive bytes of a secret in a response (a secret
 //! shorter than 8 bytes counts as stored, padded with `00` to 8), unless the terminal
 //! itself sent those 8 bytes earlier in the session (a PIN it chose, a key it
 //! imported, data it wrote: it knew them already). Windows of one repeated byte are
 //! ignored: padding and blank files are full of them, and no real key is one.
+//!
+//! It runs on every fuzz execution, so it keeps its cost small: windows are `u64`s in
+//! hash sets with a multiplicative hash, and stored secrets are re-read only when the
+//! card committed and re-learned only where the bytes changed. An oracle primed on a
+//! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use sscard_core::auth::secret::{SecretKind, read_secret};
 use sscard_core::crypto::{Algorithm, CardCipher, pboc_session_key};
-use sscard_core::fs::layout::{FLAG_KEY_OBJECT, FileKind, scan};
+use sscard_core::fs::layout::{FLAG_KEY_OBJECT, FileKind, SECRET_ENTRY_LEN, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_core::ssc::purse::PurseState;
@@ -35,37 +43,91 @@ use crate::profile::Profile;
 
 /// Bytes of a secret that may not appear in a response.
 const WINDOW: usize = 8;
+/// Bytes read at the start of each transparent EF: an SM2 private-key record.
+const KEY_RECORD: usize = 34;
+
+/// Hashes a window (a `u64`) with one multiplication: the keys are secrets or random
+/// bytes, so no hash-flooding defence is needed, and SipHash would dominate a run.
+#[derive(Default, Clone, Copy)]
+struct WindowHasher(u64);
+
+impl Hasher for WindowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Fast = BuildHasherDefault<WindowHasher>;
+
+fn window(w: &[u8]) -> u64 {
+    let mut b = [0u8; WINDOW];
+    if let Some(dst) = b.get_mut(..w.len().min(WINDOW)) {
+        dst.copy_from_slice(w.get(..WINDOW.min(w.len())).unwrap_or_default());
+    }
+    u64::from_be_bytes(b)
+}
 
 /// A symmetric key the card holds, for deriving its session keys.
 #[derive(Clone)]
 struct CardKeyValue {
-    algorithm: Algorithm,
     value: Zeroizing<Vec<u8>>,
-    label: String,
+    algorithm: Algorithm,
+    label: usize,
+}
+
+/// A transparent EF whose first bytes may hold a private key.
+#[derive(Clone, Copy)]
+struct KeyHolder {
+    fid: u16,
+    at: usize,
+    key_object: bool,
+}
+
+/// Secrets by window, their names, and the stored keys that derive session keys.
+#[derive(Clone, Default)]
+struct Knowledge {
+    /// Every 8-byte window of every secret → index of its name (global numbering).
+    windows: HashMap<u64, usize, Fast>,
+    labels: Vec<String>,
+    keys: Vec<CardKeyValue>,
 }
 
 /// The secrets of one card session and the bytes the terminal sent.
 #[derive(Clone, Default)]
 pub struct SecretOracle {
-    /// Every 8-byte window of every secret, with the secret's name.
-    windows: HashMap<[u8; WINDOW], String>,
+    /// What every session starts with (the profile's secrets, the card as primed):
+    /// shared, so that cloning an oracle for each fuzz run costs no copy of it.
+    base: Arc<Knowledge>,
+    /// What this session learned; its label indices continue the base's.
+    own: Knowledge,
     /// Every 8-byte window of every command the terminal sent.
-    sent: HashSet<[u8; WINDOW]>,
-    /// The card's stored symmetric keys (secret table), for session keys.
-    keys: Vec<CardKeyValue>,
+    sent: HashSet<u64, Fast>,
     /// PBOC UDKs (from the profile), for the session keys of each ATC.
-    udks: Vec<([u8; 16], String)>,
+    udks: Vec<([u8; 16], usize)>,
     /// PBOC session keys are known for every ATC below this.
     atc_covered: u32,
     /// Session inputs already derived from, so each costs once.
-    inputs_seen: HashSet<Vec<u8>>,
+    inputs_seen: HashSet<u64, Fast>,
     /// The card's commit count when its stored secrets were last read.
     commits_read: Option<u32>,
+    /// The secret table as last read.
+    secret_table: Vec<u8>,
+    /// The EFs that may hold key records (the file table does not change at run time),
+    /// with their first bytes as last read.
+    holders: Option<Vec<(KeyHolder, [u8; KEY_RECORD])>>,
     /// The purse random and sequence of an INITIALIZE FOR PURCHASE, until the next
     /// command gives the TTSN.
     purchase_pending: Option<([u8; 4], u16)>,
-    /// Commands seen.
-    commands: u32,
+    /// GET PROCESSING OPTIONS commands seen: each can raise the PBOC ATC by one.
+    gpos: u32,
 }
 
 impl SecretOracle {
@@ -73,46 +135,74 @@ impl SecretOracle {
     pub fn for_profile(profile: &Profile) -> Self {
         let mut oracle = SecretOracle::default();
         for (label, value) in profile.secrets() {
-            oracle.add_secret(&value, &label);
-            if value.len() == 16 && label.contains("udk") {
-                let mut udk = [0u8; 16];
-                udk.copy_from_slice(&value);
-                oracle.udks.push((udk, label));
+            let index = oracle.add_secret(&value, label.clone());
+            if let Ok(udk) = <[u8; 16]>::try_from(&value[..])
+                && label.contains("udk")
+            {
+                oracle.udks.push((udk, index));
             }
         }
+        oracle.freeze();
         oracle
     }
 
-    /// Remembers `value` as a secret named `label`.
-    pub fn add_secret(&mut self, value: &[u8], label: &str) {
+    /// Remembers `value` as a secret named `label`; returns the label's index.
+    pub fn add_secret(&mut self, value: &[u8], label: String) -> usize {
+        let index = self.base.labels.len() + self.own.labels.len();
+        self.own.labels.push(label);
         let mut padded = Zeroizing::new(value.to_vec());
         if padded.len() < WINDOW {
             padded.resize(WINDOW, 0);
         }
         for w in padded.windows(WINDOW) {
-            let mut key = [0u8; WINDOW];
-            key.copy_from_slice(w);
-            if key.iter().any(|b| *b != key[0]) {
-                self.windows.entry(key).or_insert_with(|| label.to_owned());
+            let w64 = window(w);
+            if w.iter().any(|b| Some(b) != w.first()) && !self.base.windows.contains_key(&w64) {
+                self.own.windows.entry(w64).or_insert(index);
             }
         }
+        index
+    }
+
+    /// The name of secret `index`.
+    fn label(&self, index: usize) -> &str {
+        let base = self.base.labels.len();
+        match index.checked_sub(base) {
+            None => self.base.labels.get(index),
+            Some(i) => self.own.labels.get(i),
+        }
+        .map_or("a secret", String::as_str)
+    }
+
+    /// Moves what this oracle learned into its shared base.
+    fn freeze(&mut self) {
+        let own = std::mem::take(&mut self.own);
+        let base = Arc::make_mut(&mut self.base);
+        base.windows.extend(own.windows);
+        base.labels.extend(own.labels);
+        base.keys.extend(own.keys);
+    }
+
+    /// Learns everything `card` stores now, so that a clone of this oracle, used on a
+    /// copy of the card, only has the session's changes to learn.
+    pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
+        self.learn_stored(card);
+        self.commits_read = None;
+        self.freeze();
     }
 
     /// Number of distinct secret windows known (for reports and to show the oracle is
     /// armed).
     pub fn known_windows(&self) -> usize {
-        self.windows.len()
+        self.base.windows.len() + self.own.windows.len()
     }
 
     /// Before a command goes to the card: its bytes become terminal knowledge, and a
     /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
     pub fn before_command(&mut self, apdu: &[u8]) {
-        self.commands = self.commands.saturating_add(1);
-        for w in apdu.windows(WINDOW) {
-            let mut key = [0u8; WINDOW];
-            key.copy_from_slice(w);
-            self.sent.insert(key);
+        if apdu.get(1) == Some(&0xA8) {
+            self.gpos = self.gpos.saturating_add(1);
         }
+        self.sent.extend(apdu.windows(WINDOW).map(window));
         let data = apdu.get(5..).unwrap_or_default();
         if let Some((random, sequence)) = self.purchase_pending.take()
             && let Some(&[t2, t3]) = data.get(2..4)
@@ -170,21 +260,26 @@ impl SecretOracle {
     /// not send itself.
     pub fn check(&self, response: &[u8]) -> Result<(), String> {
         for (at, w) in response.windows(WINDOW).enumerate() {
-            let mut key = [0u8; WINDOW];
-            key.copy_from_slice(w);
-            if let Some(label) = self.windows.get(&key)
-                && !self.sent.contains(&key)
+            let w = window(w);
+            let known = self
+                .own
+                .windows
+                .get(&w)
+                .or_else(|| self.base.windows.get(&w));
+            if let Some(label) = known
+                && !self.sent.contains(&w)
             {
                 return Err(format!(
-                    "the response gives away 8 bytes of {label} at offset {at}"
+                    "the response gives away 8 bytes of {} at offset {at}",
+                    self.label(*label)
                 ));
             }
         }
         Ok(())
     }
 
-    /// Re-reads the secret table and the key objects when the card committed since
-    /// the last read.
+    /// Re-reads the secret table and the key holders when the card committed since the
+    /// last read, and learns the entries whose bytes changed.
     fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
         let commits = card.store().commits();
         if self.commits_read == Some(commits) {
@@ -192,119 +287,148 @@ impl SecretOracle {
         }
         self.commits_read = Some(commits);
         let (store, header) = (card.store(), card.header());
-        for index in 0..header.secrets_used {
-            let Ok(Some(secret)) = read_secret(store, header, index) else {
-                continue;
-            };
-            let label = format!(
-                "stored {} {:02X} of DF {}",
-                match secret.kind {
-                    SecretKind::Key => "key",
-                    SecretKind::Pin => "PIN",
-                },
-                secret.id,
-                secret.owner
-            );
-            self.add_secret(secret.value(), &label);
-            if secret.kind == SecretKind::Key
-                && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
-                && !self
-                    .keys
-                    .iter()
-                    .any(|k| k.value.as_slice() == secret.value())
-            {
-                self.add_derived_keys(algorithm, secret.value(), &label);
-                self.keys.push(CardKeyValue {
-                    algorithm,
-                    value: secret.value().to_vec().into(),
-                    label,
+        let mut table = vec![0u8; usize::from(header.secrets_used) * SECRET_ENTRY_LEN];
+        if store.read(header.secrets_at as usize, &mut table).is_ok() && table != self.secret_table
+        {
+            for index in 0..header.secrets_used {
+                let span = usize::from(index) * SECRET_ENTRY_LEN..;
+                let now = table
+                    .get(span.clone())
+                    .and_then(|t| t.get(..SECRET_ENTRY_LEN));
+                let before = self
+                    .secret_table
+                    .get(span)
+                    .and_then(|t| t.get(..SECRET_ENTRY_LEN));
+                // Only the value matters: a try counter changes on every VERIFY.
+                let value = |e: Option<&[u8]>| e.and_then(|e| e.get(8..)).map(<[u8]>::to_vec);
+                if value(now) != value(before) {
+                    self.learn_secret(store, header, index);
+                }
+            }
+            self.secret_table = table;
+        }
+        let holders = match self.holders.take() {
+            Some(h) => h,
+            None => {
+                let mut found = vec![];
+                let _ = scan(store, header, |e| {
+                    if e.kind == FileKind::Transparent && e.body_len as usize >= KEY_RECORD {
+                        let key_object = e.flags & FLAG_KEY_OBJECT != 0;
+                        let holder = KeyHolder {
+                            fid: e.fid,
+                            at: e.body_at as usize,
+                            key_object,
+                        };
+                        found.push((holder, [0u8; KEY_RECORD]));
+                    }
+                    None::<()>
                 });
+                found
             }
-        }
-        let transparent = {
-            let mut found = vec![];
-            let _ = scan(store, header, |e| {
-                if e.kind == FileKind::Transparent {
-                    let key_object = e.flags & FLAG_KEY_OBJECT != 0;
-                    found.push((e.fid, e.body_at as usize, e.body_len as usize, key_object));
-                }
-                None::<()>
-            });
-            found
         };
-        for (fid, at, len, key_object) in transparent {
-            if key_object {
-                let mut body = Zeroizing::new(vec![0u8; len]);
-                if store.read(at, &mut body).is_ok() {
-                    self.add_secret(&body, &format!("key object {fid:04X}"));
+        let mut updated = Vec::with_capacity(holders.len());
+        for (holder, before) in holders {
+            let mut now = [0u8; KEY_RECORD];
+            if store.read(holder.at, &mut now).is_ok() && now != before {
+                if holder.key_object {
+                    self.add_secret(&now, format!("key object {:04X}", holder.fid));
+                } else if let [0xCB, 0x20, d @ ..] = &now {
+                    // A private-key record in an ordinary EF: the hole of issue #10.
+                    self.add_secret(d, format!("SM2 private key in EF {:04X}", holder.fid));
                 }
-                continue;
             }
-            // An SM2 private-key record (`CB 20 d`) wherever the card wrote one, so a
-            // key put into an ordinary EF (the hole of issue #10) is a secret too.
-            let mut record = Zeroizing::new([0u8; 34]);
-            if len >= record.len()
-                && store.read(at, &mut record[..]).is_ok()
-                && record.starts_with(&[0xCB, 0x20])
-            {
-                let d = record.get(2..).unwrap_or_default();
-                self.add_secret(d, &format!("SM2 private key in EF {fid:04X}"));
-            }
+            updated.push((holder, now));
         }
+        self.holders = Some(updated);
     }
 
-    /// Keys the card derives from a stored key without any input: the purse TAC key of
-    /// the 8-byte algorithm (`DTK[0..8] ⊕ DTK[8..16]`, P7 §15).
-    fn add_derived_keys(&mut self, algorithm: Algorithm, value: &[u8], label: &str) {
-        if algorithm == Algorithm::Des3
-            && let (Some(l), Some(r)) = (value.get(..8), value.get(8..16))
+    fn learn_secret<N: Nvm>(
+        &mut self,
+        store: &sscard_core::nvm::Store<N>,
+        header: &sscard_core::fs::layout::Header,
+        index: u16,
+    ) {
+        let Ok(Some(secret)) = read_secret(store, header, index) else {
+            return;
+        };
+        let label = format!(
+            "stored {} {:02X} of DF {}",
+            match secret.kind {
+                SecretKind::Key => "key",
+                SecretKind::Pin => "PIN",
+            },
+            secret.id,
+            secret.owner
+        );
+        let label = self.add_secret(secret.value(), label);
+        if secret.kind == SecretKind::Key
+            && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
         {
-            let folded: Vec<u8> = l.iter().zip(r).map(|(a, b)| a ^ b).collect();
-            self.add_secret(&folded, &format!("TAC key of {label}"));
+            // The purse TAC key of the 8-byte algorithm: DTK[0..8] ⊕ DTK[8..16] (P7 §15).
+            if algorithm == Algorithm::Des3
+                && let (Some(l), Some(r)) = (secret.value().get(..8), secret.value().get(8..16))
+            {
+                let folded: Vec<u8> = l.iter().zip(r).map(|(a, b)| a ^ b).collect();
+                let name = format!("TAC key of {}", self.label(label));
+                self.add_secret(&folded, name);
+            }
+            self.own.keys.push(CardKeyValue {
+                value: secret.value().to_vec().into(),
+                algorithm,
+                label,
+            });
         }
     }
 
     /// `KS(K, input)` for every stored key: the block cipher over the input padded
     /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
     fn derive_session_keys(&mut self, input: &[u8]) {
-        if !self.inputs_seen.insert(input.to_vec()) {
+        let mut id = WindowHasher::default();
+        id.write(input);
+        if !self.inputs_seen.insert(id.finish()) {
             return;
         }
         let mut derived = vec![];
-        for key in &self.keys {
-            let Ok(cipher) = CardCipher::new(key.algorithm, &key.value) else {
-                continue;
-            };
+        for key in self.base.keys.iter().chain(&self.own.keys) {
             let block_len = key.algorithm.block_len();
             if input.len() > block_len {
                 continue;
             }
-            let mut block = Zeroizing::new(vec![0u8; block_len]);
+            let mut block = Zeroizing::new([0u8; 16]);
+            let Some(block) = block.get_mut(..block_len) else {
+                continue;
+            };
             if let Some(head) = block.get_mut(..input.len()) {
                 head.copy_from_slice(input);
             }
-            if cipher.encrypt_block(&mut block).is_ok() {
-                derived.push((block, format!("session key of {}", key.label)));
+            let Ok(cipher) = CardCipher::new(key.algorithm, &key.value) else {
+                continue;
+            };
+            if cipher.encrypt_block(block).is_ok() {
+                derived.push((Zeroizing::new(block.to_vec()), key.label));
             }
         }
         for (value, label) in derived {
-            self.add_secret(&value, &label);
+            let name = format!("session key of {}", self.label(label));
+            self.add_secret(&value, name);
         }
     }
 
     /// PBOC session keys (`pboc_session_key(UDK, ATC)`) of every ATC the session can
-    /// have reached: one per command at most, from zero.
+    /// have reached: the ATC starts at zero and only GET PROCESSING OPTIONS raises it
+    /// (PBOC 3.0 part 5; `sscard_pboc` personalizes it to zero).
     fn cover_pboc_atcs(&mut self) {
-        let target = self.commands.saturating_add(1).min(u32::from(u16::MAX));
+        let target = self.gpos.min(u32::from(u16::MAX));
         while self.atc_covered <= target {
             let atc = self.atc_covered as u16;
             let keys: Vec<_> = self
                 .udks
                 .iter()
-                .map(|(udk, label)| (pboc_session_key(udk, atc), label.clone()))
+                .map(|(udk, label)| (pboc_session_key(udk, atc), *label))
                 .collect();
             for (sk, label) in keys {
-                self.add_secret(&sk[..], &format!("session key of {label}, ATC {atc}"));
+                let name = format!("session key of {}, ATC {atc}", self.label(label));
+                self.add_secret(&sk[..], name);
             }
             self.atc_covered += 1;
         }
@@ -405,9 +529,17 @@ mod tests {
         assert!(oracle.check(&with_sw(&session)).is_err());
         // PBOC session keys of the first ATCs: derived from the UDK by the core's own
         // derivation (its known-answer tests live with it).
-        let (udk, _) = oracle.udks.first().cloned().unwrap();
+        let (udk, _) = *oracle.udks.first().unwrap();
         let sk = pboc_session_key(&udk, 1);
+        assert!(oracle.check(&with_sw(&sk[..])).is_ok(), "no GPO yet");
+        send(&mut card, &mut oracle, "00A4040008A000000333010101");
+        send(&mut card, &mut oracle, "80A800000B8309000000000000000156");
         assert!(oracle.check(&with_sw(&sk[..])).is_err());
+        let next = pboc_session_key(&udk, 2);
+        assert!(
+            oracle.check(&with_sw(&next[..])).is_ok(),
+            "one GPO, one ATC"
+        );
     }
 
     #[test]
