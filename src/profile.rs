@@ -414,7 +414,7 @@ pub fn access(field: &str, s: &str) -> Result<Access, ProfileError> {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsToml {
-    /// "exact" (6Cxx, default) or "lenient".
+    /// "lenient" (the data and 9000, as real cards answer; default) or "exact" (6Cxx).
     #[serde(default)]
     pub le_zero: Option<String>,
     /// Case-3/4 answers as 61xx on the contact interface (default true).
@@ -918,7 +918,8 @@ impl Profile {
         let defaults = CosOptions::default();
         let options = CosOptions {
             le_zero: match o.le_zero.as_deref() {
-                None | Some("exact") => LeZero::ExactLength,
+                None => defaults.le_zero,
+                Some("exact") => LeZero::ExactLength,
                 Some("lenient") => LeZero::Lenient,
                 Some(_) => return Err(err("options.le_zero", "\"exact\" or \"lenient\"")),
             },
