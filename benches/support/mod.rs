@@ -60,6 +60,7 @@ pub fn hsm_keys() -> HsmKeys {
     HsmKeys {
         irk: hex("irk", &p.toml.keys.irk).unwrap(),
         rk: hex("rk", &p.toml.keys.rk).unwrap(),
+        card_level: false,
     }
 }
 
