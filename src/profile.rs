@@ -1,11 +1,14 @@
 //! Personalization profiles: TOML on disk → a personalized card image.
 //!
-//! A profile names the card's generation, algorithm, ATR, area code, the issuer's root
-//! keys (diversified per card by the core), the holder PIN and the data of EF05/EF06
-//! and of any other file, plus the spec choices of `sscard_core::options`. Values are
-//! written as people read them (dates `20251201`, names in Chinese); this module encodes
-//! them as the card stores them (cn → BCD right-padded with F, an → bytes right-padded
-//! with 00, names in GBK; LD/T 32 P10 §5.4, V2.0 §7). Every error names the field.
+//! A profile names the card's generation, algorithm, ATR, area code, its keys (the
+//! issuer's roots, diversified per card by the core, or the card's own keys), the holder
+//! PIN and the data of EF05/EF06 and of any other file, the FCIs and file sizes where the
+//! card differs from the standard layout, plus the spec choices of `sscard_core::options`.
+//! Values are written as people read them (dates `20251201`, names in Chinese); this
+//! module encodes them as the card stores them (cn → BCD right-padded with F, an → bytes
+//! right-padded with 00 or the profile's padding byte, names in GBK; LD/T 32 P10 §5.4,
+//! V2.0 §7); an empty value leaves the element unwritten (its format's fill bytes).
+//! Every error names the field. `docs/profile.md` is the reference.
 
 use serde::Deserialize;
 use sscard_core::crypto::Algorithm;
