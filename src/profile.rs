@@ -573,7 +573,10 @@ pub fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
 /// TOML syntax and type errors: name the offending key (`table.key`, found from the
 /// error's position) and its line, with the parser's own message.
 fn toml_error(e: toml::de::Error, text: &str) -> ProfileError {
-    let message = e.message().trim().to_string();
+    let mut message = e.message().trim().to_string();
+    if message.contains("untagged enum Element") {
+        message = "expected text (\"\" leaves the element unwritten) or { hex = \"…\" }".into();
+    }
     let Some(start) = e.span().map(|s| s.start) else {
         return err("", message);
     };

@@ -329,6 +329,15 @@ fn malformed_values_name_their_field() {
     for (text, field) in cases {
         assert_eq!(field_of_error(&text), field, "expected an error on {field}");
     }
+    // An element neither text nor { hex }: the field and the two forms.
+    let e = Profile::parse(&replaced(
+        DEFAULT_GEN3,
+        "nation = \"01\"",
+        "nation = { hexx = \"FF\" }",
+    ))
+    .unwrap_err();
+    assert_eq!(e.field, "ef06.nation");
+    assert!(e.message.contains("{ hex = "), "{e}");
     // A PKI FCI on a card without the PKI application.
     let gen2 = std::fs::read_to_string(format!(
         "{}/vectors/profiles/gen2-3des.toml",
