@@ -278,7 +278,11 @@ impl VirtualCard for SscVirtualCard {
         }
         let elapsed = started.elapsed();
         if let Some(t) = self.tracer.as_mut() {
-            t.exchange(apdu, response, elapsed);
+            let application = match self.card.transient().applet {
+                Some(_) => crate::trace::Application::Financial,
+                None => crate::trace::Application::SocialSecurity,
+            };
+            t.exchange_in(application, apdu, response, elapsed);
         }
     }
 }

@@ -93,10 +93,10 @@ fn ef05_in_every_addressing_mode() {
     for (i, rec) in expect.iter().enumerate() {
         let n = i + 1;
         let len = rec.len() / 2;
-        // SFI + record number (P2 = 2C), SFI + tag (28), with Le = 00 → 6Cxx first.
+        // SFI + record number (P2 = 2C), SFI + tag (28); Le = 00 returns the record.
         assert_eq!(
             tx(&mut c, &format!("00B2{n:02X}2C00")),
-            format!("6C{len:02X}")
+            format!("{rec}9000")
         );
         assert_eq!(
             tx(&mut c, &format!("00B2{n:02X}2C{len:02X}")),

@@ -173,8 +173,9 @@ impl Records<'_> {
 
 impl<N: Nvm> FileSystem<'_, N> {
     /// READ RECORD (P5 §6.10). Returns the whole record (several for P2 modes 101/110).
-    /// Short Le = 00 answers `6Cxx` (P5 §6.10.4) unless the options say otherwise; an Le
-    /// below the record length answers `6Cxx`; a larger Le is tolerated (spec/ssc.md §4).
+    /// Short Le = 00 returns the record, as the cards in the field do (ISO/IEC 7816-4
+    /// Ne = 256), or `6Cxx` when the options follow P5 §6.10.4 literally; an Le below the
+    /// record length answers `6Cxx`; a larger Le is tolerated (spec/ssc.md §4).
     pub fn read_record(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         let how = addressing(cmd.p2())?;
         let sfi = record_sfi(cmd.p2())?;
