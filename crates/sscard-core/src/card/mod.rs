@@ -239,6 +239,11 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
     pub fn applets(&self) -> &A {
         &self.applets
     }
+    /// The random source: a test that replays a session on a copy of the card clones it,
+    /// so both draw the same challenges.
+    pub fn rng(&self) -> &R {
+        &self.rng
+    }
     /// Gives the memory back.
     pub fn into_nvm(self) -> N {
         self.store.into_nvm()
