@@ -310,7 +310,7 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     let mut out = vec![0u8; 65_536 + 2];
     let mut out_reloaded = vec![0u8; 65_536 + 2];
     // The card reloaded from its image at the last power cycle, and that event.
-    let mut reloaded: Option<(Card<RamNvm<Vec<u8>>, R, A>, usize)> = None;
+    let mut reloaded: Option<(ReloadedCard<R, A>, usize)> = None;
     for (i, event) in events.iter().enumerate() {
         match event {
             Event::Apdu(apdu) => {
@@ -383,12 +383,15 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     Ok(())
 }
 
+/// A card loaded from an image file's body.
+type ReloadedCard<R, A> = Card<RamNvm<Vec<u8>>, R, A>;
+
 /// The card as a restarted `sscard run --image` would load it: the NVM written in the
 /// image file format and read back, the same options, a copy of the random source and
 /// of the applets.
 fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &Card<N, R, A>,
-) -> Result<Card<RamNvm<Vec<u8>>, R, A>, String> {
+) -> Result<ReloadedCard<R, A>, String> {
     static META: OnceLock<ImageMeta> = OnceLock::new();
     let meta = META.get_or_init(|| ImageMeta::from_profile(default_profile()));
     let nvm = card.store().nvm();
