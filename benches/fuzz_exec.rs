@@ -83,7 +83,13 @@ fn main() {
             let _ = fuzz_checks::tlv(d);
         }),
     );
+    // FUZZ_EXEC_ONLY=card_session (or pboc_session) measures one whole-card target,
+    // for a profiler.
+    let only = std::env::var("FUZZ_EXEC_ONLY").ok();
     for (target, pboc) in [("card_session", false), ("pboc_session", true)] {
+        if only.as_deref().is_some_and(|o| o != target) {
+            continue;
+        }
         let inputs = corpus(target);
         row(
             &format!("{target} (check)"),

@@ -28,7 +28,6 @@ use sscard_core::tlv::{
 };
 use sscard_core::{Applets, Card, Interface, Status};
 
-use crate::image::{self, ImageMeta};
 use crate::sample::{default_profile, pboc_sample_card, sample_card};
 use crate::secret_oracle::SecretOracle;
 use sscard_core::nvm::RamNvm;
@@ -298,10 +297,10 @@ pub fn sample_oracle() -> SecretOracle {
 /// * **secrets**: no response may give away a secret `oracle` knows (see
 ///   [`crate::secret_oracle`]); it learns the card's stored and session secrets as the
 ///   session goes;
-/// * **persistence**: at every power cycle the card's memory is saved in the image file
-///   format, loaded into a second card (with a copy of the random source), and the rest
-///   of the session must get the same answers, byte for byte, from both: nothing the
-///   card needs lives outside its image.
+/// * **persistence**: at every power cycle the card's memory (an image file's body) and
+///   options are loaded into a second card (with a copy of the random source), and the
+///   rest of the session must get the same answers, byte for byte, from both: nothing
+///   the card needs lives outside its image.
 pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut Card<N, R, A>,
     events: &[Event],
@@ -386,18 +385,16 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
 /// A card loaded from an image file's body.
 type ReloadedCard<R, A> = Card<RamNvm<Vec<u8>>, R, A>;
 
-/// The card as a restarted `sscard run --image` would load it: the NVM written in the
-/// image file format and read back, the same options, a copy of the random source and
-/// of the applets.
+/// The card as a restarted `sscard run --image` would load it: the same NVM bytes (what
+/// an image file's body holds; the file format itself has its own tests in
+/// `tests/image_compat.rs`), the same options, a copy of the random source and of the
+/// applets.
 fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &Card<N, R, A>,
 ) -> Result<ReloadedCard<R, A>, String> {
-    static META: OnceLock<ImageMeta> = OnceLock::new();
-    let meta = META.get_or_init(|| ImageMeta::from_profile(default_profile()));
     let nvm = card.store().nvm();
     let mut body = vec![0u8; nvm.len()];
     nvm.read(0, &mut body).map_err(|e| e.to_string())?;
-    let (_, body) = image::decode(&image::encode(meta, &body)).map_err(|e| e.to_string())?;
     Card::load(
         RamNvm::new(body),
         card.rng().clone(),
