@@ -277,6 +277,39 @@ pub fn pboc_session(data: &[u8]) -> Result<(), String> {
     check_session(&mut card, &split_session(data), &mut sample_oracle())
 }
 
+/// Longest session the tear check plays: each execution replays it some twenty times.
+const TEAR_SESSION_EVENTS: usize = 48;
+
+/// A session with a power cut: the first two bytes pick the NVM write at which the power
+/// is lost (big-endian, modulo the session's writes), the third the [`TearMode`] (modulo
+/// 3), the rest is a session as for [`card_session`], played against the sample card
+/// with the PBOC applet (power events become power cycles). After recovery the card's
+/// persistent memory must be the state before or after the torn commit (so try counters
+/// and purse money are old or new, never mixed), and the card must answer
+/// ([`crate::tear::tear_at_write`]).
+pub fn tear_session(data: &[u8]) -> Result<(), String> {
+    let (k, mode, session) = match data {
+        [hi, lo, mode, rest @ ..] => (
+            u32::from(u16::from_be_bytes([*hi, *lo])),
+            crate::tear::TEAR_MODES
+                .get(usize::from(*mode) % 3)
+                .copied()
+                .unwrap_or(sscard_core::nvm::TearMode::Nothing),
+            rest,
+        ),
+        _ => return Ok(()),
+    };
+    let steps: Vec<crate::tear::Step> = split_session(session)
+        .into_iter()
+        .take(TEAR_SESSION_EVENTS)
+        .map(|e| match e {
+            Event::Apdu(apdu) => crate::tear::Step::Apdu(apdu),
+            Event::PowerCycle(_) | Event::PowerOff => crate::tear::Step::PowerCycle,
+        })
+        .collect();
+    crate::tear::tear_at_write(crate::sample::tear_sample_card, &steps, k, mode).map(|_| ())
+}
+
 /// The secrets oracle of the sample cards: every secret of the default profile.
 pub fn sample_oracle() -> SecretOracle {
     static ORACLE: OnceLock<SecretOracle> = OnceLock::new();

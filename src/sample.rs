@@ -61,3 +61,21 @@ pub fn pboc_sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::Pb
     let _ = card.power_on(Interface::Contact);
     card
 }
+
+/// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`](sscard_core::nvm::TearingNvm)
+/// (no tear scheduled), powered on the contact interface: the tear harness's card.
+pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
+    let nvm = sscard_core::nvm::TearingNvm::new(RamNvm::new(sample_image().to_vec()));
+    let applets = (sscard_pboc::PbocApplet::new(),);
+    let mut card = match Card::load(
+        nvm,
+        SplitMixRng::new(0x5EED),
+        applets,
+        default_profile().options(),
+    ) {
+        Ok(card) => card,
+        Err(e) => unreachable!("default image: {e}"),
+    };
+    let _ = card.power_on(Interface::Contact);
+    card
+}

@@ -189,6 +189,91 @@ where
     Ok(checked)
 }
 
+/// One tear point instead of all of them: the power is cut at write `k` (taken modulo
+/// the clean run's writes) in `mode`, the card recovers, and its persistent image must
+/// be the state before or after the torn commit. The two states come from torn runs
+/// (nothing written) at the first write of the torn commit and of the next one, found
+/// by stepping from `k`; the last commit's "after" is the clean run's final image.
+/// For fuzzing, where the input picks the point. `Ok(None)` when the scenario writes
+/// nothing.
+pub fn tear_at_write<R, A>(
+    make_card: impl Fn() -> TearCard<R, A>,
+    scenario: &[Step],
+    k: u32,
+    mode: TearMode,
+) -> Result<Option<TearPoint>, String>
+where
+    R: CardRng,
+    A: Applets,
+{
+    let mut out = vec![0u8; RESPONSE_CAPACITY];
+    let mut card = powered(&make_card)?;
+    card.store_mut().nvm_mut().reset_counter();
+    if let Some(step) = run(&mut card, scenario, &mut out)? {
+        return Err(format!("the clean run lost power in step {step}"));
+    }
+    let writes = card.store().nvm().writes();
+    if writes == 0 {
+        return Ok(None);
+    }
+    let final_image = image(&card).to_vec();
+    let k = k % writes;
+    let commit_at = |w: u32, out: &mut [u8]| -> Result<(TearCard<R, A>, u32), String> {
+        let (card, step) = torn_run(&make_card, scenario, w, TearMode::Nothing, out)?;
+        let commit = torn_commit(&card, w, step)?;
+        Ok((card, commit))
+    };
+    let (_, commit) = commit_at(k, &mut out)?;
+    // Down to the first write of the torn commit: a torn run there (nothing written)
+    // leaves the state before the commit.
+    let mut before = None;
+    for w in (0..=k).rev() {
+        let (card, c) = commit_at(w, &mut out)?;
+        if c != commit {
+            break;
+        }
+        before = Some(image(&card).to_vec());
+    }
+    let before = before.ok_or("no state before the torn commit")?;
+    // The first write of the next commit: its image is the state after this one.
+    let mut after = None;
+    for w in k + 1..writes {
+        let (card, c) = commit_at(w, &mut out)?;
+        if c != commit {
+            after = Some(image(&card).to_vec());
+            break;
+        }
+    }
+    let after = after.unwrap_or(final_image);
+    let (mut card, step) = torn_run(&make_card, scenario, k, mode, &mut out)?;
+    let interface = card.interface();
+    card.store_mut().nvm_mut().restore_power();
+    card.power_on(interface)
+        .map_err(|e| format!("power-up after the tear at write {k} failed: {e}"))?;
+    let now = image(&card);
+    let point = TearPoint {
+        write: k,
+        mode,
+        step,
+        commit,
+        landed: same_persistent_state(now, &after),
+    };
+    if !point.landed && !same_persistent_state(now, &before) {
+        return Err(format!(
+            "{point}: the recovered image is neither old nor new (first difference from the \
+             old state at {}, from the new state at {})",
+            first_difference(now, &before),
+            first_difference(now, &after)
+        ));
+    }
+    // The recovered card works: it answers with a status word.
+    let n = card.process(&[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00], &mut out);
+    if n < 2 {
+        return Err(format!("{point}: the recovered card does not answer"));
+    }
+    Ok(Some(point))
+}
+
 /// A fresh card from the factory, powered.
 fn powered<R: CardRng, A: Applets>(
     make_card: &impl Fn() -> TearCard<R, A>,
@@ -330,5 +415,52 @@ mod tests {
             first_difference(&a, &b),
             format!("{:#06x} (00 vs 02)", JOURNAL_AT - 1)
         );
+    }
+
+    #[test]
+    fn one_tear_point_agrees_with_the_exhaustive_harness() {
+        // A wrong PIN (a try-counter commit), a power cycle, and a PIN change (counter
+        // and PIN in one commit): commits of different sizes, every write torn.
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let scenario = [
+            Step::Apdu(hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF")),
+            Step::Apdu(hex("0020000003999999")),
+            Step::PowerCycle,
+            Step::Apdu(hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF")),
+            Step::Apdu(hex("805E00000703123456FF654321")),
+        ];
+        let mut seen = Vec::new();
+        let checked = tear_every_write(crate::sample::tear_sample_card, &scenario, |_, point| {
+            seen.push(*point);
+            Ok(())
+        })
+        .unwrap();
+        assert!(checked >= 6, "{checked} tear points");
+        for point in &seen {
+            let one = tear_at_write(
+                crate::sample::tear_sample_card,
+                &scenario,
+                point.write,
+                point.mode,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(one, *point);
+        }
+        // Past the last write: taken modulo the writes.
+        let wrapped = tear_at_write(
+            crate::sample::tear_sample_card,
+            &scenario,
+            seen.iter().map(|p| p.write).max().unwrap() + 1,
+            TearMode::Complete,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(wrapped.write, 0);
     }
 }

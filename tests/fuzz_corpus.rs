@@ -57,3 +57,8 @@ fn card_session_corpus() {
 fn pboc_session_corpus() {
     replay("pboc_session", fuzz_checks::pboc_session);
 }
+
+#[test]
+fn tear_session_corpus() {
+    replay("tear_session", fuzz_checks::tear_session);
+}
