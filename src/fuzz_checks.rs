@@ -281,7 +281,7 @@ pub fn pboc_session(data: &[u8]) -> Result<(), String> {
 const TEAR_SESSION_EVENTS: usize = 48;
 
 /// A session with a power cut: the first two bytes pick the NVM write at which the power
-/// is lost (big-endian, modulo the session's writes), the third the [`TearMode`] (modulo
+/// is lost (big-endian, modulo the session's writes), the third the [`TearMode`](sscard_core::nvm::TearMode) (modulo
 /// 3), the rest is a session as for [`card_session`], played against the sample card
 /// with the PBOC applet (power events become power cycles). After recovery the card's
 /// persistent memory must be the state before or after the torn commit (so try counters
