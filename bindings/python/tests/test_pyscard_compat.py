@@ -1,5 +1,4 @@
 """sscard.pyscard: pyscard tests run against the in-process card with one changed line."""
-import pathlib
 import types
 
 import pytest
@@ -128,3 +127,33 @@ def test_pyscard_observers_and_error_checking_work_unchanged():
     connection.transmit(list(bytes.fromhex("00A4040C06D15600000500")))
     with pytest.raises(CheckingErrorException):
         connection.transmit(list(bytes.fromhex("00B2012C04")))  # 6982: PIN not verified
+
+
+def test_without_pyscard_the_stand_in_runs_the_same_flow(tmp_path):
+    """With pyscard absent the connection is sscard's own stand-in: the pyscard test
+    still runs with its one line switched."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_pyscard.py"
+    script.write_text(
+        "import sys, types\n"
+        "sys.modules['smartcard'] = None  # as if pyscard were not installed\n"
+        "import sscard.pyscard\n"
+        "assert not sscard.pyscard.HAVE_PYSCARD\n"
+        "source = open(%r).read().replace('from smartcard.System import readers',"
+        " 'from sscard.pyscard import readers')\n"
+        "module = types.ModuleType('flow')\n"
+        "exec(compile(source, 'ssc_flow.py', 'exec'), module.__dict__)\n"
+        "module.main(str(sscard.pyscard.readers()[0]))\n"
+        "empty = sscard.pyscard.Reader(card=None, name='empty').createConnection()\n"
+        "try:\n"
+        "    empty.connect()\n"
+        "except sscard.pyscard.NoCardException as e:\n"
+        "    assert e.hresult == sscard.pyscard.SCARD_E_NO_SMARTCARD\n"
+        "else:\n"
+        "    raise AssertionError('connected to an empty reader')\n" % str(SSC_FLOW)
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "pyscard ssc flow OK" in done.stdout

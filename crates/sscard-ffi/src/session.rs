@@ -333,3 +333,59 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     File::open(&dir)?.sync_all()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_trace_keeps_its_newest_whole_lines() {
+        let mut buffer = TraceBuffer::default();
+        let line = [b'x'; 99].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+        for _ in 0..(TRACE_LIMIT / 100 + 50) {
+            buffer.write_all(&line).unwrap();
+        }
+        let kept = buffer.0.lock().unwrap();
+        assert!(kept.len() <= TRACE_LIMIT);
+        assert!(kept.len() > TRACE_LIMIT - 100);
+        assert_eq!(kept.len() % 100, 0, "whole lines only");
+        assert_eq!(kept.first(), Some(&b'x'));
+    }
+
+    #[test]
+    fn trace_is_taken_in_whole_lines() {
+        let mut session = Session::from_profile(None, &SessionOptions::default()).unwrap();
+        session.enable_trace(TraceFormat::Text);
+        session.power_on().unwrap();
+        session.transmit(&[0x00, 0x20, 0x00, 0x00]).unwrap();
+        let Err(first_line) = session.take_trace(3) else {
+            panic!("a 3-byte buffer holds no line")
+        };
+        let head = session.take_trace(first_line).unwrap();
+        assert_eq!(head.len(), first_line);
+        assert!(head.ends_with(b"\n") && head.starts_with("• power-on".as_bytes()));
+        let rest = session.take_trace(usize::MAX).unwrap();
+        assert!(String::from_utf8(rest).unwrap().contains("VERIFY"));
+        assert!(session.take_trace(usize::MAX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn responses_of_every_length_come_back_whole() {
+        let mut session = Session::from_profile(None, &SessionOptions::default()).unwrap();
+        assert_eq!(
+            session
+                .transmit(&[0x00, 0xA4, 0x00, 0x00])
+                .unwrap_err()
+                .kind,
+            ErrorKind::NotPowered
+        );
+        session.power_on().unwrap();
+        for len in 0..=300usize {
+            let apdu: Vec<u8> = (0..len).map(|i| (i * 131 + 7) as u8).collect();
+            let response = session.transmit(&apdu).unwrap().to_vec();
+            assert!(response.len() >= 2);
+            assert_eq!(session.last_response(), response.as_slice());
+        }
+    }
+}
