@@ -21,7 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --quiet --bin sscard -p sscard-ffi
+cargo build --release --quiet --bin sscard
+cargo build --release --quiet -p sscard-ffi
 ffi=crates/sscard-ffi
 # shellcheck disable=SC2046
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I $ffi/include \
@@ -32,7 +33,11 @@ venv=$target/python-bench-venv
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet ./bindings/python
+if [ ! -x "$venv/bin/maturin" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin
+fi
+VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH maturin develop --quiet --release \
+  --manifest-path bindings/python/Cargo.toml
 
 "$target/release/sscard" run --slot 0 >"$work/sscard.log" 2>&1 &
 pids+=($!)

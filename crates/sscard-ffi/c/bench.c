@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "sscard.h"
 
@@ -74,7 +73,10 @@ int main(int argc, char **argv) {
   for (int tries = 0; tries < 100 && rv != SCARD_S_SUCCESS; tries++) {
     rv = SCardConnect(context, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
                       &handle, &protocol);
-    if (rv != SCARD_S_SUCCESS) usleep(100000);
+    if (rv != SCARD_S_SUCCESS) {
+      struct timespec pause = {0, 100000000}; /* the card may still be connecting to vpcd */
+      nanosleep(&pause, NULL);
+    }
   }
   if (rv != SCARD_S_SUCCESS) {
     fprintf(stderr, "cannot connect to %s: %s\n", reader, pcsc_stringify_error(rv));
