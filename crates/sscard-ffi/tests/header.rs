@@ -45,7 +45,9 @@ fn every_exported_function_is_declared_and_nothing_else() {
         .filter_map(|(at, _)| {
             let rest = &header[at..];
             let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-            rest[end..].starts_with('(').then(|| rest[..end].to_string())
+            rest[end..]
+                .starts_with('(')
+                .then(|| rest[..end].to_string())
         })
         .collect();
     assert_eq!(declared, exported, "the header declares other functions");
@@ -56,7 +58,10 @@ fn every_constant_has_its_value_in_the_header() {
     let source = read("src/lib.rs");
     let header = read("include/sscard.h");
     let mut count = 0;
-    for line in source.lines().filter(|l| l.starts_with("pub const SSCARD_")) {
+    for line in source
+        .lines()
+        .filter(|l| l.starts_with("pub const SSCARD_"))
+    {
         let (name, value) = line
             .trim_start_matches("pub const ")
             .trim_end_matches(';')
