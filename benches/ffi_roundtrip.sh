@@ -36,7 +36,7 @@ fi
 if [ ! -x "$venv/bin/maturin" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin
 fi
-VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH maturin develop --quiet --release \
+CARGO_TARGET_DIR=$target/python VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH maturin develop --quiet --release \
   --manifest-path bindings/python/Cargo.toml
 
 "$target/release/sscard" run --slot 0 >"$work/sscard.log" 2>&1 &

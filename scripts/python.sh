@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-$PWD/target}
-export CARGO_TARGET_DIR=$target
+# The bindings are a workspace of their own: their own target directory too.
+export CARGO_TARGET_DIR=$target/python
 manifest=bindings/python/Cargo.toml
 
 python=${SSCARD_PYTHON:-}

@@ -6,9 +6,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes};
-use sscard::trace::TraceFormat;
-use sscard_core::Interface;
-use sscard_ffi::session::{Error, ErrorKind, Session, SessionOptions};
+use sscard_ffi::session::{Error, ErrorKind, Interface, Session, SessionOptions, TraceFormat};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 

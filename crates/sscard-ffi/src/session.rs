@@ -7,15 +7,17 @@
 
 use sscard::image::{self, ImageFile, ImageMeta};
 use sscard::profile::Profile;
-use sscard::trace::{TraceFormat, Tracer};
+use sscard::trace::Tracer;
 use sscard::virtual_card::{HostRng, SscVirtualCard};
-use sscard_core::Interface;
 use sscard_vcard::VirtualCard;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+
+pub use sscard::trace::TraceFormat;
+pub use sscard_core::Interface;
 
 /// What went wrong, coarse enough to map onto C status codes and Python exceptions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
