@@ -684,3 +684,105 @@ pub unsafe extern "C" fn sscard_trace_read(
         })
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        let mut buf = [0 as c_char; 256];
+        let mut len = 0;
+        // SAFETY: the buffer holds 256 bytes; `len` is valid.
+        unsafe { sscard_last_error_message(buf.as_mut_ptr(), buf.len(), &mut len) };
+        // SAFETY: NUL-terminated by the call above.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = guarded(|| panic!("boom"));
+        assert_eq!(status, SSCARD_ERROR_PANIC);
+        assert!(last_error().contains("boom"), "{}", last_error());
+    }
+
+    #[test]
+    fn a_card_whose_call_panicked_can_only_be_freed() {
+        let mut card = std::ptr::null_mut();
+        // SAFETY: `card` is a valid out pointer.
+        assert_eq!(
+            unsafe { sscard_card_new(std::ptr::null(), 0, 0, &mut card) },
+            SSCARD_OK
+        );
+        let status = guarded(|| with_card(card, |_| -> Outcome { panic!("inside the card") }));
+        assert_eq!(status, SSCARD_ERROR_PANIC);
+        assert_eq!(sscard_power_off(card), SSCARD_ERROR_PANIC);
+        assert!(last_error().contains("free it"), "{}", last_error());
+        assert_eq!(sscard_card_free(card), SSCARD_OK);
+        assert_eq!(sscard_power_off(card), SSCARD_ERROR_INVALID_HANDLE);
+    }
+
+    #[test]
+    fn one_card_from_many_threads_then_freed_under_them() {
+        let mut card = std::ptr::null_mut();
+        // SAFETY: `card` is a valid out pointer; the ATR is not wanted.
+        unsafe {
+            assert_eq!(
+                sscard_card_new(std::ptr::null(), 0, 0, &mut card),
+                SSCARD_OK
+            );
+            assert_eq!(
+                sscard_power_on(card, std::ptr::null_mut(), 0, std::ptr::null_mut()),
+                SSCARD_OK
+            );
+        }
+        let handle = card.addr();
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let card: *mut SscardCard = std::ptr::without_provenance_mut(handle);
+                    let select_mf = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+                    let mut response = [0u8; 64];
+                    let (mut ok, mut gone) = (0, 0);
+                    for _ in 0..2000 {
+                        let mut len = 0;
+                        // SAFETY: buffers valid for their lengths.
+                        let status = unsafe {
+                            sscard_transmit(
+                                card,
+                                select_mf.as_ptr(),
+                                select_mf.len(),
+                                response.as_mut_ptr(),
+                                response.len(),
+                                &mut len,
+                            )
+                        };
+                        match status {
+                            SSCARD_OK => {
+                                assert_eq!(&response[..len], [0x90, 0x00]);
+                                assert_eq!(gone, 0, "answered after being freed");
+                                ok += 1;
+                            }
+                            SSCARD_ERROR_INVALID_HANDLE => gone += 1,
+                            other => panic!("status {other}"),
+                        }
+                    }
+                    (ok, gone)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_eq!(sscard_card_free(card), SSCARD_OK);
+        let total: usize = workers
+            .into_iter()
+            .map(|w| {
+                let (ok, gone) = w.join().unwrap();
+                ok + gone
+            })
+            .sum();
+        assert_eq!(total, 8000);
+        assert_eq!(sscard_card_free(card), SSCARD_ERROR_INVALID_HANDLE);
+    }
+}
