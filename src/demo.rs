@@ -30,6 +30,7 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
     let keys = HsmKeys {
         irk: hex("keys.irk", &profile.toml.keys.irk)?,
         rk: hex("keys.rk", &profile.toml.keys.rk)?,
+        card_level: profile.toml.keys.level.as_deref() == Some("card"),
     };
     let mut terminal_rng = SplitMixRng::new(seed ^ 0x5EED);
     let bas = read_card_bas(&mut terminal, &keys, |b| terminal_rng.fill(b))?;

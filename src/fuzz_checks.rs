@@ -15,7 +15,9 @@
 //! * [`card_session`]: the input is split into APDUs and power events (see
 //!   [`split_session`]) and played against the [sample card](crate::sample): while
 //!   the card is powered every APDU gets at least a status word, and a valid one;
-//!   while it is not, none.
+//!   while it is not, none; no response gives away a secret of the card (the
+//!   [secrets oracle](crate::secret_oracle)); and at every power cycle a copy of the
+//!   card reloaded from its image answers the rest of the session exactly as it does.
 
 use sscard_core::apdu::{CommandView, encode_command};
 use sscard_core::nvm::Nvm;
@@ -26,7 +28,11 @@ use sscard_core::tlv::{
 };
 use sscard_core::{Applets, Card, Interface, Status};
 
-use crate::sample::{pboc_sample_card, sample_card};
+use crate::image::{self, ImageMeta};
+use crate::sample::{default_profile, pboc_sample_card, sample_card};
+use crate::secret_oracle::SecretOracle;
+use sscard_core::nvm::RamNvm;
+use std::sync::OnceLock;
 
 /// True if `inner` is empty or lies within `outer` (the same memory, not equal bytes).
 fn within(outer: &[u8], inner: &[u8]) -> bool {
@@ -262,30 +268,59 @@ pub fn split_session(data: &[u8]) -> Vec<Event> {
 /// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
 pub fn card_session(data: &[u8]) -> Result<(), String> {
     let mut card = sample_card();
-    check_session(&mut card, &split_session(data))
+    check_session(&mut card, &split_session(data), &mut sample_oracle())
 }
 
 /// Plays `data` as a session against a fresh gen-3 card carrying the PBOC applet
 /// (`crates/sscard-pboc`): the same never-mute rule, through the financial environment.
 pub fn pboc_session(data: &[u8]) -> Result<(), String> {
     let mut card = pboc_sample_card();
-    check_session(&mut card, &split_session(data))
+    check_session(&mut card, &split_session(data), &mut sample_oracle())
+}
+
+/// The secrets oracle of the sample cards: every secret of the default profile.
+pub fn sample_oracle() -> SecretOracle {
+    static ORACLE: OnceLock<SecretOracle> = OnceLock::new();
+    ORACLE
+        .get_or_init(|| {
+            let mut oracle = SecretOracle::for_profile(default_profile());
+            oracle.prime(&sample_card());
+            oracle
+        })
+        .clone()
 }
 
 /// Plays `events` against `card`: while powered, every APDU must get a response of at
 /// least two bytes ending in a status word (`6xxx` or `9xxx`, never the `60` null
-/// procedure byte); while unpowered, none. A power-up must give an ATR.
-pub fn check_session<N: Nvm, R: CardRng, A: Applets>(
+/// procedure byte); while unpowered, none. A power-up must give an ATR. Two more
+/// oracles:
+///
+/// * **secrets**: no response may give away a secret `oracle` knows (see
+///   [`crate::secret_oracle`]); it learns the card's stored and session secrets as the
+///   session goes;
+/// * **persistence**: at every power cycle the card's memory is saved in the image file
+///   format, loaded into a second card (with a copy of the random source), and the rest
+///   of the session must get the same answers, byte for byte, from both: nothing the
+///   card needs lives outside its image.
+pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut Card<N, R, A>,
     events: &[Event],
+    oracle: &mut SecretOracle,
 ) -> Result<(), String> {
     let mut out = vec![0u8; 65_536 + 2];
+    let mut out_reloaded = vec![0u8; 65_536 + 2];
+    // The card reloaded from its image at the last power cycle, and that event.
+    let mut reloaded: Option<(ReloadedCard<R, A>, usize)> = None;
     for (i, event) in events.iter().enumerate() {
         match event {
             Event::Apdu(apdu) => {
                 let powered = card.is_powered();
+                oracle.before_command(apdu);
                 let n = card.process(apdu, &mut out);
                 let response = out.get(..n).unwrap_or_default();
+                oracle
+                    .after_command(card, apdu, response)
+                    .map_err(|leak| format!("event {i}: {}: {leak}", hex(apdu)))?;
                 let well_formed = match response {
                     [.., sw1, _] => matches!(sw1 & 0xF0, 0x60 | 0x90) && *sw1 != 0x60,
                     _ => false,
@@ -300,20 +335,76 @@ pub fn check_session<N: Nvm, R: CardRng, A: Applets>(
                 if !powered && n != 0 {
                     return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
                 }
+                if let Some((copy, since)) = reloaded.as_mut() {
+                    let m = copy.process(apdu, &mut out_reloaded);
+                    let other = out_reloaded.get(..m).unwrap_or_default();
+                    if other != response {
+                        return Err(format!(
+                            "event {i}: {}: the card reloaded from its image at event {since} \
+                             answered {}, the live card {}",
+                            hex(apdu),
+                            hex(other),
+                            hex(response)
+                        ));
+                    }
+                }
             }
             Event::PowerCycle(interface) => {
                 card.power_off();
+                let mut copy = reload_from_image(card)
+                    .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
                 let atr = card
                     .power_on(*interface)
-                    .map_err(|e| format!("event {i}: power-up failed: {e}"))?;
+                    .map_err(|e| format!("event {i}: power-up failed: {e}"))?
+                    .to_vec();
                 if atr.is_empty() {
                     return Err(format!("event {i}: empty ATR"));
                 }
+                let copy_atr = copy
+                    .power_on(*interface)
+                    .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
+                if copy_atr != atr.as_slice() {
+                    return Err(format!(
+                        "event {i}: the reloaded card's ATR {} differs from {}",
+                        hex(copy_atr),
+                        hex(&atr)
+                    ));
+                }
+                reloaded = Some((copy, i));
             }
-            Event::PowerOff => card.power_off(),
+            Event::PowerOff => {
+                card.power_off();
+                if let Some((copy, _)) = reloaded.as_mut() {
+                    copy.power_off();
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// A card loaded from an image file's body.
+type ReloadedCard<R, A> = Card<RamNvm<Vec<u8>>, R, A>;
+
+/// The card as a restarted `sscard run --image` would load it: the NVM written in the
+/// image file format and read back, the same options, a copy of the random source and
+/// of the applets.
+fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
+    card: &Card<N, R, A>,
+) -> Result<ReloadedCard<R, A>, String> {
+    static META: OnceLock<ImageMeta> = OnceLock::new();
+    let meta = META.get_or_init(|| ImageMeta::from_profile(default_profile()));
+    let nvm = card.store().nvm();
+    let mut body = vec![0u8; nvm.len()];
+    nvm.read(0, &mut body).map_err(|e| e.to_string())?;
+    let (_, body) = image::decode(&image::encode(meta, &body)).map_err(|e| e.to_string())?;
+    Card::load(
+        RamNvm::new(body),
+        card.rng().clone(),
+        card.applets().clone(),
+        *card.options(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

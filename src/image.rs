@@ -32,20 +32,28 @@
 //! old or the new image, never a mix. The virtual card saves *before* it answers, so an
 //! acknowledged command is on disk.
 //!
+//! # One process at a time
+//!
+//! A process that serves an image holds its exclusive advisory lock
+//! ([`crate::image_lock`]); a second one is refused at start with the holder's PID.
+//!
 //! # Refusals
 //!
 //! A file that is not an image, is truncated, fails a CRC, was written by a newer
 //! format, or whose body is not a card is refused with a message saying which, and is
 //! never written to.
 
+use crate::image_lock::{ImageLock, LockError};
 use crate::profile::Profile;
 use crate::trace::hex;
 use sscard_core::CosOptions;
 use sscard_core::options::{LeZero, PurseOptions};
+use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The image signature.
 pub const MAGIC: [u8; 8] = *b"\x89SSCIMG\n";
@@ -110,14 +118,19 @@ impl ImageMeta {
             u8::from(o.read_binary_le_exact),
             o.purse.load_type,
             o.purse.purchase_type,
+            encode_key_policy(&o.pki_keys),
         ];
-        // The purse bytes came after the first images: written only when they differ from
-        // the defaults, so images of version 1 keep their exact bytes.
-        let options = if o.purse == PurseOptions::default() {
-            options.get(..4).unwrap_or(&[])
+        // The purse bytes, then the PKI key-slot byte, came after the first images: each
+        // is written only when it (or a later one) differs from the defaults, so images of
+        // version 1 keep their exact bytes.
+        let used = if o.pki_keys != PkiKeyPolicy::default() {
+            7
+        } else if o.purse != PurseOptions::default() {
+            6
         } else {
-            &options[..]
+            4
         };
+        let options = options.get(..used).unwrap_or(&[]);
         let mut out = Vec::new();
         for (tag, value) in [
             (meta::PROFILE_LABEL, self.profile_label.as_bytes()),
@@ -191,6 +204,36 @@ fn decode_options(v: &[u8]) -> Option<CosOptions> {
             purchase_type: v.get(5).copied().unwrap_or(defaults.purse.purchase_type),
         },
         pki: defaults.pki,
+        pki_keys: match v.get(6) {
+            Some(bits) => decode_key_policy(*bits)?,
+            None => defaults.pki_keys,
+        },
+    })
+}
+
+/// The PKI key-slot policy in one byte: b1 generate / b2 import the signature pair, b3
+/// generate / b4 import the encryption pair.
+fn encode_key_policy(p: &PkiKeyPolicy) -> u8 {
+    u8::from(p.signature.generate)
+        | u8::from(p.signature.import) << 1
+        | u8::from(p.encryption.generate) << 2
+        | u8::from(p.encryption.import) << 3
+}
+
+fn decode_key_policy(bits: u8) -> Option<PkiKeyPolicy> {
+    if bits & 0xF0 != 0 {
+        return None;
+    }
+    let on = |b: u8| bits & (1 << b) != 0;
+    Some(PkiKeyPolicy {
+        signature: SlotPolicy {
+            generate: on(0),
+            import: on(1),
+        },
+        encryption: SlotPolicy {
+            generate: on(2),
+            import: on(3),
+        },
     })
 }
 
@@ -214,6 +257,8 @@ pub enum ImageError {
     Corrupt(&'static str),
     /// The body is not a card the core can load.
     NotACard(String),
+    /// Another process serves the image.
+    Locked(LockError),
 }
 
 impl fmt::Display for ImageError {
@@ -231,6 +276,7 @@ impl fmt::Display for ImageError {
             ),
             ImageError::Corrupt(what) => write!(f, "image corrupt: {what}"),
             ImageError::NotACard(why) => write!(f, "image body is not a card: {why}"),
+            ImageError::Locked(e) => write!(f, "{e}"),
         }
     }
 }
@@ -327,6 +373,8 @@ pub fn decode(bytes: &[u8]) -> Result<(ImageMeta, Vec<u8>), ImageError> {
 pub struct ImageFile {
     path: PathBuf,
     meta: ImageMeta,
+    /// Held while this process serves or writes the image ([`ImageFile::lock`]).
+    lock: Option<Arc<ImageLock>>,
 }
 
 /// How [`ImageFile::open_or_create`] got its card.
@@ -339,7 +387,8 @@ pub enum Origin {
 }
 
 impl ImageFile {
-    /// Loads the image at `path` and checks it.
+    /// Loads the image at `path` and checks it, without locking it (reading is safe
+    /// beside a process that serves the image: saves replace the file atomically).
     pub fn load(path: &Path) -> Result<(ImageFile, Vec<u8>), ImageError> {
         let bytes = fs::read(path)?;
         let (meta, body) = decode(&bytes)?;
@@ -347,9 +396,25 @@ impl ImageFile {
             ImageFile {
                 path: path.to_path_buf(),
                 meta,
+                lock: None,
             },
             body,
         ))
+    }
+
+    /// Takes the image's exclusive lock for as long as this `ImageFile` (or a clone)
+    /// lives, unless it is already held: a process serving the image calls this first.
+    /// Another process holding it: [`LockError::InUse`] naming the image and the holder.
+    pub fn lock(&mut self) -> Result<(), LockError> {
+        if self.lock.is_none() {
+            self.lock = Some(Arc::new(ImageLock::acquire(&self.path)?));
+        }
+        Ok(())
+    }
+
+    /// True while this `ImageFile` holds the image's lock.
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
     }
 
     /// Loads the image at `path`, or, when there is no such file, personalizes a card
@@ -362,10 +427,14 @@ impl ImageFile {
         profile_given: bool,
     ) -> Result<(ImageFile, Vec<u8>, Origin), String> {
         let shown = path.display();
+        // Locked before anything is read, so the card is never loaded from a file that
+        // another process is about to overwrite.
+        let lock = Arc::new(ImageLock::acquire(path).map_err(|e| e.to_string())?);
         match fs::metadata(path) {
             Ok(_) => {
-                let (file, body) = ImageFile::load(path)
+                let (mut file, body) = ImageFile::load(path)
                     .map_err(|e| format!("image {shown}: {e}; not modified"))?;
+                file.lock = Some(lock);
                 if profile_given && file.meta.profile_digest != profile.digest() {
                     return Err(format!(
                         "image {shown} holds a card made from profile '{}', not from the given \
@@ -382,6 +451,7 @@ impl ImageFile {
                 let file = ImageFile {
                     path: path.to_path_buf(),
                     meta: ImageMeta::from_profile(profile),
+                    lock: Some(lock),
                 };
                 file.save(&body)
                     .map_err(|e| format!("cannot create image {shown}: {e}"))?;
@@ -426,7 +496,14 @@ impl ImageFile {
     /// Writes `body` as the new image, atomically and durably: a temporary file in the
     /// same directory is written and fsynced, renamed over the image, and the directory
     /// is fsynced so the rename itself survives a crash.
+    ///
+    /// Without the lock held ([`ImageFile::lock`]), the save takes it for its own
+    /// duration and refuses when another process serves the image.
     pub fn save(&self, body: &[u8]) -> Result<(), ImageError> {
+        let _held_for_this_save = match self.lock {
+            Some(_) => None,
+            None => Some(ImageLock::acquire(&self.path).map_err(ImageError::Locked)?),
+        };
         let bytes = encode(&self.meta, body);
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

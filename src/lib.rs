@@ -18,6 +18,7 @@ pub use sscard_core;
 
 pub mod demo;
 pub mod image;
+pub mod image_lock;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
@@ -31,3 +32,4 @@ pub mod virtual_card;
 pub mod fuzz_checks;
 #[doc(hidden)]
 pub mod sample;
+pub mod secret_oracle;

@@ -1,11 +1,14 @@
 //! Personalization profiles: TOML on disk → a personalized card image.
 //!
-//! A profile names the card's generation, algorithm, ATR, area code, the issuer's root
-//! keys (diversified per card by the core), the holder PIN and the data of EF05/EF06
-//! and of any other file, plus the spec choices of `sscard_core::options`. Values are
-//! written as people read them (dates `20251201`, names in Chinese); this module encodes
-//! them as the card stores them (cn → BCD right-padded with F, an → bytes right-padded
-//! with 00, names in GBK; LD/T 32 P10 §5.4, V2.0 §7). Every error names the field.
+//! A profile names the card's generation, algorithm, ATR, area code, its keys (the
+//! issuer's roots, diversified per card by the core, or the card's own keys), the holder
+//! PIN and the data of EF05/EF06 and of any other file, the FCIs and file sizes where the
+//! card differs from the standard layout, plus the spec choices of `sscard_core::options`.
+//! Values are written as people read them (dates `20251201`, names in Chinese); this
+//! module encodes them as the card stores them (cn → BCD right-padded with F, an → bytes
+//! right-padded with 00 or the profile's padding byte, names in GBK; LD/T 32 P10 §5.4,
+//! V2.0 §7); an empty value leaves the element unwritten (its format's fill bytes).
+//! Every error names the field. `docs/profile.md` is the reference.
 
 use serde::Deserialize;
 use sscard_core::crypto::Algorithm;
@@ -14,10 +17,11 @@ use sscard_core::fs::layout::Access;
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::{CosOptions, LeZero, PurseOptions};
 use sscard_core::ssc::layout::{AppDf, Location, key_id};
+use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
 use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use sscard_core::ssc::{
-    Availability, BinarySpec, ExtraEf, Generation, InterfacePolicy, KeySpec, PkiSpec, RecordsSpec,
-    SscPersonalization, ssse_key_usage,
+    Availability, BinarySpec, DfFci, DfRef, EfLayout, ExtraEf, Generation, InterfacePolicy,
+    KeySpec, PersoError, PkiSpec, RecordsSpec, SscPersonalization, ssse_key_usage,
 };
 use std::fmt;
 use std::path::Path;
@@ -88,6 +92,12 @@ pub struct ProfileToml {
     /// Spec choices.
     #[serde(default)]
     pub options: OptionsToml,
+    /// FCIs that differ from the defaults.
+    #[serde(default)]
+    pub fci: Vec<FciToml>,
+    /// Standard EFs sized differently (record lengths, record counts, sizes).
+    #[serde(default)]
+    pub layout: Vec<LayoutToml>,
     /// The PBOC 3.0 financial application behind the firewall (`crates/sscard-pboc`).
     #[serde(default)]
     pub pboc: Option<sscard_pboc::profile::PbocSection>,
@@ -214,10 +224,45 @@ pub struct PinToml {
     pub try_limit: u8,
 }
 
-/// `[keys]`: 16-byte roots in hex.
+/// `[[fci]]`: the FCI proprietary template (`A5` content) of one DF.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FciToml {
+    /// "MF", "SSSE", "DF01" … "DF07", "PKI" (the DDF) or "PKI/DF01" (the ADF).
+    pub df: String,
+    /// `A5` content in hex; "" for an FCI without `A5`.
+    pub proprietary: String,
+    /// The MF only: a DF name in hex (default none: the FCI carries `83 3F00`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `[[layout]]`: a standard EF sized differently from the default layout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutToml {
+    /// "SSSE/EF06", "DF04/EF05", …
+    pub file: String,
+    /// Record length (fixed / cyclic) or longest record (variable-length records).
+    #[serde(default)]
+    pub record_len: Option<u8>,
+    /// Number of records.
+    #[serde(default)]
+    pub records: Option<u8>,
+    /// Size in bytes of a transparent EF.
+    #[serde(default)]
+    pub size: Option<u32>,
+}
+
+/// `[keys]`: 16-byte keys in hex: the issuer's roots (diversified for the card), or with
+/// `level = "card"` the card's own keys, stored as given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysToml {
+    /// "root" (default: diversified with the city and card factors) or "card" (already
+    /// the card's keys, as read from a known card).
+    #[serde(default)]
+    pub level: Option<String>,
     /// Try limit of every external-authentication key.
     pub try_limit: u8,
     /// IRK (internal authentication).
@@ -257,8 +302,11 @@ pub struct DfKeyToml {
     pub df: String,
     /// Key id (e.g. 0x84).
     pub id: u8,
-    /// Root key, hex.
+    /// The key, hex (a root or the card's key, as `level` says).
     pub root: String,
+    /// "root" or "card"; default: the `[keys]` level.
+    #[serde(default)]
+    pub level: Option<String>,
     /// Key version.
     #[serde(default = "one")]
     pub version: u8,
@@ -268,24 +316,60 @@ fn one() -> u8 {
     1
 }
 
+/// One data element of EF05 / EF06: a text as people read it (`""` leaves the element
+/// unwritten, filled with its format's fill byte: `cn` and the hex-given elements `FF`,
+/// `an` `00`; spec/ssc.md §3), or `{ hex = "…" }`, the bytes the card stores.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Element {
+    /// As people read it; empty: not written.
+    Text(String),
+    /// The stored bytes.
+    Raw(RawElement),
+}
+
+impl Default for Element {
+    fn default() -> Self {
+        Element::Text(String::new())
+    }
+}
+
+impl Element {
+    /// The text, if given as text and not empty.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Element::Text(t) if !t.is_empty() => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// `{ hex = "…" }`: an element's stored bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawElement {
+    /// The value bytes (at most the element's length).
+    pub hex: String,
+}
+
 /// `[ef05]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ef05Toml {
     /// 卡的识别码, 32 hex digits.
-    pub card_id: String,
+    pub card_id: Element,
     /// 卡的类别, one character.
-    pub card_type: String,
+    pub card_type: Element,
     /// 规范版本, e.g. "3.00".
-    pub spec_version: String,
+    pub spec_version: Element,
     /// 初始化机构编号, 24 hex digits.
-    pub init_org: String,
+    pub init_org: Element,
     /// 发卡日期 YYYYMMDD.
-    pub issue_date: String,
+    pub issue_date: Element,
     /// 卡有效期 YYYYMMDD.
-    pub expiry_date: String,
+    pub expiry_date: Element,
     /// 卡号, 9 characters.
-    pub card_number: String,
+    pub card_number: Element,
 }
 
 /// `[ef06]`.
@@ -293,20 +377,26 @@ pub struct Ef05Toml {
 #[serde(deny_unknown_fields)]
 pub struct Ef06Toml {
     /// 社会保障号码, 18 characters.
-    pub ssn: String,
-    /// 姓名 (stored in GBK, 00-padded to 30 bytes).
-    pub name: String,
-    /// 姓名扩展 (gen 2/3; GBK, 00-padded to 20 bytes).
+    pub ssn: Element,
+    /// 姓名 (stored in GBK, padded to 30 bytes with `name_padding`).
+    pub name: Element,
+    /// 姓名扩展 (gen 2/3; GBK, padded to 20 bytes with `name_ext_padding`).
     #[serde(default)]
-    pub name_ext: String,
+    pub name_ext: Element,
+    /// Byte padding 姓名 (default `0x00`, as V2.0 §7 writes; some cards use `0x20`).
+    #[serde(default)]
+    pub name_padding: Option<u8>,
+    /// Byte padding 姓名扩展 (default: `name_padding`; some issuers use `0xFF`).
+    #[serde(default)]
+    pub name_ext_padding: Option<u8>,
     /// 性别 '1', '2' or '9'.
-    pub sex: String,
+    pub sex: Element,
     /// 民族, 2 digits.
-    pub nation: String,
+    pub nation: Element,
     /// 出生地, 6 digits.
-    pub birth_place: String,
+    pub birth_place: Element,
     /// 出生日期 YYYYMMDD.
-    pub birth_date: String,
+    pub birth_date: Element,
 }
 
 /// `[[records]]`: records of one EF, in hex (`tag len value` for TLV files) and/or as
@@ -414,7 +504,7 @@ pub fn access(field: &str, s: &str) -> Result<Access, ProfileError> {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsToml {
-    /// "exact" (6Cxx, default) or "lenient".
+    /// "lenient" (the data and 9000, as real cards answer; default) or "exact" (6Cxx).
     #[serde(default)]
     pub le_zero: Option<String>,
     /// Case-3/4 answers as 61xx on the contact interface (default true).
@@ -432,6 +522,18 @@ pub struct OptionsToml {
     /// 交易类型 byte of a purse purchase (default 0x32, '2').
     #[serde(default)]
     pub purse_purchase_type: Option<u8>,
+    /// GENERATE KEY PAIR may fill the PKI signature pair (default true).
+    #[serde(default)]
+    pub pki_generate_signature: Option<bool>,
+    /// IMPORT KEY may fill the PKI signature pair (default false).
+    #[serde(default)]
+    pub pki_import_signature: Option<bool>,
+    /// GENERATE KEY PAIR may fill the PKI encryption pair (default false).
+    #[serde(default)]
+    pub pki_generate_encryption: Option<bool>,
+    /// IMPORT KEY may fill the PKI encryption pair (default true).
+    #[serde(default)]
+    pub pki_import_encryption: Option<bool>,
 }
 
 /// A validated profile, ready to personalize cards.
@@ -445,7 +547,11 @@ pub struct Profile {
     area: [u8; 6],
     pin: Vec<u8>,
     options: CosOptions,
-    keys: Vec<(Location, u8, Vec<u8>, u8)>,
+    /// Location, id, value, version, diversify.
+    keys: Vec<(Location, u8, Vec<u8>, u8, bool)>,
+    layout: Vec<EfLayout>,
+    /// DF, `A5` content, MF name.
+    fci: Vec<(DfRef, Vec<u8>, Vec<u8>)>,
     records: Vec<(Location, u16, Vec<Vec<u8>>)>,
     binaries: Vec<(Location, u16, u32, Vec<u8>)>,
     extra: Vec<ExtraEf>,
@@ -480,7 +586,10 @@ pub fn hex(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
 /// TOML syntax and type errors: name the offending key (`table.key`, found from the
 /// error's position) and its line, with the parser's own message.
 fn toml_error(e: toml::de::Error, text: &str) -> ProfileError {
-    let message = e.message().trim().to_string();
+    let mut message = e.message().trim().to_string();
+    if message.contains("untagged enum Element") {
+        message = "expected text (\"\" leaves the element unwritten) or { hex = \"…\" }".into();
+    }
     let Some(start) = e.span().map(|s| s.start) else {
         return err("", message);
     };
@@ -567,6 +676,91 @@ fn date(field: &str, s: &str) -> Result<Vec<u8>, ProfileError> {
         return Err(err(field, "expected a date YYYYMMDD"));
     }
     cn(field, s, 4)
+}
+
+/// How an EF05/EF06 element is written in the profile and stored.
+#[derive(Clone, Copy)]
+enum Format {
+    /// Text in GBK, padded with the byte.
+    An(u8),
+    /// Decimal digits, BCD, F-padded.
+    Cn,
+    /// YYYYMMDD, BCD.
+    Date,
+    /// Bytes given in hex, exactly the element's length (cn elements the profile writes
+    /// as hex: 卡的识别码, 初始化机构编号).
+    Hex,
+}
+
+const AN: Format = Format::An(0x00);
+
+/// Encodes one EF05/EF06 element of `len` bytes (see [`Element`]).
+fn element(field: &str, e: &Element, len: usize, format: Format) -> Result<Vec<u8>, ProfileError> {
+    match e {
+        Element::Raw(raw) => {
+            let field = format!("{field}.hex");
+            let v = hex(&field, &raw.hex)?;
+            if v.len() > len {
+                return Err(err(
+                    field,
+                    format!("{} bytes, the element has at most {len}", v.len()),
+                ));
+            }
+            Ok(v)
+        }
+        // Not written: the format's fill (spec/ssc.md §3: cn `FF`, an `00`).
+        Element::Text(t) if t.is_empty() => Ok(match format {
+            Format::An(pad) => vec![pad; len],
+            Format::Cn | Format::Date | Format::Hex => vec![0xFF; len],
+        }),
+        Element::Text(t) => match format {
+            Format::An(pad) => {
+                let mut v = an(field, t, len)?;
+                let used = encoding_rs::GBK.encode(t).0.len();
+                if let Some(tail) = v.get_mut(used..) {
+                    tail.fill(pad);
+                }
+                Ok(v)
+            }
+            Format::Cn => cn(field, t, len),
+            Format::Date => date(field, t),
+            Format::Hex => hex_len(field, t, len),
+        },
+    }
+}
+
+/// `"root"` (diversify) or `"card"` (store as given); `None`: `default`.
+fn key_level(field: &str, level: Option<&str>, default: bool) -> Result<bool, ProfileError> {
+    match level {
+        None => Ok(default),
+        Some("root") => Ok(true),
+        Some("card") => Ok(false),
+        Some(_) => Err(err(
+            field,
+            "\"root\" (diversified for the card) or \"card\"",
+        )),
+    }
+}
+
+/// Parses "MF", "SSSE", "DF01" … "DF07", "PKI", "PKI/DF01".
+fn df_ref(field: &str, s: &str) -> Result<DfRef, ProfileError> {
+    Ok(match s {
+        "MF" => DfRef::Mf,
+        "SSSE" => DfRef::Ssse,
+        "PKI" => DfRef::PkiDdf,
+        "PKI/DF01" => DfRef::PkiAdf,
+        other => DfRef::App(
+            u16::from_str_radix(other.strip_prefix("DF").unwrap_or("-"), 16)
+                .ok()
+                .and_then(|n| AppDf::from_fid(0xDF00 | n))
+                .ok_or_else(|| {
+                    err(
+                        field,
+                        format!("unknown DF {other:?}: MF, SSSE, DF01-DF04, DF07, PKI or PKI/DF01"),
+                    )
+                })?,
+        ),
+    })
 }
 
 /// Parses "SSSE/EF05" or "DF01/EF05".
@@ -676,6 +870,7 @@ impl Profile {
         };
         let key_len = 16;
         let k = &toml.keys;
+        let diversify = key_level("keys.level", k.level.as_deref(), true)?;
         let mut keys = vec![];
         for (name, id, value) in [
             ("keys.irk", key_id::IRK, &k.irk),
@@ -685,7 +880,13 @@ impl Profile {
             ("keys.puk", key_id::PUK, &k.puk),
             ("keys.rk", key_id::RK, &k.rk),
         ] {
-            keys.push((Location::Ssse, id, hex_len(name, value, key_len)?, 1));
+            keys.push((
+                Location::Ssse,
+                id,
+                hex_len(name, value, key_len)?,
+                1,
+                diversify,
+            ));
         }
         for (i, dk) in k.df.iter().enumerate() {
             let field = format!("keys.df[{i}]");
@@ -695,6 +896,7 @@ impl Profile {
                 dk.id,
                 hex_len(&format!("{field}.root"), &dk.root, key_len)?,
                 dk.version,
+                key_level(&format!("{field}.level"), dk.level.as_deref(), diversify)?,
             ));
         }
         let df04 = Location::App(AppDf::Df04);
@@ -705,12 +907,12 @@ impl Profile {
             ("keys.dtk", purse_key::DTK, &k.dtk),
         ] {
             if let Some(v) = value {
-                keys.push((df04, id, hex_len(name, v, key_len)?, 1));
+                keys.push((df04, id, hex_len(name, v, key_len)?, 1, diversify));
                 purse_keys += 1;
             }
         }
         if let Some(v) = &k.dsk {
-            keys.push((df04, DSK_ID, hex_len("keys.dsk", v, key_len)?, 1));
+            keys.push((df04, DSK_ID, hex_len("keys.dsk", v, key_len)?, 1, diversify));
         }
         let purse = match purse_keys {
             0 => None,
@@ -775,15 +977,24 @@ impl Profile {
         };
         let e5 = &toml.ef05;
         let ef05 = vec![
-            tlv(0x01, hex_len("ef05.card_id", &e5.card_id, 16)?),
-            tlv(0x02, an("ef05.card_type", &e5.card_type, 1)?),
-            tlv(0x03, an("ef05.spec_version", &e5.spec_version, 4)?),
-            tlv(0x04, hex_len("ef05.init_org", &e5.init_org, 12)?),
-            tlv(0x05, date("ef05.issue_date", &e5.issue_date)?),
-            tlv(0x06, date("ef05.expiry_date", &e5.expiry_date)?),
-            tlv(0x07, an("ef05.card_number", &e5.card_number, 9)?),
+            tlv(0x01, element("ef05.card_id", &e5.card_id, 16, Format::Hex)?),
+            tlv(0x02, element("ef05.card_type", &e5.card_type, 1, AN)?),
+            tlv(0x03, element("ef05.spec_version", &e5.spec_version, 4, AN)?),
+            tlv(
+                0x04,
+                element("ef05.init_org", &e5.init_org, 12, Format::Hex)?,
+            ),
+            tlv(
+                0x05,
+                element("ef05.issue_date", &e5.issue_date, 4, Format::Date)?,
+            ),
+            tlv(
+                0x06,
+                element("ef05.expiry_date", &e5.expiry_date, 4, Format::Date)?,
+            ),
+            tlv(0x07, element("ef05.card_number", &e5.card_number, 9, AN)?),
         ];
-        if e5.card_number.len() != 9 {
+        if e5.card_number.text().is_some_and(|t| t.len() != 9) {
             return Err(err(
                 "ef05.card_number",
                 "9 characters (8 + check character)",
@@ -794,7 +1005,9 @@ impl Profile {
             Generation::Two => "2.",
             Generation::Three => "3.",
         };
-        if !e5.spec_version.starts_with(expected_version) {
+        if let Some(version) = e5.spec_version.text()
+            && !version.starts_with(expected_version)
+        {
             return Err(err(
                 "ef05.spec_version",
                 format!(
@@ -804,25 +1017,47 @@ impl Profile {
             ));
         }
         let e6 = &toml.ef06;
-        if e6.ssn.len() != 18 {
+        if e6.ssn.text().is_some_and(|t| t.len() != 18) {
             return Err(err("ef06.ssn", "18 characters"));
         }
+        let name_padding = e6.name_padding.unwrap_or(0x00);
+        let name_ext_padding = e6.name_ext_padding.unwrap_or(name_padding);
         let mut ef06 = vec![
-            tlv(0x08, an("ef06.ssn", &e6.ssn, 18)?),
-            tlv(0x09, an("ef06.name", &e6.name, 30)?),
+            tlv(0x08, element("ef06.ssn", &e6.ssn, 18, AN)?),
+            tlv(
+                0x09,
+                element("ef06.name", &e6.name, 30, Format::An(name_padding))?,
+            ),
         ];
         if generation != Generation::One {
-            ef06.push(tlv(0x4E, an("ef06.name_ext", &e6.name_ext, 20)?));
-        } else if !e6.name_ext.is_empty() {
+            ef06.push(tlv(
+                0x4E,
+                element(
+                    "ef06.name_ext",
+                    &e6.name_ext,
+                    20,
+                    Format::An(name_ext_padding),
+                )?,
+            ));
+        } else if !matches!(&e6.name_ext, Element::Text(t) if t.is_empty()) {
             return Err(err("ef06.name_ext", "generation 1 cards have no 姓名扩展"));
         }
-        if !matches!(e6.sex.as_str(), "1" | "2" | "9") {
+        if e6.sex.text().is_some_and(|t| !matches!(t, "1" | "2" | "9")) {
             return Err(err("ef06.sex", "'1', '2' or '9' (GB 2261.1)"));
         }
-        ef06.push(tlv(0x0A, an("ef06.sex", &e6.sex, 1)?));
-        ef06.push(tlv(0x0B, cn("ef06.nation", &e6.nation, 1)?));
-        ef06.push(tlv(0x0C, cn("ef06.birth_place", &e6.birth_place, 3)?));
-        ef06.push(tlv(0x0D, date("ef06.birth_date", &e6.birth_date)?));
+        ef06.push(tlv(0x0A, element("ef06.sex", &e6.sex, 1, AN)?));
+        ef06.push(tlv(
+            0x0B,
+            element("ef06.nation", &e6.nation, 1, Format::Cn)?,
+        ));
+        ef06.push(tlv(
+            0x0C,
+            element("ef06.birth_place", &e6.birth_place, 3, Format::Cn)?,
+        ));
+        ef06.push(tlv(
+            0x0D,
+            element("ef06.birth_date", &e6.birth_date, 4, Format::Date)?,
+        ));
 
         let mut records = vec![
             (Location::Ssse, 0xEF05, ef05),
@@ -914,11 +1149,39 @@ impl Profile {
                 }),
             }
         }
+        let mut layout = vec![];
+        for (i, l) in toml.layout.iter().enumerate() {
+            let field = format!("layout[{i}]");
+            let (location, fid) = file_ref(&format!("{field}.file"), &l.file)?;
+            if l.record_len.is_none() && l.records.is_none() && l.size.is_none() {
+                return Err(err(field, "give record_len, records or size"));
+            }
+            layout.push(EfLayout {
+                location,
+                fid,
+                record_len: l.record_len,
+                records: l.records,
+                size: l.size,
+            });
+        }
+        let mut fci = vec![];
+        for (i, f) in toml.fci.iter().enumerate() {
+            let field = format!("fci[{i}]");
+            let df = df_ref(&format!("{field}.df"), &f.df)?;
+            let proprietary = hex(&format!("{field}.proprietary"), &f.proprietary)?;
+            let name = match &f.name {
+                Some(n) if df == DfRef::Mf => hex(&format!("{field}.name"), n)?,
+                Some(_) => return Err(err(format!("{field}.name"), "only the MF takes a name")),
+                None => vec![],
+            };
+            fci.push((df, proprietary, name));
+        }
         let o = &toml.options;
         let defaults = CosOptions::default();
         let options = CosOptions {
             le_zero: match o.le_zero.as_deref() {
-                None | Some("exact") => LeZero::ExactLength,
+                None => defaults.le_zero,
+                Some("exact") => LeZero::ExactLength,
                 Some("lenient") => LeZero::Lenient,
                 Some(_) => return Err(err("options.le_zero", "\"exact\" or \"lenient\"")),
             },
@@ -934,6 +1197,24 @@ impl Profile {
                     .unwrap_or(defaults.purse.purchase_type),
             },
             pki: defaults.pki,
+            pki_keys: PkiKeyPolicy {
+                signature: SlotPolicy {
+                    generate: o
+                        .pki_generate_signature
+                        .unwrap_or(defaults.pki_keys.signature.generate),
+                    import: o
+                        .pki_import_signature
+                        .unwrap_or(defaults.pki_keys.signature.import),
+                },
+                encryption: SlotPolicy {
+                    generate: o
+                        .pki_generate_encryption
+                        .unwrap_or(defaults.pki_keys.encryption.generate),
+                    import: o
+                        .pki_import_encryption
+                        .unwrap_or(defaults.pki_keys.encryption.import),
+                },
+            },
         };
         let pboc = match &toml.pboc {
             Some(section) => Some(section.build().map_err(|e| err(e.field, e.message))?),
@@ -948,6 +1229,8 @@ impl Profile {
             pin,
             options,
             keys,
+            layout,
+            fci,
             records,
             binaries,
             extra,
@@ -995,6 +1278,33 @@ impl Profile {
         self.digest
     }
 
+    /// Every secret this profile gives the card, labelled by its field: the SSSE PIN, the
+    /// root keys (the card holds their diversified values), the PKI PINs, and for each
+    /// PBOC application its issuer master keys, the UDKs derived from them, its PIN
+    /// block and SM2 secret. For the secrets oracle (`fuzz_checks`); not for display.
+    pub fn secrets(&self) -> Vec<(String, zeroize::Zeroizing<Vec<u8>>)> {
+        let mut out = vec![("pin.value".to_owned(), self.pin.clone().into())];
+        for (location, id, value, _, _) in &self.keys {
+            out.push((
+                format!("keys {location:?} id {id:02X}"),
+                value.clone().into(),
+            ));
+        }
+        if let Some((user, admin)) = &self.pki_pins {
+            out.push(("pki.user_pin".to_owned(), user.clone().into()));
+            out.push(("pki.admin_pin".to_owned(), admin.clone().into()));
+        }
+        if let Some(pboc) = &self.pboc {
+            pboc.with_personalization(|p| {
+                for (i, a) in p.applications.iter().enumerate() {
+                    let field = format!("pboc.applications[{i}]");
+                    pboc_secrets(&field, a, &mut out);
+                }
+            });
+        }
+        out
+    }
+
     /// Personalizes a fresh NVM image.
     pub fn image(&self) -> Result<Vec<u8>, ProfileError> {
         let mut nvm = RamNvm::new(vec![0u8; self.toml.card.nvm_size]);
@@ -1007,13 +1317,13 @@ impl Profile {
         let keys: Vec<KeySpec<'_>> = self
             .keys
             .iter()
-            .map(|(location, id, root, version)| KeySpec {
+            .map(|(location, id, root, version, diversify)| KeySpec {
                 location: *location,
                 id: *id,
                 usage: ssse_key_usage(*id),
                 version: *version,
                 root,
-                diversify: true,
+                diversify: *diversify,
             })
             .collect();
         let record_refs: Vec<Vec<&[u8]>> = self
@@ -1041,6 +1351,15 @@ impl Profile {
                 data,
             })
             .collect();
+        let fci: Vec<DfFci<'_>> = self
+            .fci
+            .iter()
+            .map(|(df, proprietary, name)| DfFci {
+                df: *df,
+                proprietary,
+                mf_name: name,
+            })
+            .collect();
         let perso = SscPersonalization {
             generation: self.generation,
             algorithm: self.algorithm,
@@ -1064,9 +1383,15 @@ impl Profile {
                 _ => None,
             },
             interfaces: self.interfaces,
+            layout: &self.layout,
+            fci: &fci,
         };
-        let files = sscard_core::ssc::personalize(&mut p, &self.atr, &perso)
-            .map_err(|e| err("", format!("personalization failed: {e}")))?;
+        let files =
+            sscard_core::ssc::personalize(&mut p, &self.atr, &perso).map_err(|e| match e {
+                PersoError::Layout { index, problem } => err(format!("layout[{index}]"), problem),
+                PersoError::Fci { index, problem } => err(format!("fci[{index}]"), problem),
+                e => err("", format!("personalization failed: {e}")),
+            })?;
         for (i, spec) in self.custom_efs.iter().enumerate() {
             p.ef(files.ssse, *spec)
                 .map_err(|e| err(format!("extra_ef[{i}]"), e.to_string()))?;
@@ -1077,5 +1402,46 @@ impl Profile {
         }
         p.finish().map_err(|e| err("", e.to_string()))?;
         Ok(nvm.into_inner())
+    }
+}
+
+/// The secrets of one PBOC application (see [`Profile::secrets`]).
+fn pboc_secrets(
+    field: &str,
+    a: &sscard_pboc::Application<'_>,
+    out: &mut Vec<(String, zeroize::Zeroizing<Vec<u8>>)>,
+) {
+    let mut push = |name: &str, value: &[u8]| {
+        out.push((format!("{field}.{name}"), value.to_vec().into()));
+    };
+    match a.keys {
+        sscard_pboc::Keys::IssuerMasterKeys { ac, mac, enc } => {
+            for (name, imk) in [("imk_ac", ac), ("imk_mac", mac), ("imk_enc", enc)] {
+                push(name, &imk);
+                if let Ok(udk) = sscard_core::crypto::udk_option_a(&imk, a.pan, a.psn) {
+                    push(&format!("udk from {name}"), &udk[..]);
+                }
+            }
+        }
+        sscard_pboc::Keys::CardKeys { ac, mac, enc } => {
+            for (name, udk) in [("udk_ac", ac), ("udk_mac", mac), ("udk_enc", enc)] {
+                push(name, &udk);
+            }
+        }
+    }
+    // The plaintext offline PIN block, ISO 9564 format 2: 2L ‖ digits ‖ F padding.
+    let mut nibbles = vec![0x2, a.pin.len() as u8 & 0x0F];
+    nibbles.extend(a.pin.iter().map(|d| d.wrapping_sub(b'0') & 0x0F));
+    nibbles.resize(16, 0x0F);
+    let block: Vec<u8> = nibbles
+        .chunks_exact(2)
+        .map(|p| match p {
+            [hi, lo] => hi << 4 | lo,
+            _ => 0,
+        })
+        .collect();
+    push("pin block", &block);
+    if let Some(secret) = &a.sm2_secret {
+        push("sm2_secret", secret);
     }
 }

@@ -13,7 +13,7 @@ use crate::profile::Profile;
 pub const SSSE_NAME: &[u8] = &sscard_core::ssc::layout::SSSE_NAME;
 
 /// The default profile, parsed once per process.
-fn default_profile() -> &'static Profile {
+pub fn default_profile() -> &'static Profile {
     static PROFILE: OnceLock<Profile> = OnceLock::new();
     PROFILE.get_or_init(Profile::default_gen3)
 }

@@ -167,6 +167,9 @@ pub struct HsmKeys {
     pub irk: Vec<u8>,
     /// RKSSSE root (gen-3 EF06 read control).
     pub rk: Vec<u8>,
+    /// The keys above are already the card's own keys (a profile's `keys.level =
+    /// "card"`): used as they are, not diversified.
+    pub card_level: bool,
 }
 
 /// What `iReadCardBas` returns (spec/ssc.md §7).
@@ -280,7 +283,8 @@ pub fn read_card_bas<T: Transport>(
     cmd.extend_from_slice(&r);
     cmd.push(0x00);
     let ad = t.expect_ok("INTERNAL AUTHENTICATE", &cmd)?;
-    let irk = diversify_path(alg, &keys.irk, &factors).map_err(|_| TerminalError::Check("IRK"))?;
+    let factors: &[[u8; 8]] = if keys.card_level { &[] } else { &factors };
+    let irk = diversify_path(alg, &keys.irk, factors).map_err(|_| TerminalError::Check("IRK"))?;
     let (r1, r2) = r.split_at(8);
     let sk = session_key(alg, irk.as_bytes(), r1).map_err(|_| TerminalError::Check("IRK"))?;
     let r2: [u8; 8] = r2.try_into().map_err(|_| TerminalError::Check("random"))?;
@@ -296,7 +300,7 @@ pub fn read_card_bas<T: Transport>(
         let challenge = t.expect_ok("GET CHALLENGE", &[0x00, 0x84, 0x00, 0x00, 0x08])?;
         let mut p = [0u8; 8];
         random(&mut p);
-        let rk = diversify_path(alg, &keys.rk, &factors).map_err(|_| TerminalError::Check("RK"))?;
+        let rk = diversify_path(alg, &keys.rk, factors).map_err(|_| TerminalError::Check("RK"))?;
         let sk =
             session_key(alg, rk.as_bytes(), &challenge).map_err(|_| TerminalError::Check("RK"))?;
         let mut cmd = vec![0x00, 0x82, 0x00, 0x0A, 0x10];

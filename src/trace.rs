@@ -386,19 +386,47 @@ fn ber_lines(data: &[u8], depth: usize, out: &mut Vec<String>) -> bool {
     true
 }
 
-/// Decoded lines for a response's data, given the header of the command that produced
-/// it (for GET RESPONSE: the command that answered 61xx). Empty if there is nothing to
-/// decode or the data is secret.
-pub fn decode_response(header: &[u8], data: &[u8]) -> Vec<String> {
+/// Which environment of the card answered: the data of a READ RECORD means different
+/// things in each (a PBOC record is BER-TLV template `70`; a social-security record is
+/// simple-TLV whose tag `70` is 险种类型).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Application {
+    /// The social-security environment: MF, SSSE, DF01–DF07, PKI.
+    #[default]
+    SocialSecurity,
+    /// An applet behind the firewall (PBOC, its PSE / PPSE).
+    Financial,
+}
+
+impl Application {
+    /// The environment after a SELECT by name of `name` succeeded, as far as the name
+    /// tells (the social-security DF names and AIDs are fixed; every other name belongs
+    /// to an applet).
+    fn after_selecting(name: &[u8]) -> Application {
+        let social = name == b"sx1.sh.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF"
+            || name == b"PKI.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF"
+            || name.starts_with(&[0xD1, 0x56, 0x00, 0x00, 0x05]);
+        if social {
+            Application::SocialSecurity
+        } else {
+            Application::Financial
+        }
+    }
+}
+
+/// Decoded lines for a response's data, given the environment that answered and the
+/// header of the command that produced it (for GET RESPONSE: the command that answered
+/// 61xx). Empty if there is nothing to decode or the data is secret.
+pub fn decode_response(application: Application, header: &[u8], data: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     if data.is_empty() || response_secret(header, data.len()).is_some() {
         return out;
     }
     let is_record = matches!(header, [0x00, 0xB2, ..]);
     let first = data.first().copied().unwrap_or(0);
-    // Social-security records are simple-TLV with data-dictionary tags; DIR records and
-    // everything else structured is BER-TLV (templates 6F, 61, 70, 77, …).
-    if is_record && ssc_item(first).is_some() {
+    // Social-security records are simple-TLV with data-dictionary tags; DIR records,
+    // every PBOC record and everything else structured is BER-TLV (6F, 61, 70, 77, …).
+    if application == Application::SocialSecurity && is_record && ssc_item(first).is_some() {
         for item in SimpleReader::new(data) {
             match item {
                 Ok(t) => match ssc_item(t.tag) {
@@ -438,6 +466,8 @@ pub struct Tracer {
     source: String,
     /// Header of the last command that answered 61xx, for decoding GET RESPONSE data.
     pending: Vec<u8>,
+    /// The environment selected, as seen from the traffic (see [`Tracer::exchange`]).
+    application: Application,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -482,6 +512,7 @@ impl Tracer {
             format,
             source: String::new(),
             pending: Vec::new(),
+            application: Application::default(),
         }
     }
 
@@ -492,6 +523,7 @@ impl Tracer {
             format: self.format,
             source: source.to_string(),
             pending: Vec::new(),
+            application: Application::default(),
         }
     }
 
@@ -515,6 +547,8 @@ impl Tracer {
     /// A power event (`power-on`, `power-off`, `reset`, …) with the ATR, if any.
     pub fn event(&mut self, event: &str, atr: &[u8]) {
         self.pending.clear();
+        // Power-on and reset start in the MF (social security).
+        self.application = Application::SocialSecurity;
         let line = match self.format {
             TraceFormat::Text if atr.is_empty() => format!("{}• {event}", self.prefix()),
             TraceFormat::Text => format!("{}• {event}: ATR {}", self.prefix(), hex(atr)),
@@ -531,7 +565,38 @@ impl Tracer {
     }
 
     /// One command and its response (empty = card mute), with the card's processing time.
+    /// The environment that answered is followed from the traffic: a successful SELECT by
+    /// name enters the environment its name belongs to, a SELECT of the MF the social
+    /// security one. [`Tracer::exchange_in`] takes it from the card instead.
     pub fn exchange(&mut self, apdu: &[u8], response: &[u8], elapsed: Duration) {
+        let (_, sw) = split_response(response);
+        let selected = matches!(sw, Some(0x9000 | 0x6283)) || sw.is_some_and(|sw| sw >> 8 == 0x61);
+        match apdu {
+            [0x00, 0xA4, 0x04, _, lc, name @ ..] if selected => {
+                let name = name.get(..usize::from(*lc)).unwrap_or(name);
+                self.application = Application::after_selecting(name);
+            }
+            [0x00, 0xA4, 0x00, _, rest @ ..]
+                if selected && matches!(rest, [] | [0x00] | [0x02, 0x3F, 0x00, ..]) =>
+            {
+                self.application = Application::SocialSecurity;
+            }
+            _ => {}
+        }
+        let application = self.application;
+        self.exchange_in(application, apdu, response, elapsed);
+    }
+
+    /// [`Tracer::exchange`] with the environment that answered given by the caller (the
+    /// card knows which applet is selected).
+    pub fn exchange_in(
+        &mut self,
+        application: Application,
+        apdu: &[u8],
+        response: &[u8],
+        elapsed: Duration,
+    ) {
+        self.application = application;
         let (data, sw) = split_response(response);
         let is_get_response = matches!(apdu, [0x00, 0xC0, ..]);
         let context: Vec<u8> = if is_get_response && !self.pending.is_empty() {
@@ -566,7 +631,7 @@ impl Tracer {
                             elapsed.as_micros()
                         ));
                         lines.extend(
-                            decode_response(&context, data)
+                            decode_response(application, &context, data)
                                 .into_iter()
                                 .map(|l| format!("{p}  {l}")),
                         );
@@ -595,7 +660,7 @@ impl Tracer {
                         "name": name,
                         "sw": sw_text,
                         "meaning": meaning,
-                        "decoded": decode_response(&context, data)
+                        "decoded": decode_response(application, &context, data)
                             .iter()
                             .map(|l| l.trim().to_string())
                             .collect::<Vec<_>>(),
@@ -701,6 +766,43 @@ mod tests {
         let text = traced(TraceFormat::Text, &[(&[0, 0xB2, 0x09, 0x30, 0x20], &name)]);
         assert!(text.contains("first record with tag 09, SFI 06"), "{text}");
         assert!(text.contains("09 姓名: \"张三\""), "{text}");
+    }
+
+    #[test]
+    fn a_pboc_record_is_a_ber_template_not_a_social_security_element() {
+        // PBOC READ RECORD SFI 3 rec 2: 70 { 9F74 "ECC001" } (vectors/pboc/contact.apdu).
+        let record: &[u8] = &[
+            0x70, 0x09, 0x9F, 0x74, 0x06, 0x45, 0x43, 0x43, 0x30, 0x30, 0x31, 0x90, 0x00,
+        ];
+        let select_debit: &[u8] = &[
+            0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01, 0x00,
+        ];
+        let read: &[u8] = &[0x00, 0xB2, 0x02, 0x1C, 0x00];
+        // Followed from the traffic: the SELECT of the debit AID enters PBOC.
+        let text = traced(
+            TraceFormat::Text,
+            &[(select_debit, &[0x61, 0x52]), (read, record)],
+        );
+        assert!(text.contains("70 record template"), "{text}");
+        assert!(!text.contains("险种类型"), "{text}");
+        // Given by the card.
+        let buf = Shared::default();
+        let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Json);
+        t.exchange_in(Application::Financial, read, record, Duration::ZERO);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("70 record template"), "{text}");
+        assert!(!text.contains("险种类型"), "{text}");
+        // The same bytes read from DF03/EF07 of the social-security side are 险种类型.
+        let ssc: &[u8] = &[0x70, 0x03, 0x31, 0x31, 0x30, 0x90, 0x00];
+        let text = traced(
+            TraceFormat::Text,
+            &[
+                (select_debit, &[0x61, 0x52]),
+                (SELECT_SSSE, &[0x61, 0x1E]),
+                (&[0, 0xB2, 0x01, 0x3C, 0x00], ssc),
+            ],
+        );
+        assert!(text.contains("70 险种类型: \"110\""), "{text}");
     }
 
     #[test]

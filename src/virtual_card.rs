@@ -126,12 +126,15 @@ impl SscVirtualCard {
     }
 
     /// A card kept in `file`, whose current body is `body`: every change is saved there.
+    /// Takes the image's lock if `file` does not hold it yet: a second process serving
+    /// the same image is refused here, naming the holder.
     pub fn with_image(
-        file: ImageFile,
+        mut file: ImageFile,
         body: Vec<u8>,
         rng: HostRng,
         interface: Interface,
     ) -> Result<Self, String> {
+        file.lock().map_err(|e| e.to_string())?;
         let options = file.meta().options;
         let mut me = SscVirtualCard::new(body.clone(), options, rng, interface)?;
         me.persistence = Some(Persistence { file, saved: body });
@@ -275,7 +278,11 @@ impl VirtualCard for SscVirtualCard {
         }
         let elapsed = started.elapsed();
         if let Some(t) = self.tracer.as_mut() {
-            t.exchange(apdu, response, elapsed);
+            let application = match self.card.transient().applet {
+                Some(_) => crate::trace::Application::Financial,
+                None => crate::trace::Application::SocialSecurity,
+            };
+            t.exchange_in(application, apdu, response, elapsed);
         }
     }
 }
@@ -391,7 +398,14 @@ mod tests {
         );
         let (_, on_disk) = ImageFile::load(&path).unwrap();
         assert_eq!(on_disk, c.nvm());
+        // While this card serves the image, no second card may.
+        let (file, body) = ImageFile::load(&path).unwrap();
+        let refused =
+            SscVirtualCard::with_image(file, body, HostRng::seeded(3), Interface::Contact)
+                .unwrap_err();
+        assert!(refused.contains("in use by process"), "{refused}");
         // A restarted card from the image remembers the try counter.
+        drop(c);
         let (file, body) = ImageFile::load(&path).unwrap();
         let mut again =
             SscVirtualCard::with_image(file, body, HostRng::seeded(3), Interface::Contact).unwrap();

@@ -188,3 +188,68 @@ fn json_trace_of_a_script_masks_the_pin() {
     }
     assert!(commands >= 10, "{commands} VERIFY lines");
 }
+
+#[test]
+fn a_second_process_on_an_image_in_use_is_refused_and_a_killed_holder_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("card.img");
+    let img_arg = img.to_str().unwrap();
+    // Nothing listens on the discard port: the first card keeps retrying vpcd, holding
+    // its image the whole time.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_sscard"))
+        .args([
+            "run",
+            "--image",
+            img_arg,
+            "--slot",
+            "0",
+            "--vpcd",
+            "127.0.0.1:9",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join(".card.img.lock");
+    let holder = format!("process {}", first.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(img.exists() && std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&holder))) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first card never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before = std::fs::read(&img).unwrap();
+    for args in [
+        vec![
+            "run",
+            "--image",
+            img_arg,
+            "--slot",
+            "1",
+            "--vpcd",
+            "127.0.0.1:9",
+        ],
+        vec!["script", "-q", "--image", img_arg, "vectors/ssc/pin.apdu"],
+    ] {
+        let o = sscard(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(img_arg) && err.contains(&holder) && err.contains("not modified"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    assert_eq!(
+        std::fs::read(&img).unwrap(),
+        before,
+        "the image is unchanged"
+    );
+    // kill -9: the lock dies with its holder, the next process gets the image.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let o = sscard(&["script", "-q", "--image", img_arg, "vectors/ssc/pin.apdu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

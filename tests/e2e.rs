@@ -291,6 +291,56 @@ mod e2e {
         absent(&ctx, 0);
     }
 
+    /// What `javax.smartcardio` sends over T=0: after `61xx`, GET RESPONSE in the class
+    /// of the command (ISO/IEC 7816-4:2013 §5.1.3). The PBOC GPO and GENERATE AC are class
+    /// 80, so their GET RESPONSE is `80 C0`; the data must survive it and come back once.
+    #[test]
+    fn java_style_get_response_in_class_80_through_pcscd() {
+        let Some(_lock) = setup("java_style_get_response_in_class_80_through_pcscd") else {
+            return;
+        };
+        let ctx = context();
+        absent(&ctx, 0);
+        let served = Served::start(&["--slot", "0", "--seed", "1"]);
+        present(&ctx, 0);
+        let card = connect(&ctx, &reader_name(0));
+        let select = [
+            0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01, 0x00,
+        ];
+        let r = transmit(&card, &select).unwrap();
+        assert_eq!(r[r.len() - 2], 0x61, "{r:02X?}");
+        let r = transmit(&card, &[0x00, 0xC0, 0x00, 0x00, r[r.len() - 1]]).unwrap();
+        assert_eq!(&r[r.len() - 2..], [0x90, 0x00]);
+        let gpo = [
+            0x80, 0xA8, 0x00, 0x00, 0x0B, 0x83, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+            0x01, 0x56, 0x00,
+        ];
+        assert_eq!(transmit(&card, &gpo).unwrap(), [0x61, 0x10]);
+        let r = transmit(&card, &[0x80, 0xC0, 0x00, 0x00, 0x10]).unwrap();
+        // Format 1: AIP 7C00, AFL 08010100 10010300 18010201 (vectors/pboc/contact.apdu).
+        assert_eq!(
+            r,
+            [
+                0x80, 0x0E, 0x7C, 0x00, 0x08, 0x01, 0x01, 0x00, 0x10, 0x01, 0x03, 0x00, 0x18, 0x01,
+                0x02, 0x01, 0x90, 0x00
+            ]
+        );
+        // A class refused for GET RESPONSE: 6E00, and nothing else happens.
+        assert_eq!(
+            transmit(&card, &[0x84, 0xC0, 0x00, 0x00, 0x10]).unwrap(),
+            [0x6E, 0x00]
+        );
+        // GET DATA (80 CA) is case 2: its data comes at once; the ATC was spent once.
+        assert_eq!(
+            transmit(&card, &[0x80, 0xCA, 0x9F, 0x36, 0x00]).unwrap(),
+            [0x9F, 0x36, 0x02, 0x00, 0x01, 0x90, 0x00]
+        );
+        drop(card);
+        served.terminate();
+        absent(&ctx, 0);
+        say("GPO in class 80 completed with an 80 C0 GET RESPONSE through pcscd + vpcd");
+    }
+
     fn vector_scripts() -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for e in std::fs::read_dir(dir).unwrap() {

@@ -515,6 +515,10 @@ impl Model {
             return Err(0x6B00);
         }
         let available = file.bytes.len() - offset;
+        // Strict T=0 exactness: a short Le = 00 with fewer than 256 bytes left is 6Cxx.
+        if le.is_max() && !cmd.is_extended() && self.le_zero_exact && available < 256 {
+            return Err(0x6C00 | available as u16);
+        }
         let n = if le.is_max() || le.value() <= available {
             le.value().min(available)
         } else if !cmd.is_extended() {
@@ -1152,10 +1156,12 @@ proptest! {
         events in proptest::collection::vec(session_event(), 1..40),
     ) {
         let mut card = fs_tree::card(CosOptions::default());
-        let result = sscard::fuzz_checks::check_session(&mut card, &events);
+        let mut oracle = sscard::secret_oracle::SecretOracle::default();
+        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
         let mut card = sscard::sample::sample_card();
-        let result = sscard::fuzz_checks::check_session(&mut card, &events);
+        let mut oracle = sscard::fuzz_checks::sample_oracle();
+        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
     }
 }

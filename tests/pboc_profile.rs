@@ -96,3 +96,45 @@ fn a_bad_pboc_field_is_named() {
     let e = Profile::parse(&text).unwrap_err();
     assert!(e.to_string().contains("unknown"), "{e}");
 }
+
+/// A trace sink the test can read back.
+#[derive(Clone, Default)]
+struct SharedSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
+    use sscard::trace::{TraceFormat, Tracer};
+    let profile = Profile::load(&root().join("vectors/profiles/gen3-default.toml")).unwrap();
+    let mut card =
+        SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();
+    let sink = SharedSink::default();
+    card.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
+    Target::power_on(&mut card).unwrap();
+    // PBOC: SFI 3 record 2 is 70 { 9F74 … }.
+    card.transmit(&hex("00A4040008A00000033301010100")).unwrap();
+    let r = card.transmit(&hex("00B2021C00")).unwrap();
+    assert_eq!(r, hex("70099F74064543433030319000"));
+    // Social security: DF03/EF07 record 1 starts with tag 70 险种类型 too.
+    card.transmit(&hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"))
+        .unwrap();
+    card.transmit(&hex("00A4040C06D15600000502")).unwrap();
+    card.transmit(&hex("0020000003123456")).unwrap();
+    let r = card.transmit(&hex("00B2013C00")).unwrap();
+    assert_eq!(&r[..2], [0x70, 0x03]);
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let (pboc, ssc) = text.split_once("00A404000F").unwrap();
+    assert!(pboc.contains("70 record template"), "{pboc}");
+    assert!(pboc.contains("9F74"), "{pboc}");
+    assert!(!pboc.contains("险种类型"), "{pboc}");
+    assert!(ssc.contains("70 险种类型: \"110\""), "{ssc}");
+}

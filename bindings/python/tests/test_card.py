@@ -126,6 +126,14 @@ def test_images_snapshot_and_persist(tmp_path):
     reloaded = sscard.Card(image=snapshot)
     reloaded.transmit(SELECT_SSSE)
     assert reloaded.transmit(VERIFY_QUERY)[1] == 0x63C1
+    # One card serves an image at a time (the image lock of `sscard run --image`).
+    with pytest.raises(sscard.ImageError, match="snapshot|card.img|lock|use"):
+        sscard.Card(image=snapshot, persist=True)
+    with pytest.raises(sscard.ImageError):
+        card.save_image(snapshot)
+    kept.save_image(snapshot)
+    del kept
+    sscard.Card(image=snapshot, persist=True)
 
     with pytest.raises(ValueError, match="image"):
         sscard.Card(persist=True)

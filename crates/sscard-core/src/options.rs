@@ -3,13 +3,17 @@
 //! Each field names the open question, the default chosen and why. Profiles can change
 //! every one of them, so a COS vendor's behaviour is a configuration, not a fork.
 
-/// How a short `Le = 00` is answered by READ RECORD and GET RESPONSE.
+/// How a short `Le = 00` is answered by READ RECORD, READ BINARY and GET RESPONSE when
+/// fewer than 256 bytes are there to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeZero {
     /// `6Cxx` with the exact length (LD/T 32 P5 §6.10.4, §6.6.4: the card "must answer
-    /// 6Cxx"); PC/SC hosts resend with Le = xx.
+    /// 6Cxx"; ISO/IEC 7816-3 §10.3.3 lets a T=0 card ask for P3 = xx this way); a host
+    /// must resend with Le = xx.
     ExactLength,
-    /// Return the data at once, as ISO 7816-4 allows for Le = 00 ("up to 256").
+    /// The data and `9000` at once: ISO/IEC 7816-4 §5.1 reads a short `Le = 00` as
+    /// "up to 256 bytes", and the cards in the field answer `00 B2 01 04 00` with the
+    /// record (docs/spec-choices.md). The default.
     Lenient,
 }
 
@@ -36,7 +40,8 @@ impl Default for PurseOptions {
 /// Card-wide behaviour switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CosOptions {
-    /// READ RECORD / GET RESPONSE with short Le = 00. Default: [`LeZero::ExactLength`].
+    /// READ RECORD / READ BINARY / GET RESPONSE with short Le = 00. Default:
+    /// [`LeZero::Lenient`], as real cards answer.
     pub le_zero: LeZero,
     /// Case-4 commands answer `61xx` and keep the data for GET RESPONSE (T=0 behaviour,
     /// seen on real cards: SELECT SSSE → `61 18`, spec/ssc.md §2.2). Default: on for the
@@ -53,17 +58,20 @@ pub struct CosOptions {
     pub purse: PurseOptions,
     /// The PKI application's vendor command table.
     pub pki: crate::ssc::pki::PkiCommands,
+    /// Which PKI key-pair slots generation and import may fill (docs/spec-choices.md).
+    pub pki_keys: crate::ssc::pki::PkiKeyPolicy,
 }
 
 impl Default for CosOptions {
     fn default() -> Self {
         CosOptions {
-            le_zero: LeZero::ExactLength,
+            le_zero: LeZero::Lenient,
             t0_get_response: true,
             fcp_as_fci: true,
             read_binary_le_exact: true,
             purse: PurseOptions::default(),
             pki: crate::ssc::pki::PkiCommands::default(),
+            pki_keys: crate::ssc::pki::PkiKeyPolicy::default(),
         }
     }
 }

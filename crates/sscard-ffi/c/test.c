@@ -200,7 +200,15 @@ static void test_images_and_trace(const char *dir) {
   CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
   CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
   CHECK(sw_of(again, VERIFY_BAD, sizeof VERIFY_BAD) == 0x63C1);
+  /* One card serves an image at a time: a second one, or a snapshot over it, is refused. */
+  SscardCard *second = NULL;
+  CHECK_STATUS(sscard_card_open_image(persistent, SSCARD_FLAG_PERSIST, 0, &second),
+               SSCARD_ERROR_IMAGE);
+  CHECK_STATUS(sscard_save_image(card, persistent), SSCARD_ERROR_IMAGE);
+  CHECK_STATUS(sscard_save_image(again, persistent), SSCARD_OK); /* its own image */
   CHECK_STATUS(sscard_card_free(again), SSCARD_OK);
+  CHECK_STATUS(sscard_card_open_image(persistent, SSCARD_FLAG_PERSIST, 0, &second), SSCARD_OK);
+  CHECK_STATUS(sscard_card_free(second), SSCARD_OK);
   CHECK_STATUS(sscard_card_open_image(persistent, 0, 0, &again), SSCARD_OK);
   CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
   CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
@@ -223,6 +231,12 @@ static void test_images_and_trace(const char *dir) {
   remove(image);
   remove(persistent);
   remove(bogus);
+  /* The lock files beside the images. */
+  char lock[600];
+  snprintf(lock, sizeof lock, "%s/.card.img.lock", dir);
+  remove(lock);
+  snprintf(lock, sizeof lock, "%s/.persistent.img.lock", dir);
+  remove(lock);
 }
 
 int main(void) {

@@ -6,6 +6,7 @@
 //! in-process: same power events, same T=0 behaviour, same image persistence.
 
 use sscard::image::{self, ImageFile, ImageMeta};
+use sscard::image_lock::{ImageLock, LockError};
 use sscard::profile::Profile;
 use sscard::trace::Tracer;
 use sscard::virtual_card::{HostRng, SscVirtualCard};
@@ -158,8 +159,20 @@ impl Session {
     /// The card kept in the image file at `path`. Unpowered. With `options.persist`,
     /// every change is saved back to the file before the card answers.
     pub fn from_image(path: &Path, options: &SessionOptions) -> Result<Self, Error> {
-        let (file, body) = ImageFile::load(path)
-            .map_err(|e| Error::new(ErrorKind::Image, format!("image {}: {e}", path.display())))?;
+        let image_error = |e: &dyn fmt::Display| {
+            Error::new(ErrorKind::Image, format!("image {}: {e}", path.display()))
+        };
+        let (mut file, mut body) = ImageFile::load(path).map_err(|e| image_error(&e))?;
+        if options.persist {
+            // One process at a time serves an image (`sscard::image_lock`); the body is
+            // read again under the lock, so it is not one another process was replacing.
+            file.lock().map_err(|e| image_error(&e))?;
+            let (again, locked_body) = ImageFile::load(path).map_err(|e| image_error(&e))?;
+            if again.meta() != file.meta() {
+                return Err(image_error(&"replaced while being opened; open it again"));
+            }
+            body = locked_body;
+        }
         let meta = file.meta().clone();
         let card = if options.persist {
             SscVirtualCard::with_image(file, body, rng(options), interface(options))
@@ -264,10 +277,26 @@ impl Session {
     /// Writes the card's persistent state as an image file at `path` (atomically: a
     /// temporary file beside it, fsynced, renamed over it). The image loads with
     /// [`Session::from_image`], `sscard run --image` and `sscard image info`.
+    ///
+    /// A card that persists to `path` itself saves through the lock it holds; any other
+    /// image is written under its lock, so an image another process serves is refused
+    /// rather than overwritten.
     pub fn save_image(&self, path: &Path) -> Result<(), Error> {
+        let io_error = |e: &dyn fmt::Display| {
+            Error::new(ErrorKind::Io, format!("image {}: {e}", path.display()))
+        };
+        if let Some(own) = self.card.image().filter(|own| same_file(own.path(), path)) {
+            return own.save(self.card.nvm()).map_err(|e| io_error(&e));
+        }
+        let _lock = ImageLock::acquire(path).map_err(|e| {
+            let kind = match e {
+                LockError::InUse { .. } => ErrorKind::Image,
+                LockError::Io { .. } => ErrorKind::Io,
+            };
+            Error::new(kind, format!("image {}: {e}", path.display()))
+        })?;
         let bytes = image::encode(&self.meta, self.card.nvm());
-        write_atomically(path, &bytes)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("image {}: {e}", path.display())))
+        write_atomically(path, &bytes).map_err(|e| io_error(&e))
     }
 
     /// Starts tracing exchanges and power events (in `format`), or restarts with another
@@ -303,6 +332,14 @@ impl Session {
     /// The card's persistent memory.
     pub fn nvm(&self) -> &[u8] {
         self.card.nvm()
+    }
+}
+
+/// Whether two paths name one file (an image not written yet: the same path text).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 

@@ -412,7 +412,7 @@ impl PbocApplet {
     /// VERIFY `00 20 00 80 08 <PIN block>` (§2.10): plaintext offline PIN only. The try
     /// counter is decremented and committed **before** the constant-time comparison
     /// (spec/reliability.md §A1.4 item 3); a match restores it. Wrong → 63Cx; counter
-    /// already 0 → 6983 if it reached 0 in this transaction, 6984 if earlier. A malformed
+    /// already 0 → 6983, in this transaction or any later one. A malformed
     /// PIN block cannot equal the stored one and costs a try like any wrong PIN, so no
     /// answer depends on the PIN's format before a try is spent (§A3, PIN-length oracle).
     pub(crate) fn verify<N: Nvm>(
@@ -424,11 +424,10 @@ impl PbocApplet {
         self.gate(Command::Verify)?;
         let tries = app.get_u8(ctx, Obj::PinTryCounter)?;
         if tries == 0 {
-            return Err(if self.txn.pin_blocked_now {
-                Status::AuthMethodBlocked
-            } else {
-                Status::ReferencedDataInvalid
-            });
+            // EMV 4.3 Book 3 §6.5.12.4 and PBOC 3.0 part 5: a VERIFY once the try limit is
+            // exceeded answers 6983 (authentication method blocked), whether the counter
+            // reached zero in this transaction, an earlier one, or after a reload.
+            return Err(Status::AuthMethodBlocked);
         }
         let left = tries - 1;
         ctx.atomic(|c| app.put(c, Obj::PinTryCounter, &[left]))?;

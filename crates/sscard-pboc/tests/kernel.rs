@@ -317,7 +317,8 @@ fn pin_try_counter_blocks_and_survives_power_cycles() {
     c.card.power_off();
     c.card.power_on(Interface::Contact).unwrap();
     let mut c = contact_start(c.card);
-    assert_eq!(sw(&mut c.card, "0020008008261234 56FFFFFFFF"), 0x6984);
+    // EMV Book 3 §6.5.12.4: blocked in an earlier transaction is still 6983.
+    assert_eq!(sw(&mut c.card, "0020008008261234 56FFFFFFFF"), 0x6983);
     // A malformed PIN block is a wrong PIN, not a format error (no free oracle).
     let mut c2 = contact_start(card(Interface::Contact));
     assert_eq!(sw(&mut c2.card, "0020008008FFFFFFFFFFFFFFFF"), 0x63C2);

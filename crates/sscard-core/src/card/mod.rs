@@ -83,6 +83,9 @@ pub struct Transient {
     pub challenge: Challenge,
     /// Response data awaiting GET RESPONSE.
     pub pending: Vec<u8, PENDING_CAPACITY>,
+    /// CLA of the command that left [`Transient::pending`]: a GET RESPONSE may come in
+    /// that class too (ISO/IEC 7816-4:2013 §5.1.3).
+    pub pending_cla: u8,
     /// Selected applet, if the financial environment is active.
     pub applet: Option<u8>,
     /// NVM region of the selected applet, found once at selection.
@@ -103,6 +106,7 @@ impl Transient {
             security: SecurityStatus::new(),
             challenge: Challenge::default(),
             pending: Vec::new(),
+            pending_cla: 0,
             applet: None,
             applet_region: (0, 0),
             card_blocked: false,
@@ -117,6 +121,7 @@ impl Transient {
         self.challenge.clear();
         self.pending.zeroize();
         self.pending.clear();
+        self.pending_cla = 0;
         self.applet = None;
         self.purse = PurseState::Idle;
     }
@@ -234,6 +239,11 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
     pub fn applets(&self) -> &A {
         &self.applets
     }
+    /// The random source: a test that replays a session on a copy of the card clones it,
+    /// so both draw the same challenges.
+    pub fn rng(&self) -> &R {
+        &self.rng
+    }
     /// Gives the memory back.
     pub fn into_nvm(self) -> N {
         self.store.into_nvm()
@@ -277,12 +287,15 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
     /// (9000, or 61xx when data waits for GET RESPONSE).
     fn dispatch(&mut self, apdu: &[u8], reply: &mut Writer<'_>) -> Result<Status> {
         let cmd = CommandView::parse(apdu);
-        let is_get_response = matches!(&cmd, Ok(c) if c.ins() == 0xC0 && c.cla() & 0xFC == 0x00);
+        // INS C0 is GET RESPONSE in every class (ISO/IEC 7816-4 lists no other use): it
+        // never discards the pending data, even when its class is refused below.
+        let is_get_response = matches!(&cmd, Ok(c) if c.ins() == 0xC0);
         if self.t.card_blocked {
             return Err(Status::FunctionNotSupported); // LD/T 32 P5 §6.2
         }
         if !is_get_response {
-            // ISO 7816-4 §5.3.4 / spec/ssc.md §11.1: another command discards the data.
+            // ISO/IEC 7816-4:2013 §5.1.3 / spec/ssc.md §11.1: another command discards
+            // the data.
             self.t.pending.clear();
         }
         let cmd = cmd?;
@@ -292,9 +305,11 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         let status = self.route(&cmd, reply)?;
         let t0 = self.options.t0_get_response && self.t.interface == Interface::Contact;
         if t0 && cmd.case() != Case::Two && !reply.is_empty() && status == Status::Success {
-            // Over T=0 only a case-2 command (Le in P3) can take data back at once; any
-            // other command answers 61xx and keeps the data for GET RESPONSE.
+            // ISO/IEC 7816-3:2006 §12.2.5 (case 4S): over T=0 only a case-2 command (Le
+            // in P3) can take data back at once; any other command answers 61xx and
+            // keeps the data for GET RESPONSE.
             if self.t.pending.extend_from_slice(reply.written()).is_ok() {
+                self.t.pending_cla = cmd.cla();
                 let n = reply.len();
                 reply.clear();
                 return Ok(Status::BytesAvailable(if n >= 256 { 0 } else { n as u8 }));
@@ -304,9 +319,22 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         Ok(status)
     }
 
-    /// GET RESPONSE (LD/T 32 P5 §6.6): Le = 00 answers `6Cxx`; a shorter Le returns part
-    /// and `61xx` for the rest; no data waiting: `6F00`.
+    /// True if a GET RESPONSE in class `cla` is accepted: the interindustry class `00`
+    /// (logical channels 0-3, as LD/T 32 P5 T19 writes it), or the class of the command
+    /// that left the data, channel bits included ("a GET RESPONSE command may be issued
+    /// with the same CLA", ISO/IEC 7816-4:2013 §5.1.3; `javax.smartcardio` does so).
+    fn get_response_class_accepted(&self, cla: u8) -> bool {
+        cla & 0xFC == 0x00 || (!self.t.pending.is_empty() && cla == self.t.pending_cla)
+    }
+
+    /// GET RESPONSE (LD/T 32 P5 §6.6): a class the card does not accept for it: `6E00`
+    /// (T21), the data stays; no data waiting: `6F00`; Le = 00 returns up to 256 bytes
+    /// (`6Cxx` with the exact length when the options follow P5 §6.6.4 literally); a
+    /// shorter Le returns part and `61xx` for the rest (ISO/IEC 7816-4:2013 §5.1.3).
     fn get_response(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
+        if !self.get_response_class_accepted(cmd.cla()) {
+            return Err(Status::ClassNotSupported);
+        }
         if cmd.p1p2() != 0 {
             return Err(Status::WrongP1P2);
         }
@@ -315,12 +343,12 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             return Err(Status::NoPreciseDiagnosis);
         }
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
-        if cmd.le_is_max() && !cmd.is_extended() && self.options.le_zero == LeZero::ExactLength {
-            return Err(Status::WrongLe(if pending >= 256 {
-                0
-            } else {
-                pending as u8
-            }));
+        if cmd.le_is_max()
+            && !cmd.is_extended()
+            && self.options.le_zero == LeZero::ExactLength
+            && pending < 256
+        {
+            return Err(Status::WrongLe(pending as u8));
         }
         let n = le.min(pending);
         reply.push(self.t.pending.get(..n).unwrap_or(&[]))?;
@@ -449,13 +477,14 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
             self.t.purse = PurseState::Idle;
         }
-        let pki = self.options.pki;
+        let (pki, keys) = (self.options.pki, self.options.pki_keys);
         if Pki::<N>::handles(&pki, cmd) && df.role == ROLE_PKI_ADF {
             return self
                 .auth(|a| {
                     Pki {
                         auth: a,
                         commands: pki,
+                        keys,
                     }
                     .process(cmd, reply)
                 })

@@ -207,13 +207,76 @@ fn select_ssse_over_t0_then_get_response() {
         tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
         "611E"
     );
+    // Le = 00: up to 256 bytes (ISO/IEC 7816-4), as real cards answer.
+    assert_eq!(
+        tx(&mut c, "00C0000000"),
+        "6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C038601039000"
+    );
+    // Nothing pending any more.
+    assert_eq!(tx(&mut c, "00C000001E"), "6F00");
+}
+
+#[test]
+fn le_zero_exact_option_answers_6cxx_everywhere() {
+    let mut c = card_with(CosOptions {
+        le_zero: LeZero::ExactLength,
+        ..CosOptions::default()
+    });
+    assert_eq!(
+        tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
+        "611E"
+    );
+    // P5 §6.6.4: GET RESPONSE with Le = 00 → 6Cxx, the data stays for the resend.
     assert_eq!(tx(&mut c, "00C0000000"), "6C1E");
     assert_eq!(
         tx(&mut c, "00C000001E"),
         "6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C038601039000"
     );
-    // Nothing pending any more.
-    assert_eq!(tx(&mut c, "00C000001E"), "6F00");
+    // P5 §6.10.4: READ RECORD with Le = 00 → 6Cxx.
+    assert_eq!(tx(&mut c, "00B2012C00"), "6C12");
+    assert_eq!(
+        tx(&mut c, "00B2012C12"),
+        "0110519900D15600000500000001123456789000"
+    );
+    // READ BINARY with Le = 00 and fewer than 256 bytes left: 6Cxx too.
+    c.t.security.grant_key(0x0A);
+    assert_eq!(tx(&mut c, "00B0870004"), "A5A5A5A59000");
+    assert_eq!(tx(&mut c, "00B002FE00"), "6C02");
+    assert_eq!(tx(&mut c, "00B002FE02"), "00009000");
+}
+
+#[test]
+fn le_zero_default_answers_like_the_cards_in_the_field() {
+    let mut c = card();
+    tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00");
+    // 00 B2 01 2C 00 on a real card: the record and 9000.
+    assert_eq!(
+        tx(&mut c, "00B2012C00"),
+        "0110519900D15600000500000001123456789000"
+    );
+    c.t.security.grant_key(0x0A);
+    assert_eq!(tx(&mut c, "00B0870004"), "A5A5A5A59000");
+    assert_eq!(tx(&mut c, "00B002FE00"), "00009000");
+}
+
+#[test]
+fn get_response_class_rules() {
+    let mut c = card();
+    let fci = "6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C03860103";
+    // A class other than 00 and the pending command's: 6E00, and the data stays.
+    assert_eq!(
+        tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
+        "611E"
+    );
+    assert_eq!(tx(&mut c, "80C000001E"), "6E00");
+    assert_eq!(tx(&mut c, "84C000001E"), "6E00");
+    assert_eq!(tx(&mut c, "00C000001E"), format!("{fci}9000"));
+    // Channel bits of class 00 are accepted as before.
+    tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00");
+    assert_eq!(tx(&mut c, "01C000001E"), format!("{fci}9000"));
+    // Nothing pending: class 80 is still refused, class 00 finds no data.
+    assert_eq!(tx(&mut c, "80C0000010"), "6E00");
+    assert_eq!(tx(&mut c, "00C0000010"), "6F00");
 }
 
 #[test]
@@ -232,7 +295,10 @@ fn get_response_in_parts_and_discarded_by_another_command() {
         tx(&mut c, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"),
         "611E"
     );
-    assert_eq!(tx(&mut c, "00B2012C00"), "6C12");
+    assert_eq!(
+        tx(&mut c, "00B2012C00"),
+        "0110519900D15600000500000001123456789000"
+    );
     assert_eq!(tx(&mut c, "00C000001E"), "6F00");
 }
 
@@ -294,7 +360,10 @@ fn read_record_every_addressing_mode() {
         tx(&mut c, "00B2012C12"),
         "0110519900D15600000500000001123456789000"
     );
-    assert_eq!(tx(&mut c, "00B2012C00"), "6C12");
+    assert_eq!(
+        tx(&mut c, "00B2012C00"),
+        "0110519900D15600000500000001123456789000"
+    );
     assert_eq!(tx(&mut c, "00B2012C10"), "6C12");
     assert_eq!(
         tx(&mut c, "00B2012C20"),

@@ -395,6 +395,10 @@ pub const FLAG_TLV_RECORDS: u8 = 0x01;
 pub const FLAG_NO_CONTACTLESS: u8 = 0x02;
 /// This DF cannot be selected through the contact interface.
 pub const FLAG_NO_CONTACT: u8 = 0x04;
+/// This EF holds key material (a private key): no file command reads or writes it,
+/// whatever its access conditions say; only the owning application's key commands use
+/// it (LD/T 32 P5 §5.1: keys are stored in key files, which are never readable).
+pub const FLAG_KEY_OBJECT: u8 = 0x08;
 /// Entry lifecycle: usable.
 pub const LIFECYCLE_ACTIVE: u8 = 0x00;
 /// Entry lifecycle: application permanently blocked (LD/T 32 P5 §6.1) → 9303.

@@ -174,6 +174,20 @@ impl<N: Nvm> FileSystem<'_, N> {
             Err(Status::SecurityStatusNotSatisfied)
         }
     }
+
+    /// May a file command read `ef`? Key objects never (`6982`), whatever their access
+    /// bits say; otherwise the EF's read condition.
+    fn check_read(&self, ef: &FileEntry) -> Result<()> {
+        refuse_key_object(ef)?;
+        self.check(ef.read)
+    }
+
+    /// May a file command write `ef`? Key objects never (`6982`); otherwise the EF's
+    /// write condition.
+    fn check_write(&self, ef: &FileEntry) -> Result<()> {
+        refuse_key_object(ef)?;
+        self.check(ef.write)
+    }
 }
 
 /// Splits the P1 of READ/UPDATE BINARY (P5 §6.9.2): `100sssss` = SFI with P2 the offset,
@@ -194,6 +208,16 @@ fn record_sfi(p2: u8) -> Result<Option<u8>> {
         0 => Ok(None),
         31 => Err(Status::WrongP1P2),
         sfi => Ok(Some(sfi)),
+    }
+}
+
+/// Key material is reachable only through its application's key commands (spec/ssc.md
+/// §5.1 `6982` security status not satisfied).
+fn refuse_key_object(ef: &FileEntry) -> Result<()> {
+    if ef.flags & layout::FLAG_KEY_OBJECT != 0 {
+        Err(Status::SecurityStatusNotSatisfied)
+    } else {
+        Ok(())
     }
 }
 

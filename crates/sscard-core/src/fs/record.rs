@@ -173,8 +173,9 @@ impl Records<'_> {
 
 impl<N: Nvm> FileSystem<'_, N> {
     /// READ RECORD (P5 §6.10). Returns the whole record (several for P2 modes 101/110).
-    /// Short Le = 00 answers `6Cxx` (P5 §6.10.4) unless the options say otherwise; an Le
-    /// below the record length answers `6Cxx`; a larger Le is tolerated (spec/ssc.md §4).
+    /// Short Le = 00 returns the record, as the cards in the field do (ISO/IEC 7816-4
+    /// Ne = 256), or `6Cxx` when the options follow P5 §6.10.4 literally; an Le below the
+    /// record length answers `6Cxx`; a larger Le is tolerated (spec/ssc.md §4).
     pub fn read_record(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         let how = addressing(cmd.p2())?;
         let sfi = record_sfi(cmd.p2())?;
@@ -184,7 +185,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.read)?;
+        self.check_read(&ef)?;
         let records = Records { e: &ef };
         let p1 = cmd.p1();
         let current = self.state.current_record;
@@ -276,7 +277,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let data = cmd.data();
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let records = Records { e: &ef };
         records.check_data(data)?;
         let header_at = self
@@ -343,7 +344,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         let sfi = record_sfi(cmd.p2())?;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, FileKind::is_record)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let records = Records { e: &ef };
         records.check_data(cmd.data())?;
         let header_at = self

@@ -4,13 +4,15 @@ use super::layout::FileKind;
 use super::{FileSystem, binary_address, require_kind};
 use crate::apdu::{CommandView, Writer};
 use crate::nvm::Nvm;
+use crate::options::LeZero;
 use crate::status::{Result, Status};
 
 impl<N: Nvm> FileSystem<'_, N> {
-    /// READ BINARY. Le = 00 (or extended 0000) reads up to the end of the file; a
-    /// shorter explicit Le reads exactly Le bytes; an Le beyond the end answers `6Cxx`
-    /// with the bytes available (P5 T30) unless the options say otherwise.
-    /// Offset at or beyond the end: `6B00`.
+    /// READ BINARY. Le = 00 (or extended 0000) reads up to the end of the file (P5 T29
+    /// "up to 256 bytes or EOF"), or answers `6Cxx` when fewer than 256 bytes are left
+    /// and the options ask for T=0 exactness; a shorter explicit Le reads exactly Le
+    /// bytes; an Le beyond the end answers `6Cxx` with the bytes available (P5 T30)
+    /// unless the options say otherwise. Offset at or beyond the end: `6B00`.
     pub fn read_binary(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         let (sfi, offset) = binary_address(cmd.p1(), cmd.p2())?;
         if !cmd.data().is_empty() {
@@ -19,13 +21,16 @@ impl<N: Nvm> FileSystem<'_, N> {
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check(ef.read)?;
+        self.check_read(&ef)?;
         let size = ef.body_len as usize;
         if offset >= size {
             return Err(Status::WrongOffset);
         }
         let available = size - offset;
-        let n = if cmd.le_is_max() {
+        let short_max = cmd.le_is_max() && !cmd.is_extended();
+        let n = if short_max && self.options.le_zero == LeZero::ExactLength && available < 256 {
+            return Err(Status::WrongLe(available as u8));
+        } else if cmd.le_is_max() {
             available.min(le).min(reply.remaining())
         } else if le <= available {
             le
@@ -49,7 +54,7 @@ impl<N: Nvm> FileSystem<'_, N> {
         }
         let ef = self.resolve_ef(sfi)?;
         require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check(ef.write)?;
+        self.check_write(&ef)?;
         let size = ef.body_len as usize;
         if offset >= size {
             return Err(Status::WrongOffset);

@@ -84,6 +84,49 @@ pub struct ExtraEf {
     pub size: u32,
 }
 
+/// A standard EF whose size differs on the card being described: each given field
+/// replaces the default of the layout (spec/ssc.md §2.3, V2.0 Appendix A).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EfLayout {
+    /// Where the EF lives.
+    pub location: Location,
+    /// Its FID (the DIR file too: `EF` ‖ DIR SFI).
+    pub fid: u16,
+    /// Record length (fixed-length and cyclic EFs) or longest record (variable-length).
+    pub record_len: Option<u8>,
+    /// Number of records.
+    pub records: Option<u8>,
+    /// Size of a transparent EF.
+    pub size: Option<u32>,
+}
+
+/// A DF whose FCI can be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DfRef {
+    /// The MF.
+    Mf,
+    /// The SSSE DDF.
+    Ssse,
+    /// An application DF under the SSSE.
+    App(AppDf),
+    /// The PKI DDF `PKI.社会保障`.
+    PkiDdf,
+    /// The PKI ADF `SS.CERT.ADF1`.
+    PkiAdf,
+}
+
+/// The FCI proprietary template (`A5` content) of a DF, where a card differs from the
+/// default (SSSE: `88 <DIR SFI> [9F0C 03 86 01 <alg>]`; the other DFs: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DfFci<'a> {
+    /// Which DF.
+    pub df: DfRef,
+    /// `A5` content; empty: the FCI has no `A5`.
+    pub proprietary: &'a [u8],
+    /// A DF name for the MF (empty: none, the FCI carries `83 3F00`); ignored otherwise.
+    pub mf_name: &'a [u8],
+}
+
 /// Everything the SSC personalization needs.
 #[derive(Clone, Copy, Debug)]
 pub struct SscPersonalization<'a> {
@@ -115,6 +158,10 @@ pub struct SscPersonalization<'a> {
     pub pki: Option<PkiSpec<'a>>,
     /// Which applications answer on which interface.
     pub interfaces: InterfacePolicy,
+    /// Standard EFs sized differently from the layout.
+    pub layout: &'a [EfLayout],
+    /// FCIs that differ from the defaults.
+    pub fci: &'a [DfFci<'a>],
 }
 
 /// Where an application can be selected.
@@ -178,6 +225,20 @@ pub enum PersoError {
     UnknownFile(u16),
     /// A PIN that is not 2–8 bytes of cn digits.
     BadPin,
+    /// Entry `index` of [`SscPersonalization::layout`] cannot apply.
+    Layout {
+        /// Index in the list.
+        index: usize,
+        /// Why.
+        problem: &'static str,
+    },
+    /// Entry `index` of [`SscPersonalization::fci`] cannot apply.
+    Fci {
+        /// Index in the list.
+        index: usize,
+        /// Why.
+        problem: &'static str,
+    },
 }
 
 impl From<BuildError> for PersoError {
@@ -202,6 +263,9 @@ impl core::fmt::Display for PersoError {
             }
             PersoError::UnknownFile(fid) => write!(f, "no file {fid:04X} in the layout"),
             PersoError::BadPin => f.write_str("PIN must be 4-16 digits in cn bytes"),
+            PersoError::Layout { problem, .. } | PersoError::Fci { problem, .. } => {
+                f.write_str(problem)
+            }
         }
     }
 }
@@ -253,13 +317,19 @@ pub fn personalize<N: Nvm>(
             .map_err(|_| BuildError::BadParameter("FCI"))?;
     }
     let fci_len = w.len();
+    check_overrides(perso)?;
+    check_layout_fits(perso)?;
+    if let Some(mf) = fci_of(perso, DfRef::Mf) {
+        p.set_mf(mf.mf_name, mf.proprietary)?;
+    }
     let ssse = p.df(
         MF,
         DfSpec {
             kind: FileKind::Ddf,
             fid: 0,
             name: &SSSE_NAME,
-            fci_proprietary: fci.get(..fci_len).unwrap_or(&[]),
+            fci_proprietary: fci_of(perso, DfRef::Ssse)
+                .map_or(fci.get(..fci_len).unwrap_or(&[]), |f| f.proprietary),
             role: 0,
         },
     )?;
@@ -267,10 +337,13 @@ pub fn personalize<N: Nvm>(
     let gen1 = perso.generation == Generation::One;
     let uk = Access::Key(key_id::UK);
     let rk = Access::Key(key_id::RK);
+    let sized = |location: Location, fid: u16, structure: Structure| {
+        sized_structure(perso, location, fid, structure)
+    };
     let record_ef = |fid: u16, structure, read, write| EfSpec {
         fid,
         sfi: (fid & 0x1F) as u8,
-        structure,
+        structure: sized(Location::Ssse, fid, structure),
         read,
         write,
         tlv_records: true,
@@ -302,7 +375,7 @@ pub fn personalize<N: Nvm>(
     let transparent = |fid: u16, size, read| EfSpec {
         fid,
         sfi: (fid & 0x1F) as u8,
-        structure: Structure::Transparent { size },
+        structure: sized(Location::Ssse, fid, Structure::Transparent { size }),
         read,
         write: uk,
         tlv_records: false,
@@ -329,10 +402,14 @@ pub fn personalize<N: Nvm>(
         EfSpec {
             fid: 0xEF00 | u16::from(perso.dir_sfi),
             sfi: perso.dir_sfi,
-            structure: Structure::LinearVariable {
-                max_len: 0x20,
-                records: 5,
-            },
+            structure: sized(
+                Location::Ssse,
+                0xEF00 | u16::from(perso.dir_sfi),
+                Structure::LinearVariable {
+                    max_len: 0x20,
+                    records: 5,
+                },
+            ),
             read: Access::Always,
             write: uk,
             tlv_records: true,
@@ -350,7 +427,7 @@ pub fn personalize<N: Nvm>(
                 kind: FileKind::Adf,
                 fid: app.fid(),
                 name: &app.aid(),
-                fci_proprietary: &[],
+                fci_proprietary: fci_of(perso, DfRef::App(app)).map_or(&[], |f| f.proprietary),
                 role: if app == AppDf::Df04 {
                     purse::ROLE_MEDICAL_DF
                 } else {
@@ -385,7 +462,7 @@ pub fn personalize<N: Nvm>(
             EfSpec {
                 fid: ef.fid,
                 sfi: (ef.fid & 0x1F) as u8,
-                structure: ef.structure,
+                structure: sized(ef.location, ef.fid, ef.structure),
                 read: ef.read,
                 write: ef.write,
                 tlv_records: ef.tlv,
@@ -394,7 +471,7 @@ pub fn personalize<N: Nvm>(
     }
 
     if let Some(spec) = perso.pki {
-        let (ddf, adf) = personalize_pki(p, &spec)?;
+        let (ddf, adf) = personalize_pki(p, &spec, perso.fci)?;
         p.add_flags(ddf, perso.interfaces.pki.flags())?;
         p.add_flags(adf, perso.interfaces.pki.flags())?;
     }
@@ -463,14 +540,20 @@ pub fn personalize<N: Nvm>(
 fn personalize_pki<N: Nvm>(
     p: &mut Personalizer<'_, N>,
     spec: &PkiSpec<'_>,
+    fci: &[DfFci<'_>],
 ) -> Result<(FileIndex, FileIndex), PersoError> {
+    let given = |df: DfRef| {
+        fci.iter()
+            .find(|f| f.df == df)
+            .map_or(&[][..], |f| f.proprietary)
+    };
     let ddf = p.df(
         MF,
         DfSpec {
             kind: FileKind::Ddf,
             fid: 0,
             name: &pki::PKI_DDF_NAME,
-            fci_proprietary: &[],
+            fci_proprietary: given(DfRef::PkiDdf),
             role: 0,
         },
     )?;
@@ -480,7 +563,7 @@ fn personalize_pki<N: Nvm>(
             kind: FileKind::Adf,
             fid: 0xDF01,
             name: &pki::PKI_ADF_NAME,
-            fci_proprietary: &[],
+            fci_proprietary: given(DfRef::PkiAdf),
             role: pki::ROLE_PKI_ADF,
         },
     )?;
@@ -493,7 +576,7 @@ fn personalize_pki<N: Nvm>(
         (pki::SIGN_CERT, spec.cert_size, Access::Always, admin),
         (pki::ENC_CERT, spec.cert_size, Access::Always, admin),
     ] {
-        p.ef(
+        let ef = p.ef(
             adf,
             EfSpec {
                 fid,
@@ -504,6 +587,10 @@ fn personalize_pki<N: Nvm>(
                 tlv_records: false,
             },
         )?;
+        if fid == pki::SIGN_PRIVATE || fid == pki::ENC_PRIVATE {
+            // Private keys are key objects, not files (no file command reaches them).
+            p.add_flags(ef, crate::fs::layout::FLAG_KEY_OBJECT)?;
+        }
     }
     for (id, pin) in [
         (pki::USER_PIN, spec.user_pin),
@@ -528,6 +615,141 @@ fn personalize_pki<N: Nvm>(
         p.push_secret(&entry)?;
     }
     Ok((ddf, adf))
+}
+
+/// Longest FCI proprietary template a DF can carry (the SELECT answer is built in a
+/// 128-byte buffer, `fs::select`).
+pub const MAX_FCI_PROPRIETARY: usize = 120;
+
+fn fci_of<'a>(perso: &SscPersonalization<'a>, df: DfRef) -> Option<DfFci<'a>> {
+    perso.fci.iter().copied().find(|f| f.df == df)
+}
+
+/// True if `location`/`fid` names a standard EF of this generation.
+fn standard_ef(perso: &SscPersonalization<'_>, location: Location, fid: u16) -> bool {
+    let gen1 = perso.generation == Generation::One;
+    match location {
+        Location::Ssse => {
+            matches!(fid, 0xEF05..=0xEF07)
+                || (fid == 0xEF08 && !gen1)
+                || fid == 0xEF00 | u16::from(perso.dir_sfi)
+        }
+        Location::App(AppDf::Df07) if gen1 => false,
+        Location::App(_) => APPLICATION_EFS
+            .iter()
+            .any(|e| e.location == location && e.fid == fid),
+    }
+}
+
+/// Checks the layout and FCI overrides before anything is built, so an error names the
+/// entry.
+fn check_overrides(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
+    for (index, l) in perso.layout.iter().enumerate() {
+        let problem = if !standard_ef(perso, l.location, l.fid) {
+            Some("not a standard EF of this generation (extra EFs: [[extra_ef]])")
+        } else if perso
+            .layout
+            .iter()
+            .take(index)
+            .any(|o| o.location == l.location && o.fid == l.fid)
+        {
+            Some("the EF is sized twice")
+        } else if l.record_len == Some(0) || l.records == Some(0) || l.size == Some(0) {
+            Some("sizes must not be 0")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(PersoError::Layout { index, problem });
+        }
+    }
+    for (index, f) in perso.fci.iter().enumerate() {
+        let problem = if f.proprietary.len() > MAX_FCI_PROPRIETARY {
+            Some("FCI proprietary template longer than 120 bytes")
+        } else if perso.fci.iter().take(index).any(|o| o.df == f.df) {
+            Some("the DF's FCI is given twice")
+        } else if matches!(f.df, DfRef::PkiDdf | DfRef::PkiAdf) && perso.pki.is_none() {
+            Some("the card has no PKI application")
+        } else if f.df == DfRef::App(AppDf::Df07) && perso.generation == Generation::One {
+            Some("a first-generation card has no DF07")
+        } else if !f.mf_name.is_empty() && f.df != DfRef::Mf {
+            Some("only the MF takes a name here")
+        } else if f.mf_name.len() > 16 {
+            Some("a DF name is at most 16 bytes")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(PersoError::Fci { index, problem });
+        }
+    }
+    Ok(())
+}
+
+/// The structure of a standard EF with the given sizes applied (the fields that do not
+/// fit its structure were refused by [`check_layout_fits`]).
+fn sized_structure(
+    perso: &SscPersonalization<'_>,
+    location: Location,
+    fid: u16,
+    default: Structure,
+) -> Structure {
+    let Some(l) = perso
+        .layout
+        .iter()
+        .find(|l| l.location == location && l.fid == fid)
+    else {
+        return default;
+    };
+    match default {
+        Structure::Transparent { size } => Structure::Transparent {
+            size: l.size.unwrap_or(size),
+        },
+        Structure::LinearFixed {
+            record_len,
+            records,
+        } => Structure::LinearFixed {
+            record_len: l.record_len.unwrap_or(record_len),
+            records: l.records.unwrap_or(records),
+        },
+        Structure::LinearVariable { max_len, records } => Structure::LinearVariable {
+            max_len: l.record_len.unwrap_or(max_len),
+            records: l.records.unwrap_or(records),
+        },
+        Structure::Cyclic {
+            record_len,
+            records,
+        } => Structure::Cyclic {
+            record_len: l.record_len.unwrap_or(record_len),
+            records: l.records.unwrap_or(records),
+        },
+    }
+}
+
+/// A layout entry whose fields do not match the EF's structure (a size for a record
+/// EF, a record length for a transparent one).
+pub fn check_layout_fits(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
+    for (index, l) in perso.layout.iter().enumerate() {
+        let transparent = match l.location {
+            Location::Ssse => matches!(l.fid, 0xEF07 | 0xEF08),
+            Location::App(_) => APPLICATION_EFS.iter().any(|e| {
+                e.location == l.location
+                    && e.fid == l.fid
+                    && matches!(e.structure, Structure::Transparent { .. })
+            }),
+        };
+        let problem = if transparent && (l.record_len.is_some() || l.records.is_some()) {
+            Some("a transparent EF takes `size`, not record_len / records")
+        } else if !transparent && l.size.is_some() {
+            Some("a record EF takes record_len / records, not `size`")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(PersoError::Layout { index, problem });
+        }
+    }
+    Ok(())
 }
 
 fn find_ef<N: Nvm>(

@@ -23,7 +23,7 @@ use crate::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
 use crate::crypto::{
     Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, mac_matches, sm2_public_key_is_valid, sm3,
 };
-use crate::fs::layout::{FileEntry, FileKind, scan};
+use crate::fs::layout::{Access, FLAG_KEY_OBJECT, FileEntry, FileKind, scan};
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
 use crate::tlv::{BerReader, Tag};
@@ -84,6 +84,89 @@ impl Default for PkiCommands {
     }
 }
 
+/// What the key commands may do with one key-pair slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotPolicy {
+    /// GENERATE KEY PAIR may fill this slot (needs the user or administrator PIN).
+    pub generate: bool,
+    /// IMPORT KEY may fill this slot (needs the administrator PIN).
+    pub import: bool,
+}
+
+/// Which of the application's two key-pair slots each key command may fill.
+///
+/// The gen-3 issuing traces (spec/ssc.md §9 item 4) generate the signature pair on the
+/// card (`80 40 … C0 02 0012 C2 02 0013`) and import the encryption pair, which the key
+/// management centre escrows (`80 C2 40 00 … C0 02 0014`, `80 C2 C0 01 … C2 02 0015`).
+/// The defaults allow exactly that; the text does not say whether a COS may also
+/// generate the encryption pair or import a signature pair, so a profile can allow it
+/// (docs/spec-choices.md, "PKI key slots").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PkiKeyPolicy {
+    /// The signature pair (`0012` public, `0013` private).
+    pub signature: SlotPolicy,
+    /// The encryption pair (`0014` public, `0015` private).
+    pub encryption: SlotPolicy,
+}
+
+impl Default for PkiKeyPolicy {
+    fn default() -> Self {
+        PkiKeyPolicy {
+            signature: SlotPolicy {
+                generate: true,
+                import: false,
+            },
+            encryption: SlotPolicy {
+                generate: false,
+                import: true,
+            },
+        }
+    }
+}
+
+/// One key-pair slot of the application: its two key files and what may fill them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeySlot {
+    public: u16,
+    private: u16,
+    policy: SlotPolicy,
+}
+
+impl PkiKeyPolicy {
+    fn slots(&self) -> [KeySlot; 2] {
+        [
+            KeySlot {
+                public: SIGN_PUBLIC,
+                private: SIGN_PRIVATE,
+                policy: self.signature,
+            },
+            KeySlot {
+                public: ENC_PUBLIC,
+                private: ENC_PRIVATE,
+                policy: self.encryption,
+            },
+        ]
+    }
+
+    /// The slot whose files are exactly `public` and `private`; any other pair of FIDs
+    /// (a certificate EF, a public EF as the private target, two slots mixed) is not a
+    /// key-pair slot: `6985` conditions of use not satisfied (spec/ssc.md §5.1).
+    fn pair(&self, public: u16, private: u16) -> Result<KeySlot> {
+        self.slots()
+            .into_iter()
+            .find(|s| s.public == public && s.private == private)
+            .ok_or(Status::ConditionsNotSatisfied)
+    }
+
+    /// The slot whose public (`private == false`) or private key file is `fid`.
+    fn holding(&self, fid: u16, private: bool) -> Result<KeySlot> {
+        self.slots()
+            .into_iter()
+            .find(|s| fid == if private { s.private } else { s.public })
+            .ok_or(Status::ConditionsNotSatisfied)
+    }
+}
+
 /// The PIN key stored for a PKI PIN: SM3(PIN in BCD)[0..16].
 pub fn pin_key(pin_bcd: &[u8]) -> [u8; 16] {
     let h = Zeroizing::new(sm3(pin_bcd));
@@ -98,6 +181,8 @@ pub struct Pki<'a, 'b, 'f, N: Nvm> {
     pub auth: &'a mut AuthContext<'b, 'f, N>,
     /// The command table.
     pub commands: PkiCommands,
+    /// Which key-pair slots generation and import may fill.
+    pub keys: PkiKeyPolicy,
 }
 
 impl<N: Nvm> Pki<'_, '_, '_, N> {
@@ -236,20 +321,37 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
     }
 
     /// `80 40 00 00 08 C0 02 <pub FID> C2 02 <priv FID>`: generates an SM2 key pair on the
-    /// card. Needs the user or administrator PIN.
+    /// card into one of the application's key-pair slots whose policy allows generation
+    /// (`6985` for any other target). Needs the user or administrator PIN (`6982`).
     fn generate(&mut self, cmd: &CommandView<'_>) -> Result<()> {
         if cmd.p1p2() != 0 {
             return Err(Status::WrongP1P2);
         }
         let (public_fid, private_fid) = key_pair_fids(cmd.data())?;
         self.require_pin(&[USER_PIN, ADMIN_PIN])?;
-        let public = self.file(public_fid)?;
-        let private = self.file(private_fid)?;
+        let slot = self.keys.pair(public_fid, private_fid)?;
+        if !slot.policy.generate {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        let (public, private) = self.slot_files(&slot)?;
         let pair = {
             let rng = &mut *self.auth.rng;
             Sm2KeyPair::generate(|b| rng.fill(b)).map_err(|_| Status::MemoryFailure)?
         };
         self.store_pair(&public, &private, &pair)
+    }
+
+    /// The two files of a slot. The private one must be unreachable by file commands: a
+    /// key object, or (images personalized before key objects existed) an EF that nobody
+    /// may read or write. A file anyone could read never receives a private key.
+    fn slot_files(&self, slot: &KeySlot) -> Result<(FileEntry, FileEntry)> {
+        let public = self.file(slot.public)?;
+        let private = self.file(slot.private)?;
+        let sealed = private.read == Access::Never && private.write == Access::Never;
+        if private.flags & FLAG_KEY_OBJECT == 0 && !sealed {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        Ok((public, private))
     }
 
     fn store_pair(
@@ -304,7 +406,8 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
 
     /// `80 C2 40 00 Lc C0 02 <FID> CA 40 <X‖Y>` imports a public key; `80 C2 C0 01 Lc
     /// C2 02 <FID> CB 20 <d>` a private key, which must match the public key already in
-    /// the pair's public file. Needs the administrator PIN.
+    /// the pair's public file. Only into the public or private file of a key-pair slot
+    /// whose policy allows import (`6985` otherwise). Needs the administrator PIN.
     fn import_key(&mut self, cmd: &CommandView<'_>) -> Result<()> {
         self.require_pin(&[ADMIN_PIN])?;
         let mut items = BerReader::new(cmd.data());
@@ -324,12 +427,14 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
             _ => return Err(Status::WrongData),
         };
         match (cmd.p1(), target.tag(), key.tag()) {
+            // spec/ssc.md §9 item 4: `80C2400046 C0020014 CA40 X‖Y`, the public half.
             (0x40, Tag(0xC0), Tag(0xCA)) => {
+                let slot = self.importable(fid, false)?;
                 let xy: &[u8; 64] = key.value().try_into().map_err(|_| Status::WrongData)?;
                 if !sm2_public_key_is_valid(xy) {
                     return Err(Status::WrongData);
                 }
-                let file = self.file(fid)?;
+                let (file, _) = self.slot_files(&slot)?;
                 let at = file.body_at as usize;
                 let raw = key.raw();
                 if (file.body_len as usize) < raw.len() {
@@ -338,20 +443,31 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
                 self.auth.fs.store.atomic(|s| s.write(at, raw))?;
                 Ok(())
             }
+            // spec/ssc.md §9 item 4: `80C2C00126 C2020015 CB20 d`, the private half,
+            // after its public half.
             (0xC0, Tag(0xC2), Tag(0xCB)) => {
+                let slot = self.importable(fid, true)?;
                 let d: &[u8; 32] = key.value().try_into().map_err(|_| Status::WrongData)?;
                 let pair = Sm2KeyPair::from_secret_bytes(d).map_err(|_| Status::WrongData)?;
-                // The public half was imported first into the file before the private one.
-                let public = self.file(fid.wrapping_sub(1))?;
+                let (public, private) = self.slot_files(&slot)?;
                 let mut rec = [0u8; 66];
                 self.auth.fs.store.read(public.body_at as usize, &mut rec)?;
                 if rec[0] != 0xCA || rec[2..] != pair.public_key_xy()[..] {
                     return Err(Status::WrongData);
                 }
-                let private = self.file(fid)?;
                 self.store_pair(&public, &private, &pair)
             }
             _ => Err(Status::WrongP1P2),
+        }
+    }
+
+    /// The slot holding `fid` as its public or private file, if import may fill it.
+    fn importable(&self, fid: u16, private: bool) -> Result<KeySlot> {
+        let slot = self.keys.holding(fid, private)?;
+        if slot.policy.import {
+            Ok(slot)
+        } else {
+            Err(Status::ConditionsNotSatisfied)
         }
     }
 

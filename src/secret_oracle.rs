@@ -1,0 +1,585 @@
+//! The secrets oracle: knows every secret of the card a test drives and says when a
+//! response gives one away. Not a stable API.
+//!
+//! What it knows:
+//!
+//! * everything the profile gives the card ([`Profile::secrets`]): root keys, PINs, the
+//!   PBOC keys, UDKs, PIN block and SM2 key;
+//! * everything the card stores: each value of the secret table (diversified keys, PINs,
+//!   PKI PIN keys) and the content of each key object (the PKI private keys, including
+//!   those generated or imported during the session), and an SM2 private-key record
+//!   (`CB 20 d`) wherever the card wrote one; re-read whenever the card commits;
+//! * the session keys the card derives: `KS(K, input)` for every stored key and every
+//!   session input seen (GET CHALLENGE answers, INTERNAL AUTHENTICATE randoms, the
+//!   purse's `random ‖ sequence ‖ 8000` and `random ‖ sequence ‖ TTSN[2..4]`), the purse
+//!   TAC keys, and the PBOC session keys of each UDK for every ATC the session can
+//!   have reached (one more per GET PROCESSING OPTIONS).
+//!
+//! What counts as a leak: any 8 consecutive bytes of a secret in a response (a secret
+//! shorter than 8 bytes counts as stored, padded with `00` to 8), unless the terminal
+//! itself sent those 8 bytes earlier in the session (a PIN it chose, a key it
+//! imported, data it wrote: it knew them already). Windows of one repeated byte are
+//! ignored: padding and blank files are full of them, and no real key is one.
+//!
+//! It runs on every fuzz execution, so it keeps its cost small: windows are `u64`s in
+//! hash sets with a multiplicative hash, and stored secrets are re-read only when the
+//! card committed and re-learned only where the bytes changed. An oracle primed on a
+//! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use sscard_core::auth::secret::{SecretKind, read_secret};
+use sscard_core::crypto::{Algorithm, CardCipher, pboc_session_key};
+use sscard_core::fs::layout::{FLAG_KEY_OBJECT, FileKind, SECRET_ENTRY_LEN, scan};
+use sscard_core::nvm::Nvm;
+use sscard_core::rng::CardRng;
+use sscard_core::ssc::purse::PurseState;
+use sscard_core::{Applets, Card};
+use zeroize::Zeroizing;
+
+use crate::profile::Profile;
+
+/// Bytes of a secret that may not appear in a response.
+const WINDOW: usize = 8;
+/// Bytes read at the start of each transparent EF: an SM2 private-key record.
+const KEY_RECORD: usize = 34;
+
+/// Hashes a window (a `u64`) with one multiplication: the keys are secrets or random
+/// bytes, so no hash-flooding defence is needed, and SipHash would dominate a run.
+#[derive(Default, Clone, Copy)]
+struct WindowHasher(u64);
+
+impl Hasher for WindowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Fast = BuildHasherDefault<WindowHasher>;
+
+fn window(w: &[u8]) -> u64 {
+    let mut b = [0u8; WINDOW];
+    if let Some(dst) = b.get_mut(..w.len().min(WINDOW)) {
+        dst.copy_from_slice(w.get(..WINDOW.min(w.len())).unwrap_or_default());
+    }
+    u64::from_be_bytes(b)
+}
+
+/// A symmetric key the card holds, for deriving its session keys.
+#[derive(Clone)]
+struct CardKeyValue {
+    value: Zeroizing<Vec<u8>>,
+    algorithm: Algorithm,
+    label: usize,
+}
+
+/// A transparent EF whose first bytes may hold a private key.
+#[derive(Clone, Copy)]
+struct KeyHolder {
+    fid: u16,
+    at: usize,
+    key_object: bool,
+}
+
+/// Secrets by window, their names, and the stored keys that derive session keys.
+#[derive(Clone, Default)]
+struct Knowledge {
+    /// Every 8-byte window of every secret → index of its name (global numbering).
+    windows: HashMap<u64, usize, Fast>,
+    labels: Vec<String>,
+    keys: Vec<CardKeyValue>,
+}
+
+/// The secrets of one card session and the bytes the terminal sent.
+#[derive(Clone, Default)]
+pub struct SecretOracle {
+    /// What every session starts with (the profile's secrets, the card as primed):
+    /// shared, so that cloning an oracle for each fuzz run costs no copy of it.
+    base: Arc<Knowledge>,
+    /// What this session learned; its label indices continue the base's.
+    own: Knowledge,
+    /// Every 8-byte window of every command the terminal sent.
+    sent: HashSet<u64, Fast>,
+    /// PBOC UDKs (from the profile), for the session keys of each ATC.
+    udks: Vec<([u8; 16], usize)>,
+    /// PBOC session keys are known for every ATC below this.
+    atc_covered: u32,
+    /// Session inputs already derived from, so each costs once.
+    inputs_seen: HashSet<u64, Fast>,
+    /// The card's commit count when its stored secrets were last read.
+    commits_read: Option<u32>,
+    /// The secret table as last read.
+    secret_table: Vec<u8>,
+    /// The EFs that may hold key records (the file table does not change at run time),
+    /// with their first bytes as last read.
+    holders: Option<Vec<(KeyHolder, [u8; KEY_RECORD])>>,
+    /// The purse random and sequence of an INITIALIZE FOR PURCHASE, until the next
+    /// command gives the TTSN.
+    purchase_pending: Option<([u8; 4], u16)>,
+    /// GET PROCESSING OPTIONS commands seen: each can raise the PBOC ATC by one.
+    gpos: u32,
+}
+
+impl SecretOracle {
+    /// An oracle that knows the secrets `profile` gives its cards.
+    pub fn for_profile(profile: &Profile) -> Self {
+        let mut oracle = SecretOracle::default();
+        for (label, value) in profile.secrets() {
+            let index = oracle.add_secret(&value, label.clone());
+            if let Ok(udk) = <[u8; 16]>::try_from(&value[..])
+                && label.contains("udk")
+            {
+                oracle.udks.push((udk, index));
+            }
+        }
+        oracle.freeze();
+        oracle
+    }
+
+    /// Remembers `value` as a secret named `label`; returns the label's index.
+    pub fn add_secret(&mut self, value: &[u8], label: String) -> usize {
+        let index = self.base.labels.len() + self.own.labels.len();
+        self.own.labels.push(label);
+        let mut padded = Zeroizing::new(value.to_vec());
+        if padded.len() < WINDOW {
+            padded.resize(WINDOW, 0);
+        }
+        for w in padded.windows(WINDOW) {
+            let w64 = window(w);
+            if w.iter().any(|b| Some(b) != w.first()) && !self.base.windows.contains_key(&w64) {
+                self.own.windows.entry(w64).or_insert(index);
+            }
+        }
+        index
+    }
+
+    /// The name of secret `index`.
+    fn label(&self, index: usize) -> &str {
+        let base = self.base.labels.len();
+        match index.checked_sub(base) {
+            None => self.base.labels.get(index),
+            Some(i) => self.own.labels.get(i),
+        }
+        .map_or("a secret", String::as_str)
+    }
+
+    /// Moves what this oracle learned into its shared base.
+    fn freeze(&mut self) {
+        let own = std::mem::take(&mut self.own);
+        let base = Arc::make_mut(&mut self.base);
+        base.windows.extend(own.windows);
+        base.labels.extend(own.labels);
+        base.keys.extend(own.keys);
+    }
+
+    /// Learns everything `card` stores now, so that a clone of this oracle, used on a
+    /// copy of the card, only has the session's changes to learn.
+    pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
+        self.learn_stored(card);
+        self.commits_read = None;
+        self.freeze();
+    }
+
+    /// Number of distinct secret windows known (for reports and to show the oracle is
+    /// armed).
+    pub fn known_windows(&self) -> usize {
+        self.base.windows.len() + self.own.windows.len()
+    }
+
+    /// Before a command goes to the card: its bytes become terminal knowledge, and a
+    /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
+    pub fn before_command(&mut self, apdu: &[u8]) {
+        if apdu.get(1) == Some(&0xA8) {
+            self.gpos = self.gpos.saturating_add(1);
+        }
+        self.sent.extend(apdu.windows(WINDOW).map(window));
+        let data = apdu.get(5..).unwrap_or_default();
+        if let Some((random, sequence)) = self.purchase_pending.take()
+            && let Some(&[t2, t3]) = data.get(2..4)
+        {
+            // SESPK = KS(DPK, random ‖ purchase sequence ‖ TTSN[2..4]) (P7 §12.4).
+            let [s0, s1] = sequence.to_be_bytes();
+            let [r0, r1, r2, r3] = random;
+            self.derive_session_keys(&[r0, r1, r2, r3, s0, s1, t2, t3]);
+        }
+        // INTERNAL AUTHENTICATE: KS(IRK, r1) with the terminal's random (P4 §9.3).
+        if apdu.get(1) == Some(&0x88) {
+            for n in [4, 8, 16] {
+                if let Some(r1) = data.get(..n) {
+                    self.derive_session_keys(r1);
+                }
+            }
+        }
+    }
+
+    /// After the card answered `apdu` with `response`: learns what the card now stores
+    /// and derives, then checks the response. `Err` names the secret that leaked.
+    pub fn after_command<N: Nvm, R: CardRng, A: Applets>(
+        &mut self,
+        card: &Card<N, R, A>,
+        apdu: &[u8],
+        response: &[u8],
+    ) -> Result<(), String> {
+        self.learn_stored(card);
+        let data = response
+            .get(..response.len().saturating_sub(2))
+            .unwrap_or_default();
+        // GET CHALLENGE: the card's random is the input of the next session key.
+        if apdu.get(1) == Some(&0x84) && matches!(data.len(), 4 | 8 | 16) {
+            self.derive_session_keys(data);
+        }
+        match card.transient().purse {
+            PurseState::Load {
+                random, sequence, ..
+            } => {
+                // SESLK = KS(DLK, random ‖ load sequence ‖ 8000) (P7 §11.2).
+                let [s0, s1] = sequence.to_be_bytes();
+                let [r0, r1, r2, r3] = random;
+                self.derive_session_keys(&[r0, r1, r2, r3, s0, s1, 0x80, 0x00]);
+            }
+            PurseState::Purchase {
+                random, sequence, ..
+            } => self.purchase_pending = Some((random, sequence)),
+            PurseState::Idle => {}
+        }
+        self.cover_pboc_atcs();
+        self.check(response)
+    }
+
+    /// `Err` naming the secret if `response` holds 8 bytes of one that the terminal did
+    /// not send itself.
+    pub fn check(&self, response: &[u8]) -> Result<(), String> {
+        for (at, w) in response.windows(WINDOW).enumerate() {
+            let w = window(w);
+            let known = self
+                .own
+                .windows
+                .get(&w)
+                .or_else(|| self.base.windows.get(&w));
+            if let Some(label) = known
+                && !self.sent.contains(&w)
+            {
+                return Err(format!(
+                    "the response gives away 8 bytes of {} at offset {at}",
+                    self.label(*label)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-reads the secret table and the key holders when the card committed since the
+    /// last read, and learns the entries whose bytes changed.
+    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
+        let commits = card.store().commits();
+        if self.commits_read == Some(commits) {
+            return;
+        }
+        self.commits_read = Some(commits);
+        let (store, header) = (card.store(), card.header());
+        let mut table = vec![0u8; usize::from(header.secrets_used) * SECRET_ENTRY_LEN];
+        if store.read(header.secrets_at as usize, &mut table).is_ok() && table != self.secret_table
+        {
+            for index in 0..header.secrets_used {
+                let span = usize::from(index) * SECRET_ENTRY_LEN..;
+                let now = table
+                    .get(span.clone())
+                    .and_then(|t| t.get(..SECRET_ENTRY_LEN));
+                let before = self
+                    .secret_table
+                    .get(span)
+                    .and_then(|t| t.get(..SECRET_ENTRY_LEN));
+                // Only the value matters: a try counter changes on every VERIFY.
+                let value = |e: Option<&[u8]>| e.and_then(|e| e.get(8..)).map(<[u8]>::to_vec);
+                if value(now) != value(before) {
+                    self.learn_secret(store, header, index);
+                }
+            }
+            self.secret_table = table;
+        }
+        let holders = match self.holders.take() {
+            Some(h) => h,
+            None => {
+                let mut found = vec![];
+                let _ = scan(store, header, |e| {
+                    if e.kind == FileKind::Transparent && e.body_len as usize >= KEY_RECORD {
+                        let key_object = e.flags & FLAG_KEY_OBJECT != 0;
+                        let holder = KeyHolder {
+                            fid: e.fid,
+                            at: e.body_at as usize,
+                            key_object,
+                        };
+                        found.push((holder, [0u8; KEY_RECORD]));
+                    }
+                    None::<()>
+                });
+                found
+            }
+        };
+        let mut updated = Vec::with_capacity(holders.len());
+        for (holder, before) in holders {
+            let mut now = [0u8; KEY_RECORD];
+            if store.read(holder.at, &mut now).is_ok() && now != before {
+                if holder.key_object {
+                    self.add_secret(&now, format!("key object {:04X}", holder.fid));
+                } else if let [0xCB, 0x20, d @ ..] = &now {
+                    // A private-key record in an ordinary EF: the hole of issue #10.
+                    self.add_secret(d, format!("SM2 private key in EF {:04X}", holder.fid));
+                }
+            }
+            updated.push((holder, now));
+        }
+        self.holders = Some(updated);
+    }
+
+    fn learn_secret<N: Nvm>(
+        &mut self,
+        store: &sscard_core::nvm::Store<N>,
+        header: &sscard_core::fs::layout::Header,
+        index: u16,
+    ) {
+        let Ok(Some(secret)) = read_secret(store, header, index) else {
+            return;
+        };
+        let label = format!(
+            "stored {} {:02X} of DF {}",
+            match secret.kind {
+                SecretKind::Key => "key",
+                SecretKind::Pin => "PIN",
+            },
+            secret.id,
+            secret.owner
+        );
+        let label = self.add_secret(secret.value(), label);
+        if secret.kind == SecretKind::Key
+            && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
+        {
+            // The purse TAC key of the 8-byte algorithm: DTK[0..8] ⊕ DTK[8..16] (P7 §15).
+            if algorithm == Algorithm::Des3
+                && let (Some(l), Some(r)) = (secret.value().get(..8), secret.value().get(8..16))
+            {
+                let folded: Vec<u8> = l.iter().zip(r).map(|(a, b)| a ^ b).collect();
+                let name = format!("TAC key of {}", self.label(label));
+                self.add_secret(&folded, name);
+            }
+            self.own.keys.push(CardKeyValue {
+                value: secret.value().to_vec().into(),
+                algorithm,
+                label,
+            });
+        }
+    }
+
+    /// `KS(K, input)` for every stored key: the block cipher over the input padded
+    /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
+    fn derive_session_keys(&mut self, input: &[u8]) {
+        let mut id = WindowHasher::default();
+        id.write(input);
+        if !self.inputs_seen.insert(id.finish()) {
+            return;
+        }
+        let mut derived = vec![];
+        for key in self.base.keys.iter().chain(&self.own.keys) {
+            let block_len = key.algorithm.block_len();
+            if input.len() > block_len {
+                continue;
+            }
+            let mut block = Zeroizing::new([0u8; 16]);
+            let Some(block) = block.get_mut(..block_len) else {
+                continue;
+            };
+            if let Some(head) = block.get_mut(..input.len()) {
+                head.copy_from_slice(input);
+            }
+            let Ok(cipher) = CardCipher::new(key.algorithm, &key.value) else {
+                continue;
+            };
+            if cipher.encrypt_block(block).is_ok() {
+                derived.push((Zeroizing::new(block.to_vec()), key.label));
+            }
+        }
+        for (value, label) in derived {
+            let name = format!("session key of {}", self.label(label));
+            self.add_secret(&value, name);
+        }
+    }
+
+    /// PBOC session keys (`pboc_session_key(UDK, ATC)`) of every ATC the session can
+    /// have reached: the ATC starts at zero and only GET PROCESSING OPTIONS raises it
+    /// (PBOC 3.0 part 5; `sscard_pboc` personalizes it to zero).
+    fn cover_pboc_atcs(&mut self) {
+        let target = self.gpos.min(u32::from(u16::MAX));
+        while self.atc_covered <= target {
+            let atc = self.atc_covered as u16;
+            let keys: Vec<_> = self
+                .udks
+                .iter()
+                .map(|(udk, label)| (pboc_session_key(udk, atc), *label))
+                .collect();
+            for (sk, label) in keys {
+                let name = format!("session key of {}, ATC {atc}", self.label(label));
+                self.add_secret(&sk[..], name);
+            }
+            self.atc_covered += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::fuzz_checks::sample_oracle;
+    use crate::sample::pboc_sample_card;
+    use sscard_core::Interface;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Sends `apdu` through the oracle; returns the response.
+    fn send<N: Nvm, R: CardRng, A: Applets>(
+        card: &mut Card<N, R, A>,
+        oracle: &mut SecretOracle,
+        apdu: &str,
+    ) -> Vec<u8> {
+        let apdu = hex(apdu);
+        let mut out = vec![0u8; 65_538];
+        oracle.before_command(&apdu);
+        let n = card.process(&apdu, &mut out);
+        oracle.after_command(card, &apdu, &out[..n]).unwrap();
+        out[..n].to_vec()
+    }
+
+    fn with_sw(data: &[u8]) -> Vec<u8> {
+        [data, &[0x90, 0x00]].concat()
+    }
+
+    #[test]
+    fn stored_keys_and_pins_are_secrets_but_what_the_terminal_sent_is_not() {
+        let mut card = pboc_sample_card();
+        let mut oracle = sample_oracle();
+        send(&mut card, &mut oracle, "00A40000023F00");
+        // Every stored key of the card (diversified values) is known.
+        let (store, header) = (card.store(), card.header());
+        let mut keys = 0;
+        for index in 0..header.secrets_used {
+            let Some(secret) = read_secret(store, header, index).unwrap() else {
+                continue;
+            };
+            if secret.kind == SecretKind::Key {
+                keys += 1;
+                let leak = with_sw(&[&[0x6F, 0x00][..], secret.value()].concat());
+                assert!(oracle.check(&leak).is_err(), "key {:02X}", secret.id);
+                // Eight bytes from the middle of the key are enough.
+                assert!(oracle.check(&with_sw(&secret.value()[4..12])).is_err());
+                // Seven are not.
+                assert!(oracle.check(&with_sw(&secret.value()[4..11])).is_ok());
+            }
+        }
+        assert!(keys > 20, "{keys} keys");
+        // The PBOC PIN block of the profile.
+        assert!(oracle.check(&with_sw(&hex("26123456FFFFFFFF"))).is_err());
+        // A response carrying what the terminal itself sent is no leak.
+        let block = "26123456FFFFFFFF";
+        send(&mut card, &mut oracle, &format!("00D6000008{block}"));
+        assert!(oracle.check(&with_sw(&hex(block))).is_ok());
+        // Runs of one byte are never a secret window (blank files, padding).
+        assert!(oracle.check(&with_sw(&[0x11; 16])).is_ok());
+    }
+
+    #[test]
+    fn session_keys_of_a_challenge_and_of_pboc_atcs_are_secrets() {
+        let mut card = pboc_sample_card();
+        let mut oracle = sample_oracle();
+        // The SSSE, then a challenge: KS(K, challenge) for its keys becomes secret.
+        send(
+            &mut card,
+            &mut oracle,
+            "00A404000F7378312E73682EC9E7BBE1B1A3D5CF",
+        );
+        let challenge = send(&mut card, &mut oracle, "0084000008");
+        let challenge = &challenge[..8];
+        let (store, header) = (card.store(), card.header());
+        let stk = (0..header.secrets_used)
+            .filter_map(|i| read_secret(store, header, i).unwrap())
+            .find(|s| s.kind == SecretKind::Key && s.algorithm == Algorithm::Sm4.id())
+            .unwrap();
+        // SM4 session key computed by the RustCrypto sm4 crate, not the card's code.
+        use sm4::cipher::{BlockCipherEncrypt, KeyInit};
+        let sm4 = sm4::Sm4::new_from_slice(stk.value()).unwrap();
+        let mut block = [0u8; 16];
+        block[..8].copy_from_slice(challenge);
+        let mut b = block.into();
+        sm4.encrypt_block(&mut b);
+        let session: [u8; 16] = b.into();
+        assert!(oracle.check(&with_sw(&session)).is_err());
+        // PBOC session keys of the first ATCs: derived from the UDK by the core's own
+        // derivation (its known-answer tests live with it).
+        let (udk, _) = *oracle.udks.first().unwrap();
+        let sk = pboc_session_key(&udk, 1);
+        assert!(oracle.check(&with_sw(&sk[..])).is_ok(), "no GPO yet");
+        send(&mut card, &mut oracle, "00A4040008A000000333010101");
+        send(&mut card, &mut oracle, "80A800000B8309000000000000000156");
+        assert!(oracle.check(&with_sw(&sk[..])).is_err());
+        let next = pboc_session_key(&udk, 2);
+        assert!(
+            oracle.check(&with_sw(&next[..])).is_ok(),
+            "one GPO, one ATC"
+        );
+    }
+
+    #[test]
+    fn a_generated_private_key_is_a_secret_at_once() {
+        let mut card = pboc_sample_card();
+        let _ = card.power_on(Interface::Contactless);
+        let mut oracle = sample_oracle();
+        send(&mut card, &mut oracle, "00A404000C504B492EC9E7BBE1B1A3D5CF");
+        send(&mut card, &mut oracle, "00A404000C53532E434552542E41444631");
+        let c = send(&mut card, &mut oracle, "0084000010");
+        // VERIFY the user PIN: SM4(SM3(123456)[0..16], challenge).
+        let pin_key = sscard_core::ssc::pki::pin_key(&hex("123456"));
+        use sm4::cipher::{BlockCipherEncrypt, KeyInit};
+        let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
+        let mut b: [u8; 16] = c[..16].try_into().unwrap();
+        let mut block = b.into();
+        sm4.encrypt_block(&mut block);
+        b = block.into();
+        let r = send(
+            &mut card,
+            &mut oracle,
+            &format!(
+                "0020018110{}",
+                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+            ),
+        );
+        assert_eq!(r, [0x90, 0x00]);
+        let before = oracle.known_windows();
+        let r = send(&mut card, &mut oracle, "8040000008C0020012C2020013");
+        assert_eq!(r, [0x90, 0x00]);
+        assert!(oracle.known_windows() > before, "d was learned");
+        // The key object now holds CB 20 d: any 8 bytes of d would be a leak.
+        let d = scan(card.store(), card.header(), |e| {
+            (e.fid == 0x0013 && e.flags & FLAG_KEY_OBJECT != 0).then_some(e.body_at as usize)
+        })
+        .unwrap()
+        .unwrap();
+        let mut rec = [0u8; 34];
+        card.store().read(d, &mut rec).unwrap();
+        assert_eq!(&rec[..2], &[0xCB, 0x20]);
+        assert!(oracle.check(&with_sw(&rec[10..18])).is_err());
+    }
+}
