@@ -18,6 +18,16 @@
 //! * No panic crosses the boundary: each call runs under `catch_unwind`; a card whose
 //!   call panicked answers [`SSCARD_ERROR_PANIC`] from then on and can only be freed.
 //! * A card may be used from any thread; calls on one card are serialized by a lock.
+//!
+//! # Not in the ABI
+//!
+//! * The test bench around a served card: the control channel and its fault injection
+//!   (power cut at the k-th NVM write, late answers, replaced status words), the state
+//!   report, the PSAM slot. The ABI is one card, driven by its caller.
+//! * The reference terminal (`iReadCardBas`, the HSM-side cryptograms).
+//! * Profiles given as text: a profile is a file.
+//! * Trace callbacks: the trace is pulled with [`sscard_trace_read`].
+//! * Platforms other than Unix-likes are untested (paths must be UTF-8 there).
 
 use sscard::trace::TraceFormat;
 use sscard_core::Interface;
