@@ -198,6 +198,10 @@ pub struct CardToml {
     /// NVM size in bytes (default 64 KiB, the gen-3 chip budget).
     #[serde(default = "default_nvm")]
     pub nvm_size: usize,
+    /// Contactless UID (ISO 14443-3 type A: 4, 7 or 10 bytes, hex) that the reader reports
+    /// for `FF CA 00 00 00` (default [`crate::virtual_card::DEFAULT_UID`]).
+    #[serde(default)]
+    pub uid: Option<String>,
 }
 
 fn default_nvm() -> usize {
@@ -442,6 +446,7 @@ pub struct Profile {
     generation: Generation,
     algorithm: Algorithm,
     atr: Vec<u8>,
+    uid: Vec<u8>,
     area: [u8; 6],
     pin: Vec<u8>,
     options: CosOptions,
@@ -652,6 +657,19 @@ impl Profile {
                 ));
             }
         }
+        let uid = match &c.uid {
+            None => crate::virtual_card::DEFAULT_UID.to_vec(),
+            Some(text) => {
+                let uid = hex("card.uid", text)?;
+                if ![4, 7, 10].contains(&uid.len()) {
+                    return Err(err(
+                        "card.uid",
+                        "must be 4, 7 or 10 bytes (ISO 14443-3 single, double, triple size)",
+                    ));
+                }
+                uid
+            }
+        };
         let area: [u8; 6] = c
             .area_code
             .as_bytes()
@@ -944,6 +962,7 @@ impl Profile {
             generation,
             algorithm,
             atr,
+            uid,
             area,
             pin,
             options,
@@ -972,6 +991,10 @@ impl Profile {
     /// The contact ATR.
     pub fn atr(&self) -> &[u8] {
         &self.atr
+    }
+    /// The contactless UID the reader reports (`FF CA 00 00 00`).
+    pub fn uid(&self) -> &[u8] {
+        &self.uid
     }
     /// The generation.
     pub fn generation(&self) -> Generation {

@@ -51,6 +51,11 @@ pub fn command_name(apdu: &[u8]) -> &'static str {
         (0x00, 0x88) => "INTERNAL AUTHENTICATE",
         (0x00, 0x82) => "EXTERNAL AUTHENTICATE",
         (0x00, 0xC0) => "GET RESPONSE",
+        (0xFF, 0xCA) => match p1 {
+            0x00 => "GET DATA (reader): UID",
+            0x01 => "GET DATA (reader): ATS historical bytes",
+            _ => "GET DATA (reader)",
+        },
         (0x84, 0x1E) => "APPLICATION BLOCK",
         (0x84, 0x18) => "APPLICATION UNBLOCK",
         (0x84, 0x16) => "CARD BLOCK",
@@ -532,6 +537,16 @@ impl Tracer {
 
     /// One command and its response (empty = card mute), with the card's processing time.
     pub fn exchange(&mut self, apdu: &[u8], response: &[u8], elapsed: Duration) {
+        self.exchange_by(apdu, response, elapsed, false);
+    }
+
+    /// A pseudo-APDU the emulated reader answered itself (class `FF`, PC/SC part 3
+    /// §3.2.2.1): traced like an exchange but marked as the reader's, never the card's.
+    pub fn reader_exchange(&mut self, apdu: &[u8], response: &[u8], elapsed: Duration) {
+        self.exchange_by(apdu, response, elapsed, true);
+    }
+
+    fn exchange_by(&mut self, apdu: &[u8], response: &[u8], elapsed: Duration, reader: bool) {
         let (data, sw) = split_response(response);
         let is_get_response = matches!(apdu, [0x00, 0xC0, ..]);
         let context: Vec<u8> = if is_get_response && !self.pending.is_empty() {
@@ -549,6 +564,7 @@ impl Tracer {
         let lines = match self.format {
             TraceFormat::Text => {
                 let p = self.prefix();
+                let p = if reader { format!("{p}[reader] ") } else { p };
                 let mut lines = vec![if detail.is_empty() {
                     format!("{p}→ {}  {name}", masked_command(apdu))
                 } else {
@@ -581,7 +597,7 @@ impl Tracer {
                     serde_json::json!({
                         "time": time,
                         "source": self.source,
-                        "direction": "command",
+                        "direction": if reader { "reader-command" } else { "command" },
                         "apdu": masked_command(apdu),
                         "name": name,
                         "detail": detail,
@@ -590,7 +606,7 @@ impl Tracer {
                     serde_json::json!({
                         "time": time,
                         "source": self.source,
-                        "direction": "response",
+                        "direction": if reader { "reader-response" } else { "response" },
                         "response": format!("{data_hex}{}", sw_text.clone().unwrap_or_default()),
                         "name": name,
                         "sw": sw_text,
