@@ -226,7 +226,7 @@ fn contact_transaction_and_scripts_survive_a_tear_at_every_write() {
     ));
     let head = vec![
         hex("00A4040008A00000033301010100"),
-        hex("80A800000B830900000000001000015600"),
+        hex("80A800000C830A0000000000100001560100"),
         hex("002000800826999999FFFFFFFF"),
         hex("0020008008261234 56FFFFFFFF"),
         gac1,

@@ -84,14 +84,15 @@ pub mod perso;
 #[cfg(feature = "serde")]
 pub mod profile;
 mod records;
+pub mod rsa_oda;
 mod script;
 mod state;
 mod txn;
 
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};
 pub use perso::{
-    Application, ElectronicCash, Keys, LogSpec, PbocPersonalization, PersoError, Record,
-    RiskParameters, personalize,
+    Application, ElectronicCash, Keys, LogSpec, OdaAlgorithms, PbocPersonalization, PersoError,
+    Record, RiskParameters, RsaOda, personalize,
 };
 
 use sscard_core::apdu::{CommandView, Writer};

@@ -1,0 +1,414 @@
+//! RSA offline data authentication (EMV 4.x Book 2 §5–6, PBOC 3.0 part 5; qPBOC fDDA
+//! after JR/T 0025.12; pboc.md §2.17).
+//!
+//! Everything signed here is an RSA "signature with message recovery" (Book 2 Annex A2.1):
+//! a block as long as the signer's modulus, `6A ‖ data ‖ SHA-1(data ‖ extra) ‖ BC`, raised
+//! to the signer's private exponent. The signer is the CA (issuer certificate `90`), the
+//! issuer (ICC certificate `9F46`, signed static application data `93`) or the card
+//! (signed dynamic application data `9F4B`). Only the last runs on the card; the others are
+//! the personalization side, kept here so that one piece of code owns each table's layout.
+//!
+//! The private operation is a Montgomery exponentiation on a fixed-size integer
+//! (`crypto-bigint`), constant time in the exponent, no heap: 1024 bits for moduli up to
+//! 128 bytes, 1536 up to 192, 2048 up to [`MAX_MODULUS_LEN`].
+
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, U1024, U1536, U2048, Uint};
+use heapless::Vec;
+use sha1::{Digest, Sha1};
+use sscard_core::status::{Result, Status};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Shortest modulus accepted (512 bits; EMV keys are 1024 bits and up, tests go lower).
+pub const MIN_MODULUS_LEN: usize = 64;
+/// Longest modulus EMV allows (1984 bits, Book 2 §5.1).
+pub const MAX_MODULUS_LEN: usize = 248;
+/// Hash algorithm indicator SHA-1 (Book 2 Annex B2.3).
+pub const HASH_ALGORITHM_SHA1: u8 = 0x01;
+/// Public key algorithm indicator RSA (Book 2 Annex B2.2).
+pub const PUBLIC_KEY_ALGORITHM_RSA: u8 = 0x01;
+/// Recovered data header (Book 2 Tables 6, 13, 14, 17).
+pub const RECOVERED_DATA_HEADER: u8 = 0x6A;
+/// Recovered data trailer.
+pub const RECOVERED_DATA_TRAILER: u8 = 0xBC;
+/// Padding byte of the recovered data.
+pub const PAD: u8 = 0xBB;
+/// Length of a SHA-1 hash.
+pub const HASH_LEN: usize = 20;
+/// Certificate format of an issuer public key certificate (Book 2 Table 13).
+pub const ISSUER_CERTIFICATE_FORMAT: u8 = 0x02;
+/// Signed data format of signed static application data (Book 2 Table 7).
+pub const SSAD_FORMAT: u8 = 0x03;
+/// Certificate format of an ICC public key certificate (Book 2 Table 14).
+pub const ICC_CERTIFICATE_FORMAT: u8 = 0x04;
+/// Signed data format of signed dynamic application data (Book 2 Table 17).
+pub const SDAD_FORMAT: u8 = 0x05;
+
+/// A byte string as long as a modulus, at most [`MAX_MODULUS_LEN`].
+pub type Block = Vec<u8, MAX_MODULUS_LEN>;
+
+/// An RSA private key as the card keeps it: modulus and private exponent, big-endian,
+/// the exponent left-padded to the modulus length.
+#[derive(Clone, Copy)]
+pub struct RsaPrivateKey<'a> {
+    modulus: &'a [u8],
+    private_exponent: &'a [u8],
+}
+
+impl core::fmt::Debug for RsaPrivateKey<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RsaPrivateKey")
+            .field("modulus_len", &self.modulus.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RsaPrivateKey<'a> {
+    /// A key from its modulus and private exponent. The modulus must be odd, have its top
+    /// bit set (EMV moduli are full length, so `6A…` is always below it) and be
+    /// [`MIN_MODULUS_LEN`]–[`MAX_MODULUS_LEN`] bytes; the exponent no longer than it.
+    ///
+    /// # Errors
+    /// `6A80` for a key outside these rules.
+    pub fn new(modulus: &'a [u8], private_exponent: &'a [u8]) -> Result<Self> {
+        let n = modulus.len();
+        let top = modulus.first().copied().unwrap_or(0);
+        let odd = modulus.last().is_some_and(|b| b & 1 == 1);
+        if !(MIN_MODULUS_LEN..=MAX_MODULUS_LEN).contains(&n)
+            || top < 0x80
+            || !odd
+            || private_exponent.len() > n
+            || private_exponent.iter().all(|b| *b == 0)
+        {
+            return Err(Status::WrongData);
+        }
+        Ok(RsaPrivateKey {
+            modulus,
+            private_exponent,
+        })
+    }
+
+    /// Bytes of the modulus (N_CA, N_I or N_IC of Book 2).
+    pub fn len(&self) -> usize {
+        self.modulus.len()
+    }
+
+    /// Never true: a key has a modulus.
+    pub fn is_empty(&self) -> bool {
+        self.modulus.is_empty()
+    }
+
+    /// The modulus, big-endian.
+    pub fn modulus(&self) -> &'a [u8] {
+        self.modulus
+    }
+
+    /// `input ^ d mod n`, `input` exactly as long as the modulus and below it.
+    ///
+    /// # Errors
+    /// `6A80` if `input` has the wrong length or is not below the modulus.
+    pub fn private_operation(&self, input: &[u8]) -> Result<Block> {
+        if input.len() != self.modulus.len() || input >= self.modulus {
+            return Err(Status::WrongData);
+        }
+        match self.modulus.len() {
+            ..=128 => exponentiate::<{ U1024::LIMBS }>(self, input),
+            ..=192 => exponentiate::<{ U1536::LIMBS }>(self, input),
+            _ => exponentiate::<{ U2048::LIMBS }>(self, input),
+        }
+    }
+
+    /// Signs `data` (exactly N − 22 bytes: the fields after `6A`, padding included) with
+    /// message recovery: `(6A ‖ data ‖ SHA-1(data ‖ extra…) ‖ BC) ^ d mod n`.
+    ///
+    /// # Errors
+    /// `6A80` if `data` is not N − 22 bytes.
+    pub fn sign_recoverable(&self, data: &[u8], extra: &[&[u8]]) -> Result<Block> {
+        let n = self.len();
+        if data.len() + HASH_LEN + 2 != n {
+            return Err(Status::WrongData);
+        }
+        let mut hasher = Sha1::new();
+        hasher.update(data);
+        for part in extra {
+            hasher.update(part);
+        }
+        let hash = hasher.finalize();
+        // The block is public (the terminal recovers it); only the exponent is secret.
+        let mut block = Block::new();
+        let too_long = |_| Status::WrongData;
+        block.push(RECOVERED_DATA_HEADER).map_err(too_long)?;
+        block
+            .extend_from_slice(data)
+            .map_err(|_| Status::WrongData)?;
+        block
+            .extend_from_slice(hash.as_slice())
+            .map_err(|_| Status::WrongData)?;
+        block.push(RECOVERED_DATA_TRAILER).map_err(too_long)?;
+        self.private_operation(&block)
+    }
+}
+
+/// Reads a big-endian byte string into a `Uint<L>` (it must fit).
+fn uint_from_be<const L: usize>(bytes: &[u8]) -> Result<Uint<L>> {
+    let mut buf = Zeroizing::new([0u8; 256]);
+    let width = Uint::<L>::BYTES;
+    let start = width.checked_sub(bytes.len()).ok_or(Status::WrongData)?;
+    buf.get_mut(start..width)
+        .ok_or(Status::WrongData)?
+        .copy_from_slice(bytes);
+    let padded = buf.get(..width).ok_or(Status::WrongData)?;
+    Ok(Uint::<L>::from_be_slice(padded))
+}
+
+fn exponentiate<const L: usize>(key: &RsaPrivateKey<'_>, input: &[u8]) -> Result<Block> {
+    let modulus = uint_from_be::<L>(key.modulus)?;
+    let modulus = Odd::new(modulus).into_option().ok_or(Status::WrongData)?;
+    let params = FixedMontyParams::new(modulus);
+    let mut exponent = uint_from_be::<L>(key.private_exponent)?;
+    let base = uint_from_be::<L>(input)?;
+    let result = FixedMontyForm::new(&base, &params)
+        .pow(&exponent)
+        .retrieve();
+    exponent.zeroize();
+    let encoded = result.to_be_bytes();
+    let bytes: &[u8] = encoded.as_ref();
+    let skip = bytes
+        .len()
+        .checked_sub(key.len())
+        .ok_or(Status::WrongData)?;
+    let mut out = Block::new();
+    out.extend_from_slice(bytes.get(skip..).unwrap_or(&[]))
+        .map_err(|_| Status::WrongData)?;
+    Ok(out)
+}
+
+/// Longest ICC dynamic number produced (`ATC ‖ 6 random bytes`).
+pub const MAX_ICC_DYNAMIC_NUMBER: usize = 8;
+
+/// Signed dynamic application data (`9F4B`), Book 2 Table 17: `05 ‖ 01 ‖ LDD ‖ LDN ‖
+/// ICC dynamic number ‖ BB…` signed with a hash that also covers the terminal dynamic
+/// data (DDA: the DDOL values, §6.5.1; fDDA: `9F37` or `9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69`).
+///
+/// # Errors
+/// `6A80` for an empty or too long dynamic number or a modulus too short for it.
+pub fn signed_dynamic_data(
+    key: &RsaPrivateKey<'_>,
+    icc_dynamic_number: &[u8],
+    terminal_data: &[&[u8]],
+) -> Result<Block> {
+    let ldn = icc_dynamic_number.len();
+    if ldn == 0 || ldn > MAX_ICC_DYNAMIC_NUMBER {
+        return Err(Status::WrongData);
+    }
+    let data_len = key.len() - HASH_LEN - 2;
+    let mut data: Block = Vec::new();
+    let head = [SDAD_FORMAT, HASH_ALGORITHM_SHA1, 1 + ldn as u8, ldn as u8];
+    data.extend_from_slice(&head)
+        .map_err(|_| Status::WrongData)?;
+    data.extend_from_slice(icc_dynamic_number)
+        .map_err(|_| Status::WrongData)?;
+    if data.len() > data_len {
+        return Err(Status::WrongData);
+    }
+    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
+    key.sign_recoverable(&data, terminal_data)
+}
+
+/// A public key to be certified: modulus and exponent (`03` or `010001`).
+#[derive(Clone, Copy, Debug)]
+pub struct PublicKey<'a> {
+    /// Modulus, big-endian.
+    pub modulus: &'a [u8],
+    /// Exponent, big-endian (1 or 3 bytes).
+    pub exponent: &'a [u8],
+}
+
+/// A certificate and the part of the certified modulus that did not fit in it.
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    /// The certificate (`90` or `9F46`), as long as the signer's modulus.
+    pub certificate: Block,
+    /// The public key remainder (`92` or `9F48`); empty when the key fit.
+    pub remainder: Block,
+}
+
+/// `fields ‖ leftmost (room) bytes of the key, BB-padded` and the key's remainder.
+fn certificate_body(
+    signer: &RsaPrivateKey<'_>,
+    fields: &[u8],
+    key: &PublicKey<'_>,
+) -> Result<(Block, Block)> {
+    let data_len = signer.len() - HASH_LEN - 2;
+    let room = data_len
+        .checked_sub(fields.len())
+        .ok_or(Status::WrongData)?;
+    let (inside, remainder) = key.modulus.split_at(key.modulus.len().min(room));
+    let mut data = Block::new();
+    data.extend_from_slice(fields)
+        .map_err(|_| Status::WrongData)?;
+    data.extend_from_slice(inside)
+        .map_err(|_| Status::WrongData)?;
+    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
+    let mut rest = Block::new();
+    rest.extend_from_slice(remainder)
+        .map_err(|_| Status::WrongData)?;
+    Ok((data, rest))
+}
+
+fn key_lengths(key: &PublicKey<'_>) -> Result<(u8, u8)> {
+    let n = u8::try_from(key.modulus.len()).map_err(|_| Status::WrongData)?;
+    let e = u8::try_from(key.exponent.len()).map_err(|_| Status::WrongData)?;
+    if !matches!(key.exponent, [0x03] | [0x01, 0x00, 0x01]) {
+        return Err(Status::WrongData);
+    }
+    Ok((n, e))
+}
+
+/// Issuer public key certificate (`90`) signed by the CA, Book 2 Table 6: `02 ‖ issuer
+/// identifier (4) ‖ expiry MMYY (2) ‖ serial (3) ‖ 01 ‖ 01 ‖ N_I ‖ e length ‖ leftmost
+/// N_CA − 36 bytes of the issuer modulus`, hash over those fields ‖ remainder ‖ exponent.
+///
+/// # Errors
+/// `6A80` for an exponent other than 3 or 65537 or a modulus that does not fit.
+pub fn issuer_certificate(
+    ca: &RsaPrivateKey<'_>,
+    issuer_id: [u8; 4],
+    expiry_mmyy: [u8; 2],
+    serial: [u8; 3],
+    issuer: &PublicKey<'_>,
+) -> Result<Certificate> {
+    let (n, e) = key_lengths(issuer)?;
+    let [i0, i1, i2, i3] = issuer_id;
+    let [m, y] = expiry_mmyy;
+    let [s0, s1, s2] = serial;
+    let fields = [
+        ISSUER_CERTIFICATE_FORMAT,
+        i0,
+        i1,
+        i2,
+        i3,
+        m,
+        y,
+        s0,
+        s1,
+        s2,
+        HASH_ALGORITHM_SHA1,
+        PUBLIC_KEY_ALGORITHM_RSA,
+        n,
+        e,
+    ];
+    let (data, remainder) = certificate_body(ca, &fields, issuer)?;
+    let certificate = ca.sign_recoverable(&data, &[&remainder, issuer.exponent])?;
+    Ok(Certificate {
+        certificate,
+        remainder,
+    })
+}
+
+/// ICC public key certificate (`9F46`) signed by the issuer, Book 2 Table 14: `04 ‖
+/// PAN (10, F-padded) ‖ expiry MMYY ‖ serial (3) ‖ 01 ‖ 01 ‖ N_IC ‖ e length ‖ leftmost
+/// N_I − 42 bytes of the ICC modulus`, hash over those ‖ remainder ‖ exponent ‖ static
+/// data to be authenticated.
+///
+/// # Errors
+/// As [`issuer_certificate`].
+pub fn icc_certificate(
+    issuer: &RsaPrivateKey<'_>,
+    pan: [u8; 10],
+    expiry_mmyy: [u8; 2],
+    serial: [u8; 3],
+    icc: &PublicKey<'_>,
+    static_data: &[u8],
+) -> Result<Certificate> {
+    let (n, e) = key_lengths(icc)?;
+    let mut fields: Vec<u8, 20> = Vec::new();
+    let push =
+        |f: &mut Vec<u8, 20>, b: &[u8]| f.extend_from_slice(b).map_err(|_| Status::WrongData);
+    push(&mut fields, &[ICC_CERTIFICATE_FORMAT])?;
+    push(&mut fields, &pan)?;
+    push(&mut fields, &expiry_mmyy)?;
+    push(&mut fields, &serial)?;
+    push(
+        &mut fields,
+        &[HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e],
+    )?;
+    let (data, remainder) = certificate_body(issuer, &fields, icc)?;
+    let certificate = issuer.sign_recoverable(&data, &[&remainder, icc.exponent, static_data])?;
+    Ok(Certificate {
+        certificate,
+        remainder,
+    })
+}
+
+/// Signed static application data (`93`), Book 2 Table 7: `03 ‖ 01 ‖ data
+/// authentication code (2) ‖ BB…`, hash over those ‖ static data to be authenticated.
+///
+/// # Errors
+/// `6A80` for an issuer key too short.
+pub fn signed_static_data(
+    issuer: &RsaPrivateKey<'_>,
+    data_authentication_code: [u8; 2],
+    static_data: &[u8],
+) -> Result<Block> {
+    let data_len = issuer.len() - HASH_LEN - 2;
+    let [d0, d1] = data_authentication_code;
+    let mut data = Block::new();
+    data.extend_from_slice(&[SSAD_FORMAT, HASH_ALGORITHM_SHA1, d0, d1])
+        .map_err(|_| Status::WrongData)?;
+    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
+    issuer.sign_recoverable(&data, &[static_data])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// An arbitrary odd 512-bit modulus with its top bit set: the arithmetic needs no
+    /// primes. Signatures with real keys are checked by an independent RSA in the
+    /// integration tests (`tests/rsa_oda.rs`).
+    const N: &str = "C6C3B6E1A6A1E7DE5C2C8E08E6B2B2B8F2C1D6A79E0F8A3E6E1F3E0C8C8A2C0D\
+                     7D5B2D9E5A1C2B3E4F5061728394A5B6C7D8E9FA0B1C2D3E4F5061728394A5B7";
+
+    fn hex(s: &str) -> std::vec::Vec<u8> {
+        let s: std::string::String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rejects_malformed_keys_and_inputs() {
+        let n = hex(N);
+        assert!(RsaPrivateKey::new(&n[..63], &[3]).is_err(), "too short");
+        let mut even = n.clone();
+        *even.last_mut().unwrap() &= 0xFE;
+        assert!(RsaPrivateKey::new(&even, &[3]).is_err(), "even modulus");
+        assert!(RsaPrivateKey::new(&n, &[0, 0]).is_err(), "zero exponent");
+        let key = RsaPrivateKey::new(&n, &[3]).unwrap();
+        assert!(key.private_operation(&n).is_err(), "input not below n");
+        assert!(key.private_operation(&n[1..]).is_err(), "wrong length");
+        assert!(key.sign_recoverable(&[0; 10], &[]).is_err());
+        assert!(signed_dynamic_data(&key, &[], &[]).is_err());
+        assert!(signed_dynamic_data(&key, &[0; 9], &[]).is_err());
+    }
+
+    #[test]
+    fn small_exponent_matches_schoolbook_arithmetic() {
+        // 2^3 = 8 (no reduction) and x^1 = x, whatever the width chosen.
+        let n = hex(N);
+        let key = RsaPrivateKey::new(&n, &[3]).unwrap();
+        let mut two = [0u8; 64];
+        two[63] = 2;
+        let out = key.private_operation(&two).unwrap();
+        let mut eight = [0u8; 64];
+        eight[63] = 8;
+        assert_eq!(out.as_slice(), &eight);
+        let identity = RsaPrivateKey::new(&n, &[1]).unwrap();
+        let mut x = [0x5Au8; 64];
+        x[0] = 0x6A;
+        assert_eq!(identity.private_operation(&x).unwrap().as_slice(), &x);
+    }
+}
