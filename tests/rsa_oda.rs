@@ -199,3 +199,200 @@ fn df69_chooses_the_chain_and_sm_terminals_get_sm2_as_before() {
     c.transmit(&hex("00B2012400"), &mut r);
     assert_eq!(to_hex(&r[3..6]), "8F01F1", "{}", to_hex(&r));
 }
+
+// --- OpenSSL: byte-exact certificates and a recovered DDA signature -----------------------
+
+fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .current_dir(root().join("vectors/pboc/test-keys"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the OpenSSL CLI is installed");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A raw RSA private operation by OpenSSL (no padding; `pkeyutl -sign` insists on a
+/// digest-sized input, `rsautl -raw` does not).
+fn openssl_sign(key: &str, block: &[u8]) -> Vec<u8> {
+    openssl(&["rsautl", "-sign", "-raw", "-inkey", key], block)
+}
+
+/// The modulus of a key file, as `openssl rsa -modulus` prints it.
+fn openssl_modulus(key: &str) -> Vec<u8> {
+    let out = openssl(&["rsa", "-in", key, "-noout", "-modulus"], &[]);
+    let text = String::from_utf8(out).unwrap();
+    hex(text.trim().strip_prefix("Modulus=").unwrap())
+}
+
+fn sha1(parts: &[&[u8]]) -> Vec<u8> {
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().to_vec()
+}
+
+/// `6A ‖ data ‖ SHA-1(data ‖ extra) ‖ BC` (EMV Book 2 Annex A2.1), written by the test.
+fn recoverable_block(data: &[u8], extra: &[&[u8]]) -> Vec<u8> {
+    let mut parts = vec![data];
+    parts.extend_from_slice(extra);
+    let mut block = vec![0x6A];
+    block.extend_from_slice(data);
+    block.extend(sha1(&parts));
+    block.push(0xBC);
+    block
+}
+
+/// Sends `apdu`, following 61xx with GET RESPONSE; returns data ‖ SW.
+fn exchange(c: &mut SscVirtualCard, apdu: &[u8]) -> Vec<u8> {
+    let mut r = Vec::new();
+    c.transmit(apdu, &mut r);
+    while r.len() == 2 && r[0] == 0x61 {
+        let le = r[1];
+        r.clear();
+        c.transmit(&[0x00, 0xC0, 0x00, 0x00, le], &mut r);
+    }
+    r
+}
+
+/// The value of the first `tag` (one or two bytes) in a BER-TLV string, with recursion.
+fn tlv_find(b: &[u8], tag: u16) -> Option<Vec<u8>> {
+    let mut i = 0;
+    while i < b.len() {
+        let mut t = u16::from(b[i]);
+        let constructed = b[i] & 0x20 != 0;
+        i += 1;
+        if t & 0x1F == 0x1F {
+            t = (t << 8) | u16::from(b[i]);
+            i += 1;
+        }
+        let mut n = usize::from(b[i]);
+        i += 1;
+        if n == 0x81 {
+            n = usize::from(b[i]);
+            i += 1;
+        }
+        let v = &b[i..i + n];
+        if t == tag {
+            return Some(v.to_vec());
+        }
+        if constructed && let Some(found) = tlv_find(v, tag) {
+            return Some(found);
+        }
+        i += n;
+    }
+    None
+}
+
+#[test]
+fn certificates_are_byte_exact_what_openssl_signs_and_dda_recovers_with_openssl() {
+    let mut c = card(Interface::Contact);
+    contact_gpo(&mut c, "00");
+    let read = |c: &mut SscVirtualCard, sfi: u8, n: u8| {
+        let r = exchange(c, &[0x00, 0xB2, n, (sfi << 3) | 4, 0x00]);
+        assert_eq!(&r[r.len() - 2..], [0x90, 0x00]);
+        r[..r.len() - 2].to_vec()
+    };
+    let chain: Vec<u8> = (1..=3).flat_map(|n| read(&mut c, 4, n)).collect();
+    let oda_record = read(&mut c, 3, 1);
+    // Static data to be authenticated: SFI 3 record 1 without 70 L, then the AIP (9F4A = 82).
+    let mut static_data = tlv_find(&oda_record, 0x70).unwrap();
+    static_data.extend(hex("7C00"));
+
+    let ca_n = openssl_modulus("ca-a000000333-f1.pem");
+    let issuer_n = openssl_modulus("issuer.pem");
+    let icc_n = openssl_modulus("icc.pem");
+    assert_eq!((ca_n.len(), issuer_n.len(), icc_n.len()), (176, 144, 128));
+
+    // Issuer certificate (Book 2 Table 6): room for N_CA − 36 = 140 of the 144 key bytes.
+    let mut fields = hex("02 62123456 1230 000001 01 01 90 01");
+    fields.extend(&issuer_n[..140]);
+    let expected = openssl_sign(
+        "ca-a000000333-f1.pem",
+        &recoverable_block(&fields, &[&issuer_n[140..], &[0x03]]),
+    );
+    assert_eq!(to_hex(&tlv_find(&chain, 0x90).unwrap()), to_hex(&expected));
+    assert_eq!(tlv_find(&chain, 0x92).unwrap(), issuer_n[140..]);
+    assert_eq!(tlv_find(&chain, 0x9F32).unwrap(), [0x03]);
+    assert_eq!(tlv_find(&chain, 0x8F).unwrap(), [0xF1]);
+
+    // ICC certificate (Table 14): N_I − 42 = 102 key bytes inside, 26 in 9F48.
+    let mut fields = hex("04 6212345678901232FFFF 1230 000001 01 01 80 03");
+    fields.extend(&icc_n[..102]);
+    let expected = openssl_sign(
+        "issuer.pem",
+        &recoverable_block(&fields, &[&icc_n[102..], &hex("010001"), &static_data]),
+    );
+    assert_eq!(to_hex(&tlv_find(&chain, 0x9F46).unwrap()), to_hex(&expected));
+    assert_eq!(tlv_find(&chain, 0x9F48).unwrap(), icc_n[102..]);
+    assert_eq!(tlv_find(&chain, 0x9F47).unwrap(), hex("010001"));
+
+    // Signed static application data (Table 7): 03 01 DAC, BB up to N_I − 22.
+    let mut fields = hex("03 01 DAC1");
+    fields.resize(144 - 22, 0xBB);
+    let expected = openssl_sign("issuer.pem", &recoverable_block(&fields, &[&static_data]));
+    assert_eq!(to_hex(&tlv_find(&chain, 0x93).unwrap()), to_hex(&expected));
+
+    // DDA: OpenSSL recovers the signed dynamic data with the ICC public key (Table 17).
+    let un = hex("0BADCAFE");
+    let r = exchange(&mut c, &[&hex("0088000004")[..], &un, &[0x00]].concat());
+    assert_eq!(&r[r.len() - 2..], [0x90, 0x00]);
+    let sdad = tlv_find(&r, 0x80).unwrap();
+    let args = ["rsautl", "-verify", "-raw", "-pubin", "-inkey", "icc.pub.pem"];
+    let recovered = openssl(&args, &sdad);
+    assert_eq!(recovered.len(), 128);
+    assert_eq!(to_hex(&recovered[..6]), "6A0501090800", "{}", to_hex(&recovered));
+    assert_eq!(recovered[127], 0xBC);
+    let data = &recovered[1..128 - 21];
+    assert!(data[12..].iter().all(|b| *b == 0xBB), "BB padding");
+    assert_eq!(recovered[107..127], sha1(&[data, &un])[..], "hash over the DDOL data");
+}
+
+#[test]
+fn the_toml_keys_are_the_openssl_key_files() {
+    let capk: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("vectors/pboc/capk.toml")).unwrap())
+            .unwrap();
+    let rsa = capk["capk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"].as_str() == Some("rsa"))
+        .unwrap();
+    assert_eq!(
+        hex(rsa["modulus"].as_str().unwrap()),
+        openssl_modulus("ca-a000000333-f1.pem")
+    );
+    let mut checked = vec![rsa["rid"].as_str().unwrap().to_string()];
+    checked.push(rsa["index"].as_str().unwrap().to_string());
+    let body = [
+        hex(&checked.concat()),
+        hex(rsa["modulus"].as_str().unwrap()),
+        hex(rsa["exponent"].as_str().unwrap()),
+    ]
+    .concat();
+    assert_eq!(to_hex(&sha1(&[&body])), rsa["checksum"].as_str().unwrap());
+    let profile: toml::Value = toml::from_str(
+        &std::fs::read_to_string(root().join("vectors/profiles/pboc-default.toml")).unwrap(),
+    )
+    .unwrap();
+    let keys = &profile["pboc"]["applications"][0]["rsa"];
+    for (name, file) in [("issuer_key", "issuer.pem"), ("icc_key", "icc.pem")] {
+        assert_eq!(
+            hex(keys[name]["modulus"].as_str().unwrap()),
+            openssl_modulus(file),
+            "{name}"
+        );
+    }
+}
