@@ -334,7 +334,10 @@ fn certificates_are_byte_exact_what_openssl_signs_and_dda_recovers_with_openssl(
         "issuer.pem",
         &recoverable_block(&fields, &[&icc_n[102..], &hex("010001"), &static_data]),
     );
-    assert_eq!(to_hex(&tlv_find(&chain, 0x9F46).unwrap()), to_hex(&expected));
+    assert_eq!(
+        to_hex(&tlv_find(&chain, 0x9F46).unwrap()),
+        to_hex(&expected)
+    );
     assert_eq!(tlv_find(&chain, 0x9F48).unwrap(), icc_n[102..]);
     assert_eq!(tlv_find(&chain, 0x9F47).unwrap(), hex("010001"));
 
@@ -349,14 +352,30 @@ fn certificates_are_byte_exact_what_openssl_signs_and_dda_recovers_with_openssl(
     let r = exchange(&mut c, &[&hex("0088000004")[..], &un, &[0x00]].concat());
     assert_eq!(&r[r.len() - 2..], [0x90, 0x00]);
     let sdad = tlv_find(&r, 0x80).unwrap();
-    let args = ["rsautl", "-verify", "-raw", "-pubin", "-inkey", "icc.pub.pem"];
+    let args = [
+        "rsautl",
+        "-verify",
+        "-raw",
+        "-pubin",
+        "-inkey",
+        "icc.pub.pem",
+    ];
     let recovered = openssl(&args, &sdad);
     assert_eq!(recovered.len(), 128);
-    assert_eq!(to_hex(&recovered[..6]), "6A0501090800", "{}", to_hex(&recovered));
+    assert_eq!(
+        to_hex(&recovered[..6]),
+        "6A0501090800",
+        "{}",
+        to_hex(&recovered)
+    );
     assert_eq!(recovered[127], 0xBC);
     let data = &recovered[1..128 - 21];
     assert!(data[12..].iter().all(|b| *b == 0xBB), "BB padding");
-    assert_eq!(recovered[107..127], sha1(&[data, &un])[..], "hash over the DDOL data");
+    assert_eq!(
+        recovered[107..127],
+        sha1(&[data, &un])[..],
+        "hash over the DDOL data"
+    );
 }
 
 #[test]

@@ -127,7 +127,11 @@ fn capk_toml_publishes_the_sm2_ca_public_key_and_test_ca_keys_its_secret() {
         .find(|k| k["algorithm"].as_str() == Some("sm2"))
         .unwrap();
     assert_eq!(sm2["index"].as_str(), Some("80"));
-    let published: String = sm2["public_key"].as_str().unwrap().split_whitespace().collect();
+    let published: String = sm2["public_key"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     assert_eq!(published, format!("04{}", to_hex(ca.public_key_xy())));
     let secrets: toml::Value =
         toml::from_str(include_str!("../../../vectors/pboc/test-ca-keys.toml")).unwrap();
