@@ -9,11 +9,14 @@
 //! the personalization side, kept here so that one piece of code owns each table's layout.
 //!
 //! The private operation is a Montgomery exponentiation on a fixed-size integer
-//! (`crypto-bigint`), constant time in the exponent, no heap: 1024 bits for moduli up to
-//! 128 bytes, 1536 up to 192, 2048 up to [`MAX_MODULUS_LEN`].
+//! (`crypto-bigint`), constant time in the exponent's value (its length, the modulus
+//! length, is public), no heap. The card's own key works on 1152 bits
+//! ([`MAX_CARD_MODULUS_LEN`]): one width keeps the flash cost of the arithmetic to one
+//! instance. The personalization side signs certificates with CA and issuer keys up to
+//! [`MAX_MODULUS_LEN`] on 2048 bits; the card never links that width.
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, U1024, U1536, U2048, Uint};
+use crypto_bigint::{Limb, Odd, U2048, Uint};
 use heapless::Vec;
 use sha1::{Digest, Sha1};
 use sscard_core::status::{Result, Status};
@@ -23,6 +26,11 @@ use zeroize::{Zeroize, Zeroizing};
 pub const MIN_MODULUS_LEN: usize = 64;
 /// Longest modulus EMV allows (1984 bits, Book 2 §5.1).
 pub const MAX_MODULUS_LEN: usize = 248;
+/// Longest modulus the card's own operations take (1152 bits; `perso` limits the ICC key
+/// to it so that the qPBOC GPO answer with `9F4B` fits in 256 bytes).
+pub const MAX_CARD_MODULUS_LEN: usize = 144;
+/// Limbs of the card's integers: 1152 bits on either word size.
+const CARD_LIMBS: usize = (8 * MAX_CARD_MODULUS_LEN) / Limb::BITS as usize;
 /// Hash algorithm indicator SHA-1 (Book 2 Annex B2.3).
 pub const HASH_ALGORITHM_SHA1: u8 = 0x01;
 /// Public key algorithm indicator RSA (Book 2 Annex B2.2).
@@ -103,50 +111,80 @@ impl<'a> RsaPrivateKey<'a> {
         self.modulus
     }
 
-    /// `input ^ d mod n`, `input` exactly as long as the modulus and below it.
+    /// `input ^ d mod n` for a card key (modulus at most [`MAX_CARD_MODULUS_LEN`]),
+    /// `input` exactly as long as the modulus and below it.
     ///
     /// # Errors
-    /// `6A80` if `input` has the wrong length or is not below the modulus.
+    /// `6A80` if `input` has the wrong length or is not below the modulus, or the modulus
+    /// is longer than a card key.
     pub fn private_operation(&self, input: &[u8]) -> Result<Block> {
+        self.check_input(input)?;
+        if self.modulus.len() > MAX_CARD_MODULUS_LEN {
+            return Err(Status::WrongData);
+        }
+        exponentiate::<CARD_LIMBS>(self, input)
+    }
+
+    /// `input ^ d mod n` for any EMV modulus (CA and issuer keys, personalization side).
+    ///
+    /// # Errors
+    /// As [`Self::private_operation`], without the card-key length limit.
+    pub fn private_operation_wide(&self, input: &[u8]) -> Result<Block> {
+        self.check_input(input)?;
+        exponentiate::<{ U2048::LIMBS }>(self, input)
+    }
+
+    fn check_input(&self, input: &[u8]) -> Result<()> {
         if input.len() != self.modulus.len() || input >= self.modulus {
             return Err(Status::WrongData);
         }
-        match self.modulus.len() {
-            ..=128 => exponentiate::<{ U1024::LIMBS }>(self, input),
-            ..=192 => exponentiate::<{ U1536::LIMBS }>(self, input),
-            _ => exponentiate::<{ U2048::LIMBS }>(self, input),
-        }
+        Ok(())
     }
 
     /// Signs `data` (exactly N − 22 bytes: the fields after `6A`, padding included) with
-    /// message recovery: `(6A ‖ data ‖ SHA-1(data ‖ extra…) ‖ BC) ^ d mod n`.
+    /// message recovery: `(6A ‖ data ‖ SHA-1(data ‖ extra…) ‖ BC) ^ d mod n`, with a card
+    /// key.
     ///
     /// # Errors
     /// `6A80` if `data` is not N − 22 bytes.
     pub fn sign_recoverable(&self, data: &[u8], extra: &[&[u8]]) -> Result<Block> {
-        let n = self.len();
-        if data.len() + HASH_LEN + 2 != n {
-            return Err(Status::WrongData);
-        }
-        let mut hasher = Sha1::new();
-        hasher.update(data);
-        for part in extra {
-            hasher.update(part);
-        }
-        let hash = hasher.finalize();
-        // The block is public (the terminal recovers it); only the exponent is secret.
-        let mut block = Block::new();
-        let too_long = |_| Status::WrongData;
-        block.push(RECOVERED_DATA_HEADER).map_err(too_long)?;
-        block
-            .extend_from_slice(data)
-            .map_err(|_| Status::WrongData)?;
-        block
-            .extend_from_slice(hash.as_slice())
-            .map_err(|_| Status::WrongData)?;
-        block.push(RECOVERED_DATA_TRAILER).map_err(too_long)?;
+        let block = recoverable_block(self.len(), data, extra)?;
         self.private_operation(&block)
     }
+
+    /// [`Self::sign_recoverable`] with a CA or issuer key of any EMV length.
+    ///
+    /// # Errors
+    /// As [`Self::sign_recoverable`].
+    pub fn sign_recoverable_wide(&self, data: &[u8], extra: &[&[u8]]) -> Result<Block> {
+        let block = recoverable_block(self.len(), data, extra)?;
+        self.private_operation_wide(&block)
+    }
+}
+
+/// `6A ‖ data ‖ SHA-1(data ‖ extra…) ‖ BC`, `n` bytes (Book 2 Annex A2.1).
+fn recoverable_block(n: usize, data: &[u8], extra: &[&[u8]]) -> Result<Block> {
+    if data.len() + HASH_LEN + 2 != n {
+        return Err(Status::WrongData);
+    }
+    let mut hasher = Sha1::new();
+    hasher.update(data);
+    for part in extra {
+        hasher.update(part);
+    }
+    let hash = hasher.finalize();
+    // The block is public (the terminal recovers it); only the exponent is secret.
+    let mut block = Block::new();
+    let too_long = |_| Status::WrongData;
+    block.push(RECOVERED_DATA_HEADER).map_err(too_long)?;
+    block
+        .extend_from_slice(data)
+        .map_err(|_| Status::WrongData)?;
+    block
+        .extend_from_slice(hash.as_slice())
+        .map_err(|_| Status::WrongData)?;
+    block.push(RECOVERED_DATA_TRAILER).map_err(too_long)?;
+    Ok(block)
 }
 
 /// Reads a big-endian byte string into a `Uint<L>` (it must fit).
@@ -164,11 +202,14 @@ fn uint_from_be<const L: usize>(bytes: &[u8]) -> Result<Uint<L>> {
 fn exponentiate<const L: usize>(key: &RsaPrivateKey<'_>, input: &[u8]) -> Result<Block> {
     let modulus = uint_from_be::<L>(key.modulus)?;
     let modulus = Odd::new(modulus).into_option().ok_or(Status::WrongData)?;
-    let params = FixedMontyParams::new(modulus);
+    // The modulus is public: the variable-time setup is as good and smaller.
+    let params = FixedMontyParams::new_vartime(modulus);
     let mut exponent = uint_from_be::<L>(key.private_exponent)?;
     let base = uint_from_be::<L>(input)?;
+    // The exponent's length is the modulus length, which is public.
+    let bits = u32::try_from(8 * key.private_exponent.len()).map_err(|_| Status::WrongData)?;
     let result = FixedMontyForm::new(&base, &params)
-        .pow(&exponent)
+        .pow_bounded_exp(&exponent, bits)
         .retrieve();
     exponent.zeroize();
     let encoded = result.to_be_bytes();
@@ -299,7 +340,7 @@ pub fn issuer_certificate(
         e,
     ];
     let (data, remainder) = certificate_body(ca, &fields, issuer)?;
-    let certificate = ca.sign_recoverable(&data, &[&remainder, issuer.exponent])?;
+    let certificate = ca.sign_recoverable_wide(&data, &[&remainder, issuer.exponent])?;
     Ok(Certificate {
         certificate,
         remainder,
@@ -334,7 +375,8 @@ pub fn icc_certificate(
         &[HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e],
     )?;
     let (data, remainder) = certificate_body(issuer, &fields, icc)?;
-    let certificate = issuer.sign_recoverable(&data, &[&remainder, icc.exponent, static_data])?;
+    let certificate =
+        issuer.sign_recoverable_wide(&data, &[&remainder, icc.exponent, static_data])?;
     Ok(Certificate {
         certificate,
         remainder,
@@ -357,7 +399,7 @@ pub fn signed_static_data(
     data.extend_from_slice(&[SSAD_FORMAT, HASH_ALGORITHM_SHA1, d0, d1])
         .map_err(|_| Status::WrongData)?;
     data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
-    issuer.sign_recoverable(&data, &[static_data])
+    issuer.sign_recoverable_wide(&data, &[static_data])
 }
 
 #[cfg(test)]
