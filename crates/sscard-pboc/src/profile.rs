@@ -433,7 +433,13 @@ impl RsaSection {
         let bcd = |digits: &[u8], len: usize| -> Vec<u8> {
             let mut nibbles: Vec<u8> = digits.iter().map(|c| c.wrapping_sub(b'0')).collect();
             nibbles.resize(2 * len, 0x0F);
-            nibbles.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
+            nibbles
+                .chunks_exact(2)
+                .map(|p| match p {
+                    [hi, lo] => (hi << 4) | lo,
+                    _ => 0xFF,
+                })
+                .collect()
         };
         if expiry.len() != 4 {
             return err(&f("certificate_expiry"), "must be MMYY digits");
