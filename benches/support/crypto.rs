@@ -109,7 +109,8 @@ pub struct Ops {
     sig: [u8; 64],
     sig_der: Vec<u8>,
     rsa_n: Vec<u8>,
-    rsa_d: Vec<u8>,
+    rsa_e: Vec<u8>,
+    rsa_crt: [Vec<u8>; 5],
     rsa_ossl: openssl::rsa::Rsa<Private>,
     rsa_in: Vec<u8>,
     rsa_out: Vec<u8>,
@@ -149,8 +150,8 @@ cases! {
         [OURS: sm2_sign_ours, CRATE: sm2_sign_crate, OPENSSL: sm2_sign_openssl],
     "SM2 verify (ID 1234567812345678, key from bytes)" =>
         [OURS: sm2_verify_ours, CRATE: sm2_verify_crate, OPENSSL: sm2_verify_openssl],
-    "RSA-1024 private operation (the ICC key; OpenSSL with CRT)" =>
-        [OURS: rsa_private_ours, CRATE: rsa_private_crate, OPENSSL: rsa_private_openssl],
+    "RSA-1024 private operation (the ICC key, CRT; sscard checks with e)" =>
+        [OURS: rsa_private_ours, OPENSSL: rsa_private_openssl],
     "RSA-1024 DDA signature (Book 2 Table 17: SHA-1 + private operation)" =>
         [OURS: rsa_dda_ours, OPENSSL: rsa_dda_openssl],
 }
@@ -160,54 +161,32 @@ const ICC_PEM: &[u8] = include_bytes!("../../vectors/pboc/test-keys/icc.pem");
 /// DDA input of the measured signatures: ICC dynamic number and the DDOL data (`9F37`).
 const DDA_NUMBER: [u8; 8] = [0x00, 0x01, 1, 2, 3, 4, 5, 6];
 const DDA_UN: [u8; 4] = [0xCA, 0xFE, 0xBA, 0xBE];
-/// Limbs of the card's RSA integers (1152 bits; `sscard_pboc::rsa_oda`).
-const RSA_LIMBS: usize = 1152 / crypto_bigint::Limb::BITS as usize;
-
-fn rsa_key(o: &Ops) -> sscard_pboc::rsa_oda::RsaPrivateKey<'_> {
-    sscard_pboc::rsa_oda::RsaPrivateKey::new(&o.rsa_n, &o.rsa_d).unwrap()
+fn rsa_key(o: &Ops) -> sscard_pboc::rsa_oda::RsaCrtKey<'_> {
+    let [p, q, dp, dq, qinv] = &o.rsa_crt;
+    sscard_pboc::rsa_oda::RsaCrtKey::new(&o.rsa_n, &o.rsa_e, p, q, dp, dq, qinv).unwrap()
 }
 
 fn rsa_private(o: &mut Ops, imp: &str) -> Out {
-    let out = match imp {
-        OURS => rsa_key(o)
+    let out = if imp == OURS {
+        rsa_key(o)
             .private_operation(black_box(&o.rsa_in))
             .unwrap()
-            .to_vec(),
-        CRATE => {
-            use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-            use crypto_bigint::{Odd, Uint};
-            let pad = |b: &[u8]| {
-                let mut v = vec![0u8; Uint::<RSA_LIMBS>::BYTES - b.len()];
-                v.extend_from_slice(b);
-                Uint::<RSA_LIMBS>::from_be_slice(&v)
-            };
-            let n = Odd::new(pad(&o.rsa_n)).unwrap();
-            let params = FixedMontyParams::new_vartime(n);
-            let x = FixedMontyForm::new(&pad(black_box(&o.rsa_in)), &params);
-            let y = x.pow_bounded_exp(&pad(&o.rsa_d), 1024).retrieve();
-            let bytes = y.to_be_bytes();
-            let bytes: &[u8] = bytes.as_ref();
-            bytes[bytes.len() - 128..].to_vec()
-        }
-        _ => {
-            let n = o
-                .rsa_ossl
-                .private_encrypt(
-                    black_box(&o.rsa_in),
-                    &mut o.rsa_out,
-                    openssl::rsa::Padding::NONE,
-                )
-                .unwrap();
-            o.rsa_out[..n].to_vec()
-        }
+            .to_vec()
+    } else {
+        let n = o
+            .rsa_ossl
+            .private_encrypt(
+                black_box(&o.rsa_in),
+                &mut o.rsa_out,
+                openssl::rsa::Padding::NONE,
+            )
+            .unwrap();
+        o.rsa_out[..n].to_vec()
     };
     result(&out[..32])
 }
 fn rsa_private_ours(o: &mut Ops) {
     black_box(rsa_private(o, OURS));
-}
-fn rsa_private_crate(o: &mut Ops) {
-    black_box(rsa_private(o, CRATE));
 }
 fn rsa_private_openssl(o: &mut Ops) {
     black_box(rsa_private(o, OPENSSL));
@@ -331,7 +310,14 @@ impl Ops {
         let des_ede = Cipher::fetch(None, "DES-EDE-ECB", None).unwrap();
         let rsa_ossl = PKey::private_key_from_pem(ICC_PEM).unwrap().rsa().unwrap();
         let rsa_n = rsa_ossl.n().to_vec();
-        let rsa_d = rsa_ossl.d().to_vec_padded(rsa_n.len() as i32).unwrap();
+        let rsa_e = rsa_ossl.e().to_vec();
+        let rsa_crt = [
+            rsa_ossl.p().unwrap().to_vec(),
+            rsa_ossl.q().unwrap().to_vec(),
+            rsa_ossl.dmp1().unwrap().to_vec(),
+            rsa_ossl.dmq1().unwrap().to_vec(),
+            rsa_ossl.iqmp().unwrap().to_vec(),
+        ];
         let mut rsa_in = vec![0x6Au8; rsa_n.len()];
         rsa_in[rsa_n.len() - 1] = 0xBC;
         let mut ops = Ops {
@@ -361,7 +347,8 @@ impl Ops {
             sig_der: rs_to_der(&sig),
             rsa_out: vec![0u8; rsa_n.len()],
             rsa_n,
-            rsa_d,
+            rsa_e,
+            rsa_crt,
             rsa_ossl,
             rsa_in,
         };
@@ -433,11 +420,10 @@ impl Ops {
         sm2_verify_ours(self);
         sm2_verify_crate(self);
         sm2_verify_openssl(self);
-        same(
+        assert_eq!(
             rsa_private(self, OURS),
-            rsa_private(self, CRATE),
             rsa_private(self, OPENSSL),
-            "RSA private operation",
+            "RSA private operation: sscard = OpenSSL"
         );
         assert_eq!(
             rsa_dda(self, OURS),

@@ -166,14 +166,25 @@ pub enum OdaAlgorithms {
     SmOnly,
 }
 
-/// The RSA side of a card: the ICC key (EMV Book 2 §6) and the AFLs GPO returns on the
-/// RSA path (they name the records with `8F 90 92 9F32 9F46 9F47 9F48 93`).
+/// The RSA side of a card: the ICC key (EMV Book 2 §6) in CRT form, as DGI 8201–8205
+/// carry it (pboc.md §2.14), and the AFLs GPO returns on the RSA path (they name the
+/// records with `8F 90 92 9F32 9F46 9F47 9F48 93`). Big-endian byte strings.
 #[derive(Clone, Copy, Debug)]
 pub struct RsaOda<'a> {
-    /// ICC modulus, big-endian (64–144 bytes: the qPBOC GPO response carries `9F4B`).
+    /// ICC modulus (64–144 bytes: the qPBOC GPO response carries `9F4B`).
     pub icc_modulus: &'a [u8],
-    /// ICC private exponent, big-endian, at most as long as the modulus.
-    pub icc_private_exponent: &'a [u8],
+    /// ICC public exponent `9F47` (checks every signature before it leaves the card).
+    pub icc_public_exponent: &'a [u8],
+    /// Prime `P` (DGI 8205).
+    pub icc_p: &'a [u8],
+    /// Prime `Q` (DGI 8204).
+    pub icc_q: &'a [u8],
+    /// `dP` = d mod (P − 1) (DGI 8203).
+    pub icc_dp: &'a [u8],
+    /// `dQ` = d mod (Q − 1) (DGI 8202).
+    pub icc_dq: &'a [u8],
+    /// `qInv` = Q⁻¹ mod P (DGI 8201).
+    pub icc_qinv: &'a [u8],
     /// AFL of a contact (or contactless PBOC) transaction on the RSA path.
     pub afl_contact: &'a [u8],
     /// AFL of a qPBOC offline approval on the RSA path.
@@ -184,7 +195,12 @@ pub struct RsaOda<'a> {
 
 /// Longest ICC RSA modulus: a 1152-bit key keeps the qPBOC GPO response, `9F4B`
 /// included, within a short APDU's 256 bytes.
-pub const MAX_ICC_RSA_MODULUS: usize = 144;
+pub const MAX_ICC_RSA_MODULUS: usize = crate::rsa_oda::MAX_CARD_MODULUS_LEN;
+
+/// Bytes of the stored ICC RSA key for a modulus of `n` bytes.
+pub(crate) const fn rsa_key_blob_len(n: usize) -> usize {
+    1 + n + 4 + 5 * crate::rsa_oda::crt_component_len(n)
+}
 
 /// One record of the application.
 #[derive(Clone, Copy, Debug)]
@@ -560,18 +576,36 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
         OdaAlgorithms::SmOnly => SUITE_SM,
     };
     // The ICC RSA key (n ‖ d, d left-padded) and the RSA AFLs.
+    // The ICC RSA key: `[N] ‖ n ‖ e (4) ‖ P ‖ Q ‖ dP ‖ dQ ‖ qInv`, the CRT components
+    // left-padded to H = ⌈N/2⌉ bytes each.
     let (rsa_key, rsa_afls) = match a.rsa {
         Some(r) => {
             let n = r.icc_modulus.len();
-            let key_at = sink.alloc(2 * n)?;
-            sink.put(key_at, r.icc_modulus)?;
-            let mut d = [0u8; crate::rsa_oda::MAX_MODULUS_LEN];
-            let pad = n.saturating_sub(r.icc_private_exponent.len());
-            if let Some(dst) = d.get_mut(pad..n) {
-                dst.copy_from_slice(r.icc_private_exponent);
+            let h = crate::rsa_oda::crt_component_len(n);
+            let len = rsa_key_blob_len(n);
+            let key_at = sink.alloc(len)?;
+            sink.put(key_at, &[n as u8])?;
+            sink.put(key_at + 1, r.icc_modulus)?;
+            let mut field = [0u8; crate::rsa_oda::MAX_CARD_MODULUS_LEN];
+            let parts = [
+                (r.icc_public_exponent, 4),
+                (r.icc_p, h),
+                (r.icc_q, h),
+                (r.icc_dp, h),
+                (r.icc_dq, h),
+                (r.icc_qinv, h),
+            ];
+            let mut at = key_at + 1 + n;
+            for (value, width) in parts {
+                field.fill(0);
+                let pad = width.saturating_sub(value.len());
+                if let Some(dst) = field.get_mut(pad..width) {
+                    dst.copy_from_slice(value);
+                }
+                sink.put(at, field.get(..width).unwrap_or(&[]))?;
+                at += width;
             }
-            sink.put(key_at + n, d.get(..n).unwrap_or(&[]))?;
-            zeroize::Zeroize::zeroize(&mut d);
+            zeroize::Zeroize::zeroize(&mut field);
             let afl_ec = if r.afl_ec.is_empty() {
                 r.afl_contact
             } else {
@@ -586,7 +620,7 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
                 at += 1 + afl.len();
             }
             (
-                (key_at as u16, (2 * n) as u16),
+                (key_at as u16, len as u16),
                 (afls_at as u16, afls_len as u16),
             )
         }
@@ -968,12 +1002,22 @@ fn validate(a: &Application<'_>) -> PResult<()> {
         }
     }
     if let Some(r) = a.rsa {
-        if r.icc_modulus.len() > MAX_ICC_RSA_MODULUS
-            || crate::rsa_oda::RsaPrivateKey::new(r.icc_modulus, r.icc_private_exponent).is_err()
-        {
+        let key = crate::rsa_oda::RsaCrtKey::new(
+            r.icc_modulus,
+            r.icc_public_exponent,
+            r.icc_p,
+            r.icc_q,
+            r.icc_dp,
+            r.icc_dq,
+            r.icc_qinv,
+        );
+        // One signature proves the components belong together (the card checks each).
+        let probe = [0x6Au8; crate::rsa_oda::MAX_CARD_MODULUS_LEN];
+        let probe = probe.get(..r.icc_modulus.len()).unwrap_or(&[]);
+        if key.and_then(|k| k.private_operation(probe)).is_err() {
             return bad(
                 "applications.rsa.icc_key",
-                "must be an RSA key of 512-1152 bits (odd modulus, top bit set)",
+                "must be a consistent RSA CRT key of 512-1152 bits (n, e, P, Q, dP, dQ, qInv)",
             );
         }
         for (field, afl) in [

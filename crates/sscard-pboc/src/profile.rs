@@ -235,6 +235,22 @@ pub struct RsaKeySection {
     pub exponent: String,
     /// Private exponent.
     pub private_exponent: String,
+    /// CRT prime `P` (PKCS #1 `prime1`); required for the ICC key, which the card keeps
+    /// in CRT form (DGI 8201–8205).
+    #[serde(default)]
+    pub prime1: Option<String>,
+    /// CRT prime `Q` (`prime2`).
+    #[serde(default)]
+    pub prime2: Option<String>,
+    /// `dP` (`exponent1`).
+    #[serde(default)]
+    pub exponent1: Option<String>,
+    /// `dQ` (`exponent2`).
+    #[serde(default)]
+    pub exponent2: Option<String>,
+    /// `qInv` (`coefficient`).
+    #[serde(default)]
+    pub coefficient: Option<String>,
 }
 
 /// `vectors/pboc/test-ca-keys.toml`: the test CA private keys profiles may name.
@@ -716,7 +732,9 @@ struct OwnedApplication {
 #[derive(Clone, Debug)]
 struct OwnedRsa {
     icc_modulus: Vec<u8>,
-    icc_private_exponent: zeroize::Zeroizing<Vec<u8>>,
+    icc_public_exponent: Vec<u8>,
+    /// P, Q, dP, dQ, qInv.
+    icc_crt: [zeroize::Zeroizing<Vec<u8>>; 5],
     afl_contact: Vec<u8>,
     afl_qpboc: Vec<u8>,
     afl_ec: Vec<u8>,
@@ -903,9 +921,26 @@ impl ApplicationSection {
                     &k.exponent,
                     &k.private_exponent,
                 )?;
+                let crt = |name: &str, v: &Option<String>| -> Result<_, ProfileError> {
+                    let field = f(&format!("rsa.icc_key.{name}"));
+                    match v {
+                        Some(text) => Ok(zeroize::Zeroizing::new(hex(&field, text)?)),
+                        None => err(
+                            &field,
+                            "the card keeps its RSA key in CRT form: give prime1, prime2, exponent1, exponent2 and coefficient",
+                        ),
+                    }
+                };
                 Some(OwnedRsa {
                     icc_modulus: icc.modulus.clone(),
-                    icc_private_exponent: icc.private_exponent.clone(),
+                    icc_public_exponent: icc.exponent.clone(),
+                    icc_crt: [
+                        crt("prime1", &k.prime1)?,
+                        crt("prime2", &k.prime2)?,
+                        crt("exponent1", &k.exponent1)?,
+                        crt("exponent2", &k.exponent2)?,
+                        crt("coefficient", &k.coefficient)?,
+                    ],
                     afl_contact: hex(&f("rsa.afl_contact"), &r.afl_contact)?,
                     afl_qpboc: hex(&f("rsa.afl_qpboc"), &r.afl_qpboc)?,
                     afl_ec: hex(&f("rsa.afl_ec"), &r.afl_ec)?,
@@ -1038,7 +1073,12 @@ impl PbocProfile {
                 sm2_secret: a.sm2_secret,
                 rsa: a.rsa.as_ref().map(|r| RsaOda {
                     icc_modulus: &r.icc_modulus,
-                    icc_private_exponent: &r.icc_private_exponent,
+                    icc_public_exponent: &r.icc_public_exponent,
+                    icc_p: &r.icc_crt[0],
+                    icc_q: &r.icc_crt[1],
+                    icc_dp: &r.icc_crt[2],
+                    icc_dq: &r.icc_crt[3],
+                    icc_qinv: &r.icc_crt[4],
                     afl_contact: &r.afl_contact,
                     afl_qpboc: &r.afl_qpboc,
                     afl_ec: &r.afl_ec,

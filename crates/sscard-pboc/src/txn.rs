@@ -21,7 +21,7 @@ use crate::layout::{
 };
 use crate::layout::{SUITE_REFUSE_SM_REQUEST, SUITE_SM};
 use crate::records::{MAX_LOG_RECORD, append_log, log_values};
-use crate::rsa_oda::{self, RsaPrivateKey};
+use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
 use crate::{Command, PbocApplet};
 
@@ -164,20 +164,35 @@ fn afl<'b, N: Nvm>(
     Err(Status::MemoryFailure)
 }
 
-/// The ICC RSA private key `n ‖ d` of the application, read into `buf` (wiped by the
-/// caller's `Zeroizing`).
+/// Largest stored ICC RSA key (`perso`: `[N] ‖ n ‖ e ‖ P ‖ Q ‖ dP ‖ dQ ‖ qInv`).
+const RSA_KEY_BUF: usize =
+    1 + rsa_oda::MAX_CARD_MODULUS_LEN + 4 + 5 * (rsa_oda::MAX_CARD_MODULUS_LEN / 2);
+
+/// The ICC RSA key of the application in CRT form, read into `buf` (wiped by the caller's
+/// `Zeroizing`).
 fn rsa_key<'b, N: Nvm>(
     ctx: &AppletContext<'_, N>,
     app: &App,
-    buf: &'b mut [u8; 2 * rsa_oda::MAX_MODULUS_LEN],
-) -> Result<RsaPrivateKey<'b>> {
+    buf: &'b mut [u8; RSA_KEY_BUF],
+) -> Result<RsaCrtKey<'b>> {
     let (at, len) = app.cfg.rsa_key;
     let stored = buf
         .get_mut(..usize::from(len))
         .ok_or(Status::MemoryFailure)?;
     ctx.read(usize::from(at), stored)?;
-    let (n, d) = stored.split_at(stored.len() / 2);
-    RsaPrivateKey::new(n, d).map_err(|_| Status::MemoryFailure)
+    let (n_len, rest) = stored.split_first().ok_or(Status::MemoryFailure)?;
+    let n = usize::from(*n_len);
+    let h = rsa_oda::crt_component_len(n);
+    let (modulus, rest) = rest.split_at_checked(n).ok_or(Status::MemoryFailure)?;
+    let (e, rest) = rest.split_at_checked(4).ok_or(Status::MemoryFailure)?;
+    let mut parts = rest.chunks_exact(h);
+    let mut next = || parts.next().ok_or(Status::MemoryFailure);
+    let (p, q, dp, dq, qinv) = (next()?, next()?, next()?, next()?, next()?);
+    // Leading zero bytes of the public exponent are padding.
+    let e = e
+        .get(e.iter().take_while(|b| **b == 0).count()..)
+        .unwrap_or(e);
+    RsaCrtKey::new(modulus, e, p, q, dp, dq, qinv).map_err(|_| Status::MemoryFailure)
 }
 
 /// PBOC 3.0 part 17 (pboc.md §2.15, §2.17): a terminal that supports the SM algorithms
@@ -470,7 +485,7 @@ impl PbocApplet {
                 None => &[un],
             };
             if self.txn.rsa {
-                let mut buf = Zeroizing::new([0u8; 2 * rsa_oda::MAX_MODULUS_LEN]);
+                let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
                 let key = rsa_key(ctx, app, &mut buf)?;
                 let signed = rsa_oda::signed_dynamic_data(&key, &dn, terminal)?;
                 copy_signature(&mut sdad, &signed)
@@ -983,7 +998,7 @@ impl PbocApplet {
         ctx.random(number.get_mut(2..).unwrap_or(&mut []));
         if self.txn.rsa {
             // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
-            let mut buf = Zeroizing::new([0u8; 2 * rsa_oda::MAX_MODULUS_LEN]);
+            let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
             let key = rsa_key(ctx, app, &mut buf)?;
             let sdad = rsa_oda::signed_dynamic_data(&key, &number, &[cmd.data()])?;
             self.txn.cvr[2] |= 0x02; // DDA performed
