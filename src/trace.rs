@@ -749,6 +749,45 @@ mod tests {
     }
 
     #[test]
+    fn reader_pseudo_apdus_are_traced_as_the_readers() {
+        let buf = Shared::default();
+        let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Json);
+        t.reader_exchange(
+            &[0xFF, 0xCA, 0, 0, 0],
+            &[0x53, 0x53, 0x43, 0x01, 0x90, 0x00],
+            Duration::from_micros(1),
+        );
+        t.exchange(
+            &[0, 0xB2, 1, 0x0C, 0],
+            &[0x6A, 0x83],
+            Duration::from_micros(1),
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["direction"], "reader-command");
+        assert_eq!(lines[0]["name"], "GET DATA (reader): UID");
+        assert_eq!(lines[1]["direction"], "reader-response");
+        assert_eq!(
+            lines[2]["direction"], "command",
+            "card commands stay the card's"
+        );
+        let text = traced(TraceFormat::Text, &[]);
+        assert!(text.is_empty());
+        let buf = Shared::default();
+        let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Text);
+        t.reader_exchange(
+            &[0xFF, 0xCA, 1, 0, 0],
+            &[0x6A, 0x81],
+            Duration::from_micros(1),
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.starts_with("[reader] → FFCA010000"), "{text}");
+    }
+
+    #[test]
     fn rfc3339_known_instants() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096) + Duration::from_micros(7);

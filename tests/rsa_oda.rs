@@ -415,3 +415,36 @@ fn the_toml_keys_are_the_openssl_key_files() {
         );
     }
 }
+
+#[test]
+fn profile_uid_and_rsa_errors_name_the_field() {
+    let base = std::fs::read_to_string(root().join("vectors/profiles/gen3-default.toml")).unwrap();
+    // card.uid: 4, 7 or 10 bytes.
+    let with_uid = |uid: &str| base.replacen("[card]\n", &format!("[card]\nuid = \"{uid}\"\n"), 1);
+    let p = Profile::parse(&with_uid("04A1B2C3D4E5F6")).unwrap();
+    assert_eq!(p.uid(), hex("04A1B2C3D4E5F6"));
+    let e = Profile::parse(&with_uid("0102")).unwrap_err();
+    assert!(e.to_string().contains("card.uid"), "{e}");
+    // A CA index the test key file does not have.
+    let e = Profile::parse(&base.replace("ca_index = \"F1\"", "ca_index = \"F2\"")).unwrap_err();
+    assert!(e.to_string().contains("rsa.ca_index"), "{e}");
+    // An ICC key whose CRT part does not belong to its modulus: refused at personalization.
+    let at = base.find("coefficient = \"\"\"\n").unwrap() + 18;
+    let digit = if &base[at..=at] == "1" { "2" } else { "1" };
+    let broken = format!("{}{digit}{}", &base[..at], &base[at + 1..]);
+    let e = Profile::parse(&broken).unwrap_err();
+    assert!(e.to_string().contains("icc_key"), "{e}");
+    // RSA-only refusing SM requests: a DF69 = 01 GPO is 6985, DF69 = 00 goes on in RSA.
+    let rsa_only = base.replace(
+        "oda_algorithms = \"dual\"",
+        "oda_algorithms = \"rsa\"\nrefuse_sm_request = true",
+    );
+    let p = Profile::parse(&rsa_only).unwrap();
+    let mut c = SscVirtualCard::from_profile(&p, HostRng::seeded(1), Interface::Contact).unwrap();
+    c.power_on();
+    exchange(&mut c, &hex("00A4040008A00000033301010100"));
+    let r = exchange(&mut c, &hex("80A800000C830A 00 000000000100 0156 01 00"));
+    assert_eq!(r, [0x69, 0x85]);
+    let r = exchange(&mut c, &hex("80A800000C830A 00 000000000100 0156 00 00"));
+    assert_eq!(to_hex(&r), "800E7C000801010020010300180102019000");
+}
