@@ -1040,3 +1040,38 @@ fn offline_counters<N: Nvm>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{AppConfig, SUITE_RSA};
+
+    fn config(suite: u8, rsa_key_len: u16) -> AppConfig {
+        let mut c = AppConfig::decode(0, &[0; crate::layout::CONFIG_LEN]);
+        c.suite = suite;
+        c.rsa_key = (0x100, rsa_key_len);
+        c
+    }
+
+    #[test]
+    fn df69_choice_per_card_kind() {
+        let (sm, no_sm, absent) = (Some(&[0x01][..]), Some(&[0x00][..]), None);
+        // Dual: the terminal decides; any nonzero DF69 asks for SM.
+        let dual = config(SUITE_RSA | SUITE_SM, 400);
+        assert_eq!(choose_rsa(&dual, sm), Ok(false));
+        assert_eq!(choose_rsa(&dual, Some(&[0x80][..])), Ok(false));
+        assert_eq!(choose_rsa(&dual, no_sm), Ok(true));
+        assert_eq!(choose_rsa(&dual, absent), Ok(true));
+        // RSA-only: RSA, or 6985 when configured to refuse an SM request.
+        assert_eq!(choose_rsa(&config(SUITE_RSA, 400), sm), Ok(true));
+        let refusing = config(SUITE_RSA | SUITE_REFUSE_SM_REQUEST, 400);
+        assert_eq!(
+            choose_rsa(&refusing, sm),
+            Err(Status::ConditionsNotSatisfied)
+        );
+        assert_eq!(choose_rsa(&refusing, no_sm), Ok(true));
+        // SM-only, and a region personalized before RSA existed (suite byte 0): SM2.
+        assert_eq!(choose_rsa(&config(SUITE_SM, 0), no_sm), Ok(false));
+        assert_eq!(choose_rsa(&config(0, 0), absent), Ok(false));
+    }
+}
