@@ -205,7 +205,8 @@ fn build_card(
                 },
                 sscard::image::describe(file.meta())
             );
-            let card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)?;
+            let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)?;
+            card.set_uid(profile.uid());
             Ok((card, what))
         }
         None => {

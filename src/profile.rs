@@ -208,6 +208,10 @@ pub struct CardToml {
     /// NVM size in bytes (default 64 KiB, the gen-3 chip budget).
     #[serde(default = "default_nvm")]
     pub nvm_size: usize,
+    /// Contactless UID (ISO 14443-3 type A: 4, 7 or 10 bytes, hex) that the reader reports
+    /// for `FF CA 00 00 00` (default [`crate::virtual_card::DEFAULT_UID`]).
+    #[serde(default)]
+    pub uid: Option<String>,
 }
 
 fn default_nvm() -> usize {
@@ -544,6 +548,7 @@ pub struct Profile {
     generation: Generation,
     algorithm: Algorithm,
     atr: Vec<u8>,
+    uid: Vec<u8>,
     area: [u8; 6],
     pin: Vec<u8>,
     options: CosOptions,
@@ -846,6 +851,19 @@ impl Profile {
                 ));
             }
         }
+        let uid = match &c.uid {
+            None => crate::virtual_card::DEFAULT_UID.to_vec(),
+            Some(text) => {
+                let uid = hex("card.uid", text)?;
+                if ![4, 7, 10].contains(&uid.len()) {
+                    return Err(err(
+                        "card.uid",
+                        "must be 4, 7 or 10 bytes (ISO 14443-3 single, double, triple size)",
+                    ));
+                }
+                uid
+            }
+        };
         let area: [u8; 6] = c
             .area_code
             .as_bytes()
@@ -1225,6 +1243,7 @@ impl Profile {
             generation,
             algorithm,
             atr,
+            uid,
             area,
             pin,
             options,
@@ -1256,6 +1275,10 @@ impl Profile {
     pub fn atr(&self) -> &[u8] {
         &self.atr
     }
+    /// The contactless UID the reader reports (`FF CA 00 00 00`).
+    pub fn uid(&self) -> &[u8] {
+        &self.uid
+    }
     /// The generation.
     pub fn generation(&self) -> Generation {
         self.generation
@@ -1281,7 +1304,7 @@ impl Profile {
     /// Every secret this profile gives the card, labelled by its field: the SSSE PIN, the
     /// root keys (the card holds their diversified values), the PKI PINs, and for each
     /// PBOC application its issuer master keys, the UDKs derived from them, its PIN
-    /// block and SM2 secret. For the secrets oracle (`fuzz_checks`); not for display.
+    /// block, SM2 secret and RSA private key (CRT parts). For the secrets oracle (`fuzz_checks`); not for display.
     pub fn secrets(&self) -> Vec<(String, zeroize::Zeroizing<Vec<u8>>)> {
         let mut out = vec![("pin.value".to_owned(), self.pin.clone().into())];
         for (location, id, value, _, _) in &self.keys {
@@ -1443,5 +1466,17 @@ fn pboc_secrets(
     push("pin block", &block);
     if let Some(secret) = &a.sm2_secret {
         push("sm2_secret", secret);
+    }
+    // The ICC's RSA private key, in the CRT form the card stores.
+    if let Some(rsa) = &a.rsa {
+        for (name, part) in [
+            ("rsa.icc_key.prime1", rsa.icc_p),
+            ("rsa.icc_key.prime2", rsa.icc_q),
+            ("rsa.icc_key.exponent1", rsa.icc_dp),
+            ("rsa.icc_key.exponent2", rsa.icc_dq),
+            ("rsa.icc_key.coefficient", rsa.icc_qinv),
+        ] {
+            push(name, part);
+        }
     }
 }

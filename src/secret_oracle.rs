@@ -493,6 +493,13 @@ mod tests {
         assert!(keys > 20, "{keys} keys");
         // The PBOC PIN block of the profile.
         assert!(oracle.check(&with_sw(&hex("26123456FFFFFFFF"))).is_err());
+        // The ICC's RSA private key (CRT parts).
+        let secrets = crate::sample::default_profile().secrets();
+        let (_, prime) = secrets
+            .iter()
+            .find(|(label, _)| label.ends_with("rsa.icc_key.prime1"))
+            .unwrap();
+        assert!(oracle.check(&with_sw(&prime[20..28])).is_err());
         // A response carrying what the terminal itself sent is no leak.
         let block = "26123456FFFFFFFF";
         send(&mut card, &mut oracle, &format!("00D6000008{block}"));

@@ -51,6 +51,11 @@ pub fn command_name(apdu: &[u8]) -> &'static str {
         (0x00, 0x88) => "INTERNAL AUTHENTICATE",
         (0x00, 0x82) => "EXTERNAL AUTHENTICATE",
         (0x00, 0xC0) => "GET RESPONSE",
+        (0xFF, 0xCA) => match p1 {
+            0x00 => "GET DATA (reader): UID",
+            0x01 => "GET DATA (reader): ATS historical bytes",
+            _ => "GET DATA (reader)",
+        },
         (0x84, 0x1E) => "APPLICATION BLOCK",
         (0x84, 0x18) => "APPLICATION UNBLOCK",
         (0x84, 0x16) => "CARD BLOCK",
@@ -596,6 +601,24 @@ impl Tracer {
         response: &[u8],
         elapsed: Duration,
     ) {
+        self.exchange_by(application, apdu, response, elapsed, false);
+    }
+
+    /// A pseudo-APDU the emulated reader answered itself (class `FF`, PC/SC part 3
+    /// §3.2.2.1): traced like an exchange but marked as the reader's, never the card's.
+    pub fn reader_exchange(&mut self, apdu: &[u8], response: &[u8], elapsed: Duration) {
+        let application = self.application;
+        self.exchange_by(application, apdu, response, elapsed, true);
+    }
+
+    fn exchange_by(
+        &mut self,
+        application: Application,
+        apdu: &[u8],
+        response: &[u8],
+        elapsed: Duration,
+        reader: bool,
+    ) {
         self.application = application;
         let (data, sw) = split_response(response);
         let is_get_response = matches!(apdu, [0x00, 0xC0, ..]);
@@ -614,6 +637,7 @@ impl Tracer {
         let lines = match self.format {
             TraceFormat::Text => {
                 let p = self.prefix();
+                let p = if reader { format!("{p}[reader] ") } else { p };
                 let mut lines = vec![if detail.is_empty() {
                     format!("{p}→ {}  {name}", masked_command(apdu))
                 } else {
@@ -646,7 +670,7 @@ impl Tracer {
                     serde_json::json!({
                         "time": time,
                         "source": self.source,
-                        "direction": "command",
+                        "direction": if reader { "reader-command" } else { "command" },
                         "apdu": masked_command(apdu),
                         "name": name,
                         "detail": detail,
@@ -655,7 +679,7 @@ impl Tracer {
                     serde_json::json!({
                         "time": time,
                         "source": self.source,
-                        "direction": "response",
+                        "direction": if reader { "reader-response" } else { "response" },
                         "response": format!("{data_hex}{}", sw_text.clone().unwrap_or_default()),
                         "name": name,
                         "sw": sw_text,
@@ -832,6 +856,45 @@ mod tests {
             &[(&[0xB0, 0x2C, 1, 0, 0], &[1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0])],
         );
         assert!(text.contains("← **************** 9000"), "{text}");
+    }
+
+    #[test]
+    fn reader_pseudo_apdus_are_traced_as_the_readers() {
+        let buf = Shared::default();
+        let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Json);
+        t.reader_exchange(
+            &[0xFF, 0xCA, 0, 0, 0],
+            &[0x53, 0x53, 0x43, 0x01, 0x90, 0x00],
+            Duration::from_micros(1),
+        );
+        t.exchange(
+            &[0, 0xB2, 1, 0x0C, 0],
+            &[0x6A, 0x83],
+            Duration::from_micros(1),
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["direction"], "reader-command");
+        assert_eq!(lines[0]["name"], "GET DATA (reader): UID");
+        assert_eq!(lines[1]["direction"], "reader-response");
+        assert_eq!(
+            lines[2]["direction"], "command",
+            "card commands stay the card's"
+        );
+        let text = traced(TraceFormat::Text, &[]);
+        assert!(text.is_empty());
+        let buf = Shared::default();
+        let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Text);
+        t.reader_exchange(
+            &[0xFF, 0xCA, 1, 0, 0],
+            &[0x6A, 0x81],
+            Duration::from_micros(1),
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.starts_with("[reader] → FFCA010000"), "{text}");
     }
 
     #[test]

@@ -62,6 +62,10 @@ impl CardRng for HostRng {
 /// `[pboc]` section; otherwise its names stay "not found", as before).
 pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 
+/// The contactless UID reported when the profile names none: a fixed 4-byte (single
+/// size) ISO 14443-3 type A UID, "SSC" ‖ 01. Fixed so that traces and tests repeat.
+pub const DEFAULT_UID: [u8; 4] = [0x53, 0x53, 0x43, 0x01];
+
 /// Largest response: 65536 data bytes and the SW.
 const RESPONSE_CAPACITY: usize = 65_538;
 
@@ -81,6 +85,8 @@ pub struct SscVirtualCard {
     persistence: Option<Persistence>,
     tracer: Option<Tracer>,
     out: Vec<u8>,
+    /// What the emulated contactless reader reports for `FF CA 00 00`.
+    uid: Vec<u8>,
 }
 
 impl std::fmt::Debug for SscVirtualCard {
@@ -110,6 +116,7 @@ impl SscVirtualCard {
             persistence: None,
             tracer: None,
             out: vec![0u8; RESPONSE_CAPACITY],
+            uid: DEFAULT_UID.to_vec(),
         };
         me.learn_atr()?;
         Ok(me)
@@ -122,7 +129,56 @@ impl SscVirtualCard {
         interface: Interface,
     ) -> Result<Self, String> {
         let nvm = profile.image().map_err(|e| e.to_string())?;
-        SscVirtualCard::new(nvm, profile.options(), rng, interface)
+        let mut card = SscVirtualCard::new(nvm, profile.options(), rng, interface)?;
+        card.set_uid(profile.uid());
+        Ok(card)
+    }
+
+    /// The contactless UID the emulated reader reports (4, 7 or 10 bytes; the profile's
+    /// `card.uid`). A card image does not keep it: it belongs to the reader's view.
+    pub fn set_uid(&mut self, uid: &[u8]) {
+        self.uid = uid.to_vec();
+    }
+
+    /// The reader's own answer to a pseudo-APDU, or `None` for a command the card must
+    /// process. PC/SC part 3 §3.2.2.1.3 GET DATA `FF CA P1 00 Le` (spec/pcsc.md §2.1):
+    /// behind vpcd no reader driver answers it, so the virtual card answers for the
+    /// reader. Contactless: P1 `00` the UID, P1 `01` the historical bytes of the ATS
+    /// (those of the contactless ATR, PC/SC part 3 §3.1.3.2.3.1), both ‖ `9000`; Le shorter
+    /// than the data → `6Cxx`, longer → data ‖ `6282`. Contact, other P1 or P2 → `6A81`,
+    /// as a reader answers for a function it does not support. Other class-`FF` commands go
+    /// to the card (which answers `6E00`), as through a transparent reader.
+    fn reader_command(&self, apdu: &[u8]) -> Option<Vec<u8>> {
+        let [0xFF, 0xCA, p1, p2, rest @ ..] = apdu else {
+            return None;
+        };
+        const NOT_SUPPORTED: [u8; 2] = [0x6A, 0x81];
+        let data: Vec<u8> = match (self.interface, p1, p2) {
+            (Interface::Contactless, 0x00, 0x00) => self.uid.clone(),
+            (Interface::Contactless, 0x01, 0x00) => {
+                sscard_core::atr::historical_bytes(self.card.atr())
+                    .unwrap_or(&[])
+                    .to_vec()
+            }
+            _ => return Some(NOT_SUPPORTED.to_vec()),
+        };
+        // Short case 2 only: Le absent (case 1 sent by some hosts) or one byte, 00 = all.
+        let le = match rest {
+            [] | [0x00] => None,
+            [le] => Some(usize::from(*le)),
+            _ => return Some(vec![0x67, 0x00]),
+        };
+        let mut out = match le {
+            Some(le) if le < data.len() => return Some(vec![0x6C, data.len() as u8]),
+            Some(le) if le > data.len() => {
+                let mut d = data;
+                d.extend_from_slice(&[0x62, 0x82]);
+                return Some(d);
+            }
+            _ => data,
+        };
+        out.extend_from_slice(&[0x90, 0x00]);
+        Some(out)
     }
 
     /// A card kept in `file`, whose current body is `body`: every change is saved there.
@@ -268,6 +324,15 @@ impl VirtualCard for SscVirtualCard {
 
     fn transmit(&mut self, apdu: &[u8], response: &mut Vec<u8>) {
         let started = Instant::now();
+        if self.card.is_powered()
+            && let Some(answer) = self.reader_command(apdu)
+        {
+            response.extend_from_slice(&answer);
+            if let Some(t) = self.tracer.as_mut() {
+                t.reader_exchange(apdu, response, started.elapsed());
+            }
+            return;
+        }
         let commits = self.card.store().commits();
         let n = self.card.process(apdu, &mut self.out);
         // Save before answering: the host must never see an acknowledgement of a change
@@ -343,6 +408,43 @@ mod tests {
         assert_eq!(c.atr()[..4], [0x3B, 0x6D, 0x00, 0x00]);
         c.set_interface(Interface::Contactless).unwrap();
         assert_eq!(c.atr()[..4], [0x3B, 0x8D, 0x80, 0x01]);
+    }
+
+    #[test]
+    fn the_reader_answers_ff_ca_on_contactless_and_refuses_it_on_contact() {
+        let mut c = card();
+        c.power_on();
+        // Contact: a reader does not support GET DATA UID there (PC/SC part 3 §3.2.2.1.3).
+        assert_eq!(send(&mut c, &[0xFF, 0xCA, 0x00, 0x00, 0x00]), [0x6A, 0x81]);
+        c.set_interface(Interface::Contactless).unwrap();
+        c.power_on();
+        assert_eq!(
+            send(&mut c, &[0xFF, 0xCA, 0x00, 0x00, 0x00]),
+            [0x53, 0x53, 0x43, 0x01, 0x90, 0x00]
+        );
+        assert_eq!(
+            send(&mut c, &[0xFF, 0xCA, 0x00, 0x00]),
+            [0x53, 0x53, 0x43, 0x01, 0x90, 0x00]
+        );
+        assert_eq!(send(&mut c, &[0xFF, 0xCA, 0x00, 0x00, 0x02]), [0x6C, 0x04]);
+        assert_eq!(
+            send(&mut c, &[0xFF, 0xCA, 0x00, 0x00, 0x06]),
+            [0x53, 0x53, 0x43, 0x01, 0x62, 0x82]
+        );
+        // The ATS historical bytes are those of the contactless ATR 3B 8D 80 01 <hist> TCK.
+        let atr = c.atr();
+        let mut hist = atr[4..atr.len() - 1].to_vec();
+        hist.extend_from_slice(&[0x90, 0x00]);
+        assert_eq!(send(&mut c, &[0xFF, 0xCA, 0x01, 0x00, 0x00]), hist);
+        assert_eq!(send(&mut c, &[0xFF, 0xCA, 0x02, 0x00, 0x00]), [0x6A, 0x81]);
+        // Other reader-class commands reach the card, which does not know class FF.
+        assert_eq!(send(&mut c, &[0xFF, 0xB0, 0x00, 0x00, 0x00]), [0x6E, 0x00]);
+        // A profile's UID replaces the default.
+        c.set_uid(&[1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(
+            send(&mut c, &[0xFF, 0xCA, 0x00, 0x00, 0x00]),
+            [1, 2, 3, 4, 5, 6, 7, 0x90, 0x00]
+        );
     }
 
     #[test]

@@ -418,6 +418,52 @@ mod e2e {
         absent(&ctx, 0);
     }
 
+    /// Issue 16: an independent RSA-only EMV kernel (`tests/e2e/emv_rsa_kernel.py`,
+    /// pyscard) given `vectors/pboc/capk.toml` completes offline data authentication on the
+    /// default card through pcscd + vpcd: DDA and SDA on contact, the reader UID then fDDA
+    /// on contactless; TVR byte 1 clean.
+    #[test]
+    fn an_rsa_only_kernel_completes_oda_over_pcsc() {
+        let Some(_lock) = setup("an_rsa_only_kernel_completes_oda_over_pcsc") else {
+            return;
+        };
+        let ctx = context();
+        for interface in ["contact", "contactless"] {
+            absent(&ctx, 0);
+            let served = Served::start(&["--slot", "0", "--interface", interface]);
+            present(&ctx, 0);
+            let out = tool(
+                "/usr/bin/python3",
+                &[
+                    "tests/e2e/emv_rsa_kernel.py",
+                    "--capk",
+                    "vectors/pboc/capk.toml",
+                    "--interface",
+                    interface,
+                    "--reader",
+                    "Virtual PCD 00 00",
+                ],
+            );
+            let result = out
+                .lines()
+                .find_map(|l| l.strip_prefix("RESULT "))
+                .unwrap_or_else(|| panic!("no RESULT line: {out}"));
+            let r: serde_json::Value = serde_json::from_str(result).unwrap();
+            assert!(r.get("error").is_none(), "{r}");
+            assert_eq!(r["tvr1"], "00", "{interface}: {r}");
+            if interface == "contact" {
+                assert_eq!(r["dda"], "ok", "{r}");
+                assert_eq!(r["sda"], "ok", "{r}");
+            } else {
+                assert_eq!(r["uid"], "53534301", "{r}");
+                assert_eq!(r["fdda"], "ok", "{r}");
+            }
+            say(&format!("RSA-only kernel over PC/SC, {interface}: {r}"));
+            served.terminate();
+        }
+        absent(&ctx, 0);
+    }
+
     #[test]
     fn two_cards_in_two_slots_at_once() {
         let Some(_lock) = setup("two_cards_in_two_slots_at_once") else {

@@ -62,3 +62,52 @@ fn pboc_session_corpus() {
 fn tear_session_corpus() {
     replay("tear_session", fuzz_checks::tear_session);
 }
+
+/// The PBOC corpus seeds reach both offline data authentication algorithms of the dual
+/// default card: `DF69` = 00 gives RSA signatures (128 bytes, the ICC key's length),
+/// `DF69` = 01 SM2 ones (the assumed 76-byte layout), on contact and contactless.
+#[test]
+fn pboc_corpus_reaches_rsa_and_sm2() {
+    use sscard::fuzz_checks::{Event, split_session};
+    fn responses(seed: &str) -> Vec<Vec<u8>> {
+        let path: PathBuf = [
+            env!("CARGO_MANIFEST_DIR"),
+            "fuzz",
+            "corpus",
+            "pboc_session",
+            seed,
+        ]
+        .iter()
+        .collect();
+        let mut card = sscard::sample::pboc_sample_card();
+        let mut out = vec![0u8; 65_538];
+        let mut all = Vec::new();
+        for event in split_session(&std::fs::read(path).unwrap()) {
+            match event {
+                Event::Apdu(apdu) => {
+                    let n = card.process(&apdu, &mut out);
+                    all.push(out.get(..n).unwrap_or_default().to_vec());
+                }
+                Event::PowerCycle(i) => {
+                    card.power_off();
+                    card.power_on(i).unwrap();
+                }
+                Event::PowerOff => card.power_off(),
+            }
+        }
+        all
+    }
+    let has = |rs: &[Vec<u8>], prefix: &[u8]| {
+        rs.iter()
+            .any(|r| r.windows(prefix.len()).any(|w| w == prefix))
+    };
+    // INTERNAL AUTHENTICATE's answer, fetched by GET RESPONSE: 80 81 80 (RSA) / 80 4C (SM2).
+    assert!(has(&responses("rsa_contact"), &[0x80, 0x81, 0x80]));
+    assert!(has(&responses("sm2_contact"), &[0x80, 0x4C, 0x15, 0x07]));
+    // qPBOC fDDA in the GPO answer: 9F4B 81 80 (RSA) / 9F4B 46 15 07 (SM2).
+    assert!(has(&responses("rsa_qpboc"), &[0x9F, 0x4B, 0x81, 0x80]));
+    assert!(has(
+        &responses("sm2_qpboc"),
+        &[0x9F, 0x4B, 0x46, 0x15, 0x07]
+    ));
+}

@@ -1,7 +1,7 @@
 //! Tear tests of the PBOC applet: the power is cut at every NVM write of GPO, VERIFY,
 //! GENERATE AC (1 and 2), EXTERNAL AUTHENTICATE and the issuer script commands (PUT DATA
 //! 9F79, UPDATE RECORD, APPLICATION BLOCK) on contact, and of a qPBOC offline approval on
-//! contactless, in every tear mode (`sscard::tear::tear_every_write`).
+//! contactless (with SM2 and with RSA fDDA), in every tear mode (`sscard::tear::tear_every_write`).
 //!
 //! After each recovery the PBOC state visible through APDUs (ATC, PIN try counter, EC
 //! balance, both logs, the updated record, the blocked flag) must be exactly the state
@@ -226,7 +226,7 @@ fn contact_transaction_and_scripts_survive_a_tear_at_every_write() {
     ));
     let head = vec![
         hex("00A4040008A00000033301010100"),
-        hex("80A800000B830900000000001000015600"),
+        hex("80A800000C830A0000000000100001560100"),
         hex("002000800826999999FFFFFFFF"),
         hex("0020008008261234 56FFFFFFFF"),
         gac1,
@@ -275,15 +275,29 @@ fn contact_transaction_and_scripts_survive_a_tear_at_every_write() {
 
 #[test]
 fn qpboc_offline_approval_survives_a_tear_at_every_write() {
+    qpboc_offline_approval_torn("01"); // SM2 fDDA
+}
+
+#[test]
+fn qpboc_offline_approval_with_rsa_fdda_survives_a_tear_at_every_write() {
+    qpboc_offline_approval_torn("00"); // RSA fDDA: a terminal without SM (DF69 = 00)
+}
+
+/// The qPBOC offline approval torn at every write, the terminal's `DF69` choosing the
+/// fDDA algorithm.
+fn qpboc_offline_approval_torn(df69: &str) {
     let apdus = vec![
         hex("00A404000E325041592E5359532E444446303100"),
         hex("00A4040008A00000033301010100"),
-        hex(
-            "80A80000258323 36000080 000000000100 000000000000 0156 0000000000 0156 261129 00 CAFEBABE 00 01 00",
-        ),
+        hex(&format!(
+            "80A80000258323 36000080 000000000100 000000000000 0156 0000000000 0156 261129 00 CAFEBABE 00 {df69} 00",
+        )),
     ];
     let (states, responses) = clean_run(Interface::Contactless, &apdus);
     assert_eq!(responses[2].1, 0x9000);
+    // The signed dynamic data of the chosen algorithm: RSA 128 bytes, SM2 70.
+    let sdad = if df69 == "00" { "9F4B8180" } else { "9F4B4615" };
+    assert!(to_hex(&responses[2].0).contains(sdad), "{df69}");
     assert_eq!(to_hex(&states[3].balance), "000000009900");
     assert_eq!(states[3].transaction_log.len(), 1);
     let checked = tear_every_write(

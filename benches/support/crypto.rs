@@ -108,6 +108,12 @@ pub struct Ops {
     msg: [u8; 32],
     sig: [u8; 64],
     sig_der: Vec<u8>,
+    rsa_n: Vec<u8>,
+    rsa_e: Vec<u8>,
+    rsa_crt: [Vec<u8>; 5],
+    rsa_ossl: openssl::rsa::Rsa<Private>,
+    rsa_in: Vec<u8>,
+    rsa_out: Vec<u8>,
 }
 
 /// One measured operation: its group (the operation) and its implementation.
@@ -144,6 +150,78 @@ cases! {
         [OURS: sm2_sign_ours, CRATE: sm2_sign_crate, OPENSSL: sm2_sign_openssl],
     "SM2 verify (ID 1234567812345678, key from bytes)" =>
         [OURS: sm2_verify_ours, CRATE: sm2_verify_crate, OPENSSL: sm2_verify_openssl],
+    "RSA-1024 private operation (the ICC key, CRT; sscard checks with e)" =>
+        [OURS: rsa_private_ours, OPENSSL: rsa_private_openssl],
+    "RSA-1024 DDA signature (Book 2 Table 17: SHA-1 + private operation)" =>
+        [OURS: rsa_dda_ours, OPENSSL: rsa_dda_openssl],
+}
+
+/// The default card's ICC RSA key (TEST ONLY, `vectors/pboc/test-keys/icc.pem`).
+const ICC_PEM: &[u8] = include_bytes!("../../vectors/pboc/test-keys/icc.pem");
+/// DDA input of the measured signatures: ICC dynamic number and the DDOL data (`9F37`).
+const DDA_NUMBER: [u8; 8] = [0x00, 0x01, 1, 2, 3, 4, 5, 6];
+const DDA_UN: [u8; 4] = [0xCA, 0xFE, 0xBA, 0xBE];
+fn rsa_key(o: &Ops) -> sscard_pboc::rsa_oda::RsaCrtKey<'_> {
+    let [p, q, dp, dq, qinv] = &o.rsa_crt;
+    sscard_pboc::rsa_oda::RsaCrtKey::new(&o.rsa_n, &o.rsa_e, p, q, dp, dq, qinv).unwrap()
+}
+
+fn rsa_private(o: &mut Ops, imp: &str) -> Out {
+    let out = if imp == OURS {
+        rsa_key(o)
+            .private_operation(black_box(&o.rsa_in))
+            .unwrap()
+            .to_vec()
+    } else {
+        let n = o
+            .rsa_ossl
+            .private_encrypt(
+                black_box(&o.rsa_in),
+                &mut o.rsa_out,
+                openssl::rsa::Padding::NONE,
+            )
+            .unwrap();
+        o.rsa_out[..n].to_vec()
+    };
+    result(&out[..32])
+}
+fn rsa_private_ours(o: &mut Ops) {
+    black_box(rsa_private(o, OURS));
+}
+fn rsa_private_openssl(o: &mut Ops) {
+    black_box(rsa_private(o, OPENSSL));
+}
+
+fn rsa_dda(o: &mut Ops, imp: &str) -> Out {
+    let out = if imp == OURS {
+        sscard_pboc::rsa_oda::signed_dynamic_data(&rsa_key(o), &DDA_NUMBER, &[&DDA_UN])
+            .unwrap()
+            .to_vec()
+    } else {
+        // The same recovered data, hashed and raised by OpenSSL.
+        let mut data = vec![0x05, 0x01, 9, 8];
+        data.extend_from_slice(&DDA_NUMBER);
+        data.resize(128 - 22, 0xBB);
+        let mut hashed = data.clone();
+        hashed.extend_from_slice(&DDA_UN);
+        let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha1(), &hashed).unwrap();
+        let mut block = vec![0x6A];
+        block.extend_from_slice(&data);
+        block.extend_from_slice(&digest);
+        block.push(0xBC);
+        let n = o
+            .rsa_ossl
+            .private_encrypt(&block, &mut o.rsa_out, openssl::rsa::Padding::NONE)
+            .unwrap();
+        o.rsa_out[..n].to_vec()
+    };
+    result(&out[..32])
+}
+fn rsa_dda_ours(o: &mut Ops) {
+    black_box(rsa_dda(o, OURS));
+}
+fn rsa_dda_openssl(o: &mut Ops) {
+    black_box(rsa_dda(o, OPENSSL));
 }
 
 /// An OpenSSL cipher context for `cipher` keyed with `key`, no padding.
@@ -230,6 +308,18 @@ impl Ops {
         let msg: [u8; 32] = core::array::from_fn(|i| (i * 7) as u8);
         let sig = sm2.sign(SM2_DEFAULT_ID, &msg).unwrap();
         let des_ede = Cipher::fetch(None, "DES-EDE-ECB", None).unwrap();
+        let rsa_ossl = PKey::private_key_from_pem(ICC_PEM).unwrap().rsa().unwrap();
+        let rsa_n = rsa_ossl.n().to_vec();
+        let rsa_e = rsa_ossl.e().to_vec();
+        let rsa_crt = [
+            rsa_ossl.p().unwrap().to_vec(),
+            rsa_ossl.q().unwrap().to_vec(),
+            rsa_ossl.dmp1().unwrap().to_vec(),
+            rsa_ossl.dmq1().unwrap().to_vec(),
+            rsa_ossl.iqmp().unwrap().to_vec(),
+        ];
+        let mut rsa_in = vec![0x6Au8; rsa_n.len()];
+        rsa_in[rsa_n.len() - 1] = 0xBC;
         let mut ops = Ops {
             sm4: CardCipher::new(Algorithm::Sm4, &KEY).unwrap(),
             sm4_raw: sm4::Sm4::new(&KEY.into()),
@@ -255,6 +345,12 @@ impl Ops {
             msg,
             sig,
             sig_der: rs_to_der(&sig),
+            rsa_out: vec![0u8; rsa_n.len()],
+            rsa_n,
+            rsa_e,
+            rsa_crt,
+            rsa_ossl,
+            rsa_in,
         };
         ops.check();
         ops
@@ -324,6 +420,16 @@ impl Ops {
         sm2_verify_ours(self);
         sm2_verify_crate(self);
         sm2_verify_openssl(self);
+        assert_eq!(
+            rsa_private(self, OURS),
+            rsa_private(self, OPENSSL),
+            "RSA private operation: sscard = OpenSSL"
+        );
+        assert_eq!(
+            rsa_dda(self, OURS),
+            rsa_dda(self, OPENSSL),
+            "DDA signature: sscard = OpenSSL"
+        );
     }
 }
 

@@ -161,7 +161,21 @@ pub(crate) struct AppConfig {
     pub psn: u8,
     pub log: LogArea,
     pub load_log: LogArea,
+    /// (offset, length) of the ICC RSA key `n ‖ d`; length 0 = no RSA key.
+    pub rsa_key: (u16, u16),
+    /// (offset, length) of the AFLs of the RSA path: `[len] contact ‖ [len] qPBOC ‖ [len] EC`.
+    pub rsa_afls: (u16, u16),
+    /// Which ODA algorithms the card offers, `SUITE_*`; 0 (images made before RSA) = SM2
+    /// whatever the terminal says, as those cards did.
+    pub suite: u8,
 }
+
+/// ODA suite bit: the RSA chain and an ICC RSA key are personalized.
+pub(crate) const SUITE_RSA: u8 = 0x01;
+/// ODA suite bit: the SM2 chain is offered (SM-only or dual card).
+pub(crate) const SUITE_SM: u8 = 0x02;
+/// ODA suite bit: an RSA-only card refuses (6985 at GPO) a terminal that asks for SM.
+pub(crate) const SUITE_REFUSE_SM_REQUEST: u8 = 0x04;
 
 impl AppConfig {
     pub fn encode(&self) -> [u8; CONFIG_LEN] {
@@ -189,6 +203,15 @@ impl AppConfig {
             self.load_log.len,
             d0,
             d1,
+            self.rsa_key.0.to_be_bytes()[0],
+            self.rsa_key.0.to_be_bytes()[1],
+            self.rsa_key.1.to_be_bytes()[0],
+            self.rsa_key.1.to_be_bytes()[1],
+            self.rsa_afls.0.to_be_bytes()[0],
+            self.rsa_afls.0.to_be_bytes()[1],
+            self.rsa_afls.1.to_be_bytes()[0],
+            self.rsa_afls.1.to_be_bytes()[1],
+            self.suite,
         ];
         for (d, s) in b.iter_mut().zip(fields) {
             *d = s;
@@ -220,7 +243,21 @@ impl AppConfig {
                 len: at(17),
                 at: u16::from_be_bytes([at(18), at(19)]),
             },
+            rsa_key: (
+                u16::from_be_bytes([at(20), at(21)]),
+                u16::from_be_bytes([at(22), at(23)]),
+            ),
+            rsa_afls: (
+                u16::from_be_bytes([at(24), at(25)]),
+                u16::from_be_bytes([at(26), at(27)]),
+            ),
+            suite: at(28),
         }
+    }
+
+    /// The RSA path exists: an ICC RSA key and its AFLs are personalized.
+    pub fn has_rsa(&self) -> bool {
+        self.suite & SUITE_RSA != 0 && self.rsa_key.1 != 0
     }
 
     pub fn has(&self, flag: u8) -> bool {
@@ -694,6 +731,9 @@ mod tests {
                 len: 48,
                 at: 0x500,
             },
+            rsa_key: (0x600, 256),
+            rsa_afls: (0x700, 15),
+            suite: SUITE_RSA | SUITE_SM,
         };
         assert_eq!(AppConfig::decode(0x120, &c.encode()), c);
     }

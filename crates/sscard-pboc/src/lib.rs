@@ -17,7 +17,11 @@
 //! * **electronic cash and logs** (§2.11, §2.13): EC balance and limits, offline EC
 //!   purchases (contact and qPBOC), loads by PUT DATA 9F79, transaction and load logs;
 //! * **SM2 offline data authentication** (fDDA, DDA) in [`assumed_sm2_oda`], the one
-//!   marked module whose layout is an assumption (part 17 is not public).
+//!   marked module whose layout is an assumption (part 17 is not public);
+//! * **RSA offline data authentication** (SDA data, DDA, qPBOC fDDA; EMV Book 2) in
+//!   [`rsa_oda`]: the card signs on a fixed-size integer, the CA → issuer → ICC chain is
+//!   built at personalization from a test CA key the profile names. `DF69` in the PDOL
+//!   chooses the chain on a dual card (`docs/spec-choices.md`, "PBOC").
 //!
 //! # Design
 //!
@@ -48,6 +52,8 @@
 //!
 //! * **SM2 offline data authentication** (PBOC part 17 is not public): the signed data and
 //!   certificate layouts of [`assumed_sm2_oda`].
+//! * **SM2 or RSA** (part 17 again): `DF69` ≠ 00 → SM2, else RSA, on a dual card; an
+//!   RSA-only card may refuse an SM request; all in `docs/spec-choices.md`.
 //! * **IAD issuer-discretionary MAC** (§2.7 leaves the padding open): retail MAC with
 //!   padding method 2 over `ATC ‖ value(5) ‖ 00`.
 //! * **GENERATE AC 2 input**: the same 37-byte CVN 01 input as GAC1, taken from the CDOL2
@@ -84,14 +90,15 @@ pub mod perso;
 #[cfg(feature = "serde")]
 pub mod profile;
 mod records;
+pub mod rsa_oda;
 mod script;
 mod state;
 mod txn;
 
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};
 pub use perso::{
-    Application, ElectronicCash, Keys, LogSpec, PbocPersonalization, PersoError, Record,
-    RiskParameters, personalize,
+    Application, ElectronicCash, Keys, LogSpec, OdaAlgorithms, PbocPersonalization, PersoError,
+    Record, RiskParameters, RsaOda, personalize,
 };
 
 use sscard_core::apdu::{CommandView, Writer};

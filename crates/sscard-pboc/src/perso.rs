@@ -19,7 +19,8 @@ use crate::layout::{
     AppConfig, ApplicationKind, BLOB_COUNT, BLOB_DIR_LEN, Blob, CARD_ACTIVE, CFG_EC, CFG_FDDA01,
     CFG_IAD_EC_BALANCE, CFG_SM2, CONFIG_LEN, FLAG_APP_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT,
     FLAG_PSE, FLAG_PSE_CONTACTLESS, LogArea, MAGIC, MAX_APPLICATIONS, MAX_LOG_FORMAT,
-    OBJECT_TABLE_LEN, Obj, RECORD_DIR_ENTRY, REGION_AID, header, u64_to_bcd6,
+    OBJECT_TABLE_LEN, Obj, RECORD_DIR_ENTRY, REGION_AID, SUITE_REFUSE_SM_REQUEST, SUITE_RSA,
+    SUITE_SM, header, u64_to_bcd6,
 };
 use crate::state::MAX_DOL;
 
@@ -139,8 +140,66 @@ pub struct Application<'a> {
     pub app_version: [u8; 2],
     /// ICC SM2 private key for fDDA / DDA (`None`: no dynamic authentication).
     pub sm2_secret: Option<[u8; 32]>,
+    /// The RSA path: ICC RSA key and the AFLs that name the RSA certificate records
+    /// (`None`: SM2 only, as before PBOC part 17 dual cards).
+    pub rsa: Option<RsaOda<'a>>,
+    /// Which ODA algorithms the card offers and how it chooses by `DF69`.
+    pub oda_algorithms: OdaAlgorithms,
     /// Start blocked (SELECT answers 6283).
     pub blocked: bool,
+}
+
+/// The offline data authentication algorithms of a card (PBOC 3.0 part 17: a terminal
+/// that supports the SM algorithms says so with `DF69` in the PDOL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OdaAlgorithms {
+    /// Both chains: `DF69` ≠ 00 → SM2 (the SM AFLs), absent or 00 → RSA (the RSA AFLs).
+    Dual,
+    /// RSA only. `refuse_sm_request`: a terminal sending `DF69` ≠ 00 gets 6985 at GPO
+    /// instead of RSA (public part 17 text does not say; `docs/spec-choices.md`).
+    RsaOnly {
+        /// Answer 6985 to an SM request rather than carry on in RSA.
+        refuse_sm_request: bool,
+    },
+    /// SM2 only, whatever `DF69` says (a terminal without SM fails ODA, as on a real
+    /// SM-only card).
+    SmOnly,
+}
+
+/// The RSA side of a card: the ICC key (EMV Book 2 §6) in CRT form, as DGI 8201–8205
+/// carry it (pboc.md §2.14), and the AFLs GPO returns on the RSA path (they name the
+/// records with `8F 90 92 9F32 9F46 9F47 9F48 93`). Big-endian byte strings.
+#[derive(Clone, Copy, Debug)]
+pub struct RsaOda<'a> {
+    /// ICC modulus (64–144 bytes: the qPBOC GPO response carries `9F4B`).
+    pub icc_modulus: &'a [u8],
+    /// ICC public exponent `9F47` (checks every signature before it leaves the card).
+    pub icc_public_exponent: &'a [u8],
+    /// Prime `P` (DGI 8205).
+    pub icc_p: &'a [u8],
+    /// Prime `Q` (DGI 8204).
+    pub icc_q: &'a [u8],
+    /// `dP` = d mod (P − 1) (DGI 8203).
+    pub icc_dp: &'a [u8],
+    /// `dQ` = d mod (Q − 1) (DGI 8202).
+    pub icc_dq: &'a [u8],
+    /// `qInv` = Q⁻¹ mod P (DGI 8201).
+    pub icc_qinv: &'a [u8],
+    /// AFL of a contact (or contactless PBOC) transaction on the RSA path.
+    pub afl_contact: &'a [u8],
+    /// AFL of a qPBOC offline approval on the RSA path.
+    pub afl_qpboc: &'a [u8],
+    /// AFL of a contact EC transaction on the RSA path (empty: `afl_contact`).
+    pub afl_ec: &'a [u8],
+}
+
+/// Longest ICC RSA modulus: a 1152-bit key keeps the qPBOC GPO response, `9F4B`
+/// included, within a short APDU's 256 bytes.
+pub const MAX_ICC_RSA_MODULUS: usize = crate::rsa_oda::MAX_CARD_MODULUS_LEN;
+
+/// Bytes of the stored ICC RSA key for a modulus of `n` bytes.
+pub(crate) const fn rsa_key_blob_len(n: usize) -> usize {
+    1 + n + 4 + 5 * crate::rsa_oda::crt_component_len(n)
 }
 
 /// One record of the application.
@@ -502,10 +561,71 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
     }
     if a.sm2_secret.is_some() {
         flags |= CFG_SM2;
-        if a.app_version >= [0x00, 0x30] {
-            flags |= CFG_FDDA01;
-        }
     }
+    if (a.sm2_secret.is_some() || a.rsa.is_some()) && a.app_version >= [0x00, 0x30] {
+        flags |= CFG_FDDA01;
+    }
+    let suite = match a.oda_algorithms {
+        OdaAlgorithms::Dual => SUITE_RSA | SUITE_SM,
+        OdaAlgorithms::RsaOnly {
+            refuse_sm_request: false,
+        } => SUITE_RSA,
+        OdaAlgorithms::RsaOnly {
+            refuse_sm_request: true,
+        } => SUITE_RSA | SUITE_REFUSE_SM_REQUEST,
+        OdaAlgorithms::SmOnly => SUITE_SM,
+    };
+    // The ICC RSA key (n ‖ d, d left-padded) and the RSA AFLs.
+    // The ICC RSA key: `[N] ‖ n ‖ e (4) ‖ P ‖ Q ‖ dP ‖ dQ ‖ qInv`, the CRT components
+    // left-padded to H = ⌈N/2⌉ bytes each.
+    let (rsa_key, rsa_afls) = match a.rsa {
+        Some(r) => {
+            let n = r.icc_modulus.len();
+            let h = crate::rsa_oda::crt_component_len(n);
+            let len = rsa_key_blob_len(n);
+            let key_at = sink.alloc(len)?;
+            sink.put(key_at, &[n as u8])?;
+            sink.put(key_at + 1, r.icc_modulus)?;
+            let mut field = [0u8; crate::rsa_oda::MAX_CARD_MODULUS_LEN];
+            let parts = [
+                (r.icc_public_exponent, 4),
+                (r.icc_p, h),
+                (r.icc_q, h),
+                (r.icc_dp, h),
+                (r.icc_dq, h),
+                (r.icc_qinv, h),
+            ];
+            let mut at = key_at + 1 + n;
+            for (value, width) in parts {
+                field.fill(0);
+                let pad = width.saturating_sub(value.len());
+                if let Some(dst) = field.get_mut(pad..width) {
+                    dst.copy_from_slice(value);
+                }
+                sink.put(at, field.get(..width).unwrap_or(&[]))?;
+                at += width;
+            }
+            zeroize::Zeroize::zeroize(&mut field);
+            let afl_ec = if r.afl_ec.is_empty() {
+                r.afl_contact
+            } else {
+                r.afl_ec
+            };
+            let afls_len = 3 + r.afl_contact.len() + r.afl_qpboc.len() + afl_ec.len();
+            let afls_at = sink.alloc(afls_len)?;
+            let mut at = afls_at;
+            for afl in [r.afl_contact, r.afl_qpboc, afl_ec] {
+                sink.put(at, &[afl.len() as u8])?;
+                sink.put(at + 1, afl)?;
+                at += 1 + afl.len();
+            }
+            (
+                (key_at as u16, len as u16),
+                (afls_at as u16, afls_len as u16),
+            )
+        }
+        None => ((0, 0), (0, 0)),
+    };
     let area = |l: &Option<LogSpec<'_>>, len: usize, at: usize| match l {
         Some(l) => LogArea {
             sfi: l.sfi,
@@ -527,6 +647,9 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
         psn: a.psn,
         log: area(&a.transaction_log, tlen, log_at),
         load_log: area(&a.load_log, llen, load_at),
+        rsa_key,
+        rsa_afls,
+        suite,
     };
     sink.put(base, &cfg.encode())?;
 
@@ -857,6 +980,59 @@ fn validate(a: &Application<'_>) -> PResult<()> {
             "applications.load_log",
             "SFI must differ from the transaction log's",
         );
+    }
+    match (a.oda_algorithms, a.sm2_secret.is_some(), a.rsa.is_some()) {
+        (OdaAlgorithms::Dual, true, true)
+        | (OdaAlgorithms::RsaOnly { .. }, _, true)
+        | (OdaAlgorithms::SmOnly, _, false) => {}
+        (OdaAlgorithms::Dual, _, _) => {
+            return bad(
+                "applications.oda_algorithms",
+                "dual needs both sm2_secret and the rsa section",
+            );
+        }
+        (OdaAlgorithms::RsaOnly { .. }, _, false) => {
+            return bad("applications.oda_algorithms", "rsa needs the rsa section");
+        }
+        (OdaAlgorithms::SmOnly, _, true) => {
+            return bad(
+                "applications.oda_algorithms",
+                "sm does not take an rsa section",
+            );
+        }
+    }
+    if let Some(r) = a.rsa {
+        let key = crate::rsa_oda::RsaCrtKey::new(
+            r.icc_modulus,
+            r.icc_public_exponent,
+            r.icc_p,
+            r.icc_q,
+            r.icc_dp,
+            r.icc_dq,
+            r.icc_qinv,
+        );
+        // One signature proves the components belong together (the card checks each).
+        let probe = [0x6Au8; crate::rsa_oda::MAX_CARD_MODULUS_LEN];
+        let probe = probe.get(..r.icc_modulus.len()).unwrap_or(&[]);
+        if key.and_then(|k| k.private_operation(probe)).is_err() {
+            return bad(
+                "applications.rsa.icc_key",
+                "must be a consistent RSA CRT key of 512-1152 bits (n, e, P, Q, dP, dQ, qInv)",
+            );
+        }
+        for (field, afl) in [
+            ("applications.rsa.afl_contact", r.afl_contact),
+            ("applications.rsa.afl_qpboc", r.afl_qpboc),
+            ("applications.rsa.afl_ec", r.afl_ec),
+        ] {
+            validate_afl(a, afl, field)?;
+        }
+        if r.afl_contact.is_empty() {
+            return bad(
+                "applications.rsa.afl_contact",
+                "must list at least one record",
+            );
+        }
     }
     if let Some(s) = a.sm2_secret
         && Sm2KeyPair::from_secret_bytes(&s).is_err()

@@ -10,6 +10,7 @@
 
 use std::format;
 use std::string::{String, ToString};
+use std::vec;
 use std::vec::Vec;
 
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use sscard_core::nvm::Nvm;
 use crate::layout::ApplicationKind;
 use crate::perso::{
     self, Application, ElectronicCash, Keys, LogSpec, PbocPersonalization, PersoError, Record,
-    RiskParameters,
+    RiskParameters, RsaOda,
 };
 
 /// A profile error: the dotted path of the field and what is wrong with it.
@@ -152,6 +153,17 @@ pub struct ApplicationSection {
     /// ICC SM2 private key hex (32 bytes).
     #[serde(default)]
     pub sm2_secret: Option<String>,
+    /// RSA offline data authentication: keys, certificate records and AFLs.
+    #[serde(default)]
+    pub rsa: Option<RsaSection>,
+    /// `dual`, `rsa` or `sm` (default: `dual` when both `sm2_secret` and `rsa` are given,
+    /// else the one given).
+    #[serde(default)]
+    pub oda_algorithms: Option<String>,
+    /// An RSA-only card answers 6985 to a GPO whose `DF69` asks for SM (default false:
+    /// it carries on in RSA). See `docs/spec-choices.md`.
+    #[serde(default)]
+    pub refuse_sm_request: bool,
     /// Start blocked.
     #[serde(default)]
     pub blocked: bool,
@@ -167,6 +179,351 @@ fn dki() -> String {
 }
 fn version() -> String {
     "0030".to_string()
+}
+
+/// `rsa`: the RSA chain CA → issuer → ICC, built at personalization (EMV Book 2 §5–6).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsaSection {
+    /// Index of the test CA key (hex byte) in `vectors/pboc/test-ca-keys.toml`; it goes
+    /// in `8F`.
+    pub ca_index: String,
+    /// RID of the CA (default UnionPay `A000000333`).
+    #[serde(default = "unionpay_rid")]
+    pub ca_rid: String,
+    /// SFI whose records 1–3 receive `8F 90 92 9F32`, `9F46 9F47 9F48` and `93`.
+    pub sfi: u8,
+    /// AFL of the contact path when RSA is chosen.
+    pub afl_contact: String,
+    /// AFL of a qPBOC offline approval when RSA is chosen.
+    pub afl_qpboc: String,
+    /// AFL of the contact EC path when RSA is chosen (default `afl_contact`).
+    #[serde(default)]
+    pub afl_ec: String,
+    /// Certificate serial numbers, 3 bytes hex (default `000001`).
+    #[serde(default = "serial")]
+    pub certificate_serial: String,
+    /// Certificate expiry `MMYY` (default: the application's expiry).
+    #[serde(default)]
+    pub certificate_expiry: Option<String>,
+    /// Data authentication code `9F45` in the signed static data, 2 bytes hex.
+    #[serde(default = "dac")]
+    pub data_authentication_code: String,
+    /// The issuer's key pair (TEST ONLY).
+    pub issuer_key: RsaKeySection,
+    /// The card's key pair (TEST ONLY); the card keeps `n` and `d`.
+    pub icc_key: RsaKeySection,
+}
+
+fn unionpay_rid() -> String {
+    "A000000333".to_string()
+}
+fn serial() -> String {
+    "000001".to_string()
+}
+fn dac() -> String {
+    "DAC1".to_string()
+}
+
+/// An RSA key pair, hex.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsaKeySection {
+    /// Modulus.
+    pub modulus: String,
+    /// Public exponent: `03` or `010001`.
+    pub exponent: String,
+    /// Private exponent.
+    pub private_exponent: String,
+    /// CRT prime `P` (PKCS #1 `prime1`); required for the ICC key, which the card keeps
+    /// in CRT form (DGI 8201–8205).
+    #[serde(default)]
+    pub prime1: Option<String>,
+    /// CRT prime `Q` (`prime2`).
+    #[serde(default)]
+    pub prime2: Option<String>,
+    /// `dP` (`exponent1`).
+    #[serde(default)]
+    pub exponent1: Option<String>,
+    /// `dQ` (`exponent2`).
+    #[serde(default)]
+    pub exponent2: Option<String>,
+    /// `qInv` (`coefficient`).
+    #[serde(default)]
+    pub coefficient: Option<String>,
+}
+
+/// `vectors/pboc/test-ca-keys.toml`: the test CA private keys profiles may name.
+pub const TEST_CA_KEYS: &str = include_str!("../../../vectors/pboc/test-ca-keys.toml");
+
+#[derive(Deserialize)]
+struct TestCaKeys {
+    key: Vec<TestCaKey>,
+}
+
+#[derive(Deserialize)]
+struct TestCaKey {
+    rid: String,
+    index: String,
+    algorithm: String,
+    #[serde(default)]
+    modulus: String,
+    #[serde(default)]
+    exponent: String,
+    #[serde(default)]
+    private_exponent: String,
+}
+
+/// An RSA key pair parsed from hex.
+struct RsaKeyBytes {
+    modulus: Vec<u8>,
+    exponent: Vec<u8>,
+    private_exponent: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl RsaKeyBytes {
+    fn parse(field: &str, modulus: &str, exponent: &str, d: &str) -> Result<Self, ProfileError> {
+        let key = RsaKeyBytes {
+            modulus: hex(&format!("{field}.modulus"), modulus)?,
+            exponent: hex(&format!("{field}.exponent"), exponent)?,
+            private_exponent: zeroize::Zeroizing::new(hex(
+                &format!("{field}.private_exponent"),
+                d,
+            )?),
+        };
+        if !matches!(key.exponent.as_slice(), [0x03] | [0x01, 0x00, 0x01]) {
+            return err(&format!("{field}.exponent"), "must be 03 or 010001");
+        }
+        key.private(field)?;
+        Ok(key)
+    }
+
+    fn private(&self, field: &str) -> Result<crate::rsa_oda::RsaPrivateKey<'_>, ProfileError> {
+        crate::rsa_oda::RsaPrivateKey::new(&self.modulus, &self.private_exponent).map_or_else(
+            |_| {
+                err(
+                    field,
+                    "not a usable RSA key (64-248 byte odd modulus with its top bit set)",
+                )
+            },
+            Ok,
+        )
+    }
+
+    fn public(&self) -> crate::rsa_oda::PublicKey<'_> {
+        crate::rsa_oda::PublicKey {
+            modulus: &self.modulus,
+            exponent: &self.exponent,
+        }
+    }
+}
+
+/// The test CA key `rid`/`index` of [`TEST_CA_KEYS`] (RSA, 1024–1984 bits).
+fn test_ca_key(field: &str, rid: &[u8], index: u8) -> Result<RsaKeyBytes, ProfileError> {
+    let keys: TestCaKeys = toml::from_str(TEST_CA_KEYS)
+        .map_or_else(|e| err(field, &format!("test CA key file: {e}")), Ok)?;
+    for k in &keys.key {
+        if hex(field, &k.rid)? == rid && hex(field, &k.index)? == [index] {
+            if k.algorithm != "rsa" {
+                return err(field, "names an SM2 CA key; the RSA chain needs an RSA one");
+            }
+            let key = RsaKeyBytes::parse(field, &k.modulus, &k.exponent, &k.private_exponent)?;
+            if !(128..=248).contains(&key.modulus.len()) {
+                return err(field, "CA modulus must be 1024-1984 bits");
+            }
+            return Ok(key);
+        }
+    }
+    err(
+        field,
+        "no such test CA key in vectors/pboc/test-ca-keys.toml",
+    )
+}
+
+/// Appends `tag len value` (BER, one- or two-byte tag, length up to 255).
+fn put_tlv(out: &mut Vec<u8>, tag: u16, value: &[u8]) {
+    if tag > 0xFF {
+        out.extend_from_slice(&tag.to_be_bytes());
+    } else {
+        out.push(tag as u8);
+    }
+    match value.len() {
+        n @ 0..=0x7F => out.push(n as u8),
+        n => {
+            out.push(0x81);
+            out.push(n.min(255) as u8);
+        }
+    }
+    out.extend_from_slice(value);
+}
+
+/// Static data to be authenticated (EMV Book 3 §10.3, Book 2 §5.4): the AFL's ODA
+/// records (SFI 1–10: the value inside `70`; SFI 11–30: the whole record), then the
+/// values of the tags `9F4A` lists (only the AIP `82` is allowed).
+fn static_data(
+    field: &str,
+    afl: &[u8],
+    records: &[(u8, u8, Vec<u8>)],
+    aip: [u8; 2],
+) -> Result<Vec<u8>, ProfileError> {
+    let mut out = Vec::new();
+    for e in afl.chunks(4) {
+        let [sfi_byte, first, _, oda] = e else {
+            return err(field, "AFL entries are 4 bytes");
+        };
+        let sfi = sfi_byte >> 3;
+        for n in *first..first.saturating_add(*oda) {
+            let Some((_, _, content)) = records.iter().find(|r| r.0 == sfi && r.1 == n) else {
+                return err(field, "names a record that is not personalized");
+            };
+            if sfi <= 10 {
+                out.extend_from_slice(content);
+            } else {
+                put_tlv(&mut out, 0x70, content);
+            }
+        }
+    }
+    let tag_list = records.iter().find_map(|(_, _, content)| {
+        sscard_core::tlv::find(content, sscard_core::tlv::Tag(0x9F4A))
+            .ok()
+            .flatten()
+            .map(|t| t.value().to_vec())
+    });
+    match tag_list.as_deref() {
+        None | Some([]) => {}
+        Some([0x82]) => out.extend_from_slice(&aip),
+        Some(_) => return err("records.9F4A", "the SDA tag list may only name 82 (AIP)"),
+    }
+    Ok(out)
+}
+
+impl RsaSection {
+    /// Builds the three certificate records of the chain for application `a`.
+    fn records(
+        &self,
+        at: &str,
+        pan: &[u8],
+        expiry_yymm: &[u8],
+        aip: [u8; 2],
+        aip_qpboc: [u8; 2],
+        records: &[(u8, u8, Vec<u8>)],
+    ) -> Result<Vec<(u8, u8, Vec<u8>)>, ProfileError> {
+        use crate::rsa_oda::{icc_certificate, issuer_certificate, signed_static_data};
+        let f = |name: &str| format!("{at}.rsa.{name}");
+        let rid = hex(&f("ca_rid"), &self.ca_rid)?;
+        let index = hex_array::<1>(&f("ca_index"), &self.ca_index)?[0];
+        let ca = test_ca_key(&f("ca_index"), &rid, index)?;
+        let k = &self.issuer_key;
+        let issuer = RsaKeyBytes::parse(
+            &f("issuer_key"),
+            &k.modulus,
+            &k.exponent,
+            &k.private_exponent,
+        )?;
+        let k = &self.icc_key;
+        let icc = RsaKeyBytes::parse(&f("icc_key"), &k.modulus, &k.exponent, &k.private_exponent)?;
+        if issuer.modulus.len() > ca.modulus.len() {
+            return err(
+                &f("issuer_key"),
+                "modulus longer than the CA's (Book 2 §5.1)",
+            );
+        }
+        if icc.modulus.len() > issuer.modulus.len() {
+            return err(
+                &f("icc_key"),
+                "modulus longer than the issuer's (Book 2 §6.1)",
+            );
+        }
+        let serial = hex_array::<3>(&f("certificate_serial"), &self.certificate_serial)?;
+        let dac = hex_array::<2>(
+            &f("data_authentication_code"),
+            &self.data_authentication_code,
+        )?;
+        let expiry = match &self.certificate_expiry {
+            Some(mmyy) => digits(&f("certificate_expiry"), mmyy)?,
+            None => match expiry_yymm {
+                [y1, y2, m1, m2] => vec![*m1, *m2, *y1, *y2],
+                _ => return err(&format!("{at}.expiry"), "must be YYMM digits"),
+            },
+        };
+        let bcd = |digits: &[u8], len: usize| -> Vec<u8> {
+            let mut nibbles: Vec<u8> = digits.iter().map(|c| c.wrapping_sub(b'0')).collect();
+            nibbles.resize(2 * len, 0x0F);
+            nibbles
+                .chunks_exact(2)
+                .map(|p| match p {
+                    [hi, lo] => (hi << 4) | lo,
+                    _ => 0xFF,
+                })
+                .collect()
+        };
+        if expiry.len() != 4 {
+            return err(&f("certificate_expiry"), "must be MMYY digits");
+        }
+        let expiry: [u8; 2] = bcd(&expiry, 2).try_into().unwrap_or([0; 2]);
+        let issuer_id: [u8; 4] = bcd(pan.get(..8).unwrap_or(pan), 4)
+            .try_into()
+            .unwrap_or([0xFF; 4]);
+        let pan_field: [u8; 10] = bcd(pan, 10).try_into().unwrap_or([0xFF; 10]);
+
+        let afl_contact = hex(&f("afl_contact"), &self.afl_contact)?;
+        let afl_qpboc = hex(&f("afl_qpboc"), &self.afl_qpboc)?;
+        for (name, afl) in [("afl_contact", &afl_contact), ("afl_qpboc", &afl_qpboc)] {
+            if afl
+                .chunks(4)
+                .any(|e| e.first().map(|s| s >> 3) == Some(self.sfi) && e.get(3) != Some(&0))
+            {
+                return err(&f(name), "the certificate SFI cannot hold ODA records");
+            }
+        }
+        let signed = static_data(&f("afl_contact"), &afl_contact, records, aip)?;
+        if static_data(&f("afl_qpboc"), &afl_qpboc, records, aip_qpboc)? != signed {
+            return err(
+                &f("afl_qpboc"),
+                "must sign the same static data as afl_contact (same ODA records, same AIP)",
+            );
+        }
+
+        let ca_key = ca.private(&f("ca_index"))?;
+        let issuer_key = issuer.private(&f("issuer_key"))?;
+        let chain = |e: sscard_core::status::Status| ProfileError {
+            field: f("issuer_key"),
+            message: format!("cannot build the certificate chain ({e:?})"),
+        };
+        let issuer_cert = issuer_certificate(&ca_key, issuer_id, expiry, serial, &issuer.public())
+            .map_err(chain)?;
+        let icc_cert = icc_certificate(
+            &issuer_key,
+            pan_field,
+            expiry,
+            serial,
+            &icc.public(),
+            &signed,
+        )
+        .map_err(chain)?;
+        let ssad = signed_static_data(&issuer_key, dac, &signed).map_err(chain)?;
+
+        let mut first = Vec::new();
+        put_tlv(&mut first, 0x8F, &[index]);
+        put_tlv(&mut first, 0x90, &issuer_cert.certificate);
+        if !issuer_cert.remainder.is_empty() {
+            put_tlv(&mut first, 0x92, &issuer_cert.remainder);
+        }
+        put_tlv(&mut first, 0x9F32, &issuer.exponent);
+        let mut second = Vec::new();
+        put_tlv(&mut second, 0x9F46, &icc_cert.certificate);
+        put_tlv(&mut second, 0x9F47, &icc.exponent);
+        if !icc_cert.remainder.is_empty() {
+            put_tlv(&mut second, 0x9F48, &icc_cert.remainder);
+        }
+        let mut third = Vec::new();
+        put_tlv(&mut third, 0x93, &ssad);
+        Ok(vec![
+            (self.sfi, 1, first),
+            (self.sfi, 2, second),
+            (self.sfi, 3, third),
+        ])
+    }
 }
 
 /// `keys`: either the issuer master keys or the card's UDKs, hex.
@@ -366,7 +723,21 @@ struct OwnedApplication {
     iad_ec_balance: bool,
     app_version: [u8; 2],
     sm2_secret: Option<[u8; 32]>,
+    rsa: Option<OwnedRsa>,
+    oda_algorithms: perso::OdaAlgorithms,
     blocked: bool,
+}
+
+/// The card's side of the RSA chain.
+#[derive(Clone, Debug)]
+struct OwnedRsa {
+    icc_modulus: Vec<u8>,
+    icc_public_exponent: Vec<u8>,
+    /// P, Q, dP, dQ, qInv.
+    icc_crt: [zeroize::Zeroizing<Vec<u8>>; 5],
+    afl_contact: Vec<u8>,
+    afl_qpboc: Vec<u8>,
+    afl_ec: Vec<u8>,
 }
 
 /// A checked `[pboc]` section, owning its bytes; personalizes cards.
@@ -534,8 +905,60 @@ impl ApplicationSection {
                 hex(&f(&format!("records[{i}].data")), &rec.data)?,
             ));
         }
+        let pan = digits(&f("pan"), &self.pan)?;
+        let expiry = digits(&f("expiry"), &self.expiry)?;
         let aip_contact: [u8; 2] = hex_array(&f("aip_contact"), &self.aip_contact)?;
         let aip_qpboc: [u8; 2] = hex_array(&f("aip_qpboc"), &self.aip_qpboc)?;
+        let rsa = match &self.rsa {
+            None => None,
+            Some(r) => {
+                let chain = r.records(at, &pan, &expiry, aip_contact, aip_qpboc, &records)?;
+                records.extend(chain);
+                let k = &r.icc_key;
+                let icc = RsaKeyBytes::parse(
+                    &f("rsa.icc_key"),
+                    &k.modulus,
+                    &k.exponent,
+                    &k.private_exponent,
+                )?;
+                let crt = |name: &str, v: &Option<String>| -> Result<_, ProfileError> {
+                    let field = f(&format!("rsa.icc_key.{name}"));
+                    match v {
+                        Some(text) => Ok(zeroize::Zeroizing::new(hex(&field, text)?)),
+                        None => err(
+                            &field,
+                            "the card keeps its RSA key in CRT form: give prime1, prime2, exponent1, exponent2 and coefficient",
+                        ),
+                    }
+                };
+                Some(OwnedRsa {
+                    icc_modulus: icc.modulus.clone(),
+                    icc_public_exponent: icc.exponent.clone(),
+                    icc_crt: [
+                        crt("prime1", &k.prime1)?,
+                        crt("prime2", &k.prime2)?,
+                        crt("exponent1", &k.exponent1)?,
+                        crt("exponent2", &k.exponent2)?,
+                        crt("coefficient", &k.coefficient)?,
+                    ],
+                    afl_contact: hex(&f("rsa.afl_contact"), &r.afl_contact)?,
+                    afl_qpboc: hex(&f("rsa.afl_qpboc"), &r.afl_qpboc)?,
+                    afl_ec: hex(&f("rsa.afl_ec"), &r.afl_ec)?,
+                })
+            }
+        };
+        let oda_algorithms = match (
+            self.oda_algorithms.as_deref(),
+            self.sm2_secret.is_some(),
+            rsa.is_some(),
+        ) {
+            (Some("dual"), _, _) | (None, true, true) => perso::OdaAlgorithms::Dual,
+            (Some("rsa"), _, _) | (None, false, true) => perso::OdaAlgorithms::RsaOnly {
+                refuse_sm_request: self.refuse_sm_request,
+            },
+            (Some("sm"), _, _) | (None, _, false) => perso::OdaAlgorithms::SmOnly,
+            (Some(_), _, _) => return err(&f("oda_algorithms"), "must be dual, rsa or sm"),
+        };
         for (name, aip) in [("aip_contact", aip_contact), ("aip_qpboc", aip_qpboc)] {
             if aip[0] & 0x01 != 0 {
                 return err(
@@ -560,9 +983,9 @@ impl ApplicationSection {
             aip_qpboc,
             afl_qpboc: hex(&f("afl_qpboc"), &self.afl_qpboc)?,
             records,
-            pan: digits(&f("pan"), &self.pan)?,
+            pan,
             psn,
-            expiry: digits(&f("expiry"), &self.expiry)?,
+            expiry,
             service_code: digits(&f("service_code"), &self.service_code)?,
             track2_discretionary: digits(&f("track2_discretionary"), &self.track2_discretionary)?,
             keys,
@@ -580,6 +1003,8 @@ impl ApplicationSection {
                 .as_deref()
                 .map(|s| hex_array::<32>(&f("sm2_secret"), s))
                 .transpose()?,
+            rsa,
+            oda_algorithms,
             blocked: self.blocked,
         })
     }
@@ -646,6 +1071,19 @@ impl PbocProfile {
                 iad_ec_balance: a.iad_ec_balance,
                 app_version: a.app_version,
                 sm2_secret: a.sm2_secret,
+                rsa: a.rsa.as_ref().map(|r| RsaOda {
+                    icc_modulus: &r.icc_modulus,
+                    icc_public_exponent: &r.icc_public_exponent,
+                    icc_p: &r.icc_crt[0],
+                    icc_q: &r.icc_crt[1],
+                    icc_dp: &r.icc_crt[2],
+                    icc_dq: &r.icc_crt[3],
+                    icc_qinv: &r.icc_crt[4],
+                    afl_contact: &r.afl_contact,
+                    afl_qpboc: &r.afl_qpboc,
+                    afl_ec: &r.afl_ec,
+                }),
+                oda_algorithms: a.oda_algorithms,
                 blocked: a.blocked,
             })
             .collect();

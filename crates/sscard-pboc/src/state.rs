@@ -168,6 +168,9 @@ pub(crate) struct Transaction {
     pub blocked: bool,
     /// What the previous transactions left, read at GPO (CVR "last transaction" bits).
     pub prior: Prior,
+    /// GPO chose RSA offline data authentication (the terminal did not ask for SM with
+    /// `DF69`, or the card is RSA-only): RSA AFLs, RSA DDA/fDDA.
+    pub rsa: bool,
 }
 
 /// Persistent indicators as they stood when this transaction started (GPO).
@@ -201,6 +204,7 @@ impl Transaction {
             last_afl_record: None,
             blocked: false,
             prior: Prior::default(),
+            rsa: false,
         }
     }
 

@@ -19,7 +19,9 @@ use crate::layout::{
     FLAG_ISSUER_AUTH_FAILED, FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED,
     FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED, Obj, bcd_to_u64,
 };
+use crate::layout::{SUITE_REFUSE_SM_REQUEST, SUITE_SM};
 use crate::records::{MAX_LOG_RECORD, append_log, log_values};
+use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
 use crate::{Command, PbocApplet};
 
@@ -116,6 +118,101 @@ fn sm2_key<'c, N: Nvm>(
     cache.pair.as_ref().ok_or(Status::MemoryFailure)
 }
 
+/// Which AFL of the application a GPO answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AflKind {
+    Contact,
+    Qpboc,
+    ElectronicCash,
+}
+
+/// The AFL of `kind` on the path GPO chose: the SM / legacy AFLs are blobs, the RSA ones
+/// sit together in the `rsa_afls` area as `[len] contact ‖ [len] qPBOC ‖ [len] EC`.
+fn afl<'b, N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    rsa: bool,
+    kind: AflKind,
+    buf: &'b mut [u8; 64],
+) -> Result<&'b [u8]> {
+    if !rsa {
+        let blob = match kind {
+            AflKind::Contact => Blob::AflContact,
+            AflKind::Qpboc => Blob::AflQpboc,
+            AflKind::ElectronicCash => Blob::AflEc,
+        };
+        return app.blob(ctx, blob, buf);
+    }
+    let (mut at, _) = app.cfg.rsa_afls;
+    let wanted = match kind {
+        AflKind::Contact => 0,
+        AflKind::Qpboc => 1,
+        AflKind::ElectronicCash => 2,
+    };
+    for i in 0..=wanted {
+        let mut len = [0u8; 1];
+        ctx.read(usize::from(at), &mut len)?;
+        if i == wanted {
+            let dst = buf
+                .get_mut(..usize::from(len[0]))
+                .ok_or(Status::MemoryFailure)?;
+            ctx.read(usize::from(at) + 1, dst)?;
+            return Ok(dst);
+        }
+        at = at.saturating_add(1 + u16::from(len[0]));
+    }
+    Err(Status::MemoryFailure)
+}
+
+/// Largest stored ICC RSA key (`perso`: `[N] ‖ n ‖ e ‖ P ‖ Q ‖ dP ‖ dQ ‖ qInv`).
+const RSA_KEY_BUF: usize =
+    1 + rsa_oda::MAX_CARD_MODULUS_LEN + 4 + 5 * (rsa_oda::MAX_CARD_MODULUS_LEN / 2);
+
+/// The ICC RSA key of the application in CRT form, read into `buf` (wiped by the caller's
+/// `Zeroizing`).
+fn rsa_key<'b, N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    buf: &'b mut [u8; RSA_KEY_BUF],
+) -> Result<RsaCrtKey<'b>> {
+    let (at, len) = app.cfg.rsa_key;
+    let stored = buf
+        .get_mut(..usize::from(len))
+        .ok_or(Status::MemoryFailure)?;
+    ctx.read(usize::from(at), stored)?;
+    let (n_len, rest) = stored.split_first().ok_or(Status::MemoryFailure)?;
+    let n = usize::from(*n_len);
+    let h = rsa_oda::crt_component_len(n);
+    let (modulus, rest) = rest.split_at_checked(n).ok_or(Status::MemoryFailure)?;
+    let (e, rest) = rest.split_at_checked(4).ok_or(Status::MemoryFailure)?;
+    let mut parts = rest.chunks_exact(h);
+    let mut next = || parts.next().ok_or(Status::MemoryFailure);
+    let (p, q, dp, dq, qinv) = (next()?, next()?, next()?, next()?, next()?);
+    // Leading zero bytes of the public exponent are padding.
+    let e = e
+        .get(e.iter().take_while(|b| **b == 0).count()..)
+        .unwrap_or(e);
+    RsaCrtKey::new(modulus, e, p, q, dp, dq, qinv).map_err(|_| Status::MemoryFailure)
+}
+
+/// PBOC 3.0 part 17 (pboc.md §2.15, §2.17): a terminal that supports the SM algorithms
+/// says so with `DF69` in the PDOL. Dual card: `DF69` ≠ 00 → SM2, absent or 00 → RSA.
+/// RSA-only card: RSA, or 6985 when the profile refuses SM requests. SM-only card (and
+/// images made before RSA existed): SM2 whatever `DF69` says. What a nonzero `DF69` means
+/// beyond `01` is not public: any nonzero value asks for SM (`docs/spec-choices.md`).
+fn choose_rsa(cfg: &crate::layout::AppConfig, df69: Option<&[u8]>) -> Result<bool> {
+    let sm_requested = df69.is_some_and(|v| v.iter().any(|b| *b != 0));
+    let sm_offered = cfg.suite & SUITE_SM != 0 || cfg.suite == 0;
+    match (cfg.has_rsa(), sm_offered) {
+        (true, true) => Ok(!sm_requested),
+        (true, false) if sm_requested && cfg.suite & SUITE_REFUSE_SM_REQUEST != 0 => {
+            Err(Status::ConditionsNotSatisfied)
+        }
+        (true, false) => Ok(true),
+        (false, _) => Ok(false),
+    }
+}
+
 impl PbocApplet {
     /// GET PROCESSING OPTIONS `80 A8 00 00` (pboc.md §2.4, applet `onGPO` of
     /// `idx:3702743515`): P1P2 ≠ 0000 → 6A86; data not `83 L …` → 6A80; L or Lc not the
@@ -150,6 +247,8 @@ impl PbocApplet {
         };
         check_dol_len(pdol, values)?;
         self.gate(Command::GetProcessingOptions)?;
+        self.txn.pdol.set(pdol, values);
+        self.txn.rsa = choose_rsa(&app.cfg, self.txn.pdol.value(0xDF69))?;
         let flags = app.flags(ctx)?;
         // A blocked application (6283 at SELECT) still initiates, so that the issuer can
         // unblock it by script after an ARQC; one whose ATC ran out never does.
@@ -161,7 +260,6 @@ impl PbocApplet {
             ctx.atomic(|c| app.set_flags(c, flags | FLAG_APP_DEAD))?;
             return Err(Status::ConditionsNotSatisfied);
         };
-        self.txn.pdol.set(pdol, values);
         self.txn.atc = atc;
         self.txn.prior = Prior {
             flags,
@@ -185,12 +283,12 @@ impl PbocApplet {
                 self.commit_atc(ctx, app, atc, flags)?;
                 let aip = app.cfg.aip_contact;
                 let mut afl_buf = [0u8; 64];
-                let afl_blob = if path == Path::ElectronicCash {
-                    Blob::AflEc
+                let kind = if path == Path::ElectronicCash {
+                    AflKind::ElectronicCash
                 } else {
-                    Blob::AflContact
+                    AflKind::Contact
                 };
-                let afl = app.blob(ctx, afl_blob, &mut afl_buf)?;
+                let afl = afl(ctx, app, self.txn.rsa, kind, &mut afl_buf)?;
                 let mut body: Vec<u8, 66> = Vec::new();
                 body.extend_from_slice(&aip)
                     .map_err(|_| Status::MemoryFailure)?;
@@ -316,7 +414,12 @@ impl PbocApplet {
             (_, b) => b,
         };
         self.txn.cvr[0] = 0x80 | decision.cvr_first();
-        let sign = approved && app.cfg.aip_qpboc[0] & 0x20 != 0 && app.cfg.has(CFG_SM2);
+        let can_sign = if self.txn.rsa {
+            app.cfg.has_rsa()
+        } else {
+            app.cfg.has(CFG_SM2)
+        };
+        let sign = approved && app.cfg.aip_qpboc[0] & 0x20 != 0 && can_sign;
         if sign {
             self.txn.cvr[2] |= 0x02; // DDA performed
             if app.cfg.has(CFG_FDDA01) && ttq4 & 0x80 != 0 {
@@ -328,7 +431,7 @@ impl PbocApplet {
             }
         }
         let mut afl_buf = [0u8; 64];
-        let afl = app.blob(ctx, Blob::AflQpboc, &mut afl_buf)?;
+        let afl = afl(ctx, app, self.txn.rsa, AflKind::Qpboc, &mut afl_buf)?;
         if approved {
             self.txn.last_afl_record = afl.chunks_exact(4).last().and_then(|e| match e {
                 [s, _, last, _] => Some((s >> 3, *last)),
@@ -365,18 +468,32 @@ impl PbocApplet {
         let aip = app.cfg.aip_qpboc;
         let ac = application_cryptogram(&keys, atc, &terminal_fields(&self.txn.pdol), aip, &cvr);
         let (iad, iad_len) = issuer_application_data(app, &keys, atc, &cvr, new_balance);
-        let mut sdad = [0u8; MAX_SDAD_LEN];
+        // fDDA (JR/T 0025.12, pboc.md §2.12, §2.17): ICC dynamic number = ATC; terminal
+        // dynamic data 9F37 (fDDA 00) or 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69 (fDDA 01).
+        let mut sdad = [0u8; rsa_oda::MAX_MODULUS_LEN];
         let sdad_len = if sign {
-            let key = sm2_key(&mut self.signer, ctx, app)?;
             let un = self.txn.pdol.value(0x9F37).unwrap_or(&[]);
+            let amount = self.txn.pdol.value(0x9F02).unwrap_or(&[]);
+            let currency = self.txn.pdol.value(0x5F2A).unwrap_or(&[]);
             let dn = atc.to_be_bytes();
-            match self.txn.card_auth_data {
+            let fdda01;
+            let terminal: &[&[u8]] = match self.txn.card_auth_data {
                 Some(ref c9f69) => {
-                    let amount = self.txn.pdol.value(0x9F02).unwrap_or(&[]);
-                    let currency = self.txn.pdol.value(0x5F2A).unwrap_or(&[]);
-                    signed_dynamic_data(key, &dn, &[un, amount, currency, c9f69], &mut sdad)?
+                    fdda01 = [un, amount, currency, &c9f69[..]];
+                    &fdda01
                 }
-                None => signed_dynamic_data(key, &dn, &[un], &mut sdad)?,
+                None => &[un],
+            };
+            if self.txn.rsa {
+                let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
+                let key = rsa_key(ctx, app, &mut buf)?;
+                let signed = rsa_oda::signed_dynamic_data(&key, &dn, terminal)?;
+                copy_signature(&mut sdad, &signed)
+            } else {
+                let key = sm2_key(&mut self.signer, ctx, app)?;
+                let mut sm = [0u8; MAX_SDAD_LEN];
+                let n = signed_dynamic_data(key, &dn, terminal, &mut sm)?;
+                copy_signature(&mut sdad, sm.get(..n).unwrap_or(&[]))
             }
         } else {
             0
@@ -865,20 +982,42 @@ impl PbocApplet {
         let ddol = app.blob(ctx, Blob::Ddol, &mut ddol)?;
         check_dol_len(ddol, cmd.data())?;
         self.gate(Command::InternalAuthenticate)?;
-        if !app.cfg.has(CFG_SM2) || app.cfg.aip_contact[0] & 0x20 == 0 {
+        let can_sign = if self.txn.rsa {
+            app.cfg.has_rsa()
+        } else {
+            app.cfg.has(CFG_SM2)
+        };
+        if !can_sign || app.cfg.aip_contact[0] & 0x20 == 0 {
             return Err(Status::ConditionsNotSatisfied);
         }
-        let key = sm2_key(&mut self.signer, ctx, app)?;
         let mut number = [0u8; 8];
         let [a0, a1] = self.txn.atc.to_be_bytes();
         number[0] = a0;
         number[1] = a1;
         ctx.random(number.get_mut(2..).unwrap_or(&mut []));
+        if self.txn.rsa {
+            // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
+            let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
+            let key = rsa_key(ctx, app, &mut buf)?;
+            let sdad = rsa_oda::signed_dynamic_data(&key, &number, &[cmd.data()])?;
+            self.txn.cvr[2] |= 0x02; // DDA performed
+            return template(reply, 0x80, |w| w.raw(&sdad));
+        }
+        let key = sm2_key(&mut self.signer, ctx, app)?;
         let mut sdad = [0u8; MAX_SDAD_LEN];
         let n = signed_dynamic_data(key, &number, &[cmd.data()], &mut sdad)?;
         self.txn.cvr[2] |= 0x02; // DDA performed
         template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
     }
+}
+
+/// Copies a signature into the GPO's buffer; returns its length.
+fn copy_signature(out: &mut [u8; rsa_oda::MAX_MODULUS_LEN], signature: &[u8]) -> usize {
+    let n = signature.len().min(out.len());
+    for (d, s) in out.iter_mut().zip(signature) {
+        *d = *s;
+    }
+    n
 }
 
 /// After an offline approval: CTTA and the consecutive offline counters (§2.9 "counters
@@ -899,4 +1038,39 @@ fn offline_counters<N: Nvm>(
         app.put(ctx, Obj::ConsecutiveIntl, &[n.saturating_add(1)])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{AppConfig, SUITE_RSA};
+
+    fn config(suite: u8, rsa_key_len: u16) -> AppConfig {
+        let mut c = AppConfig::decode(0, &[0; crate::layout::CONFIG_LEN]);
+        c.suite = suite;
+        c.rsa_key = (0x100, rsa_key_len);
+        c
+    }
+
+    #[test]
+    fn df69_choice_per_card_kind() {
+        let (sm, no_sm, absent) = (Some(&[0x01][..]), Some(&[0x00][..]), None);
+        // Dual: the terminal decides; any nonzero DF69 asks for SM.
+        let dual = config(SUITE_RSA | SUITE_SM, 400);
+        assert_eq!(choose_rsa(&dual, sm), Ok(false));
+        assert_eq!(choose_rsa(&dual, Some(&[0x80][..])), Ok(false));
+        assert_eq!(choose_rsa(&dual, no_sm), Ok(true));
+        assert_eq!(choose_rsa(&dual, absent), Ok(true));
+        // RSA-only: RSA, or 6985 when configured to refuse an SM request.
+        assert_eq!(choose_rsa(&config(SUITE_RSA, 400), sm), Ok(true));
+        let refusing = config(SUITE_RSA | SUITE_REFUSE_SM_REQUEST, 400);
+        assert_eq!(
+            choose_rsa(&refusing, sm),
+            Err(Status::ConditionsNotSatisfied)
+        );
+        assert_eq!(choose_rsa(&refusing, no_sm), Ok(true));
+        // SM-only, and a region personalized before RSA existed (suite byte 0): SM2.
+        assert_eq!(choose_rsa(&config(SUITE_SM, 0), no_sm), Ok(false));
+        assert_eq!(choose_rsa(&config(0, 0), absent), Ok(false));
+    }
 }

@@ -47,11 +47,20 @@ fn contact_start(card: TestCard) -> Contact {
     assert!(matches!(status, 0x9000 | 0x6283), "{status:04X}");
     assert_eq!(find(&fci, 0x84).unwrap(), aid);
     let pdol = find(&fci, 0x9F38).unwrap();
-    assert_eq!(to_hex(&pdol), "9F7A019F02065F2A02");
+    assert_eq!(to_hex(&pdol), "9F7A019F02065F2A02DF6901");
     let log_entry = find(&fci, 0x9F4D).unwrap();
     assert_eq!(log_entry, [0x0B, 0x0A]);
 
-    let pdol_data = fill_dol(&pdol, &[(0x9F7A, "00"), (0x9F02, AMOUNT), (0x5F2A, CNY)]);
+    // DF69 = 01: an SM-capable terminal (the RSA path has its own tests, rsa_oda.rs).
+    let pdol_data = fill_dol(
+        &pdol,
+        &[
+            (0x9F7A, "00"),
+            (0x9F02, AMOUNT),
+            (0x5F2A, CNY),
+            (0xDF69, "01"),
+        ],
+    );
     let mut gpo = vec![0x83, pdol_data.len() as u8];
     gpo.extend(&pdol_data);
     let r = ok(&mut card, &to_hex(&apdu("80A80000", &gpo)));
@@ -358,7 +367,7 @@ fn electronic_cash_offline_purchase_on_contact() {
     let mut card = card(Interface::Contact);
     ok(&mut card, "00A4040008A00000033301010100");
     // 9F7A = 01: EC path, amount 10.00 within the balance.
-    let r = ok(&mut card, "80A800000B830901000000001000015600");
+    let r = ok(&mut card, "80A800000C830A0100000000100001560100");
     assert_eq!(r[0], 0x80);
     let c = Contact {
         card,
@@ -382,7 +391,7 @@ fn electronic_cash_offline_purchase_on_contact() {
 fn ec_request_inconsistent_with_the_pdol_is_declined() {
     let mut card = card(Interface::Contact);
     ok(&mut card, "00A4040008A00000033301010100");
-    ok(&mut card, "80A800000B830901000000001000015600");
+    ok(&mut card, "80A800000C830A0100000000100001560100");
     let mut c = Contact {
         card,
         cdol1: hex("9F02069F03069F1A0295055F2A029A039C019F37049F21039F4E149F3403"),
@@ -537,7 +546,10 @@ fn bad_inputs() {
         sw(&mut card, "80A80000 0B 8409 00 000000001000 0156 00"),
         0x6A80
     );
-    assert_eq!(sw(&mut card, "80A801000B830900000000001000015600"), 0x6A86);
+    assert_eq!(
+        sw(&mut card, "80A801000C830A0000000000100001560100"),
+        0x6A86
+    );
     // GENERATE AC before GPO → 6985.
     let d = vec![0u8; 55];
     assert_eq!(raw(&mut card, &apdu("80AE8000", &d)).1, 0x6985);
@@ -550,7 +562,7 @@ fn bad_inputs() {
     assert_eq!(sw(&mut card, "80500000"), 0x6D00);
     // READ RECORD with bad P2 → 6A86.
     assert_eq!(sw(&mut card, "00B2010B00"), 0x6A86);
-    ok(&mut card, "80A800000B830900000000001000015600");
+    ok(&mut card, "80A800000C830A0000000000100001560100");
     // GAC: P1 = C0 → 6A86; Lc wrong → 6700; CDA → 6985.
     assert_eq!(raw(&mut card, &apdu("80AEC000", &d)).1, 0x6A86);
     assert_eq!(raw(&mut card, &apdu("80AE8000", &d[..10])).1, 0x6700);
@@ -563,15 +575,18 @@ fn bad_inputs() {
     // A script before any ARQC → 6985.
     assert_eq!(sw(&mut card, "841E000004 01020304"), 0x6985);
     // A second GPO → 6985.
-    assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
+    assert_eq!(
+        sw(&mut card, "80A800000C830A0000000000100001560100"),
+        0x6985
+    );
 }
 
 #[test]
 fn record_scan_of_sfi_1_to_31_is_fast_and_consistent() {
     let mut card = card(Interface::Contact);
     ok(&mut card, "00A4040008A00000033301010100");
-    ok(&mut card, "80A800000B830900000000001000015600");
-    let personalized = [(1u8, 1u8), (2, 3), (3, 2)];
+    ok(&mut card, "80A800000C830A0000000000100001560100");
+    let personalized = [(1u8, 1u8), (2, 3), (3, 2), (4, 3)];
     let start = std::time::Instant::now();
     let mut answers = 0;
     for sfi in 1u8..=31 {
@@ -828,17 +843,23 @@ fn atc_exhaustion_locks_the_application_for_ever() {
     img[at + 1..at + 3].copy_from_slice(&[0xFF, 0xFD]);
     let mut card = card_on(sscard_core::nvm::RamNvm::new(img), Interface::Contact);
     ok(&mut card, "00A4040008A00000033301010100");
-    ok(&mut card, "80A800000B830900000000001000015600");
+    ok(&mut card, "80A800000C830A0000000000100001560100");
     assert_eq!(get_data(&mut card, "9F36"), [0xFF, 0xFE]);
     ok(&mut card, "00A4040008A00000033301010100");
-    assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
+    assert_eq!(
+        sw(&mut card, "80A800000C830A0000000000100001560100"),
+        0x6985
+    );
     assert_eq!(
         get_data(&mut card, "9F36"),
         [0xFF, 0xFE],
         "the ATC never wraps"
     );
     assert_eq!(sw(&mut card, "00A4040008A00000033301010100"), 0x6283);
-    assert_eq!(sw(&mut card, "80A800000B830900000000001000015600"), 0x6985);
+    assert_eq!(
+        sw(&mut card, "80A800000C830A0000000000100001560100"),
+        0x6985
+    );
 }
 
 /// Random commands (valid CLA/INS of the applet, random parameters and lengths) in
@@ -874,7 +895,7 @@ fn random_commands_never_panic() {
         for i in 0..4000 {
             if i % 50 == 0 {
                 let _ = raw(&mut c, &hex("00A4040008A00000033301010100"));
-                let _ = raw(&mut c, &hex("80A800000B830900000000001000015600"));
+                let _ = raw(&mut c, &hex("80A800000C830A0000000000100001560100"));
             }
             let r = next();
             let h = heads[(r % heads.len() as u64) as usize];

@@ -114,3 +114,35 @@ fn default_profile_sm2_material_matches_the_test_seeds() {
         to_hex(ca.public_key_xy())
     );
 }
+
+#[test]
+fn capk_toml_publishes_the_sm2_ca_public_key_and_test_ca_keys_its_secret() {
+    let ca = key(CA_SEED);
+    let capk: toml::Value =
+        toml::from_str(include_str!("../../../vectors/pboc/capk.toml")).unwrap();
+    let sm2 = capk["capk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"].as_str() == Some("sm2"))
+        .unwrap();
+    assert_eq!(sm2["index"].as_str(), Some("80"));
+    let published: String = sm2["public_key"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(published, format!("04{}", to_hex(ca.public_key_xy())));
+    let secrets: toml::Value =
+        toml::from_str(include_str!("../../../vectors/pboc/test-ca-keys.toml")).unwrap();
+    let sm2 = secrets["key"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"].as_str() == Some("sm2"))
+        .unwrap();
+    assert_eq!(
+        sm2["private_key"].as_str().unwrap(),
+        to_hex(&ca.secret_bytes()[..])
+    );
+}
