@@ -540,7 +540,8 @@ mod tests {
         let sk = pboc_session_key(&udk, 1);
         assert!(oracle.check(&with_sw(&sk[..])).is_ok(), "no GPO yet");
         send(&mut card, &mut oracle, "00A4040008A000000333010101");
-        send(&mut card, &mut oracle, "80A800000B8309000000000000000156");
+        let gpo = send(&mut card, &mut oracle, "80A800000C830A00000000000000015600");
+        assert_eq!(gpo[0], 0x61, "the GPO went through (T=0: 61xx)");
         assert!(oracle.check(&with_sw(&sk[..])).is_err());
         let next = pboc_session_key(&udk, 2);
         assert!(

@@ -648,8 +648,8 @@ fn the_firewall_both_ways_and_the_financial_data() {
         c.power_off();
         c.power_on(Interface::Contact).unwrap();
         assert_eq!(sw(&mut c, SELECT_PBOC) >> 8, 0x61);
-        // GPO (the contact PDOL: 9F7A, 9F02, 5F2A) opens the transaction VERIFY needs.
-        assert_eq!(sw(&mut c, "80A800000B8309000000000000000156") >> 8, 0x61);
+        // GPO (the contact PDOL: 9F7A, 9F02, 5F2A, DF69) opens the transaction VERIFY needs.
+        assert_eq!(sw(&mut c, "80A800000C830A00000000000000015600") >> 8, 0x61);
         assert_eq!(sw(&mut c, "002000800826123456FFFFFFFF"), 0x9000);
         select_df(&mut c, 4);
         let got = sw(&mut c, "00B2014400");
