@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # scripts/fuzz-coverage.sh — line coverage of the committed fuzz corpora.
 #
-#   bash scripts/fuzz-coverage.sh [TARGET...]      (default: every whole-card target)
+#   bash scripts/fuzz-coverage.sh [TARGET...]      (default: the whole-card targets)
 #
-# For each target: `cargo fuzz coverage` replays fuzz/corpus/<target> through a
-# coverage-instrumented build; llvm-cov (rustup's llvm-tools, which match rustc's LLVM)
-# then reports. Printed per target: line coverage of each crate's sources, of the command
-# handlers (card OS, social-security applications, PBOC), and the handler functions the
-# corpus never reaches. Needs cargo-fuzz and `rustup component add llvm-tools-preview`.
+# For each target, `cargo fuzz coverage` replays fuzz/corpus/<target> through a
+# coverage-instrumented build, and llvm-cov (rustup's llvm-tools, which match rustc's
+# LLVM) reports. Printed per target: the line coverage of each crate, of the command
+# handlers (the card OS, the social-security applications, PBOC), and the handler
+# functions the corpus never enters. Needs cargo-fuzz and
+# `rustup component add llvm-tools-preview`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,23 +17,28 @@ targets=("$@")
 
 sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
-llvm_bin="$sysroot/lib/rustlib/$host/bin"
-if [ ! -x "$llvm_bin/llvm-cov" ]; then
+llvm_cov="$sysroot/lib/rustlib/$host/bin/llvm-cov"
+if [ ! -x "$llvm_cov" ]; then
   echo "llvm-cov not found: rustup component add llvm-tools-preview" >&2
   exit 1
 fi
 
-# The command handlers: every module that decodes or executes an APDU.
-handlers='crates/sscard-core/src/(card|fs|auth|ssc)/|crates/sscard-pboc/src/(lib|txn|records|script|cryptogram)\.rs'
+# The command handlers: the modules that decode or execute an APDU.
+handlers='crates/sscard-core/src/(card|fs|auth|ssc)/[a-z_]+\.rs|crates/sscard-pboc/src/(lib|txn|records|script|cryptogram|rsa_oda)\.rs'
+not_ours='/(\.cargo|rustc|\.rustup)/|fuzz/fuzz_targets|/build\.rs$|/tests?\.rs$'
+
+unreached=$(mktemp -d -t sscard-coverage.XXXXXX)
+trap 'rm -rf "$unreached"' EXIT
 
 for target in "${targets[@]}"; do
   RUSTC_BOOTSTRAP=1 cargo fuzz coverage "$target" "fuzz/corpus/$target" >/dev/null 2>&1
   profdata="fuzz/coverage/$target/coverage.profdata"
-  binary=$(find fuzz/target -path "*coverage*" -name "$target" -type f -perm -u+x | head -1)
-  report=$("$llvm_bin/llvm-cov" report "$binary" -instr-profile="$profdata" \
-    -ignore-filename-regex='/(\.cargo|rustc|\.rustup)/|fuzz/fuzz_targets' 2>/dev/null)
+  binary=$(find target fuzz/target -path "*/coverage/*/release/$target" -type f 2>/dev/null | head -1)
+  report=$("$llvm_cov" report "$binary" -instr-profile="$profdata" \
+    -ignore-filename-regex="$not_ours" 2>/dev/null)
   echo "== $target ($(find "fuzz/corpus/$target" -type f | wc -l) corpus inputs)"
-  # Columns: file, regions, missed, cover, functions, missed, executed, lines, missed, cover.
+  # llvm-cov's columns: file, regions, missed, cover, functions, missed, executed,
+  # lines, missed lines, line cover, …
   awk -v handlers="$handlers" '
     $1 ~ /\.rs$/ {
       crate = "sscard (host)"
@@ -45,18 +51,19 @@ for target in "${targets[@]}"; do
     END {
       for (c in lines)
         if (lines[c] > 0)
-          printf "  %-16s lines %6d  covered %5.1f %%\n", c, lines[c], 100 * (lines[c] - missed[c]) / lines[c]
+          printf "  %-17s %6d lines, %5.1f %% covered\n", c, lines[c], 100 * (lines[c] - missed[c]) / lines[c]
       if (hl > 0)
-        printf "  %-16s lines %6d  covered %5.1f %%\n", "command handlers", hl, 100 * (hl - hm) / hl
-    }' <<<"$report"
-  # Handler functions with no line executed.
-  files=$(awk '$1 ~ /\.rs$/ { print $1 }' <<<"$report" | grep -E "$handlers" || true)
-  if [ -n "$files" ]; then
-    # shellcheck disable=SC2086
-    "$llvm_bin/llvm-cov" report "$binary" -instr-profile="$profdata" -show-functions $files 2>/dev/null |
-      awk '$1 !~ /^(Name|-|File|TOTAL)/ && NF >= 7 && $(NF-1) == $(NF-2) && $(NF-2) > 0 { print $1 }' |
-      "$llvm_bin/../../../../bin/rustfilt" 2>/dev/null ||
-      "$llvm_bin/llvm-cov" report "$binary" -instr-profile="$profdata" -show-functions $files 2>/dev/null |
-      awk '$1 !~ /^(Name|-|File|TOTAL)/ && NF >= 7 && $(NF-1) == $(NF-2) && $(NF-2) > 0 { print "  never reached: " $1 }'
-  fi
+        printf "  %-17s %6d lines, %5.1f %% covered\n", "command handlers", hl, 100 * (hl - hm) / hl
+    }' <<<"$report" | sort
+  # Handler functions whose first line ran zero times (all instantiations together).
+  for file in $(awk '$1 ~ /\.rs$/ { print $1 }' <<<"$report" | grep -E "$handlers" || true); do
+    "$llvm_cov" show "$binary" -instr-profile="$profdata" -show-instantiations=false "$file" 2>/dev/null |
+      grep -E '^\s*[0-9]+\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ' |
+      sed -E "s#^\s*([0-9]+)\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ([A-Za-z0-9_]+).*#\5 ($file:\1)#" || true
+  done >"$unreached/$target"
+  echo "  handler functions this target never enters: $(wc -l <"$unreached/$target")"
 done
+
+# The handler functions no target enters.
+echo "== handler functions no target enters"
+sort "$unreached"/* | uniq -c | awk -v n="${#targets[@]}" '$1 == n { $1 = ""; print " " $0 }'
