@@ -339,8 +339,24 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     events: &[Event],
     oracle: &mut SecretOracle,
 ) -> Result<(), String> {
-    let mut out = vec![0u8; 65_536 + 2];
-    let mut out_reloaded = vec![0u8; 65_536 + 2];
+    // Two response buffers per thread, kept across runs: zeroing 128 KiB per fuzz
+    // execution costs more than many sessions.
+    thread_local! {
+        static BUFFERS: std::cell::RefCell<[Vec<u8>; 2]> =
+            std::cell::RefCell::new([vec![0u8; 65_538], vec![0u8; 65_538]]);
+    }
+    BUFFERS.with_borrow_mut(|[out, out_reloaded]| {
+        play_session(card, events, oracle, out, out_reloaded)
+    })
+}
+
+fn play_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
+    card: &mut Card<N, R, A>,
+    events: &[Event],
+    oracle: &mut SecretOracle,
+    out: &mut [u8],
+    out_reloaded: &mut [u8],
+) -> Result<(), String> {
     // The card reloaded from its image at the last power cycle, and that event.
     let mut reloaded: Option<(ReloadedCard<R, A>, usize)> = None;
     for (i, event) in events.iter().enumerate() {
@@ -348,7 +364,7 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
             Event::Apdu(apdu) => {
                 let powered = card.is_powered();
                 oracle.before_command(apdu);
-                let n = card.process(apdu, &mut out);
+                let n = card.process(apdu, out);
                 let response = out.get(..n).unwrap_or_default();
                 oracle
                     .after_command(card, apdu, response)
@@ -368,7 +384,7 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
                     return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
                 }
                 if let Some((copy, since)) = reloaded.as_mut() {
-                    let m = copy.process(apdu, &mut out_reloaded);
+                    let m = copy.process(apdu, out_reloaded);
                     let other = out_reloaded.get(..m).unwrap_or_default();
                     if other != response {
                         return Err(format!(

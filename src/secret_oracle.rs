@@ -75,10 +75,10 @@ fn window(w: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// A symmetric key the card holds, for deriving its session keys.
+/// A symmetric key the card holds, its cipher built once, for deriving session keys.
 #[derive(Clone)]
 struct CardKeyValue {
-    value: Zeroizing<Vec<u8>>,
+    cipher: Arc<CardCipher>,
     algorithm: Algorithm,
     label: usize,
 }
@@ -363,6 +363,7 @@ impl SecretOracle {
         let label = self.add_secret(secret.value(), label);
         if secret.kind == SecretKind::Key
             && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
+            && let Ok(cipher) = CardCipher::new(algorithm, secret.value())
         {
             // The purse TAC key of the 8-byte algorithm: DTK[0..8] ⊕ DTK[8..16] (P7 §15).
             if algorithm == Algorithm::Des3
@@ -373,7 +374,7 @@ impl SecretOracle {
                 self.add_secret(&folded, name);
             }
             self.own.keys.push(CardKeyValue {
-                value: secret.value().to_vec().into(),
+                cipher: Arc::new(cipher),
                 algorithm,
                 label,
             });
@@ -401,10 +402,7 @@ impl SecretOracle {
             if let Some(head) = block.get_mut(..input.len()) {
                 head.copy_from_slice(input);
             }
-            let Ok(cipher) = CardCipher::new(key.algorithm, &key.value) else {
-                continue;
-            };
-            if cipher.encrypt_block(block).is_ok() {
+            if key.cipher.encrypt_block(block).is_ok() {
                 derived.push((Zeroizing::new(block.to_vec()), key.label));
             }
         }

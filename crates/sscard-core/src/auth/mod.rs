@@ -17,7 +17,7 @@ use crate::fs::layout::{CARD_BLOCKED, CARD_STATE_AT, LIFECYCLE_BLOCKED, MF, OFF_
 use crate::nvm::Nvm;
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
-use secret::{OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, read_secret, usage};
+use secret::{OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, peek_secret, usage};
 use zeroize::Zeroizing;
 
 /// The cardholder PIN reference of the social-security environment.
@@ -400,11 +400,11 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
     pub fn refresh_pin_absence(&mut self) -> Result<()> {
         let mut absent = false;
         for i in 0..self.fs.header.secrets_used {
-            if let Some(s) = read_secret(self.fs.store, self.fs.header, i)?
-                && s.kind == SecretKind::Pin
-                && s.id == HOLDER_PIN
+            if let Some(h) = peek_secret(self.fs.store, self.fs.header, i)?
+                && h.kind == SecretKind::Pin
+                && h.id == HOLDER_PIN
             {
-                absent = s.value().is_empty();
+                absent = h.value_len == 0;
             }
         }
         self.fs.security.set_pin_absent(HOLDER_PIN, absent);

@@ -207,6 +207,48 @@ pub fn read_secret<N: Nvm>(
     Ok(Some(secret))
 }
 
+/// The fixed head of a secret entry: enough to decide whether an entry is the one
+/// sought, without copying (and wiping) its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretHead {
+    /// Key or PIN.
+    pub kind: SecretKind,
+    /// The DF the secret belongs to.
+    pub owner: FileIndex,
+    /// Key id / PIN reference.
+    pub id: u8,
+    /// Length of the value.
+    pub value_len: u8,
+}
+
+/// Reads the head of secret `index`; `None` for a free or malformed slot (the slots
+/// [`read_secret`] refuses).
+pub fn peek_secret<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    index: u16,
+) -> Result<Option<SecretHead>, NvmError> {
+    let Some(at) = header.secret_at(index) else {
+        return Ok(None);
+    };
+    let mut h = [0u8; OFF_VALUE];
+    store.read(at, &mut h)?;
+    let kind = match h[0] {
+        KIND_KEY => SecretKind::Key,
+        KIND_PIN => SecretKind::Pin,
+        _ => return Ok(None),
+    };
+    if usize::from(h[OFF_VALUE_LEN]) > MAX_SECRET_LEN {
+        return Ok(None);
+    }
+    Ok(Some(SecretHead {
+        kind,
+        owner: h[1],
+        id: h[2],
+        value_len: h[OFF_VALUE_LEN],
+    }))
+}
+
 /// Walks from DF `from` up to the MF (or only `from` when `only_from`), returning the
 /// first secret owned by the DF being visited that passes `pick`.
 fn walk<N: Nvm>(
@@ -219,8 +261,9 @@ fn walk<N: Nvm>(
     let mut df = from;
     for _ in 0..=header.files_used {
         for i in 0..header.secrets_used {
-            if let Some(s) = read_secret(store, header, i)?
-                && s.owner == df
+            // Only an entry of the DF being visited is decoded in full.
+            if peek_secret(store, header, i)?.is_some_and(|h| h.owner == df)
+                && let Some(s) = read_secret(store, header, i)?
                 && pick(&s)
             {
                 return Ok(Some(s));
