@@ -13,7 +13,7 @@
 //!   session input seen (GET CHALLENGE answers, INTERNAL AUTHENTICATE randoms, the
 //!   purse's `random ‖ sequence ‖ 8000` and `random ‖ sequence ‖ TTSN[2..4]`), the purse
 //!   TAC keys, and the PBOC session keys of each UDK for every ATC the session can
-//!   have reached (one more per GET PROCESSING OPTIONS).
+//!   have reached (one more per GET PROCESSING OPTIONS that went through).
 //!
 //! What counts as a leak: any 8 consecutive bytes of a secret in a response (a secret
 //! shorter than 8 bytes counts as stored, padded with `00` to 8), unless the terminal
@@ -21,8 +21,9 @@
 //! imported, data it wrote: it knew them already). Windows of one repeated byte are
 //! ignored: padding and blank files are full of them, and no real key is one.
 //!
-//! It runs on every fuzz execution, so it keeps its cost small: windows are `u64`s in
-//! hash sets with a multiplicative hash, and stored secrets are re-read only when the
+//! It runs on every fuzz execution, so it keeps its cost small: secret windows are
+//! `u64`s in a hash map with a multiplicative hash, the terminal's bytes are searched only
+//! when a response holds a secret window, and stored secrets are re-read only when the
 //! card committed and re-learned only where the bytes changed. An oracle primed on a
 //! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
 
@@ -108,8 +109,9 @@ pub struct SecretOracle {
     base: Arc<Knowledge>,
     /// What this session learned; its label indices continue the base's.
     own: Knowledge,
-    /// Every 8-byte window of every command the terminal sent.
-    sent: HashSet<u64, Fast>,
+    /// Every command the terminal sent, end to end: searched only when a response holds
+    /// a secret's window, which is rare, so nothing is indexed per command.
+    sent: Vec<Vec<u8>>,
     /// PBOC UDKs (from the profile), for the session keys of each ATC.
     udks: Vec<([u8; 16], usize)>,
     /// PBOC session keys are known for every ATC below this.
@@ -126,7 +128,7 @@ pub struct SecretOracle {
     /// The purse random and sequence of an INITIALIZE FOR PURCHASE, until the next
     /// command gives the TTSN.
     purchase_pending: Option<([u8; 4], u16)>,
-    /// GET PROCESSING OPTIONS commands seen: each can raise the PBOC ATC by one.
+    /// GET PROCESSING OPTIONS that went through: each raised the PBOC ATC by one.
     gpos: u32,
 }
 
@@ -148,6 +150,10 @@ impl SecretOracle {
 
     /// Remembers `value` as a secret named `label`; returns the label's index.
     pub fn add_secret(&mut self, value: &[u8], label: String) -> usize {
+        if self.own.windows.capacity() == 0 {
+            // A session learns a few hundred windows (session keys): one allocation.
+            self.own.windows.reserve(1024);
+        }
         let index = self.base.labels.len() + self.own.labels.len();
         self.own.labels.push(label);
         let mut padded = Zeroizing::new(value.to_vec());
@@ -199,10 +205,7 @@ impl SecretOracle {
     /// Before a command goes to the card: its bytes become terminal knowledge, and a
     /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
     pub fn before_command(&mut self, apdu: &[u8]) {
-        if apdu.get(1) == Some(&0xA8) {
-            self.gpos = self.gpos.saturating_add(1);
-        }
-        self.sent.extend(apdu.windows(WINDOW).map(window));
+        self.sent.push(apdu.to_vec());
         let data = apdu.get(5..).unwrap_or_default();
         if let Some((random, sequence)) = self.purchase_pending.take()
             && let Some(&[t2, t3]) = data.get(2..4)
@@ -234,6 +237,11 @@ impl SecretOracle {
         let data = response
             .get(..response.len().saturating_sub(2))
             .unwrap_or_default();
+        // A GET PROCESSING OPTIONS that went through raised the PBOC ATC.
+        let went_through = matches!(response, [.., 0x90, 0x00] | [.., 0x61, _]);
+        if apdu.get(1) == Some(&0xA8) && went_through {
+            self.gpos = self.gpos.saturating_add(1);
+        }
         // GET CHALLENGE: the card's random is the input of the next session key.
         if apdu.get(1) == Some(&0x84) && matches!(data.len(), 4 | 8 | 16) {
             self.derive_session_keys(data);
@@ -260,14 +268,13 @@ impl SecretOracle {
     /// not send itself.
     pub fn check(&self, response: &[u8]) -> Result<(), String> {
         for (at, w) in response.windows(WINDOW).enumerate() {
-            let w = window(w);
             let known = self
                 .own
                 .windows
-                .get(&w)
-                .or_else(|| self.base.windows.get(&w));
+                .get(&window(w))
+                .or_else(|| self.base.windows.get(&window(w)));
             if let Some(label) = known
-                && !self.sent.contains(&w)
+                && !self.sent.iter().any(|apdu| apdu.windows(WINDOW).any(|s| s == w))
             {
                 return Err(format!(
                     "the response gives away 8 bytes of {} at offset {at}",
