@@ -339,96 +339,145 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
     events: &[Event],
     oracle: &mut SecretOracle,
 ) -> Result<(), String> {
-    // Two response buffers per thread, kept across runs: zeroing 128 KiB per fuzz
-    // execution costs more than many sessions.
+    with_checker(card, oracle, |checker| {
+        for event in events {
+            checker.event(event)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `f` with a [`Checker`] of `card` (the response buffers are per thread, kept
+/// across runs: zeroing 128 KiB per fuzz execution costs more than many sessions).
+pub fn with_checker<N, R, A, T>(
+    card: &mut Card<N, R, A>,
+    oracle: &mut SecretOracle,
+    f: impl FnOnce(&mut Checker<'_, N, R, A>) -> Result<T, String>,
+) -> Result<T, String>
+where
+    N: Nvm,
+    R: CardRng + Clone,
+    A: Applets + Clone,
+{
     thread_local! {
         static BUFFERS: std::cell::RefCell<[Vec<u8>; 2]> =
             std::cell::RefCell::new([vec![0u8; 65_538], vec![0u8; 65_538]]);
     }
     BUFFERS.with_borrow_mut(|[out, out_reloaded]| {
-        play_session(card, events, oracle, out, out_reloaded)
+        let mut checker = Checker {
+            card,
+            oracle,
+            out,
+            out_reloaded,
+            reloaded: None,
+            events: 0,
+        };
+        f(&mut checker)
     })
 }
 
-fn play_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
-    card: &mut Card<N, R, A>,
-    events: &[Event],
-    oracle: &mut SecretOracle,
-    out: &mut [u8],
-    out_reloaded: &mut [u8],
-) -> Result<(), String> {
-    // The card reloaded from its image at the last power cycle, and that event.
-    let mut reloaded: Option<(ReloadedCard<R, A>, usize)> = None;
-    for (i, event) in events.iter().enumerate() {
+/// Plays events against a card, one at a time, with every check of [`check_session`].
+pub struct Checker<'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
+    card: &'a mut Card<N, R, A>,
+    oracle: &'a mut SecretOracle,
+    out: &'a mut [u8],
+    out_reloaded: &'a mut [u8],
+    /// The card reloaded from its image at the last power cycle, and that event.
+    reloaded: Option<(ReloadedCard<R, A>, usize)>,
+    events: usize,
+}
+
+impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
+    /// The card being checked.
+    pub fn card(&self) -> &Card<N, R, A> {
+        self.card
+    }
+
+    /// Plays one event.
+    pub fn event(&mut self, event: &Event) -> Result<(), String> {
         match event {
-            Event::Apdu(apdu) => {
-                let powered = card.is_powered();
-                oracle.before_command(apdu);
-                let n = card.process(apdu, out);
-                let response = out.get(..n).unwrap_or_default();
-                oracle
-                    .after_command(card, apdu, response)
-                    .map_err(|leak| format!("event {i}: {}: {leak}", hex(apdu)))?;
-                let well_formed = match response {
-                    [.., sw1, _] => matches!(sw1 & 0xF0, 0x60 | 0x90) && *sw1 != 0x60,
-                    _ => false,
-                };
-                if powered && !well_formed {
-                    return Err(format!(
-                        "event {i}: {} answered {:?} while powered",
-                        hex(apdu),
-                        hex(response)
-                    ));
-                }
-                if !powered && n != 0 {
-                    return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
-                }
-                if let Some((copy, since)) = reloaded.as_mut() {
-                    let m = copy.process(apdu, out_reloaded);
-                    let other = out_reloaded.get(..m).unwrap_or_default();
-                    if other != response {
-                        return Err(format!(
-                            "event {i}: {}: the card reloaded from its image at event {since} \
-                             answered {}, the live card {}",
-                            hex(apdu),
-                            hex(other),
-                            hex(response)
-                        ));
-                    }
-                }
-            }
-            Event::PowerCycle(interface) => {
-                card.power_off();
-                let mut copy = reload_from_image(card)
-                    .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
-                let atr = card
-                    .power_on(*interface)
-                    .map_err(|e| format!("event {i}: power-up failed: {e}"))?
-                    .to_vec();
-                if atr.is_empty() {
-                    return Err(format!("event {i}: empty ATR"));
-                }
-                let copy_atr = copy
-                    .power_on(*interface)
-                    .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
-                if copy_atr != atr.as_slice() {
-                    return Err(format!(
-                        "event {i}: the reloaded card's ATR {} differs from {}",
-                        hex(copy_atr),
-                        hex(&atr)
-                    ));
-                }
-                reloaded = Some((copy, i));
-            }
+            Event::Apdu(apdu) => self.apdu(apdu).map(|_| ()),
+            Event::PowerCycle(interface) => self.power_cycle(*interface),
             Event::PowerOff => {
-                card.power_off();
-                if let Some((copy, _)) = reloaded.as_mut() {
+                self.events += 1;
+                self.card.power_off();
+                if let Some((copy, _)) = self.reloaded.as_mut() {
                     copy.power_off();
                 }
+                Ok(())
             }
         }
     }
-    Ok(())
+
+    /// Sends one APDU; returns the response (data and status word).
+    pub fn apdu(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+        let i = self.events;
+        self.events += 1;
+        let powered = self.card.is_powered();
+        self.oracle.before_command(apdu);
+        let n = self.card.process(apdu, self.out);
+        let response = self.out.get(..n).unwrap_or_default();
+        self.oracle
+            .after_command(self.card, apdu, response)
+            .map_err(|leak| format!("event {i}: {}: {leak}", hex(apdu)))?;
+        let well_formed = match response {
+            [.., sw1, _] => matches!(sw1 & 0xF0, 0x60 | 0x90) && *sw1 != 0x60,
+            _ => false,
+        };
+        if powered && !well_formed {
+            return Err(format!(
+                "event {i}: {} answered {:?} while powered",
+                hex(apdu),
+                hex(response)
+            ));
+        }
+        if !powered && n != 0 {
+            return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
+        }
+        if let Some((copy, since)) = self.reloaded.as_mut() {
+            let m = copy.process(apdu, self.out_reloaded);
+            let other = self.out_reloaded.get(..m).unwrap_or_default();
+            if other != response {
+                return Err(format!(
+                    "event {i}: {}: the card reloaded from its image at event {since} \
+                     answered {}, the live card {}",
+                    hex(apdu),
+                    hex(other),
+                    hex(response)
+                ));
+            }
+        }
+        Ok(response.to_vec())
+    }
+
+    /// Power off, then on through `interface`; the persistence oracle's reload point.
+    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+        let i = self.events;
+        self.events += 1;
+        self.card.power_off();
+        let mut copy = reload_from_image(self.card)
+            .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
+        let atr = self
+            .card
+            .power_on(interface)
+            .map_err(|e| format!("event {i}: power-up failed: {e}"))?
+            .to_vec();
+        if atr.is_empty() {
+            return Err(format!("event {i}: empty ATR"));
+        }
+        let copy_atr = copy
+            .power_on(interface)
+            .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
+        if copy_atr != atr.as_slice() {
+            return Err(format!(
+                "event {i}: the reloaded card's ATR {} differs from {}",
+                hex(copy_atr),
+                hex(&atr)
+            ));
+        }
+        self.reloaded = Some((copy, i));
+        Ok(())
+    }
 }
 
 /// A card loaded from an image file's body.

@@ -274,7 +274,10 @@ impl SecretOracle {
                 .get(&window(w))
                 .or_else(|| self.base.windows.get(&window(w)));
             if let Some(label) = known
-                && !self.sent.iter().any(|apdu| apdu.windows(WINDOW).any(|s| s == w))
+                && !self
+                    .sent
+                    .iter()
+                    .any(|apdu| apdu.windows(WINDOW).any(|s| s == w))
             {
                 return Err(format!(
                     "the response gives away 8 bytes of {} at offset {at}",
