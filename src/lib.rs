@@ -31,5 +31,7 @@ pub mod virtual_card;
 #[doc(hidden)]
 pub mod fuzz_checks;
 #[doc(hidden)]
+pub mod fuzz_ops;
+#[doc(hidden)]
 pub mod sample;
 pub mod secret_oracle;

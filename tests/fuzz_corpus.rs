@@ -111,3 +111,8 @@ fn pboc_corpus_reaches_rsa_and_sm2() {
         &[0x9F, 0x4B, 0x46, 0x15, 0x07]
     ));
 }
+
+#[test]
+fn ops_session_corpus() {
+    replay("ops_session", sscard::fuzz_ops::ops_session);
+}
