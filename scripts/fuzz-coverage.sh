@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(card_session pboc_session tear_session)
+[ ${#targets[@]} -gt 0 ] || targets=(card_session pboc_session tear_session ops_session)
 
 sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
