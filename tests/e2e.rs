@@ -2,14 +2,14 @@
 //! (pcsc-tools `pcsc_scan` and `scriptor`, OpenSC `opensc-tool`, a pyscard terminal, the
 //! `pcsc` crate through `sscard script --reader`).
 //!
-//! Needs the cargo feature `pcsc` and `SSCARD_E2E=1`; otherwise every test prints why it
-//! skipped and passes. pcscd is started through `scripts/pcscd.sh start` (installed by
-//! `scripts/pcscd.sh install`). Only one pcscd can run, so the tests of this binary take
+//! Needs the cargo feature `pcsc`, pcscd + vpcd and `SSCARD_E2E=1`: the tests are
+//! `#[ignore]`d with that reason and run with `--include-ignored`. pcscd is started
+//! through `scripts/pcscd.sh start` (installed by `scripts/pcscd.sh install`). Only one pcscd can run, so the tests of this binary take
 //! one lock and run one at a time; they use the vpcd readers "Virtual PCD 00 00" and
 //! "… 00 01", which nothing else may use meanwhile.
 //!
 //! ```text
-//! SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --nocapture
+//! SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored --nocapture
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -18,8 +18,10 @@
     clippy::indexing_slicing
 )]
 
+#[cfg(feature = "pcsc")]
 use std::io::Write;
 
+#[cfg(feature = "pcsc")]
 fn say(msg: &str) {
     // Straight to stderr: visible with or without --nocapture.
     let _ = writeln!(std::io::stderr(), "e2e: {msg}");
@@ -27,10 +29,8 @@ fn say(msg: &str) {
 
 #[cfg(not(feature = "pcsc"))]
 #[test]
-fn e2e_skipped() {
-    say("skipped: built without the cargo feature `pcsc` \
-         (run `SSCARD_E2E=1 cargo test --features pcsc --test e2e`)");
-}
+#[ignore = "built without the cargo feature `pcsc`: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
+fn e2e_needs_the_pcsc_feature() {}
 
 #[cfg(feature = "pcsc")]
 mod e2e {
@@ -56,19 +56,18 @@ mod e2e {
 
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    /// `None` (after saying why) unless SSCARD_E2E=1; otherwise the serializing lock,
-    /// with pcscd up.
-    fn setup(test: &str) -> Option<MutexGuard<'static, ()>> {
-        if std::env::var("SSCARD_E2E").as_deref() != Ok("1") {
-            say(&format!(
-                "{test}: skipped (set SSCARD_E2E=1; needs pcscd + vsmartcard-vpcd: \
-                 `bash scripts/pcscd.sh install`)"
-            ));
-            return None;
-        }
+    /// The serializing lock, with pcscd up. The tests are `#[ignore]`d (they need pcscd and
+    /// vpcd): `scripts/test` runs them with `--include-ignored`, and without
+    /// `SSCARD_E2E=1` a test that was asked for fails rather than passing unseen.
+    fn setup(test: &str) -> MutexGuard<'static, ()> {
+        assert_eq!(
+            std::env::var("SSCARD_E2E").as_deref(),
+            Ok("1"),
+            "{test}: needs pcscd + vsmartcard-vpcd (`bash scripts/pcscd.sh install`) and SSCARD_E2E=1"
+        );
         let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         pcscd("start");
-        Some(guard)
+        guard
     }
 
     fn root() -> &'static Path {
@@ -188,10 +187,9 @@ mod e2e {
     }
 
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn real_clients_drive_the_card() {
-        let Some(_lock) = setup("real_clients_drive_the_card") else {
-            return;
-        };
+        let _lock = setup("real_clients_drive_the_card");
         let ctx = context();
         absent(&ctx, 0);
         let served = Served::start(&["--slot", "0"]);
@@ -295,10 +293,9 @@ mod e2e {
     /// of the command (ISO/IEC 7816-4:2013 §5.1.3). The PBOC GPO and GENERATE AC are class
     /// 80, so their GET RESPONSE is `80 C0`; the data must survive it and come back once.
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn java_style_get_response_in_class_80_through_pcscd() {
-        let Some(_lock) = setup("java_style_get_response_in_class_80_through_pcscd") else {
-            return;
-        };
+        let _lock = setup("java_style_get_response_in_class_80_through_pcscd");
         let ctx = context();
         absent(&ctx, 0);
         let served = Served::start(&["--slot", "0", "--seed", "1"]);
@@ -360,10 +357,9 @@ mod e2e {
     }
 
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn vector_scripts_pass_through_pcscd() {
-        let Some(_lock) = setup("vector_scripts_pass_through_pcscd") else {
-            return;
-        };
+        let _lock = setup("vector_scripts_pass_through_pcscd");
         let ctx = context();
         let mut ran = 0;
         for path in vector_scripts() {
@@ -424,10 +420,9 @@ mod e2e {
     /// default card through pcscd + vpcd: DDA and SDA on contact, the reader UID then fDDA
     /// on contactless; TVR byte 1 clean.
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn an_rsa_only_kernel_completes_oda_over_pcsc() {
-        let Some(_lock) = setup("an_rsa_only_kernel_completes_oda_over_pcsc") else {
-            return;
-        };
+        let _lock = setup("an_rsa_only_kernel_completes_oda_over_pcsc");
         let ctx = context();
         for interface in ["contact", "contactless"] {
             absent(&ctx, 0);
@@ -466,10 +461,9 @@ mod e2e {
     }
 
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn two_cards_in_two_slots_at_once() {
-        let Some(_lock) = setup("two_cards_in_two_slots_at_once") else {
-            return;
-        };
+        let _lock = setup("two_cards_in_two_slots_at_once");
         let ctx = context();
         let served = Served::start(&["--cards", "2"]);
         present(&ctx, 0);
@@ -504,10 +498,9 @@ mod e2e {
     }
 
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn card_reconnects_after_a_pcscd_restart() {
-        let Some(_lock) = setup("card_reconnects_after_a_pcscd_restart") else {
-            return;
-        };
+        let _lock = setup("card_reconnects_after_a_pcscd_restart");
         let served = Served::start(&["--slot", "0"]);
         {
             let ctx = context();
@@ -605,10 +598,9 @@ mod e2e {
     }
 
     #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn kill_9_during_writes_loses_no_acknowledged_write() {
-        let Some(_lock) = setup("kill_9_during_writes_loses_no_acknowledged_write") else {
-            return;
-        };
+        let _lock = setup("kill_9_during_writes_loses_no_acknowledged_write");
         let dir = tempfile::tempdir().unwrap();
         let image = dir.path().join("card.img");
         let image_arg = image.to_str().unwrap().to_string();
