@@ -206,6 +206,14 @@ impl SecretOracle {
     /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
     pub fn before_command(&mut self, apdu: &[u8]) {
         self.sent.push(apdu.to_vec());
+        // The PKI PIN hash (`80 C4 01 03 … C1 L PIN`, spec/ssc.md §9 item 4) answers
+        // SM3 of the PIN the terminal sent, which is also how the card stores that PIN's
+        // key: the terminal knows it already, so it counts as sent.
+        if let [0x80, 0xC4, 0x01, 0x03, _, 0xC1, len, pin @ ..] = apdu
+            && let Some(pin) = pin.get(..usize::from(*len))
+        {
+            self.sent.push(sscard_core::crypto::sm3(pin).to_vec());
+        }
         let data = apdu.get(5..).unwrap_or_default();
         if let Some((random, sequence)) = self.purchase_pending.take()
             && let Some(&[t2, t3]) = data.get(2..4)
@@ -556,6 +564,23 @@ mod tests {
             oracle.check(&with_sw(&next[..])).is_ok(),
             "one GPO, one ATC"
         );
+    }
+
+    #[test]
+    fn the_pin_hash_of_a_pin_the_terminal_sent_is_no_leak() {
+        let mut card = pboc_sample_card();
+        let _ = card.power_on(Interface::Contactless);
+        let mut oracle = sample_oracle();
+        send(&mut card, &mut oracle, "00A404000C504B492EC9E7BBE1B1A3D5CF");
+        send(&mut card, &mut oracle, "00A404000C53532E434552542E41444631");
+        // The stored PKI user-PIN key is SM3(PIN)[0..16]: a secret the terminal has not
+        // shown it knows…
+        let key = sscard_core::crypto::sm3(&hex("123456"));
+        assert!(oracle.check(&with_sw(&key[..16])).is_err());
+        // …until it sends the PIN to the PIN-hash command, whose answer is that hash.
+        let r = send(&mut card, &mut oracle, "80C4010305C10312345600");
+        assert_eq!(&r[..32], &key[..]);
+        assert!(oracle.check(&with_sw(&key[..16])).is_ok());
     }
 
     #[test]
