@@ -12,6 +12,7 @@
 //! are checked against independent implementations elsewhere (tests/, vectors/).
 
 use arbitrary::Arbitrary;
+use sscard_core::apdu::encode_command;
 use sscard_core::auth::secret::{SecretKind, find_by_usage, find_secret, usage};
 use sscard_core::crypto::{Algorithm, CardCipher, Mac, auth_data, session_key};
 use sscard_core::nvm::Nvm;
@@ -221,14 +222,14 @@ struct Terminal<'c, 'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
     checker: &'c mut Checker<'a, N, R, A>,
 }
 
+/// A short command APDU (data cut to 255 bytes; `Some(0)` is Le = 00, up to 256).
 fn apdu(header: [u8; 4], data: &[u8], le: Option<u8>) -> Vec<u8> {
-    let mut a = header.to_vec();
-    if !data.is_empty() {
-        a.push(data.len().min(255) as u8);
-        a.extend_from_slice(data.get(..255).unwrap_or(data));
-    }
-    a.extend(le);
-    a
+    let data = data.get(..255).unwrap_or(data);
+    let le = le.map(|l| if l == 0 { 256 } else { u32::from(l) });
+    let mut out = vec![0u8; data.len() + 6];
+    let n = encode_command(header, data, le, &mut out).unwrap_or(0);
+    out.truncate(n);
+    out
 }
 
 impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {

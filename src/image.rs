@@ -412,11 +412,6 @@ impl ImageFile {
         Ok(())
     }
 
-    /// True while this `ImageFile` holds the image's lock.
-    pub fn is_locked(&self) -> bool {
-        self.lock.is_some()
-    }
-
     /// Loads the image at `path`, or, when there is no such file, personalizes a card
     /// from `profile` and saves it there. `profile_given`: the user named the profile,
     /// so an existing image made from another profile is refused rather than silently

@@ -209,7 +209,7 @@ pub struct CardToml {
     #[serde(default = "default_nvm")]
     pub nvm_size: usize,
     /// Contactless UID (ISO 14443-3 type A: 4, 7 or 10 bytes, hex) that the reader reports
-    /// for `FF CA 00 00 00` (default [`crate::virtual_card::DEFAULT_UID`]).
+    /// for `FF CA 00 00 00` (default [`DEFAULT_UID`]).
     #[serde(default)]
     pub uid: Option<String>,
 }
@@ -540,6 +540,10 @@ pub struct OptionsToml {
     pub pki_import_encryption: Option<bool>,
 }
 
+/// The contactless UID reported when the profile names none: a fixed 4-byte (single
+/// size) ISO 14443-3 type A UID, "SSC" ‖ 01. Fixed so that traces and tests repeat.
+pub const DEFAULT_UID: [u8; 4] = [0x53, 0x53, 0x43, 0x01];
+
 /// A validated profile, ready to personalize cards.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -852,7 +856,7 @@ impl Profile {
             }
         }
         let uid = match &c.uid {
-            None => crate::virtual_card::DEFAULT_UID.to_vec(),
+            None => DEFAULT_UID.to_vec(),
             Some(text) => {
                 let uid = hex("card.uid", text)?;
                 if ![4, 7, 10].contains(&uid.len()) {

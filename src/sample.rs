@@ -47,25 +47,22 @@ pub fn sample_card_with(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRn
 
 /// A fresh gen-3 card with the PBOC applet, powered on the contact interface.
 pub fn pboc_sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    let nvm = RamNvm::new(sample_image().to_vec());
-    let applets = (sscard_pboc::PbocApplet::new(),);
-    let mut card = match Card::load(
-        nvm,
-        SplitMixRng::new(0x5EED),
-        applets,
-        default_profile().options(),
-    ) {
-        Ok(card) => card,
-        Err(e) => unreachable!("default image: {e}"),
-    };
-    let _ = card.power_on(Interface::Contact);
-    card
+    pboc_card_over(RamNvm::new(sample_image().to_vec()))
 }
 
 /// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`](sscard_core::nvm::TearingNvm)
 /// (no tear scheduled), powered on the contact interface: the tear harness's card.
 pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    let nvm = sscard_core::nvm::TearingNvm::new(RamNvm::new(sample_image().to_vec()));
+    pboc_card_over(sscard_core::nvm::TearingNvm::new(RamNvm::new(
+        sample_image().to_vec(),
+    )))
+}
+
+/// The default card with the PBOC applet over `nvm` (holding the sample image), powered
+/// on the contact interface.
+fn pboc_card_over<N: sscard_core::nvm::Nvm>(
+    nvm: N,
+) -> Card<N, SplitMixRng, (sscard_pboc::PbocApplet,)> {
     let applets = (sscard_pboc::PbocApplet::new(),);
     let mut card = match Card::load(
         nvm,

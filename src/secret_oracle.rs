@@ -68,12 +68,9 @@ impl Hasher for WindowHasher {
 
 type Fast = BuildHasherDefault<WindowHasher>;
 
+/// An 8-byte window as a hash key (callers pass `windows(WINDOW)` slices).
 fn window(w: &[u8]) -> u64 {
-    let mut b = [0u8; WINDOW];
-    if let Some(dst) = b.get_mut(..w.len().min(WINDOW)) {
-        dst.copy_from_slice(w.get(..WINDOW.min(w.len())).unwrap_or_default());
-    }
-    u64::from_be_bytes(b)
+    u64::from_be_bytes(w.try_into().unwrap_or([0; WINDOW]))
 }
 
 /// A symmetric key the card holds, its cipher built once, for deriving session keys.
@@ -460,10 +457,7 @@ mod tests {
     use sscard_core::Interface;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::profile::hex("test", s).unwrap()
     }
 
     /// Sends `apdu` through the oracle; returns the response.

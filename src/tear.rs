@@ -113,11 +113,7 @@ where
     let mut out = vec![0u8; RESPONSE_CAPACITY];
 
     // 1. Clean run.
-    let mut card = powered(&make_card)?;
-    card.store_mut().nvm_mut().reset_counter();
-    if let Some(step) = run(&mut card, scenario, &mut out)? {
-        return Err(format!("the clean run lost power in step {step}"));
-    }
+    let card = clean_run(&make_card, scenario, &mut out)?;
     let writes = card.store().nvm().writes();
     let commits = card.store().nvm().commits();
     let final_image = image(&card).to_vec();
@@ -157,31 +153,18 @@ where
                      not deterministic"
                 ));
             }
-            let interface = card.interface();
-            card.store_mut().nvm_mut().restore_power();
-            card.power_on(interface)
-                .map_err(|e| format!("power-up after the tear at write {k} failed: {e}"))?;
             let before = before_commit
                 .get(commit as usize)
                 .ok_or("commit map out of range")?;
             let after = after_commit(commit as usize);
-            let now = image(&card);
-            let landed = same_persistent_state(now, after);
             let point = TearPoint {
                 write: k,
                 mode,
                 step,
                 commit,
-                landed,
+                landed: false,
             };
-            if !landed && !same_persistent_state(now, before) {
-                return Err(format!(
-                    "{point}: the recovered image is neither old nor new (first difference \
-                     from the old state at {}, from the new state at {})",
-                    first_difference(now, before),
-                    first_difference(now, after)
-                ));
-            }
+            let point = recover_old_or_new(&mut card, point, before, after)?;
             invariant(&mut card, &point).map_err(|e| format!("{point}: {e}"))?;
             checked += 1;
         }
@@ -207,11 +190,7 @@ where
     A: Applets,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
-    let mut card = powered(&make_card)?;
-    card.store_mut().nvm_mut().reset_counter();
-    if let Some(step) = run(&mut card, scenario, &mut out)? {
-        return Err(format!("the clean run lost power in step {step}"));
-    }
+    let card = clean_run(&make_card, scenario, &mut out)?;
     let writes = card.store().nvm().writes();
     if writes == 0 {
         return Ok(None);
@@ -246,32 +225,63 @@ where
     }
     let after = after.unwrap_or(final_image);
     let (mut card, step) = torn_run(&make_card, scenario, k, mode, &mut out)?;
-    let interface = card.interface();
-    card.store_mut().nvm_mut().restore_power();
-    card.power_on(interface)
-        .map_err(|e| format!("power-up after the tear at write {k} failed: {e}"))?;
-    let now = image(&card);
     let point = TearPoint {
         write: k,
         mode,
         step,
         commit,
-        landed: same_persistent_state(now, &after),
+        landed: false,
     };
-    if !point.landed && !same_persistent_state(now, &before) {
-        return Err(format!(
-            "{point}: the recovered image is neither old nor new (first difference from the \
-             old state at {}, from the new state at {})",
-            first_difference(now, &before),
-            first_difference(now, &after)
-        ));
-    }
+    let point = recover_old_or_new(&mut card, point, &before, &after)?;
     // The recovered card works: it answers with a status word.
     let n = card.process(&[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00], &mut out);
     if n < 2 {
         return Err(format!("{point}: the recovered card does not answer"));
     }
     Ok(Some(point))
+}
+
+/// The scenario on a fresh card without a tear, counting from its start.
+fn clean_run<R: CardRng, A: Applets>(
+    make_card: &impl Fn() -> TearCard<R, A>,
+    scenario: &[Step],
+    out: &mut [u8],
+) -> Result<TearCard<R, A>, String> {
+    let mut card = powered(make_card)?;
+    card.store_mut().nvm_mut().reset_counter();
+    if let Some(step) = run(&mut card, scenario, out)? {
+        return Err(format!("the clean run lost power in step {step}"));
+    }
+    Ok(card)
+}
+
+/// Power back on the torn `card` (recovery runs), then its persistent image must be
+/// `before` or `after` the torn commit; returns `point` with `landed` set.
+fn recover_old_or_new<R: CardRng, A: Applets>(
+    card: &mut TearCard<R, A>,
+    mut point: TearPoint,
+    before: &[u8],
+    after: &[u8],
+) -> Result<TearPoint, String> {
+    let interface = card.interface();
+    card.store_mut().nvm_mut().restore_power();
+    card.power_on(interface).map_err(|e| {
+        format!(
+            "power-up after the tear at write {} failed: {e}",
+            point.write
+        )
+    })?;
+    let now = image(card);
+    point.landed = same_persistent_state(now, after);
+    if !point.landed && !same_persistent_state(now, before) {
+        return Err(format!(
+            "{point}: the recovered image is neither old nor new (first difference from the \
+             old state at {}, from the new state at {})",
+            first_difference(now, before),
+            first_difference(now, after)
+        ));
+    }
+    Ok(point)
 }
 
 /// A fresh card from the factory, powered.

@@ -62,9 +62,9 @@ impl CardRng for HostRng {
 /// `[pboc]` section; otherwise its names stay "not found", as before).
 pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 
-/// The contactless UID reported when the profile names none: a fixed 4-byte (single
-/// size) ISO 14443-3 type A UID, "SSC" ‖ 01. Fixed so that traces and tests repeat.
-pub const DEFAULT_UID: [u8; 4] = [0x53, 0x53, 0x43, 0x01];
+/// The contactless UID reported when the profile names none (defined with the profile,
+/// which the virtual card builds on).
+pub use crate::profile::DEFAULT_UID;
 
 /// Largest response: 65536 data bytes and the SW.
 const RESPONSE_CAPACITY: usize = 65_538;
