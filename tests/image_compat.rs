@@ -2,7 +2,8 @@
 //! invariant 6), and a damaged or foreign image is refused without being touched.
 //!
 //! `tests/images/gen3-default-v1.img` was written by format version 1 (`sscard image
-//! create`); it must never be regenerated: add a file per new version instead.
+//! create`), `gen3-default-v1-r2.img` by the same format with the options of December
+//! 2026; they must never be regenerated: add a file per new version instead.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -69,6 +70,18 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
             let r = sscard::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
                 .unwrap();
             assert_eq!(r, [0x6C, 0x12], "{}", path.display());
+        }
+        // Written just before the layered architecture (issue 11): the PKI key-slot
+        // policy byte and the lenient Le = 00 default are in its metadata.
+        if path.to_string_lossy().ends_with("-v1-r2.img") {
+            assert_eq!(
+                card.card().options().le_zero,
+                sscard_core::options::LeZero::Lenient
+            );
+            let r = sscard::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
+                .unwrap();
+            assert_eq!(r.last(), Some(&0x00), "{}", path.display());
+            assert_eq!(r.get(r.len() - 2), Some(&0x90), "{}", path.display());
         }
     }
 }
