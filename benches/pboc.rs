@@ -204,6 +204,7 @@ fn shares(image: &[u8], s: &Scripts) {
             RamNvm::new(image.to_vec()),
             SplitMixRng::new(1),
             (PbocApplet::new(),),
+            (),
             CosOptions::default(),
         )
         .unwrap()
@@ -254,6 +255,7 @@ fn bench(c: &mut Criterion) {
             RamNvm::new(image.clone()),
             SplitMixRng::new(1),
             (PbocApplet::new(),),
+            (),
             CosOptions::default(),
         )
         .unwrap()

@@ -146,6 +146,7 @@ fn flows(c: &mut Criterion) {
                 RamNvm::new(image.to_vec()),
                 SplitMixRng::new(0x5EED),
                 (),
+                sscard_ssc::SocialSecurity::default(),
                 options,
             )
             .expect("image loads");

@@ -18,12 +18,12 @@
 
 mod support;
 
+use sscard_ssc::SscCard;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sscard::sample::{SSSE_NAME, sample_image};
-use sscard_core::Card;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use support::{BenchCard, card};
@@ -162,7 +162,7 @@ fn main() {
 
     let image = sample_image().len();
     let state = std::mem::size_of::<BenchCard>();
-    let card_ram = std::mem::size_of::<Card<RamNvm<&mut [u8]>, SplitMixRng>>();
+    let card_ram = std::mem::size_of::<SscCard<RamNvm<&mut [u8]>, SplitMixRng>>();
     println!(
         "computed per card: Card {state} bytes (with a borrowed NVM: {card_ram}) + NVM image \
          {image} bytes = {} bytes",

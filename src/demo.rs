@@ -16,6 +16,7 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
         RamNvm::new(image),
         SplitMixRng::new(seed),
         (),
+        profile.applications(),
         profile.options(),
     )
     .map_err(|e| ProfileError {

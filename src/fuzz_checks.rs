@@ -27,6 +27,7 @@ use sscard_core::tlv::{
     parse_one, parse_simple, validate, write_simple,
 };
 use sscard_core::{Applets, Card, Interface, Status};
+use sscard_ssc::SscCard;
 
 use crate::sample::{default_profile, pboc_sample_card, sample_card};
 use crate::secret_oracle::SecretOracle;
@@ -335,7 +336,7 @@ pub fn sample_oracle() -> SecretOracle {
 ///   rest of the session must get the same answers, byte for byte, from both: nothing
 ///   the card needs lives outside its image.
 pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
-    card: &mut Card<N, R, A>,
+    card: &mut SscCard<N, R, A>,
     events: &[Event],
     oracle: &mut SecretOracle,
 ) -> Result<(), String> {
@@ -350,7 +351,7 @@ pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
 /// Runs `f` with a [`Checker`] of `card` (the response buffers are per thread, kept
 /// across runs: zeroing 128 KiB per fuzz execution costs more than many sessions).
 pub fn with_checker<N, R, A, T>(
-    card: &mut Card<N, R, A>,
+    card: &mut SscCard<N, R, A>,
     oracle: &mut SecretOracle,
     f: impl FnOnce(&mut Checker<'_, N, R, A>) -> Result<T, String>,
 ) -> Result<T, String>
@@ -378,7 +379,7 @@ where
 
 /// Plays events against a card, one at a time, with every check of [`check_session`].
 pub struct Checker<'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
-    card: &'a mut Card<N, R, A>,
+    card: &'a mut SscCard<N, R, A>,
     oracle: &'a mut SecretOracle,
     out: &'a mut [u8],
     out_reloaded: &'a mut [u8],
@@ -389,7 +390,7 @@ pub struct Checker<'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
 
 impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     /// The card being checked.
-    pub fn card(&self) -> &Card<N, R, A> {
+    pub fn card(&self) -> &SscCard<N, R, A> {
         self.card
     }
 
@@ -481,14 +482,14 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
 }
 
 /// A card loaded from an image file's body.
-type ReloadedCard<R, A> = Card<RamNvm<Vec<u8>>, R, A>;
+type ReloadedCard<R, A> = SscCard<RamNvm<Vec<u8>>, R, A>;
 
 /// The card as a restarted `sscard run --image` would load it: the same NVM bytes (what
 /// an image file's body holds; the file format itself has its own tests in
 /// `tests/image_compat.rs`), the same options, a copy of the random source and of the
 /// applets.
 fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
-    card: &Card<N, R, A>,
+    card: &SscCard<N, R, A>,
 ) -> Result<ReloadedCard<R, A>, String> {
     let nvm = card.store().nvm();
     let mut body = vec![0u8; nvm.len()];
@@ -497,6 +498,7 @@ fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
         RamNvm::new(body),
         card.rng().clone(),
         card.applets().clone(),
+        card.df_applications().clone(),
         *card.options(),
     )
     .map_err(|e| e.to_string())

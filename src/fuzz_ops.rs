@@ -17,7 +17,8 @@ use sscard_core::auth::secret::{SecretKind, find_by_usage, find_secret, usage};
 use sscard_core::crypto::{Algorithm, CardCipher, Mac, auth_data, session_key};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
-use sscard_core::{Applets, Card, Interface};
+use sscard_core::{Applets, Interface};
+use sscard_ssc::SscCard;
 
 use crate::fuzz_checks::{Checker, sample_oracle, with_checker};
 use crate::sample::pboc_sample_card;
@@ -248,7 +249,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
         Ok(r)
     }
 
-    fn card(&self) -> &Card<N, R, A> {
+    fn card(&self) -> &SscCard<N, R, A> {
         self.checker.card()
     }
 
@@ -394,12 +395,12 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
             Target::Pki => {
                 self.send(&apdu(
                     [0x00, 0xA4, 0x04, 0x00],
-                    &sscard_core::ssc::pki::PKI_DDF_NAME,
+                    &sscard_ssc::pki::PKI_DDF_NAME,
                     None,
                 ))?;
                 self.send(&apdu(
                     [0x00, 0xA4, 0x04, 0x00],
-                    &sscard_core::ssc::pki::PKI_ADF_NAME,
+                    &sscard_ssc::pki::PKI_ADF_NAME,
                     None,
                 ))
             }
@@ -508,7 +509,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
         if let Some(head) = block.get_mut(..challenge.len().min(16)) {
             head.copy_from_slice(challenge.get(..head.len()).unwrap_or_default());
         }
-        let key = sscard_core::ssc::pki::pin_key(pin);
+        let key = sscard_ssc::pki::pin_key(pin);
         if let Ok(cipher) = CardCipher::new(Algorithm::Sm4, &key) {
             let _ = cipher.encrypt_block(&mut block);
         }

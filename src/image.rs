@@ -47,8 +47,8 @@ use crate::image_lock::{ImageLock, LockError};
 use crate::profile::Profile;
 use crate::trace::hex;
 use sscard_core::CosOptions;
-use sscard_core::options::{LeZero, PurseOptions};
-use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
+use sscard_core::options::LeZero;
+use sscard_ssc::options::{PkiKeyPolicy, PurseOptions, SlotPolicy, SscOptions};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -91,8 +91,10 @@ pub struct ImageMeta {
     pub profile_digest: [u8; 32],
     /// Contact ATR.
     pub atr: Vec<u8>,
-    /// Spec choices.
+    /// Spec choices of the card OS.
     pub options: CosOptions,
+    /// Spec choices of the social-security applications.
+    pub ssc_options: SscOptions,
     /// sscard version that created the image.
     pub created_by: String,
 }
@@ -105,27 +107,28 @@ impl ImageMeta {
             profile_digest: profile.digest(),
             atr: profile.atr().to_vec(),
             options: profile.options(),
+            ssc_options: profile.ssc_options(),
             created_by: format!("sscard {}", env!("CARGO_PKG_VERSION")),
         }
     }
 
     fn encode(&self) -> Vec<u8> {
-        let o = self.options;
+        let (o, a) = (self.options, self.ssc_options);
         let options = [
             u8::from(o.le_zero == LeZero::Lenient),
             u8::from(o.t0_get_response),
             u8::from(o.fcp_as_fci),
             u8::from(o.read_binary_le_exact),
-            o.purse.load_type,
-            o.purse.purchase_type,
-            encode_key_policy(&o.pki_keys),
+            a.purse.load_type,
+            a.purse.purchase_type,
+            encode_key_policy(&a.pki_keys),
         ];
         // The purse bytes, then the PKI key-slot byte, came after the first images: each
         // is written only when it (or a later one) differs from the defaults, so images of
         // version 1 keep their exact bytes.
-        let used = if o.pki_keys != PkiKeyPolicy::default() {
+        let used = if a.pki_keys != PkiKeyPolicy::default() {
             7
-        } else if o.purse != PurseOptions::default() {
+        } else if a.purse != PurseOptions::default() {
             6
         } else {
             4
@@ -172,24 +175,26 @@ impl ImageMeta {
         if !bytes.is_empty() {
             return Err(ImageError::Corrupt("metadata truncated"));
         }
+        let (options, ssc_options) = options.ok_or(ImageError::Corrupt("no options"))?;
         Ok(ImageMeta {
             profile_label: label.ok_or(ImageError::Corrupt("no profile label"))?,
             profile_digest: digest.ok_or(ImageError::Corrupt("no profile digest"))?,
             atr: atr.ok_or(ImageError::Corrupt("no ATR"))?,
-            options: options.ok_or(ImageError::Corrupt("no options"))?,
+            options,
+            ssc_options,
             created_by,
         })
     }
 }
 
-fn decode_options(v: &[u8]) -> Option<CosOptions> {
-    let defaults = CosOptions::default();
+fn decode_options(v: &[u8]) -> Option<(CosOptions, SscOptions)> {
+    let defaults = SscOptions::default();
     let flag = |i: usize| match v.get(i) {
         Some(0) => Some(false),
         Some(1) => Some(true),
         _ => None,
     };
-    Some(CosOptions {
+    let cos = CosOptions {
         le_zero: if flag(0)? {
             LeZero::Lenient
         } else {
@@ -198,6 +203,8 @@ fn decode_options(v: &[u8]) -> Option<CosOptions> {
         t0_get_response: flag(1)?,
         fcp_as_fci: flag(2)?,
         read_binary_le_exact: flag(3)?,
+    };
+    let ssc = SscOptions {
         // Added after the first images were written: absent means the defaults.
         purse: PurseOptions {
             load_type: v.get(4).copied().unwrap_or(defaults.purse.load_type),
@@ -208,7 +215,8 @@ fn decode_options(v: &[u8]) -> Option<CosOptions> {
             Some(bits) => decode_key_policy(*bits)?,
             None => defaults.pki_keys,
         },
-    })
+    };
+    Some((cos, ssc))
 }
 
 /// The PKI key-slot policy in one byte: b1 generate / b2 import the signature pair, b3

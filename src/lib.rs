@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub use sscard_core;
+pub use sscard_ssc;
 
 pub mod demo;
 pub mod image;

@@ -15,14 +15,15 @@ use sscard_core::crypto::Algorithm;
 use sscard_core::fs::build::{Capacities, EfSpec, Personalizer, Structure};
 use sscard_core::fs::layout::Access;
 use sscard_core::nvm::RamNvm;
-use sscard_core::options::{CosOptions, LeZero, PurseOptions};
-use sscard_core::ssc::layout::{AppDf, Location, key_id};
-use sscard_core::ssc::pki::{PkiKeyPolicy, SlotPolicy};
-use sscard_core::ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
-use sscard_core::ssc::{
+use sscard_core::options::{CosOptions, LeZero};
+use sscard_ssc::SocialSecurity;
+use sscard_ssc::layout::{AppDf, Location, key_id};
+use sscard_ssc::options::{PkiKeyPolicy, PurseOptions, SlotPolicy, SscOptions};
+use sscard_ssc::perso::{
     Availability, BinarySpec, DfFci, DfRef, EfLayout, ExtraEf, Generation, InterfacePolicy,
     KeySpec, PersoError, PkiSpec, RecordsSpec, SscPersonalization, ssse_key_usage,
 };
+use sscard_ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
 use std::fmt;
 use std::path::Path;
 
@@ -486,7 +487,7 @@ pub fn access(field: &str, s: &str) -> Result<Access, ProfileError> {
         u8::from_str_radix(id, 16)
             .map_err(|_| err(field, format!("bad key id {id:?} (two hex digits)")))
     };
-    let pin = sscard_core::ssc::layout::PIN;
+    let pin = sscard_ssc::layout::PIN;
     match s.split_once(':') {
         None => match s {
             "always" => Ok(Access::Always),
@@ -556,6 +557,7 @@ pub struct Profile {
     area: [u8; 6],
     pin: Vec<u8>,
     options: CosOptions,
+    ssc_options: SscOptions,
     /// Location, id, value, version, diversify.
     keys: Vec<(Location, u8, Vec<u8>, u8, bool)>,
     layout: Vec<EfLayout>,
@@ -1212,6 +1214,9 @@ impl Profile {
             read_binary_le_exact: o
                 .read_binary_le_exact
                 .unwrap_or(defaults.read_binary_le_exact),
+        };
+        let defaults = SscOptions::default();
+        let ssc_options = SscOptions {
             purse: PurseOptions {
                 load_type: o.purse_load_type.unwrap_or(defaults.purse.load_type),
                 purchase_type: o
@@ -1251,6 +1256,7 @@ impl Profile {
             area,
             pin,
             options,
+            ssc_options,
             keys,
             layout,
             fci,
@@ -1271,9 +1277,17 @@ impl Profile {
         Ok(profile)
     }
 
-    /// The card's spec choices.
+    /// The card OS's spec choices.
     pub fn options(&self) -> CosOptions {
         self.options
+    }
+    /// The social-security applications' spec choices.
+    pub fn ssc_options(&self) -> SscOptions {
+        self.ssc_options
+    }
+    /// The social-security applications the card hosts, with this profile's choices.
+    pub fn applications(&self) -> SocialSecurity {
+        SocialSecurity::new(self.ssc_options)
     }
     /// The contact ATR.
     pub fn atr(&self) -> &[u8] {
@@ -1413,12 +1427,11 @@ impl Profile {
             layout: &self.layout,
             fci: &fci,
         };
-        let files =
-            sscard_core::ssc::personalize(&mut p, &self.atr, &perso).map_err(|e| match e {
-                PersoError::Layout { index, problem } => err(format!("layout[{index}]"), problem),
-                PersoError::Fci { index, problem } => err(format!("fci[{index}]"), problem),
-                e => err("", format!("personalization failed: {e}")),
-            })?;
+        let files = sscard_ssc::personalize(&mut p, &self.atr, &perso).map_err(|e| match e {
+            PersoError::Layout { index, problem } => err(format!("layout[{index}]"), problem),
+            PersoError::Fci { index, problem } => err(format!("fci[{index}]"), problem),
+            e => err("", format!("personalization failed: {e}")),
+        })?;
         for (i, spec) in self.custom_efs.iter().enumerate() {
             p.ef(files.ssse, *spec)
                 .map_err(|e| err(format!("extra_ef[{i}]"), e.to_string()))?;

@@ -6,11 +6,12 @@ use std::sync::OnceLock;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
+use sscard_ssc::SscCard;
 
 use crate::profile::Profile;
 
 /// The SSSE DDF name "sx1.sh.社会保障" (GBK), spec/ssc.md §2.1.
-pub const SSSE_NAME: &[u8] = &sscard_core::ssc::layout::SSSE_NAME;
+pub const SSSE_NAME: &[u8] = &sscard_ssc::layout::SSSE_NAME;
 
 /// The default profile, parsed once per process.
 pub fn default_profile() -> &'static Profile {
@@ -29,14 +30,20 @@ pub fn sample_image() -> &'static [u8] {
 }
 
 /// A fresh default card with the profile's spec choices, powered on the contact interface.
-pub fn sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
+pub fn sample_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
     sample_card_with(default_profile().options())
 }
 
 /// A fresh default card with other spec choices, powered on the contact interface.
-pub fn sample_card_with(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
+pub fn sample_card_with(options: CosOptions) -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
     let nvm = RamNvm::new(sample_image().to_vec());
-    let mut card = match Card::load(nvm, SplitMixRng::new(0x5EED), (), options) {
+    let mut card = match Card::load(
+        nvm,
+        SplitMixRng::new(0x5EED),
+        (),
+        default_profile().applications(),
+        options,
+    ) {
         Ok(card) => card,
         Err(e) => unreachable!("default image: {e}"),
     };
@@ -46,7 +53,7 @@ pub fn sample_card_with(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRn
 }
 
 /// A fresh gen-3 card with the PBOC applet, powered on the contact interface.
-pub fn pboc_sample_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
+pub fn pboc_sample_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
     pboc_card_over(RamNvm::new(sample_image().to_vec()))
 }
 
@@ -62,12 +69,13 @@ pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::Pb
 /// on the contact interface.
 fn pboc_card_over<N: sscard_core::nvm::Nvm>(
     nvm: N,
-) -> Card<N, SplitMixRng, (sscard_pboc::PbocApplet,)> {
+) -> SscCard<N, SplitMixRng, (sscard_pboc::PbocApplet,)> {
     let applets = (sscard_pboc::PbocApplet::new(),);
     let mut card = match Card::load(
         nvm,
         SplitMixRng::new(0x5EED),
         applets,
+        default_profile().applications(),
         default_profile().options(),
     ) {
         Ok(card) => card,

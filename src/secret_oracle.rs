@@ -27,17 +27,18 @@
 //! card committed and re-learned only where the bytes changed. An oracle primed on a
 //! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
 
+use sscard_ssc::SscCard;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use sscard_core::Applets;
 use sscard_core::auth::secret::{SecretKind, read_secret};
 use sscard_core::crypto::{Algorithm, CardCipher, pboc_session_key};
 use sscard_core::fs::layout::{FLAG_KEY_OBJECT, FileKind, SECRET_ENTRY_LEN, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
-use sscard_core::ssc::purse::PurseState;
-use sscard_core::{Applets, Card};
+use sscard_ssc::purse::PurseState;
 use zeroize::Zeroizing;
 
 use crate::profile::Profile;
@@ -187,7 +188,7 @@ impl SecretOracle {
 
     /// Learns everything `card` stores now, so that a clone of this oracle, used on a
     /// copy of the card, only has the session's changes to learn.
-    pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
+    pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
         self.learn_stored(card);
         self.commits_read = None;
         self.freeze();
@@ -234,7 +235,7 @@ impl SecretOracle {
     /// and derives, then checks the response. `Err` names the secret that leaked.
     pub fn after_command<N: Nvm, R: CardRng, A: Applets>(
         &mut self,
-        card: &Card<N, R, A>,
+        card: &SscCard<N, R, A>,
         apdu: &[u8],
         response: &[u8],
     ) -> Result<(), String> {
@@ -251,7 +252,7 @@ impl SecretOracle {
         if apdu.get(1) == Some(&0x84) && matches!(data.len(), 4 | 8 | 16) {
             self.derive_session_keys(data);
         }
-        match card.transient().purse {
+        match *card.df_applications().purse_state() {
             PurseState::Load {
                 random, sequence, ..
             } => {
@@ -295,7 +296,7 @@ impl SecretOracle {
 
     /// Re-reads the secret table and the key holders when the card committed since the
     /// last read, and learns the entries whose bytes changed.
-    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &Card<N, R, A>) {
+    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
         let commits = card.store().commits();
         if self.commits_read == Some(commits) {
             return;
@@ -462,7 +463,7 @@ mod tests {
 
     /// Sends `apdu` through the oracle; returns the response.
     fn send<N: Nvm, R: CardRng, A: Applets>(
-        card: &mut Card<N, R, A>,
+        card: &mut SscCard<N, R, A>,
         oracle: &mut SecretOracle,
         apdu: &str,
     ) -> Vec<u8> {
@@ -586,7 +587,7 @@ mod tests {
         send(&mut card, &mut oracle, "00A404000C53532E434552542E41444631");
         let c = send(&mut card, &mut oracle, "0084000010");
         // VERIFY the user PIN: SM4(SM3(123456)[0..16], challenge).
-        let pin_key = sscard_core::ssc::pki::pin_key(&hex("123456"));
+        let pin_key = sscard_ssc::pki::pin_key(&hex("123456"));
         use sm4::cipher::{BlockCipherEncrypt, KeyInit};
         let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
         let mut b: [u8; 16] = c[..16].try_into().unwrap();

@@ -44,13 +44,13 @@
 
 use std::fmt;
 
+use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::CardRng;
-use sscard_core::{Applets, Card};
 
 /// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
-pub type TearCard<R, A = ()> = Card<TearingNvm<RamNvm<Vec<u8>>>, R, A>;
+pub type TearCard<R, A = ()> = sscard_ssc::SscCard<TearingNvm<RamNvm<Vec<u8>>>, R, A>;
 
 /// Every way the torn write can end, in the order the harness tries them.
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];

@@ -3,13 +3,14 @@
 //! interface's `iReadCardBas` flow (spec/ssc.md §7) with the HSM's key derivation.
 
 use crate::trace;
+use sscard_core::Interface;
 use sscard_core::card::applet::Applets;
 use sscard_core::crypto::ssc::{auth_data, card_factor, city_factor, diversify_path, session_key};
 use sscard_core::crypto::{Algorithm, ct_eq};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_core::tlv::{Tag, find_path};
-use sscard_core::{Card, Interface};
+use sscard_ssc::SscCard;
 use std::fmt;
 
 /// Something that carries APDUs to a card.
@@ -23,13 +24,13 @@ pub trait Transport {
 /// A card in this process.
 pub struct InProcess<N: Nvm, R: CardRng, A: Applets> {
     /// The card.
-    pub card: Card<N, R, A>,
+    pub card: SscCard<N, R, A>,
     buffer: Vec<u8>,
 }
 
 impl<N: Nvm, R: CardRng, A: Applets> InProcess<N, R, A> {
     /// Powers `card` on `interface` and wraps it.
-    pub fn new(mut card: Card<N, R, A>, interface: Interface) -> Self {
+    pub fn new(mut card: SscCard<N, R, A>, interface: Interface) -> Self {
         let _ = card.power_on(interface);
         InProcess {
             card,

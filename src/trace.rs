@@ -218,6 +218,11 @@ pub fn sw_meaning(sw: u16) -> String {
         Status::RemainingTries(n) => format!("verification failed, {n} tries left"),
         Status::WrongLe(n) => format!("wrong Le: {n} bytes available"),
         Status::Proprietary(_) if sw1 == 0x63 => format!("warning, SW2 {sw2:02X}"),
+        // The status words only one application answers are named by that application.
+        Status::Proprietary(_) => sscard_ssc::status::meaning(sw)
+            .or_else(|| sscard_pboc::status::meaning(sw))
+            .unwrap_or("proprietary status")
+            .to_string(),
         st => st.meaning().to_string(),
     }
 }

@@ -17,6 +17,7 @@ use sscard_core::nvm::{Nvm, RamNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions};
 use sscard_pboc::PbocApplet;
+use sscard_ssc::{SocialSecurity, SscOptions};
 use sscard_vcard::VirtualCard;
 use std::time::Instant;
 
@@ -60,7 +61,7 @@ impl CardRng for HostRng {
 /// The card type served: NVM in RAM, host randomness, and the PBOC applet behind the
 /// firewall (it answers only when the image has a PBOC region, i.e. the profile had a
 /// `[pboc]` section; otherwise its names stay "not found", as before).
-pub type SscCard = Card<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
+pub type SscCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 
 /// The contactless UID reported when the profile names none (defined with the profile,
 /// which the virtual card builds on).
@@ -104,11 +105,19 @@ impl SscVirtualCard {
     pub fn new(
         nvm: Vec<u8>,
         options: CosOptions,
+        ssc_options: SscOptions,
         rng: HostRng,
         interface: Interface,
     ) -> Result<Self, String> {
-        let card = Card::load(RamNvm::new(nvm), rng, (PbocApplet::new(),), options)
-            .map_err(|e| format!("cannot load the card: {e}"))?;
+        let applications = SocialSecurity::new(ssc_options);
+        let card = Card::load(
+            RamNvm::new(nvm),
+            rng,
+            (PbocApplet::new(),),
+            applications,
+            options,
+        )
+        .map_err(|e| format!("cannot load the card: {e}"))?;
         let mut me = SscVirtualCard {
             card,
             interface,
@@ -129,7 +138,13 @@ impl SscVirtualCard {
         interface: Interface,
     ) -> Result<Self, String> {
         let nvm = profile.image().map_err(|e| e.to_string())?;
-        let mut card = SscVirtualCard::new(nvm, profile.options(), rng, interface)?;
+        let mut card = SscVirtualCard::new(
+            nvm,
+            profile.options(),
+            profile.ssc_options(),
+            rng,
+            interface,
+        )?;
         card.set_uid(profile.uid());
         Ok(card)
     }
@@ -191,8 +206,8 @@ impl SscVirtualCard {
         interface: Interface,
     ) -> Result<Self, String> {
         file.lock().map_err(|e| e.to_string())?;
-        let options = file.meta().options;
-        let mut me = SscVirtualCard::new(body.clone(), options, rng, interface)?;
+        let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
+        let mut me = SscVirtualCard::new(body.clone(), options, ssc_options, rng, interface)?;
         me.persistence = Some(Persistence { file, saved: body });
         Ok(me)
     }

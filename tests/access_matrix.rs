@@ -22,13 +22,13 @@ mod common;
 use common::indep::{self, Alg};
 use common::{hex, to_hex};
 use sscard::sample::pboc_sample_card;
-use sscard_core::Card;
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_pboc::PbocApplet;
+use sscard_ssc::SscCard;
 
-type DefaultCard = Card<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
+type DefaultCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";

@@ -15,6 +15,7 @@ use common::{hex, profile, to_hex};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
+use sscard_ssc::SscCard;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -41,7 +42,7 @@ impl CardRng for ScriptedRng {
     }
 }
 
-type PkiCard = Card<RamNvm<Vec<u8>>, ScriptedRng>;
+type PkiCard = SscCard<RamNvm<Vec<u8>>, ScriptedRng>;
 
 fn card(script: &[u8]) -> PkiCard {
     let p = profile("gen3-default.toml");
@@ -49,7 +50,14 @@ fn card(script: &[u8]) -> PkiCard {
         script: script.to_vec(),
         rest: SplitMixRng::new(77),
     };
-    let mut c = Card::load(RamNvm::new(p.image().unwrap()), rng, (), p.options()).unwrap();
+    let mut c = Card::load(
+        RamNvm::new(p.image().unwrap()),
+        rng,
+        (),
+        p.applications(),
+        p.options(),
+    )
+    .unwrap();
     c.power_on(Interface::Contactless).unwrap(); // direct answers, no 61xx
     c
 }
@@ -393,7 +401,7 @@ fn a_profile_may_let_generation_fill_the_encryption_pair() {
         format!("{text}\n[options]\npki_generate_encryption = true\n")
     };
     let p = sscard::profile::Profile::parse(&text).unwrap();
-    assert!(p.options().pki_keys.encryption.generate);
+    assert!(p.ssc_options().pki_keys.encryption.generate);
     let mut c = Card::load(
         RamNvm::new(p.image().unwrap()),
         ScriptedRng {
@@ -401,6 +409,7 @@ fn a_profile_may_let_generation_fill_the_encryption_pair() {
             rest: SplitMixRng::new(5),
         },
         (),
+        p.applications(),
         p.options(),
     )
     .unwrap();

@@ -17,6 +17,7 @@ use sscard_core::card::applet::Applets;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
+use sscard_ssc::SscCard;
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";
@@ -37,7 +38,10 @@ fn dtk() -> Vec<u8> {
 }
 
 /// (data, sw) with 61xx/6Cxx handling, for any card type.
-fn send<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, apdu: &[u8]) -> (Vec<u8>, u16) {
+fn send<N: Nvm, R: CardRng, A: Applets>(
+    card: &mut SscCard<N, R, A>,
+    apdu: &[u8],
+) -> (Vec<u8>, u16) {
     let mut out = vec![0u8; 4096];
     let mut n = card.process(apdu, &mut out);
     if n < 2 {
@@ -63,24 +67,25 @@ fn send<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, apdu: &[u8]) -
     }
 }
 
-fn ok<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, apdu: &str) -> Vec<u8> {
+fn ok<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &str) -> Vec<u8> {
     let (d, sw) = send(card, &hex(apdu));
     assert_eq!(sw, 0x9000, "{apdu}");
     d
 }
 
-fn open_df04<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>) {
+fn open_df04<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) {
     ok(card, SELECT_SSSE);
     ok(card, "00A4040006D15600000503");
     ok(card, "0020000003123456");
 }
 
-fn gen3_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
+fn gen3_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
     let p = profile("gen3-default.toml");
     let mut card = Card::load(
         RamNvm::new(p.image().unwrap()),
         SplitMixRng::new(42),
         (),
+        p.applications(),
         p.options(),
     )
     .unwrap();
@@ -89,7 +94,11 @@ fn gen3_card() -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
 }
 
 /// A load: INITIALIZE (MAC1 checked), CREDIT (MAC2 from the host, TAC checked).
-fn load<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, amount: u32, time: &str) -> u32 {
+fn load<N: Nvm, R: CardRng, A: Applets>(
+    card: &mut SscCard<N, R, A>,
+    amount: u32,
+    time: &str,
+) -> u32 {
     let init = ok(card, &format!("B02800010B01{amount:08X}{TERMINAL}10"));
     assert_eq!(init.len(), 16);
     let balance = u32::from_be_bytes(init[..4].try_into().unwrap());
@@ -147,7 +156,7 @@ struct Purchase {
 
 /// INITIALIZE FOR PURCHASE and the terminal-side MAC1 for DEBIT (what a PSAM computes).
 fn init_purchase<N: Nvm, R: CardRng, A: Applets>(
-    card: &mut Card<N, R, A>,
+    card: &mut SscCard<N, R, A>,
     amounts: [u32; 3],
     ttsn: &str,
     time: &str,
@@ -197,7 +206,7 @@ fn init_purchase<N: Nvm, R: CardRng, A: Applets>(
     )
 }
 
-fn balance<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>) -> u32 {
+fn balance<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) -> u32 {
     u32::from_be_bytes(ok(card, "B026000104").try_into().unwrap())
 }
 
@@ -366,6 +375,7 @@ fn tearing_a_purchase_never_loses_or_duplicates_money() {
             TearingNvm::new(RamNvm::new(image.clone())),
             SplitMixRng::new(9),
             (),
+            p.applications(),
             p.options(),
         )
         .unwrap();
@@ -447,6 +457,7 @@ fn tearing_a_load_is_all_or_nothing() {
             TearingNvm::new(RamNvm::new(image.clone())),
             SplitMixRng::new(10),
             (),
+            p.applications(),
             p.options(),
         )
         .unwrap();

@@ -19,6 +19,7 @@ use sscard::tear::{Step, TearCard, tear_every_write};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Applets, Card, Interface};
+use sscard_ssc::SscCard;
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";
@@ -38,6 +39,7 @@ fn make() -> TearCard<SplitMixRng> {
         TearingNvm::new(RamNvm::new(img)),
         SplitMixRng::new(99),
         (),
+        sscard_ssc::SocialSecurity::default(),
         options,
     )
     .unwrap();
@@ -45,7 +47,10 @@ fn make() -> TearCard<SplitMixRng> {
     c
 }
 
-fn send<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, apdu: &[u8]) -> (Vec<u8>, u16) {
+fn send<N: Nvm, R: CardRng, A: Applets>(
+    card: &mut SscCard<N, R, A>,
+    apdu: &[u8],
+) -> (Vec<u8>, u16) {
     let mut out = vec![0u8; 4096];
     let n = card.process(apdu, &mut out);
     assert!(n >= 2, "mute");

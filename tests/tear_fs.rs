@@ -13,10 +13,11 @@
 mod fs_tree;
 
 use fs_tree::{direct_options, hex, image, tear_card, to_hex};
+use sscard::sscard_core::Applets;
 use sscard::sscard_core::nvm::Nvm;
 use sscard::sscard_core::rng::CardRng;
-use sscard::sscard_core::{Applets, Card};
 use sscard::tear::{Step, TEAR_MODES, TearCard, TearPoint, tear_every_write};
+use sscard_ssc::SscCard;
 
 /// What DF01's files hold, read through APDUs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +29,7 @@ struct Df01 {
     records: [Vec<Vec<u8>>; 3],
 }
 
-fn send<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>, apdu: &[u8]) -> Vec<u8> {
+fn send<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; 512];
     let n = card.process(apdu, &mut out);
     out.truncate(n);
@@ -46,7 +47,7 @@ fn split(response: &[u8]) -> Result<(&[u8], [u8; 2]), String> {
 /// Reads DF01 back: selects it, reads EF A001 whole, and reads each record file record
 /// by record until `6A83`, then checks that "record 1 to last" (P2 mode 101) returns the
 /// same records concatenated, so the record count and the slots agree.
-fn read_df01<N: Nvm, R: CardRng, A: Applets>(card: &mut Card<N, R, A>) -> Result<Df01, String> {
+fn read_df01<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) -> Result<Df01, String> {
     let selected = send(card, &hex("00A4040C06D15600000501"));
     if selected != [0x90, 0x00] {
         return Err(format!("SELECT DF01 answered {}", to_hex(&selected)));

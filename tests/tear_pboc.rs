@@ -24,6 +24,7 @@ use sscard::sscard_core::{Card, CosOptions, Interface};
 use sscard::tear::{Step, TearCard, tear_every_write};
 use sscard_pboc::PbocApplet;
 use sscard_pboc::profile::PbocSection;
+use sscard_ssc::SscCard;
 
 const PROFILE: &str = include_str!("../vectors/profiles/pboc-default.toml");
 const ATR: [u8; 17] = [
@@ -53,6 +54,7 @@ fn card_from(bytes: Vec<u8>, interface: Interface) -> PbocCard {
         TearingNvm::new(RamNvm::new(bytes)),
         SplitMixRng::new(3),
         (PbocApplet::new(),),
+        sscard_ssc::SocialSecurity::default(),
         CosOptions::default(),
     )
     .unwrap();
@@ -73,7 +75,10 @@ fn to_hex(b: &[u8]) -> String {
 }
 
 /// One exchange with GET RESPONSE: (data, SW); SW 0 for a mute card.
-fn exchange<N: Nvm>(card: &mut Card<N, SplitMixRng, (PbocApplet,)>, apdu: &[u8]) -> (Vec<u8>, u16) {
+fn exchange<N: Nvm>(
+    card: &mut SscCard<N, SplitMixRng, (PbocApplet,)>,
+    apdu: &[u8],
+) -> (Vec<u8>, u16) {
     let mut out = vec![0u8; 512];
     let n = card.process(apdu, &mut out);
     if n < 2 {
@@ -101,13 +106,13 @@ struct Snapshot {
     record_3_2: Vec<u8>,
 }
 
-fn snapshot<N: Nvm>(card: &mut Card<N, SplitMixRng, (PbocApplet,)>) -> Result<Snapshot, String> {
+fn snapshot<N: Nvm>(card: &mut SscCard<N, SplitMixRng, (PbocApplet,)>) -> Result<Snapshot, String> {
     let (_, select_sw) = exchange(card, &hex("00A4040008A00000033301010100"));
     if !matches!(select_sw, 0x9000 | 0x6283) {
         return Err(format!("SELECT answered {select_sw:04X}"));
     }
     let get =
-        |card: &mut Card<N, SplitMixRng, (PbocApplet,)>, tag: &str| -> Result<Vec<u8>, String> {
+        |card: &mut SscCard<N, SplitMixRng, (PbocApplet,)>, tag: &str| -> Result<Vec<u8>, String> {
             let (d, sw) = exchange(card, &hex(&format!("80CA{tag}00")));
             if sw != 0x9000 {
                 return Err(format!("GET DATA {tag} answered {sw:04X}"));

@@ -28,7 +28,7 @@ use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
 
 /// The benches' card: the default gen-3 image in a `Vec`, the deterministic RNG.
-pub type BenchCard = Card<RamNvm<Vec<u8>>, SplitMixRng>;
+pub type BenchCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, SplitMixRng>;
 
 /// A powered default gen-3 card (contact interface, the profile's options) whose RNG
 /// starts from `seed`.
@@ -46,6 +46,7 @@ pub fn card_with(seed: u64, options: CosOptions) -> BenchCard {
         RamNvm::new(sample_image().to_vec()),
         SplitMixRng::new(seed),
         (),
+        sscard_ssc::SocialSecurity::default(),
         options,
     )
     .expect("default image loads");

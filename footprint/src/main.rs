@@ -22,7 +22,7 @@ type Applets = ();
 type Applets = (sscard_pboc::PbocApplet,);
 
 /// The card as a chip would hold it: NVM borrowed from a fixed memory area.
-type FirmwareCard<'n> = Card<RamNvm<&'n mut [u8]>, Trng, Applets>;
+type FirmwareCard<'n> = Card<RamNvm<&'n mut [u8]>, Trng, Applets, sscard_ssc::SocialSecurity>;
 
 /// NVM size: the default gen-3 profile's.
 const NVM_LEN: usize = 64 * 1024;
@@ -68,7 +68,13 @@ pub extern "C" fn _start() -> ! {
     let mut nvm = [0u8; NVM_LEN];
     black_box(&mut nvm);
     let options: CosOptions = black_box(CosOptions::default());
-    let Ok(mut card) = Card::load(RamNvm::new(&mut nvm[..]), Trng, applets(), options) else {
+    let Ok(mut card) = Card::load(
+        RamNvm::new(&mut nvm[..]),
+        Trng,
+        applets(),
+        sscard_ssc::SocialSecurity::default(),
+        options,
+    ) else {
         loop {
             black_box(());
         }

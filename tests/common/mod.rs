@@ -13,8 +13,9 @@ use sscard::profile::Profile;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, Interface};
+use sscard_ssc::SscCard;
 
-pub type TestCard = Card<RamNvm<Vec<u8>>, SplitMixRng>;
+pub type TestCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng>;
 
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -33,6 +34,7 @@ pub fn card_from(profile: &Profile, seed: u64) -> TestCard {
         RamNvm::new(profile.image().unwrap()),
         SplitMixRng::new(seed),
         (),
+        profile.applications(),
         profile.options(),
     )
     .unwrap();

@@ -10,6 +10,7 @@ use sscard::sscard_core::nvm::{RamNvm, TearingNvm};
 use sscard::sscard_core::rng::SplitMixRng;
 use sscard::sscard_core::{Card, CosOptions};
 use sscard::tear::TearCard;
+use sscard_ssc::SscCard;
 
 /// An EF of the test tree. `init` holds the records in append order (a transparent EF:
 /// one entry, its first bytes).
@@ -190,8 +191,15 @@ pub fn direct_options() -> CosOptions {
 }
 
 /// A powered card over the test tree.
-pub fn card(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
-    let mut card = Card::load(RamNvm::new(image()), SplitMixRng::new(1), (), options).unwrap();
+pub fn card(options: CosOptions) -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
+    let mut card = Card::load(
+        RamNvm::new(image()),
+        SplitMixRng::new(1),
+        (),
+        sscard_ssc::SocialSecurity::default(),
+        options,
+    )
+    .unwrap();
     card.power_on(Interface::Contact).unwrap();
     card
 }
@@ -199,7 +207,14 @@ pub fn card(options: CosOptions) -> Card<RamNvm<Vec<u8>>, SplitMixRng> {
 /// An unpowered card over `image` behind a tearing NVM, for the tear harness.
 pub fn tear_card(image: &[u8], options: CosOptions) -> TearCard<SplitMixRng> {
     let nvm = TearingNvm::new(RamNvm::new(image.to_vec()));
-    Card::load(nvm, SplitMixRng::new(1), (), options).unwrap()
+    Card::load(
+        nvm,
+        SplitMixRng::new(1),
+        (),
+        sscard_ssc::SocialSecurity::default(),
+        options,
+    )
+    .unwrap()
 }
 
 pub fn hex(s: &str) -> Vec<u8> {

@@ -3,8 +3,11 @@
 //! `no_std`, no heap, no `unsafe`. Layers, bottom up: [`nvm`] (persistent memory with
 //! atomic transactions), [`apdu`] and [`tlv`] (codecs that never read past their input),
 //! [`fs`] (the ISO 7816-4 file system of LD/T 32 Part 3), [`card`] (the APDU processor:
-//! power, transient state, dispatch, T=0, applets behind a firewall). Every command
-//! handler returns `Result<_, Status>`: the status word is the error type.
+//! power, transient state, dispatch, T=0), and the two traits through which it hosts
+//! applications it does not know: [`Applet`] (selected by AID, behind a firewall: PBOC)
+//! and [`DfApplication`] (bound to DFs of the file system: the social-security
+//! applications of `sscard-ssc`). Every command handler returns `Result<_, Status>`:
+//! the status word is the error type.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,11 +24,11 @@ pub mod fs;
 pub mod nvm;
 pub mod options;
 pub mod rng;
-pub mod ssc;
 pub mod status;
 pub mod tlv;
 
 pub use card::Card;
 pub use card::applet::{Applet, AppletContext, Applets, Interface};
+pub use card::df_application::DfApplication;
 pub use options::CosOptions;
 pub use status::Status;

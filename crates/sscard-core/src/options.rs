@@ -1,4 +1,5 @@
-//! **Spec choices.** The one place where sscard decides what the public texts leave open.
+//! **Spec choices of the card OS.** Where the OS decides what the public texts leave
+//! open (the applications keep their own choices beside them).
 //!
 //! Each field names the open question, the default chosen and why. Profiles can change
 //! every one of them, so a COS vendor's behaviour is a configuration, not a fork.
@@ -15,26 +16,6 @@ pub enum LeZero {
     /// "up to 256 bytes", and the cards in the field answer `00 B2 01 04 00` with the
     /// record (docs/spec-choices.md). The default.
     Lenient,
-}
-
-/// Medical purse choices (LD/T 32 P5 §7, P7 §11–12; spec-extract §1.12 lists what the
-/// text leaves open).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PurseOptions {
-    /// 交易类型 of a load in MACs, TAC, the log and GET TRANSACTION PROOF P2. The spec
-    /// gives only the log value, an1 '1' (V2 T51); sscard uses that byte everywhere.
-    pub load_type: u8,
-    /// 交易类型 of a purchase ('2', V2 T51 医疗结算).
-    pub purchase_type: u8,
-}
-
-impl Default for PurseOptions {
-    fn default() -> Self {
-        PurseOptions {
-            load_type: b'1',
-            purchase_type: b'2',
-        }
-    }
 }
 
 /// Card-wide behaviour switches.
@@ -54,12 +35,6 @@ pub struct CosOptions {
     /// bytes available (P5 T30 lists 6Cxx) when true; otherwise the available bytes and
     /// 9000. Default: true.
     pub read_binary_le_exact: bool,
-    /// Medical purse choices.
-    pub purse: PurseOptions,
-    /// The PKI application's vendor command table.
-    pub pki: crate::ssc::pki::PkiCommands,
-    /// Which PKI key-pair slots generation and import may fill (docs/spec-choices.md).
-    pub pki_keys: crate::ssc::pki::PkiKeyPolicy,
 }
 
 impl Default for CosOptions {
@@ -69,9 +44,6 @@ impl Default for CosOptions {
             t0_get_response: true,
             fcp_as_fci: true,
             read_binary_le_exact: true,
-            purse: PurseOptions::default(),
-            pki: crate::ssc::pki::PkiCommands::default(),
-            pki_keys: crate::ssc::pki::PkiKeyPolicy::default(),
         }
     }
 }

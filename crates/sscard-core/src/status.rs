@@ -1,10 +1,12 @@
 //! Status words: the error type of every command handler.
 //!
-//! One enum covers every status word of the social-security card (LD/T 32 Part 5 table 5,
-//! `spec/ssc.md` §5.1, plus those used but missing from table 5: 6Cxx, 6A84, 6A85, 6987)
-//! and of the PBOC 3.0 application (`spec/pboc.md` §2.16). A handler returns
-//! `Result<_, Status>` so that `?` maps straight to the wire SW; [`Status::Proprietary`]
-//! carries anything else.
+//! One enum names every status word of the card OS (LD/T 32 Part 5 table 5,
+//! `spec/ssc.md` §5.1, plus those used but missing from table 5: 6Cxx, 6A84, 6A85, 6987;
+//! ISO/IEC 7816-4 §5.6) and those PBOC shares with it (`spec/pboc.md` §2.16). A handler
+//! returns `Result<_, Status>` so that `?` maps straight to the wire SW;
+//! [`Status::Proprietary`] carries anything else, and the status words only one
+//! application answers (the medical purse's 93xx/94xx, PBOC's 697x) are named as
+//! `Proprietary` constants by that application.
 
 use core::fmt;
 
@@ -30,16 +32,6 @@ pub enum Status {
     WrongLength,
     /// 6901 — command not accepted: invalid state (medical purse state machine, P5 T49).
     InvalidState,
-    /// 6971 — CAPP: record or transaction not matched (PBOC extended application).
-    CappMismatch,
-    /// 6972 — CAPP: application locked (PBOC extended application).
-    CappLocked,
-    /// 6973 — CAPP: record already exists (PBOC extended application).
-    CappRecordExists,
-    /// 6974 — CAPP: balance or amount error (PBOC extended application).
-    CappAmount,
-    /// 6976 — EC balance limit exceeded by a load (PBOC §2.11).
-    EcLimitExceeded,
     /// 6981 — command incompatible with file structure (P5 T5).
     IncompatibleFileStructure,
     /// 6982 — security status not satisfied (P5 T5).
@@ -83,18 +75,8 @@ pub enum Status {
     ClassNotSupported,
     /// 6F00 — data invalid / no precise diagnosis (P5 T5; GET RESPONSE without data).
     NoPreciseDiagnosis,
-    /// 9302 — MAC invalid (medical purse, P5 T53).
-    MacInvalid,
     /// 9303 — application permanently blocked (P5 §6.1).
     ApplicationBlocked,
-    /// 9401 — insufficient funds (P5 T72).
-    InsufficientFunds,
-    /// 9402 — transaction counter at its maximum (P5 T68).
-    CounterAtMaximum,
-    /// 9403 — key index not supported (P5 T68).
-    KeyIndexNotSupported,
-    /// 9406 — required MAC not available (P5 T64; GET TRANSACTION PROOF).
-    MacNotAvailable,
     /// Any other SW1 SW2, e.g. a COS vendor's proprietary code.
     Proprietary(u16),
 }
@@ -111,11 +93,6 @@ impl Status {
             Status::MemoryFailure => 0x6581,
             Status::WrongLength => 0x6700,
             Status::InvalidState => 0x6901,
-            Status::CappMismatch => 0x6971,
-            Status::CappLocked => 0x6972,
-            Status::CappRecordExists => 0x6973,
-            Status::CappAmount => 0x6974,
-            Status::EcLimitExceeded => 0x6976,
             Status::IncompatibleFileStructure => 0x6981,
             Status::SecurityStatusNotSatisfied => 0x6982,
             Status::AuthMethodBlocked => 0x6983,
@@ -137,12 +114,7 @@ impl Status {
             Status::InstructionNotSupported => 0x6D00,
             Status::ClassNotSupported => 0x6E00,
             Status::NoPreciseDiagnosis => 0x6F00,
-            Status::MacInvalid => 0x9302,
             Status::ApplicationBlocked => 0x9303,
-            Status::InsufficientFunds => 0x9401,
-            Status::CounterAtMaximum => 0x9402,
-            Status::KeyIndexNotSupported => 0x9403,
-            Status::MacNotAvailable => 0x9406,
             Status::Proprietary(sw) => sw,
         }
     }
@@ -165,11 +137,6 @@ impl Status {
             0x6581 => Status::MemoryFailure,
             0x6700 => Status::WrongLength,
             0x6901 => Status::InvalidState,
-            0x6971 => Status::CappMismatch,
-            0x6972 => Status::CappLocked,
-            0x6973 => Status::CappRecordExists,
-            0x6974 => Status::CappAmount,
-            0x6976 => Status::EcLimitExceeded,
             0x6981 => Status::IncompatibleFileStructure,
             0x6982 => Status::SecurityStatusNotSatisfied,
             0x6983 => Status::AuthMethodBlocked,
@@ -190,12 +157,7 @@ impl Status {
             0x6D00 => Status::InstructionNotSupported,
             0x6E00 => Status::ClassNotSupported,
             0x6F00 => Status::NoPreciseDiagnosis,
-            0x9302 => Status::MacInvalid,
             0x9303 => Status::ApplicationBlocked,
-            0x9401 => Status::InsufficientFunds,
-            0x9402 => Status::CounterAtMaximum,
-            0x9403 => Status::KeyIndexNotSupported,
-            0x9406 => Status::MacNotAvailable,
             other => Status::Proprietary(other),
         }
     }
@@ -221,11 +183,6 @@ impl Status {
             Status::MemoryFailure => "memory failure",
             Status::WrongLength => "wrong length (Lc/Le)",
             Status::InvalidState => "command not accepted in this state",
-            Status::CappMismatch => "extended application: not matched",
-            Status::CappLocked => "extended application locked",
-            Status::CappRecordExists => "extended application record exists",
-            Status::CappAmount => "extended application amount error",
-            Status::EcLimitExceeded => "electronic cash balance limit exceeded",
             Status::IncompatibleFileStructure => "command incompatible with file structure",
             Status::SecurityStatusNotSatisfied => "security status not satisfied",
             Status::AuthMethodBlocked => "authentication method blocked",
@@ -247,12 +204,7 @@ impl Status {
             Status::InstructionNotSupported => "instruction not supported",
             Status::ClassNotSupported => "class not supported",
             Status::NoPreciseDiagnosis => "no precise diagnosis / no data",
-            Status::MacInvalid => "MAC invalid",
             Status::ApplicationBlocked => "application permanently blocked",
-            Status::InsufficientFunds => "insufficient funds",
-            Status::CounterAtMaximum => "transaction counter at maximum",
-            Status::KeyIndexNotSupported => "key index not supported",
-            Status::MacNotAvailable => "required MAC not available",
             Status::Proprietary(_) => "proprietary status",
         }
     }

@@ -177,7 +177,13 @@ impl Session {
         let card = if options.persist {
             SscVirtualCard::with_image(file, body, rng(options), interface(options))
         } else {
-            SscVirtualCard::new(body, meta.options, rng(options), interface(options))
+            SscVirtualCard::new(
+                body,
+                meta.options,
+                meta.ssc_options,
+                rng(options),
+                interface(options),
+            )
         }
         .map_err(|e| Error::new(ErrorKind::Image, format!("image {}: {e}", path.display())))?;
         Ok(Session::around(card, meta))

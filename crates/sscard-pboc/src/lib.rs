@@ -93,6 +93,7 @@ mod records;
 pub mod rsa_oda;
 mod script;
 mod state;
+pub mod status;
 mod txn;
 
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};

@@ -9,7 +9,6 @@ pub mod secret;
 pub mod sm;
 
 use crate::apdu::{CommandView, Writer, encode_command};
-use crate::card::Challenge;
 use crate::crypto::ssc::{auth_data, session_key, sm_decrypt};
 use crate::crypto::{Algorithm, ct_eq, mac_matches};
 use crate::fs::FileSystem;
@@ -18,12 +17,48 @@ use crate::nvm::Nvm;
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
 use secret::{OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, peek_secret, usage};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The cardholder PIN reference of the social-security environment.
 pub const HOLDER_PIN: u8 = 0;
 /// Longest PIN in cn bytes (P5 T46: Lc 02–08).
 pub const MAX_PIN_BYTES: usize = 8;
+
+/// The most recent GET CHALLENGE value: usable once (LD/T 32 P5 §6.5.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Challenge {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Challenge {
+    /// Stores a new challenge (4, 8 or 16 bytes).
+    pub fn set(&mut self, value: &[u8]) {
+        self.clear();
+        if let Some(dst) = self.bytes.get_mut(..value.len()) {
+            dst.copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+    }
+    /// Takes the challenge, leaving none (single use).
+    pub fn take(&mut self) -> Option<([u8; 16], usize)> {
+        if self.len == 0 {
+            return None;
+        }
+        let out = (self.bytes, usize::from(self.len));
+        self.clear();
+        Some(out)
+    }
+    /// True if a challenge is waiting.
+    pub fn is_set(&self) -> bool {
+        self.len != 0
+    }
+    /// Forgets the challenge.
+    pub fn clear(&mut self) {
+        self.bytes.zeroize();
+        self.len = 0;
+    }
+}
 
 /// What one security command needs.
 pub struct AuthContext<'a, 'f, N: Nvm> {

@@ -7,10 +7,11 @@
 //! lives in NVM and changes only through transactions, one command at a time.
 
 pub mod applet;
+pub mod df_application;
 
 use crate::apdu::{Case, CommandView, Writer};
 use crate::atr::{Atr, contactless_atr, historical_bytes};
-use crate::auth::{AuthContext, Effect};
+use crate::auth::{AuthContext, Challenge, Effect};
 use crate::fs::access::SecurityStatus;
 use crate::fs::layout::{
     CARD_BLOCKED, CARD_INFO_AT, CARD_STATE_AT, FileKind, Header, ImageError, LIFECYCLE_BLOCKED,
@@ -20,51 +21,14 @@ use crate::fs::{FileSystem, FsState, SelectOutcome};
 use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
-use crate::ssc::pki::{Pki, ROLE_PKI_ADF};
-use crate::ssc::purse::{Purse, PurseState, ROLE_MEDICAL_DF};
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
+use df_application::DfApplication;
 use heapless::Vec;
 use zeroize::Zeroize;
 
 /// Largest response kept for GET RESPONSE (a short Le).
 pub const PENDING_CAPACITY: usize = 256;
-
-/// The most recent GET CHALLENGE value: usable once (LD/T 32 P5 §6.5.1).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Challenge {
-    bytes: [u8; 16],
-    len: u8,
-}
-
-impl Challenge {
-    /// Stores a new challenge (4, 8 or 16 bytes).
-    pub fn set(&mut self, value: &[u8]) {
-        self.clear();
-        if let Some(dst) = self.bytes.get_mut(..value.len()) {
-            dst.copy_from_slice(value);
-            self.len = value.len() as u8;
-        }
-    }
-    /// Takes the challenge, leaving none (single use).
-    pub fn take(&mut self) -> Option<([u8; 16], usize)> {
-        if self.len == 0 {
-            return None;
-        }
-        let out = (self.bytes, usize::from(self.len));
-        self.clear();
-        Some(out)
-    }
-    /// True if a challenge is waiting.
-    pub fn is_set(&self) -> bool {
-        self.len != 0
-    }
-    /// Forgets the challenge.
-    pub fn clear(&mut self) {
-        self.bytes.zeroize();
-        self.len = 0;
-    }
-}
 
 /// State that lives only while the card is powered.
 #[derive(Clone, Debug)]
@@ -92,8 +56,6 @@ pub struct Transient {
     applet_region: (usize, usize),
     /// Card blocked (cached from NVM at power-on).
     pub card_blocked: bool,
-    /// The medical purse state machine (DF04).
-    pub purse: PurseState,
 }
 
 impl Transient {
@@ -110,7 +72,6 @@ impl Transient {
             applet: None,
             applet_region: (0, 0),
             card_blocked: false,
-            purse: PurseState::Idle,
         }
     }
 
@@ -123,26 +84,29 @@ impl Transient {
         self.pending.clear();
         self.pending_cla = 0;
         self.applet = None;
-        self.purse = PurseState::Idle;
     }
 }
 
-/// A card: persistent memory, randomness, applets and the transient state of a session.
-pub struct Card<N: Nvm, R: CardRng, A: Applets = ()> {
+/// A card: persistent memory, randomness, the applications it hosts (applets selected
+/// by AID, and the DF-bound applications of its file system) and the transient state of
+/// a session.
+pub struct Card<N: Nvm, R: CardRng, A: Applets = (), D: DfApplication = ()> {
     store: Store<N>,
     header: Header,
     rng: R,
     applets: A,
+    df_apps: D,
     options: CosOptions,
     t: Transient,
 }
 
-impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
+impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     /// Loads a personalized card from `nvm`. The card starts unpowered.
     pub fn load(
         nvm: N,
         rng: R,
         applets: A,
+        df_apps: D,
         options: CosOptions,
     ) -> core::result::Result<Self, ImageError> {
         let header = Header::load(&nvm)?;
@@ -151,16 +115,23 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             header,
             rng,
             applets,
+            df_apps,
             options,
             t: Transient::new(),
         })
+    }
+
+    /// Wipes everything that must not survive a power cycle, the applications' state too.
+    fn wipe(&mut self) {
+        self.t.wipe();
+        self.df_apps.clear();
     }
 
     /// Powers the card through `interface`: recovers an interrupted transaction, starts
     /// from a clean transient state and returns the ATR (contact: as personalized;
     /// contactless: built from the historical bytes as PC/SC readers do).
     pub fn power_on(&mut self, interface: Interface) -> core::result::Result<&[u8], NvmError> {
-        self.t.wipe();
+        self.wipe();
         self.t.powered = false;
         self.t.interface = interface;
         self.store.recover()?;
@@ -189,7 +160,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             self.applets.deselect(i);
         }
         self.store.abort();
-        self.t.wipe();
+        self.wipe();
         self.t.powered = false;
     }
 
@@ -238,6 +209,10 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
     /// The applets.
     pub fn applets(&self) -> &A {
         &self.applets
+    }
+    /// The DF-bound applications.
+    pub fn df_applications(&self) -> &D {
+        &self.df_apps
     }
     /// The random source: a test that replays a session on a copy of the card clones it,
     /// so both draw the same challenges.
@@ -414,6 +389,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         self.t.fs = FsState::default();
         self.t.security.clear();
         self.t.challenge.clear();
+        self.df_apps.clear();
         let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
         let result = self.applets.select(index, &mut ctx, instance, cmd, reply);
         if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
@@ -448,6 +424,15 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
     }
 
     fn auth<T>(&mut self, f: impl FnOnce(&mut AuthContext<'_, '_, N>) -> Result<T>) -> Result<T> {
+        self.with_df_application(|a, _| f(a))
+    }
+
+    /// The security context of the file-system environment, beside the DF applications
+    /// that work in it.
+    fn with_df_application<T>(
+        &mut self,
+        f: impl FnOnce(&mut AuthContext<'_, '_, N>, &mut D) -> Result<T>,
+    ) -> Result<T> {
         let mut fs = FileSystem {
             store: &mut self.store,
             header: &self.header,
@@ -461,7 +446,7 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
             challenge: &mut self.t.challenge,
             rng: &mut self.rng,
         };
-        f(&mut ctx)
+        f(&mut ctx, &mut self.df_apps)
     }
 
     /// The social-security COS: file commands, PIN and key commands, secure messaging.
@@ -473,21 +458,10 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
         if blocked && cmd.ins() != 0xA4 && (cmd.cla(), cmd.ins()) != (0x84, 0x1E) {
             return Err(Status::ApplicationBlocked);
         }
-        if cmd.cla() != 0xB0 {
-            // An INITIALIZE applies to the next purse command only (P5 §7.5.1, §7.6.1).
-            self.t.purse = PurseState::Idle;
-        }
-        let (pki, keys) = (self.options.pki, self.options.pki_keys);
-        if Pki::<N>::handles(&pki, cmd) && df.role == ROLE_PKI_ADF {
+        self.df_apps.command_arrives(cmd);
+        if self.df_apps.claims(df.role, cmd)? {
             return self
-                .auth(|a| {
-                    Pki {
-                        auth: a,
-                        commands: pki,
-                        keys,
-                    }
-                    .process(cmd, reply)
-                })
+                .with_df_application(|a, apps| apps.process(a, df.role, cmd, reply))
                 .map(|()| Status::Success);
         }
         match (cmd.cla(), cmd.ins()) {
@@ -498,23 +472,6 @@ impl<N: Nvm, R: CardRng, A: Applets> Card<N, R, A> {
                     self.t.challenge.clear();
                 }
                 Ok(Status::Success)
-            }
-            (0xB0, _) => {
-                if df.role != ROLE_MEDICAL_DF {
-                    return Err(Status::InstructionNotSupported);
-                }
-                let options = self.options.purse;
-                let mut purse = core::mem::take(&mut self.t.purse);
-                let result = self.auth(|a| {
-                    Purse {
-                        auth: a,
-                        state: &mut purse,
-                        options,
-                    }
-                    .process(cmd, reply)
-                });
-                self.t.purse = purse;
-                result.map(|()| Status::Success)
             }
             (0x00, 0xB0 | 0xD6 | 0xB2 | 0xDC | 0xE2) => {
                 self.fs().process(cmd, reply).map(|()| Status::Success)

@@ -175,7 +175,7 @@ pub(crate) type TestCard = Card<RamNvm<Vec<u8>>, SplitMixRng>;
 pub(crate) fn card_with(options: CosOptions) -> TestCard {
     let mut nvm = RamNvm::new(vec![0u8; 16 * 1024]);
     personalize(&mut nvm);
-    let mut card = Card::load(nvm, SplitMixRng::new(7), (), options).unwrap();
+    let mut card = Card::load(nvm, SplitMixRng::new(7), (), (), options).unwrap();
     card.power_on(Interface::Contact).unwrap();
     card
 }
@@ -557,7 +557,14 @@ fn unpowered_or_tiny_buffers_are_mute() {
 fn corrupt_images_are_refused() {
     let mut nvm = RamNvm::new(vec![0u8; 16 * 1024]);
     assert_eq!(
-        Card::load(nvm.clone(), SplitMixRng::new(1), (), CosOptions::default()).err(),
+        Card::load(
+            nvm.clone(),
+            SplitMixRng::new(1),
+            (),
+            (),
+            CosOptions::default()
+        )
+        .err(),
         Some(ImageError::NotACard)
     );
     personalize(&mut nvm);
@@ -567,6 +574,7 @@ fn corrupt_images_are_refused() {
         Card::load(
             RamNvm::new(bad),
             SplitMixRng::new(1),
+            (),
             (),
             CosOptions::default()
         )
@@ -579,6 +587,7 @@ fn corrupt_images_are_refused() {
         Card::load(
             RamNvm::new(newer),
             SplitMixRng::new(1),
+            (),
             (),
             CosOptions::default()
         )

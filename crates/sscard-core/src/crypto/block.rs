@@ -21,7 +21,7 @@ pub(crate) type State = [u8; MAX_BLOCK];
 /// PSAM key records).
 ///
 /// The 8-byte-block family (DES / 3DES) and the 16-byte-block family differ in
-/// every construction built on the cipher (P4 §8, §9; see [`super::ssc`]).
+/// every construction built on the cipher (P4 §8, §9; the constructions are in the `ssc` module).
 /// SSF33 (id `02`) is a classified algorithm and is not supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {

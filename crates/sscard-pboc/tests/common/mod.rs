@@ -53,6 +53,7 @@ pub fn card_on<N: Nvm>(nvm: N, interface: Interface) -> TestCard<N> {
         nvm,
         SplitMixRng::new(7),
         (PbocApplet::new(),),
+        (),
         CosOptions::default(),
     )
     .unwrap();

@@ -1,24 +1,23 @@
-//! The social-security application: the SSSE file layout of generations 1–3 and its
-//! personalization (no_std; the TOML profile is parsed on the std side).
+//! Personalization of the social-security applications: the SSSE file layout of
+//! generations 1–3, its keys (diversified here) and PIN, the medical purse file and the
+//! PKI application, written into a card the OS formats (no_std; the TOML profile is
+//! parsed on the std side).
 //!
 //! Keys are diversified here, at personalization: the profile carries the issuer's root
 //! keys and the card stores `div(div(root, city factor), card factor)` (spec/ssc.md
 //! §6.2, P9 §7.3: city factor = ASCII(6-digit area code) ‖ "sx", card factor = ATR
 //! historical bytes 6–13), "一卡一密" as P10 §5.2.5 requires.
 
-pub mod layout;
-pub mod pki;
-pub mod purse;
-
-use crate::atr::historical_bytes;
-use crate::auth::secret::{SecretKind, SecretSpec, usage};
-use crate::crypto::ssc::{card_factor, city_factor, diversify_path};
-use crate::crypto::{Algorithm, CryptoError};
-use crate::fs::build::{BuildError, DfSpec, EfSpec, Personalizer, Structure};
-use crate::fs::layout::{Access, FileIndex, FileKind, MF};
-use crate::nvm::Nvm;
-use crate::tlv::{BerWriter, Tag};
-use layout::{APPLICATION_EFS, AppDf, Location, PIN, SSSE_NAME, key_id};
+use crate::layout::{APPLICATION_EFS, AppDf, Location, PIN, SSSE_NAME, key_id};
+use crate::{pki, purse};
+use sscard_core::atr::historical_bytes;
+use sscard_core::auth::secret::{SecretKind, SecretSpec, usage};
+use sscard_core::crypto::ssc::{card_factor, city_factor, diversify_path};
+use sscard_core::crypto::{Algorithm, CryptoError};
+use sscard_core::fs::build::{BuildError, DfSpec, EfSpec, Personalizer, Structure};
+use sscard_core::fs::layout::{Access, FileIndex, FileKind, MF};
+use sscard_core::nvm::Nvm;
+use sscard_core::tlv::{BerWriter, Tag};
 
 /// Card generation (spec/ssc.md §0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,8 +180,8 @@ impl Availability {
     pub fn flags(self) -> u8 {
         match self {
             Availability::Both => 0,
-            Availability::ContactOnly => crate::fs::layout::FLAG_NO_CONTACTLESS,
-            Availability::ContactlessOnly => crate::fs::layout::FLAG_NO_CONTACT,
+            Availability::ContactOnly => sscard_core::fs::layout::FLAG_NO_CONTACTLESS,
+            Availability::ContactlessOnly => sscard_core::fs::layout::FLAG_NO_CONTACT,
         }
     }
 }
@@ -303,7 +302,7 @@ pub fn personalize<N: Nvm>(
     let hist = historical_bytes(atr).ok_or(PersoError::AtrHistoricalBytes)?;
     let card = card_factor(hist).map_err(|_| PersoError::AtrHistoricalBytes)?;
     let city = city_factor(&perso.area_code)?;
-    if !perso.pin.is_empty() && !crate::auth::valid_pin(perso.pin) {
+    if !perso.pin.is_empty() && !sscard_core::auth::valid_pin(perso.pin) {
         return Err(PersoError::BadPin);
     }
 
@@ -486,7 +485,7 @@ pub fn personalize<N: Nvm>(
         let value = if key.diversify {
             diversify_path(perso.algorithm, key.root, &[city, card])?
         } else {
-            crate::crypto::CardKey::new(perso.algorithm, key.root)?
+            sscard_core::crypto::CardKey::new(perso.algorithm, key.root)?
         };
         let tries = if key.usage & usage::EXTERNAL_AUTH != 0 {
             perso.key_try_limit
@@ -589,14 +588,14 @@ fn personalize_pki<N: Nvm>(
         )?;
         if fid == pki::SIGN_PRIVATE || fid == pki::ENC_PRIVATE {
             // Private keys are key objects, not files (no file command reaches them).
-            p.add_flags(ef, crate::fs::layout::FLAG_KEY_OBJECT)?;
+            p.add_flags(ef, sscard_core::fs::layout::FLAG_KEY_OBJECT)?;
         }
     }
     for (id, pin) in [
         (pki::USER_PIN, spec.user_pin),
         (pki::ADMIN_PIN, spec.admin_pin),
     ] {
-        if !crate::auth::valid_pin(pin) {
+        if !sscard_core::auth::valid_pin(pin) {
             return Err(PersoError::BadPin);
         }
         let key = zeroize::Zeroizing::new(pki::pin_key(pin));
@@ -768,7 +767,7 @@ fn find_ef<N: Nvm>(
 }
 
 /// The standard key set of a social-security card, from the issuer's root keys
-/// (spec/ssc.md §6.1; ids as [`layout::key_id`]).
+/// (spec/ssc.md §6.1; ids as [`crate::layout::key_id`]).
 pub fn ssse_key_usage(id: u8) -> u8 {
     match id {
         purse::key_id::DLK => usage::PURSE_LOAD,

@@ -12,11 +12,11 @@
 //! uses one scheme for every DF: `82` STKDFxx (secure messaging), `83` UKDFxx (update),
 //! `84` RK1DFxx (read), `85` RK2DF03. Profiles may add other keys.
 
-use crate::fs::build::Structure;
-use crate::fs::layout::Access;
+use sscard_core::fs::build::Structure;
+use sscard_core::fs::layout::Access;
 
 /// PIN reference of the holder PIN (owned by the SSSE).
-pub const PIN: u8 = crate::auth::HOLDER_PIN;
+pub const PIN: u8 = sscard_core::auth::HOLDER_PIN;
 /// Key ids of the SSSE (spec/ssc.md §6.1).
 pub mod key_id {
     /// IRK, internal authentication (key implicit, P2 = 00).

@@ -17,16 +17,16 @@
 //! stored as the first 16 bytes of SM3(PIN in BCD); VERIFY sends SM4-ECB(that key,
 //! card challenge), the challenge padded with 00 to 16 bytes.
 
-use crate::apdu::{CommandView, Writer};
-use crate::auth::AuthContext;
-use crate::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
-use crate::crypto::{
+use sscard_core::apdu::{CommandView, Writer};
+use sscard_core::auth::AuthContext;
+use sscard_core::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
+use sscard_core::crypto::{
     Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, mac_matches, sm2_public_key_is_valid, sm3,
 };
-use crate::fs::layout::{Access, FLAG_KEY_OBJECT, FileEntry, FileKind, scan};
-use crate::nvm::Nvm;
-use crate::status::{Result, Status};
-use crate::tlv::{BerReader, Tag};
+use sscard_core::fs::layout::{Access, FLAG_KEY_OBJECT, FileEntry, FileKind, scan};
+use sscard_core::nvm::Nvm;
+use sscard_core::status::{Result, Status};
+use sscard_core::tlv::{BerReader, Tag};
 use zeroize::Zeroizing;
 
 /// Role byte of the certificate ADF.
@@ -69,6 +69,19 @@ pub struct PkiCommands {
     pub sign: [u8; 2],
     /// P1 of VERIFY with an enciphered challenge.
     pub verify_p1: u8,
+}
+
+impl PkiCommands {
+    /// True if this command belongs to the PKI application's vendor set.
+    pub fn handles(&self, cmd: &CommandView<'_>) -> bool {
+        let ci = [cmd.cla(), cmd.ins()];
+        ci == self.hash_pin
+            || ci == self.generate_key_pair
+            || ci == self.read_public_key
+            || ci == self.import_key
+            || (ci == self.sign && cmd.p1p2() == 0x9E9A)
+            || (ci == [0x00, 0x20] && cmd.p1() == self.verify_p1)
+    }
 }
 
 impl Default for PkiCommands {
@@ -186,17 +199,6 @@ pub struct Pki<'a, 'b, 'f, N: Nvm> {
 }
 
 impl<N: Nvm> Pki<'_, '_, '_, N> {
-    /// True if this command belongs to the PKI application's vendor set.
-    pub fn handles(commands: &PkiCommands, cmd: &CommandView<'_>) -> bool {
-        let ci = [cmd.cla(), cmd.ins()];
-        ci == commands.hash_pin
-            || ci == commands.generate_key_pair
-            || ci == commands.read_public_key
-            || ci == commands.import_key
-            || (ci == commands.sign && cmd.p1p2() == 0x9E9A)
-            || (ci == [0x00, 0x20] && cmd.p1() == commands.verify_p1)
-    }
-
     /// Executes a PKI command.
     pub fn process(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         let ci = [cmd.cla(), cmd.ins()];

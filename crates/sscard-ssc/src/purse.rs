@@ -27,15 +27,16 @@
 //! proof commits as one transaction: after a tear the amounts are old (proof 9406) or
 //! new (proof available), never mixed.
 
-use crate::apdu::{CommandView, Writer};
-use crate::auth::AuthContext;
-use crate::auth::secret::{SecretKind, find_by_usage, usage};
-use crate::crypto::ssc::{session_key, tac_key};
-use crate::crypto::{Algorithm, CardKey, Mac, mac_matches};
-use crate::fs::layout::{FileEntry, FileKind, be16, be32, scan};
-use crate::nvm::Nvm;
 use crate::options::PurseOptions;
-use crate::status::{Result, Status};
+use crate::status as sw;
+use sscard_core::apdu::{CommandView, Writer};
+use sscard_core::auth::AuthContext;
+use sscard_core::auth::secret::{SecretKind, find_by_usage, usage};
+use sscard_core::crypto::ssc::{session_key, tac_key};
+use sscard_core::crypto::{Algorithm, CardKey, Mac, mac_matches};
+use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
+use sscard_core::nvm::Nvm;
+use sscard_core::status::{Result, Status};
 use zeroize::Zeroizing;
 
 /// Role byte of the DF that carries the medical purse (DF04).
@@ -276,7 +277,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
 
     /// "PIN if set" (P5 §7.3.1; P7 §11, §12).
     fn require_pin(&self) -> Result<()> {
-        if self.auth.fs.security.has_pin(crate::auth::HOLDER_PIN) {
+        if self.auth.fs.security.has_pin(sscard_core::auth::HOLDER_PIN) {
             Ok(())
         } else {
             Err(Status::SecurityStatusNotSatisfied)
@@ -291,8 +292,8 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             usage_bits,
             |s| s.version == version && s.kind == SecretKind::Key,
         )?
-        .ok_or(Status::KeyIndexNotSupported)?;
-        let alg = Algorithm::from_id(key.algorithm).ok_or(Status::KeyIndexNotSupported)?;
+        .ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
+        let alg = Algorithm::from_id(key.algorithm).ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
         let mut value = Zeroizing::new([0u8; 16]);
         let n = key.value().len();
         value
@@ -305,7 +306,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
     fn session(&self, usage_bits: u8, version: u8, input: &[u8; 8]) -> Result<CardKey> {
         let (alg, key, n) = self.key(usage_bits, version)?;
         session_key(alg, key.get(..n).unwrap_or(&[]), input)
-            .map_err(|_| Status::KeyIndexNotSupported)
+            .map_err(|_| sw::KEY_INDEX_NOT_SUPPORTED)
     }
 
     /// SESLK = KS(DLK, random ‖ load sequence ‖ 8000) (P7 §11.2), for MAC1 and MAC2.
@@ -321,7 +322,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
 
     fn tac_key(&self, version: u8) -> Result<CardKey> {
         let (alg, key, n) = self.key(usage::PURSE_TAC, version)?;
-        tac_key(alg, key.get(..n).unwrap_or(&[])).map_err(|_| Status::KeyIndexNotSupported)
+        tac_key(alg, key.get(..n).unwrap_or(&[])).map_err(|_| sw::KEY_INDEX_NOT_SUPPORTED)
     }
 
     /// INITIALIZE FOR LOAD `B0 28 00 01` (P5 §7.5, T65–T68; P7 §11.2): key index ‖
@@ -339,7 +340,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let v = self.values(&file)?;
         let (alg, _, _) = self.key(usage::PURSE_LOAD, key_version)?;
         if v.load_seq == u16::MAX {
-            return Err(Status::CounterAtMaximum);
+            return Err(sw::COUNTER_AT_MAXIMUM);
         }
         if v.balance.checked_add(amount).is_none() {
             return Err(Status::ConditionsNotSatisfied);
@@ -403,7 +404,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         mac.update(time);
         let expected = Zeroizing::new(mac.finish());
         if !mac_matches(&expected[..], mac2) {
-            return Err(Status::MacInvalid);
+            return Err(sw::MAC_INVALID);
         }
         let file = self.purse_file()?;
         let log = self.log_file()?;
@@ -458,10 +459,10 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let v = self.values(&file)?;
         let (alg, _, _) = self.key(usage::PURSE_PURCHASE, key_version)?;
         if v.balance < amounts[0] {
-            return Err(Status::InsufficientFunds);
+            return Err(sw::INSUFFICIENT_FUNDS);
         }
         if v.purchase_seq == u16::MAX {
-            return Err(Status::CounterAtMaximum);
+            return Err(sw::COUNTER_AT_MAXIMUM);
         }
         let mut random = [0u8; 4];
         self.auth.random(&mut random);
@@ -524,7 +525,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         mac.update(time);
         let expected = Zeroizing::new(mac.finish());
         if !mac_matches(&expected[..], mac1) {
-            return Err(Status::MacInvalid);
+            return Err(sw::MAC_INVALID);
         }
         let file = self.purse_file()?;
         let log = self.log_file()?;
@@ -535,7 +536,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         v.balance = v
             .balance
             .checked_sub(amounts[0])
-            .ok_or(Status::InsufficientFunds)?;
+            .ok_or(sw::INSUFFICIENT_FUNDS)?;
         let (accumulate, year) = year_rule(&date, &v.year, &v.start).ok_or(Status::WrongData)?;
         if accumulate {
             v.spip = v.spip.saturating_add(amounts[1]);
@@ -653,7 +654,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             .store
             .read(file.body_at as usize + OFF_PROOF, &mut proof)?;
         if proof[0] != 1 || proof[1] != p2 || proof[2..4] != seq[..] {
-            return Err(Status::MacNotAvailable);
+            return Err(sw::MAC_NOT_AVAILABLE);
         }
         reply.push(&proof[4..12])
     }
