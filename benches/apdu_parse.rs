@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sscard::sscard_core::apdu::CommandView;
+use sscard_core::apdu::CommandView;
 
 /// One APDU of each ISO case, short and extended, as they occur in the field.
 const TYPICAL: &[&[u8]] = &[

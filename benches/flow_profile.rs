@@ -97,7 +97,7 @@ fn ratio(rounds: usize) {
         0x5EED,
         CosOptions {
             le_zero: LeZero::Lenient,
-            ..sscard::profile::Profile::default_gen3().options()
+            ..sscard_host::profile::Profile::default_gen3().options()
         },
     );
     check_replay(&flow, 10);

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sscard::fuzz_checks::{self, Event, split_session};
-use sscard::sample::{pboc_sample_card, sample_card};
+use sscard_testkit::fuzz_checks::{self, Event, split_session};
+use sscard_testkit::sample::{pboc_sample_card, sample_card};
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

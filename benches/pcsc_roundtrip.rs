@@ -12,12 +12,12 @@
 //! ```
 
 use pcsc::{Card, Context, Protocols, Scope, ShareMode};
-use sscard::image::ImageFile;
-use sscard::profile::Profile;
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::Interface;
+use sscard_host::profile::Profile;
 use sscard_vcard::echo::EchoCard;
+use sscard_vcard::image::ImageFile;
 use sscard_vcard::pcsc_harness::{RoundTripStats, reader_name, wait_for_card};
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_vcard::vpcd::Slot;
 use std::time::{Duration, Instant};
 

@@ -31,13 +31,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sscard::profile::Profile;
-use sscard::sample::sample_image;
-use sscard::terminal::{InProcess, Terminal, read_card_bas};
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::LeZero;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
+use sscard_host::profile::Profile;
+use sscard_host::terminal::{InProcess, Terminal, read_card_bas};
+use sscard_testkit::sample::sample_image;
 use support::{Flow, check_replay};
 
 /// Flows per untimed preparation batch.

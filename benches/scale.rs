@@ -23,9 +23,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sscard::sample::{SSSE_NAME, sample_image};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
+use sscard_testkit::sample::{SSSE_NAME, sample_image};
 use support::{BenchCard, card};
 
 /// One slice of a throughput measurement.

@@ -6,9 +6,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sscard::sample::{SSSE_NAME, sample_card_with};
-use sscard::sscard_core::CosOptions;
-use sscard::sscard_core::options::LeZero;
+use sscard_core::CosOptions;
+use sscard_core::options::LeZero;
+use sscard_testkit::sample::{SSSE_NAME, sample_card_with};
 
 fn select_read_record(c: &mut Criterion) {
     let mut card = sample_card_with(CosOptions {

@@ -1,12 +1,12 @@
 //! The `sscard` command line. Every error is one line on stderr and a non-zero exit.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sscard::image::{ImageFile, Origin};
-use sscard::profile::Profile;
-use sscard::script::{Script, StepReport, Target};
-use sscard::trace::{TraceFormat, Tracer};
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::card::applet::Interface;
+use sscard_host::profile::Profile;
+use sscard_host::script::{Script, StepReport, Target};
+use sscard_vcard::image::{ImageFile, Origin};
+use sscard_vcard::trace::{TraceFormat, Tracer};
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_vcard::vpcd::{Slot, SlotConfig};
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -203,7 +203,7 @@ fn build_card(
                     Origin::Loaded => "loaded",
                     Origin::Created => "created",
                 },
-                sscard::image::describe(file.meta())
+                sscard_vcard::image::describe(file.meta())
             );
             let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)?;
             card.set_uid(profile.uid());
@@ -310,7 +310,7 @@ fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Re
 fn reader_target(name: &str) -> Result<Box<dyn Target>, String> {
     #[cfg(feature = "pcsc")]
     {
-        let reader = sscard::pcsc_target::PcscTarget::connect(name)?;
+        let reader = sscard_host::pcsc_target::PcscTarget::connect(name)?;
         eprintln!("sscard: reader \"{}\"", reader.reader_name());
         Ok(Box::new(reader))
     }
@@ -383,7 +383,7 @@ fn cmd_script(
                 (None, true) => {}
             }
         };
-        let outcome = sscard::script::run(script, target, keep_going, &mut progress);
+        let outcome = sscard_host::script::run(script, target, keep_going, &mut progress);
         if quiet && interactive {
             eprintln!();
         }
@@ -428,7 +428,7 @@ fn main() -> ExitCode {
                     "sscard demo: generation {:?} card, iReadCardBas session",
                     p.generation()
                 );
-                sscard::demo::run(&p, seed, true).map_err(|e| e.to_string())
+                sscard_host::demo::run(&p, seed, true).map_err(|e| e.to_string())
             })
             .map(|out| println!("\niReadCardBas: {out}")),
         Command::Run {
@@ -463,7 +463,7 @@ fn main() -> ExitCode {
                     "{}: valid image, {} bytes of card memory, {}",
                     file.display(),
                     body.len(),
-                    sscard::image::describe(f.meta())
+                    sscard_vcard::image::describe(f.meta())
                 )
             })
             .map_err(|e| format!("{}: {e}", file.display())),

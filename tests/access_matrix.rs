@@ -21,12 +21,12 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::{hex, to_hex};
-use sscard::sample::pboc_sample_card;
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_pboc::PbocApplet;
 use sscard_ssc::SscCard;
+use sscard_testkit::sample::pboc_sample_card;
 
 type DefaultCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
 

@@ -36,7 +36,7 @@ fn e2e_needs_the_pcsc_feature() {}
 mod e2e {
     use super::say;
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
-    use sscard::image::ImageFile;
+    use sscard_vcard::image::ImageFile;
     use sscard_vcard::pcsc_harness::{reader_name, wait_for_card};
     use std::ffi::CStr;
     use std::path::{Path, PathBuf};
@@ -363,12 +363,12 @@ mod e2e {
         let ctx = context();
         let mut ran = 0;
         for path in vector_scripts() {
-            let script = sscard::script::Script::load(&path).unwrap();
+            let script = sscard_host::script::Script::load(&path).unwrap();
             let switches: Vec<_> = script
                 .steps
                 .iter()
                 .filter_map(|s| match s.action {
-                    sscard::script::Action::Interface(i) => Some(i),
+                    sscard_host::script::Action::Interface(i) => Some(i),
                     _ => None,
                 })
                 .collect();
@@ -573,14 +573,14 @@ mod e2e {
 
     fn read_slots(image: &Path) -> Vec<Option<[u8; 4]>> {
         let (file, body) = ImageFile::load(image).expect("image loads after kill -9");
-        let mut card = sscard::virtual_card::SscVirtualCard::with_image(
+        let mut card = sscard_vcard::virtual_card::SscVirtualCard::with_image(
             file,
             body,
-            sscard::virtual_card::HostRng::seeded(1),
+            sscard_vcard::virtual_card::HostRng::seeded(1),
             sscard_core::Interface::Contact,
         )
         .unwrap();
-        use sscard::script::Target;
+        use sscard_host::script::Target;
         card.power_on().unwrap();
         card.transmit(SELECT_SSSE).unwrap();
         (0..SLOTS)

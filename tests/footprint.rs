@@ -4,9 +4,9 @@
 //! figures next to the flash and RAM ones.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use sscard::profile::Profile;
 use sscard_core::fs::layout::Header;
 use sscard_core::nvm::RamNvm;
+use sscard_host::profile::Profile;
 
 fn budget(key: &str) -> u64 {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/footprint/budget.toml");

@@ -19,10 +19,10 @@ mod fs_tree;
 
 use fs_tree::{DFS, MF_EFS, to_hex};
 use proptest::prelude::*;
-use sscard::sscard_core::CosOptions;
-use sscard::sscard_core::card::applet::Interface;
-use sscard::sscard_core::fs::build::Structure;
-use sscard::sscard_core::options::LeZero;
+use sscard_core::CosOptions;
+use sscard_core::card::applet::Interface;
+use sscard_core::fs::build::Structure;
+use sscard_core::options::LeZero;
 
 // ---------------------------------------------------------------------------------------
 // Commands
@@ -1137,8 +1137,8 @@ fn raw_apdu() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn session_event() -> impl Strategy<Value = sscard::fuzz_checks::Event> {
-    use sscard::fuzz_checks::Event;
+fn session_event() -> impl Strategy<Value = sscard_testkit::fuzz_checks::Event> {
+    use sscard_testkit::fuzz_checks::Event;
     prop_oneof![
         20 => raw_apdu().prop_map(Event::Apdu),
         1 => Just(Event::PowerCycle(Interface::Contact)),
@@ -1156,12 +1156,12 @@ proptest! {
         events in proptest::collection::vec(session_event(), 1..40),
     ) {
         let mut card = fs_tree::card(CosOptions::default());
-        let mut oracle = sscard::secret_oracle::SecretOracle::default();
-        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
+        let mut oracle = sscard_testkit::secret_oracle::SecretOracle::default();
+        let result = sscard_testkit::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
-        let mut card = sscard::sample::sample_card();
-        let mut oracle = sscard::fuzz_checks::sample_oracle();
-        let result = sscard::fuzz_checks::check_session(&mut card, &events, &mut oracle);
+        let mut card = sscard_testkit::sample::sample_card();
+        let mut oracle = sscard_testkit::fuzz_checks::sample_oracle();
+        let result = sscard_testkit::fuzz_checks::check_session(&mut card, &events, &mut oracle);
         prop_assert!(result.is_ok(), "{:?}", result);
     }
 }

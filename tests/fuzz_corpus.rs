@@ -1,12 +1,12 @@
 //! Replays every committed fuzz corpus file (`fuzz/corpus/<target>/`) through the same
-//! check the cargo-fuzz target runs (`sscard::fuzz_checks`), so the checks run on every
+//! check the cargo-fuzz target runs (`sscard_testkit::fuzz_checks`), so the checks run on every
 //! `cargo test` even where libFuzzer cannot be built. A crash found by fuzzing becomes a
 //! regression test by copying its input into the target's corpus directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
-use sscard::fuzz_checks;
+use sscard_testkit::fuzz_checks;
 
 /// Runs `check` on every file of the target's corpus; fails with all failures listed.
 fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) {
@@ -68,7 +68,7 @@ fn tear_session_corpus() {
 /// `DF69` = 01 SM2 ones (the assumed 76-byte layout), on contact and contactless.
 #[test]
 fn pboc_corpus_reaches_rsa_and_sm2() {
-    use sscard::fuzz_checks::{Event, split_session};
+    use sscard_testkit::fuzz_checks::{Event, split_session};
     fn responses(seed: &str) -> Vec<Vec<u8>> {
         let path: PathBuf = [
             env!("CARGO_MANIFEST_DIR"),
@@ -79,7 +79,7 @@ fn pboc_corpus_reaches_rsa_and_sm2() {
         ]
         .iter()
         .collect();
-        let mut card = sscard::sample::pboc_sample_card();
+        let mut card = sscard_testkit::sample::pboc_sample_card();
         let mut out = vec![0u8; 65_538];
         let mut all = Vec::new();
         for event in split_session(&std::fs::read(path).unwrap()) {
@@ -114,5 +114,5 @@ fn pboc_corpus_reaches_rsa_and_sm2() {
 
 #[test]
 fn ops_session_corpus() {
-    replay("ops_session", sscard::fuzz_ops::ops_session);
+    replay("ops_session", sscard_testkit::fuzz_ops::ops_session);
 }

@@ -11,8 +11,8 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::*;
-use sscard::profile::Profile;
 use sscard_core::Interface;
+use sscard_host::profile::Profile;
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";
@@ -33,7 +33,7 @@ fn ext_auth(c: &mut TestCard, id: u8, k: &[u8]) {
 }
 
 fn biometric_profile() -> Profile {
-    let text = sscard::profile::DEFAULT_GEN3
+    let text = sscard_host::profile::DEFAULT_GEN3
         .replace("dir_sfi = 0x1E", "dir_sfi = 0x1E\nnvm_size = 131072")
         + "\n[[extra_ef]]\nfid = \"EF0C\"   # face template\nsfi = 12\nsize = 32768\n";
     Profile::parse(&text).unwrap()
@@ -93,7 +93,7 @@ fn a_32k_template_round_trips_over_extended_and_short_apdus() {
 
 #[test]
 fn capacity_limits_are_clean_errors() {
-    let text = sscard::profile::DEFAULT_GEN3.to_owned()
+    let text = sscard_host::profile::DEFAULT_GEN3.to_owned()
         + "\n[[extra_ef]]\nfid = \"EF0C\"\nsfi = 12\nsize = 70000\n";
     let e = Profile::parse(&text).unwrap_err();
     assert!(e.to_string().contains("memory"), "{e}");

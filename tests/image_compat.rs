@@ -11,11 +11,11 @@
     clippy::indexing_slicing
 )]
 
-use sscard::image::{self, ImageFile};
-use sscard::profile::Profile;
-use sscard::script::{Script, run};
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::card::applet::Interface;
+use sscard_host::profile::Profile;
+use sscard_host::script::{Script, run};
+use sscard_vcard::image::{self, ImageFile};
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::path::{Path, PathBuf};
 
 fn snapshots() -> Vec<PathBuf> {
@@ -46,7 +46,7 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
         assert_eq!(body, body2);
         let mut card =
             SscVirtualCard::with_image(file, body, HostRng::seeded(5), Interface::Contact).unwrap();
-        sscard::script::Target::power_on(&mut card).unwrap();
+        sscard_host::script::Target::power_on(&mut card).unwrap();
         let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/ssc");
         for name in ["select-ssse.apdu", "ef05-addressing.apdu"] {
             let script = Script::load(&vectors.join(name)).unwrap();
@@ -67,8 +67,9 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
                 card.card().options().le_zero,
                 sscard_core::options::LeZero::ExactLength
             );
-            let r = sscard::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
-                .unwrap();
+            let r =
+                sscard_host::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
+                    .unwrap();
             assert_eq!(r, [0x6C, 0x12], "{}", path.display());
         }
         // Written just before the layered architecture (issue 11): the PKI key-slot
@@ -78,8 +79,9 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
                 card.card().options().le_zero,
                 sscard_core::options::LeZero::Lenient
             );
-            let r = sscard::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
-                .unwrap();
+            let r =
+                sscard_host::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
+                    .unwrap();
             assert_eq!(r.last(), Some(&0x00), "{}", path.display());
             assert_eq!(r.get(r.len() - 2), Some(&0x90), "{}", path.display());
         }

@@ -8,10 +8,10 @@
     clippy::indexing_slicing
 )]
 
-use sscard::profile::Profile;
-use sscard::script::Target;
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::card::applet::Interface;
+use sscard_host::profile::Profile;
+use sscard_host::script::Target;
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -113,7 +113,7 @@ impl std::io::Write for SharedSink {
 
 #[test]
 fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
-    use sscard::trace::{TraceFormat, Tracer};
+    use sscard_vcard::trace::{TraceFormat, Tracer};
     let profile = Profile::load(&root().join("vectors/profiles/gen3-default.toml")).unwrap();
     let mut card =
         SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();

@@ -400,7 +400,7 @@ fn a_profile_may_let_generation_fill_the_encryption_pair() {
     } else {
         format!("{text}\n[options]\npki_generate_encryption = true\n")
     };
-    let p = sscard::profile::Profile::parse(&text).unwrap();
+    let p = sscard_host::profile::Profile::parse(&text).unwrap();
     assert!(p.ssc_options().pki_keys.encryption.generate);
     let mut c = Card::load(
         RamNvm::new(p.image().unwrap()),

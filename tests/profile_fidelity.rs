@@ -13,7 +13,7 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::*;
-use sscard::profile::{DEFAULT_GEN3, Profile};
+use sscard_host::profile::{DEFAULT_GEN3, Profile};
 
 const AREA: &str = "519900";
 const HIST3: &str = "00815353438660519900000001";
@@ -91,8 +91,8 @@ fn card_level_keys_reproduce_the_cards_cryptograms() {
     assert_eq!(send_hex(&mut b, "00B2013414").1, 0x9000);
     // The reference terminal reads the card-level card like the other one.
     assert_eq!(
-        sscard::demo::run(&by_card, 1, false).unwrap(),
-        sscard::demo::run(&by_root, 1, false).unwrap()
+        sscard_host::demo::run(&by_card, 1, false).unwrap(),
+        sscard_host::demo::run(&by_root, 1, false).unwrap()
     );
     // "card" really stores the bytes as given: the roots as card keys are another card.
     let roots_as_card = Profile::parse(&replaced(

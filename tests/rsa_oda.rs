@@ -15,10 +15,10 @@
     clippy::indexing_slicing
 )]
 
-use sscard::profile::Profile;
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::card::applet::Interface;
+use sscard_host::profile::Profile;
 use sscard_vcard::VirtualCard;
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};

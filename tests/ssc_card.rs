@@ -539,7 +539,7 @@ fn built_in_profiles_parse_and_bad_fields_are_named() {
     for name in ["gen3-default.toml", "gen2-3des.toml", "gen1.toml"] {
         profile(name);
     }
-    let good = sscard::profile::DEFAULT_GEN3;
+    let good = sscard_host::profile::DEFAULT_GEN3;
     let cases = [
         (
             "area_code = \"519900\"",
@@ -572,10 +572,10 @@ fn built_in_profiles_parse_and_bad_fields_are_named() {
     for (from, to, field) in cases {
         assert!(good.contains(from), "{from}");
         let bad = good.replacen(from, to, 1);
-        let e = sscard::profile::Profile::parse(&bad).unwrap_err();
+        let e = sscard_host::profile::Profile::parse(&bad).unwrap_err();
         assert_eq!(e.field, field, "{e}");
     }
-    let e = sscard::profile::Profile::parse("[card]\nbogus = 1\n").unwrap_err();
+    let e = sscard_host::profile::Profile::parse("[card]\nbogus = 1\n").unwrap_err();
     assert!(
         e.to_string().contains("bogus") || e.to_string().contains("unknown"),
         "{e}"
@@ -584,7 +584,8 @@ fn built_in_profiles_parse_and_bad_fields_are_named() {
 
 #[test]
 fn demo_prints_the_read_card_bas_string() {
-    let out = sscard::demo::run(&sscard::profile::Profile::default_gen3(), 1, false).unwrap();
+    let out =
+        sscard_host::demo::run(&sscard_host::profile::Profile::default_gen3(), 1, false).unwrap();
     assert_eq!(
         out,
         "519900|11010519491231002X|A00000003|519900D15600000500000001A1B2C3D4|张三|00815353438660519900000001|3.00|20251201|20351201|000000000000|00000000000000000000000000000000|"

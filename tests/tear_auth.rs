@@ -15,11 +15,11 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::{SELECT_SSSE, hex, profile, to_hex};
-use sscard::tear::{Step, TearCard, tear_every_write};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Applets, Card, Interface};
 use sscard_ssc::SscCard;
+use sscard_testkit::tear::{Step, TearCard, tear_every_write};
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";

@@ -13,11 +13,11 @@
 mod fs_tree;
 
 use fs_tree::{direct_options, hex, image, tear_card, to_hex};
-use sscard::sscard_core::Applets;
-use sscard::sscard_core::nvm::Nvm;
-use sscard::sscard_core::rng::CardRng;
-use sscard::tear::{Step, TEAR_MODES, TearCard, TearPoint, tear_every_write};
+use sscard_core::Applets;
+use sscard_core::nvm::Nvm;
+use sscard_core::rng::CardRng;
 use sscard_ssc::SscCard;
+use sscard_testkit::tear::{Step, TEAR_MODES, TearCard, TearPoint, tear_every_write};
 
 /// What DF01's files hold, read through APDUs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,7 +144,7 @@ fn states_by_step(image: &[u8], scenario: &[Step]) -> Vec<Df01> {
     states
 }
 
-fn powered(image: &[u8]) -> TearCard<sscard::sscard_core::rng::SplitMixRng> {
+fn powered(image: &[u8]) -> TearCard<sscard_core::rng::SplitMixRng> {
     let mut card = tear_card(image, direct_options());
     card.power_on(card.interface()).unwrap();
     card

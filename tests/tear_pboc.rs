@@ -1,7 +1,7 @@
 //! Tear tests of the PBOC applet: the power is cut at every NVM write of GPO, VERIFY,
 //! GENERATE AC (1 and 2), EXTERNAL AUTHENTICATE and the issuer script commands (PUT DATA
 //! 9F79, UPDATE RECORD, APPLICATION BLOCK) on contact, and of a qPBOC offline approval on
-//! contactless (with SM2 and with RSA fDDA), in every tear mode (`sscard::tear::tear_every_write`).
+//! contactless (with SM2 and with RSA fDDA), in every tear mode (`sscard_testkit::tear::tear_every_write`).
 //!
 //! After each recovery the PBOC state visible through APDUs (ATC, PIN try counter, EC
 //! balance, both logs, the updated record, the blocked flag) must be exactly the state
@@ -16,15 +16,15 @@
 )]
 
 use serde::Deserialize;
-use sscard::sscard_core::crypto::{arpc_method1, pboc_session_key, retail_mac, udk_option_a};
-use sscard::sscard_core::fs::build::{Capacities, Personalizer};
-use sscard::sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
-use sscard::sscard_core::rng::SplitMixRng;
-use sscard::sscard_core::{Card, CosOptions, Interface};
-use sscard::tear::{Step, TearCard, tear_every_write};
+use sscard_core::crypto::{arpc_method1, pboc_session_key, retail_mac, udk_option_a};
+use sscard_core::fs::build::{Capacities, Personalizer};
+use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
+use sscard_core::rng::SplitMixRng;
+use sscard_core::{Card, CosOptions, Interface};
 use sscard_pboc::PbocApplet;
 use sscard_pboc::profile::PbocSection;
 use sscard_ssc::SscCard;
+use sscard_testkit::tear::{Step, TearCard, tear_every_write};
 
 const PROFILE: &str = include_str!("../vectors/profiles/pboc-default.toml");
 const ATR: [u8; 17] = [

@@ -8,10 +8,10 @@
     clippy::indexing_slicing
 )]
 
-use sscard::profile::Profile;
-use sscard::script::{Script, Target, run};
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::card::applet::Interface;
+use sscard_host::profile::Profile;
+use sscard_host::script::{Script, Target, run};
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::path::{Path, PathBuf};
 
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {

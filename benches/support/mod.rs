@@ -3,7 +3,7 @@
 //! outside the card.
 //!
 //! The flow is recorded once by running the real terminal code
-//! ([`sscard::terminal::read_card_bas`]) against a card; replaying it needs one fresh
+//! ([`sscard_host::terminal::read_card_bas`]) against a card; replaying it needs one fresh
 //! value per flow, the EXTERNAL AUTHENTICATE cryptogram over the card's GET CHALLENGE
 //! value. The card's RNG is the deterministic [`SplitMixRng`], so a second
 //! `SplitMixRng` with the same seed ([`Flow::predictor`]) predicts every challenge and
@@ -18,14 +18,14 @@
 
 use std::sync::OnceLock;
 
-use sscard::profile::{Profile, hex};
-use sscard::sample::sample_image;
-use sscard::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
 use sscard_core::crypto::ssc::{auth_data, card_factor, city_factor, diversify_path, session_key};
 use sscard_core::crypto::{Algorithm, CardKey, ct_eq};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
+use sscard_host::profile::{Profile, hex};
+use sscard_host::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
+use sscard_testkit::sample::sample_image;
 
 /// The benches' card: the default gen-3 image in a `Vec`, the deterministic RNG.
 pub type BenchCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, SplitMixRng>;

@@ -9,10 +9,10 @@
     clippy::panic
 )]
 
-use sscard::profile::Profile;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, Interface};
+use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
 
 pub type TestCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng>;

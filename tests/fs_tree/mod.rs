@@ -3,14 +3,14 @@
 //! `fs_model.rs` is built from the same definition as the card.
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use sscard::sscard_core::card::applet::Interface;
-use sscard::sscard_core::fs::build::{Capacities, DfSpec, EfSpec, Personalizer, Structure};
-use sscard::sscard_core::fs::layout::{Access, FileKind, MF};
-use sscard::sscard_core::nvm::{RamNvm, TearingNvm};
-use sscard::sscard_core::rng::SplitMixRng;
-use sscard::sscard_core::{Card, CosOptions};
-use sscard::tear::TearCard;
+use sscard_core::card::applet::Interface;
+use sscard_core::fs::build::{Capacities, DfSpec, EfSpec, Personalizer, Structure};
+use sscard_core::fs::layout::{Access, FileKind, MF};
+use sscard_core::nvm::{RamNvm, TearingNvm};
+use sscard_core::rng::SplitMixRng;
+use sscard_core::{Card, CosOptions};
 use sscard_ssc::SscCard;
+use sscard_testkit::tear::TearCard;
 
 /// An EF of the test tree. `init` holds the records in append order (a transparent EF:
 /// one entry, its first bytes).
@@ -184,7 +184,7 @@ pub fn image() -> Vec<u8> {
 /// Options that answer directly (no T=0 `61xx`) and return records for `Le = 00`.
 pub fn direct_options() -> CosOptions {
     CosOptions {
-        le_zero: sscard::sscard_core::options::LeZero::Lenient,
+        le_zero: sscard_core::options::LeZero::Lenient,
         t0_get_response: false,
         ..CosOptions::default()
     }

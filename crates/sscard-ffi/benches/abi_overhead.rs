@@ -8,11 +8,11 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use sscard::profile::Profile;
-use sscard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_core::Interface;
 use sscard_ffi::{SSCARD_MAX_RESPONSE, SSCARD_OK, SscardCard, sscard_card_new, sscard_power_on};
+use sscard_host::profile::Profile;
 use sscard_vcard::VirtualCard;
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -29,8 +29,8 @@
 //! * Trace callbacks: the trace is pulled with [`sscard_trace_read`].
 //! * Platforms other than Unix-likes are untested (paths must be UTF-8 there).
 
-use sscard::trace::TraceFormat;
 use sscard_core::Interface;
+use sscard_vcard::trace::TraceFormat;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, c_char};

@@ -5,20 +5,20 @@
 //! A session is one [`SscVirtualCard`], the card `sscard run` serves to PC/SC, driven
 //! in-process: same power events, same T=0 behaviour, same image persistence.
 
-use sscard::image::{self, ImageFile, ImageMeta};
-use sscard::image_lock::{ImageLock, LockError};
-use sscard::profile::Profile;
-use sscard::trace::Tracer;
-use sscard::virtual_card::{HostRng, SscVirtualCard};
+use sscard_host::profile::Profile;
 use sscard_vcard::VirtualCard;
+use sscard_vcard::image::{self, ImageFile, ImageMeta};
+use sscard_vcard::image_lock::{ImageLock, LockError};
+use sscard_vcard::trace::Tracer;
+use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use sscard::trace::TraceFormat;
 pub use sscard_core::Interface;
+pub use sscard_vcard::trace::TraceFormat;
 
 /// What went wrong, coarse enough to map onto C status codes and Python exceptions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl Session {
         };
         let (mut file, mut body) = ImageFile::load(path).map_err(|e| image_error(&e))?;
         if options.persist {
-            // One process at a time serves an image (`sscard::image_lock`); the body is
+            // One process at a time serves an image (`sscard_vcard::image_lock`); the body is
             // read again under the lock, so it is not one another process was replacing.
             file.lock().map_err(|e| image_error(&e))?;
             let (again, locked_body) = ImageFile::load(path).map_err(|e| image_error(&e))?;

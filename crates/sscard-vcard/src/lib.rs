@@ -1,12 +1,18 @@
-//! sscard-vcard: puts an sscard virtual card behind a PC/SC reader.
+//! sscard-vcard: the PC/SC virtual card — an sscard card as a reader sees it.
 //!
 //! The card is exposed to PC/SC applications through pcscd and the vsmartcard
 //! project's `vpcd` reader driver (`libifdvpcd.so`). vpcd listens on TCP
 //! `35963 + slot`; this crate's [`vpcd`] module is the *card* side of that
-//! connection. Nothing here depends on the card OS: anything implementing
-//! [`VirtualCard`] can be served — the sscard processor (later) or the
-//! [`echo::EchoCard`] used as a round-trip reference.
+//! connection. The transport serves anything implementing [`VirtualCard`]: the
+//! social-security card of [`virtual_card`] or the [`echo::EchoCard`] used as a
+//! round-trip reference.
 //!
+//! * [`virtual_card`] — the card OS with the social-security applications and PBOC,
+//!   in RAM, personalized from a profile or loaded from an [`image`], saved after each
+//!   command that changed it, traced by [`trace`].
+//! * [`image`] — card image files (header, metadata, NVM body) and their lock
+//!   ([`image_lock`]: one process per image).
+//! * [`trace`] — trace files of exchanges and power events (text or JSON lines).
 //! * [`vpcd`] — the vpcd client: framing, control codes, TCP_QUICKACK,
 //!   reconnect with back-off, insert/remove, clean shutdown.
 //! * [`echo`] — a minimal card answering every APDU with its data ‖ `90 00`
@@ -43,11 +49,16 @@
 #![deny(unsafe_code)]
 
 pub mod echo;
+pub mod image;
+pub mod image_lock;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_harness;
+pub mod trace;
+pub mod virtual_card;
 pub mod vpcd;
 
-/// What a reader sees of a card. Implemented by the sscard processor (later) and by the echo card.
+/// What a reader sees of a card. Implemented by [`virtual_card::SscVirtualCard`] and by
+/// the echo card.
 ///
 /// The transport calls these methods from the thread serving the slot, one at
 /// a time, in the order the reader asks for them. A real reader cuts power

@@ -2,7 +2,7 @@
 //! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) and the national terminal
 //! interface's `iReadCardBas` flow (spec/ssc.md §7) with the HSM's key derivation.
 
-use crate::trace;
+use crate::annotate as trace;
 use sscard_core::Interface;
 use sscard_core::card::applet::Applets;
 use sscard_core::crypto::ssc::{auth_data, card_factor, city_factor, diversify_path, session_key};

@@ -24,7 +24,7 @@
 //! scripts; scriptor's own output (`> command` then `< response : text`) is read as a
 //! command with its expected response.
 
-use crate::trace::{hex, split_response, sw_meaning};
+use crate::annotate::{hex, split_response, sw_meaning};
 use sscard_core::card::applet::Interface;
 use std::collections::HashMap;
 use std::fmt;
@@ -755,7 +755,7 @@ fn apdu_step(
             },
         }
     }
-    let shown = crate::trace::masked_command(&apdu);
+    let shown = crate::annotate::masked_command(&apdu);
     let response = match target.transmit(&apdu) {
         Ok(r) => r,
         Err(e) => return (shown, Some(e)),

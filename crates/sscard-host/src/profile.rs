@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::Path;
 
 /// The default third-generation profile (test keys only), built into the binary.
-pub const DEFAULT_GEN3: &str = include_str!("../vectors/profiles/gen3-default.toml");
+pub const DEFAULT_GEN3: &str = include_str!("../../../vectors/profiles/gen3-default.toml");
 
 /// A profile error, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq)]

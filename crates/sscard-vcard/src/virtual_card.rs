@@ -9,16 +9,16 @@
 //! during that command: NVM goes back to the last saved state, the card powers down and
 //! gives no response (the reader reports a mute card), and the image stays as it was.
 
+use crate::VirtualCard;
 use crate::image::ImageFile;
-use crate::profile::Profile;
 use crate::trace::Tracer;
 use sscard_core::card::applet::Interface;
 use sscard_core::nvm::{Nvm, RamNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions};
+use sscard_host::profile::Profile;
 use sscard_pboc::PbocApplet;
 use sscard_ssc::{SocialSecurity, SscOptions};
-use sscard_vcard::VirtualCard;
 use std::time::Instant;
 
 /// Card randomness: the operating system's (`getrandom`), or a seeded sequence for
@@ -65,7 +65,7 @@ pub type SscCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 
 /// The contactless UID reported when the profile names none (defined with the profile,
 /// which the virtual card builds on).
-pub use crate::profile::DEFAULT_UID;
+pub use sscard_host::profile::DEFAULT_UID;
 
 /// Largest response: 65536 data bytes and the SW.
 const RESPONSE_CAPACITY: usize = 65_538;
@@ -359,8 +359,8 @@ impl VirtualCard for SscVirtualCard {
         let elapsed = started.elapsed();
         if let Some(t) = self.tracer.as_mut() {
             let application = match self.card.transient().applet {
-                Some(_) => crate::trace::Application::Financial,
-                None => crate::trace::Application::SocialSecurity,
+                Some(_) => sscard_host::annotate::Application::Financial,
+                None => sscard_host::annotate::Application::SocialSecurity,
             };
             t.exchange_in(application, apdu, response, elapsed);
         }
@@ -369,7 +369,7 @@ impl VirtualCard for SscVirtualCard {
 
 /// Scripts run on the card in this process: every directive is supported, including
 /// interface switches.
-impl crate::script::Target for SscVirtualCard {
+impl sscard_host::script::Target for SscVirtualCard {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
         let mut response = Vec::new();
         VirtualCard::transmit(self, apdu, &mut response);

@@ -41,7 +41,7 @@ use sscard_core::rng::CardRng;
 use sscard_ssc::purse::PurseState;
 use zeroize::Zeroizing;
 
-use crate::profile::Profile;
+use sscard_host::profile::Profile;
 
 /// Bytes of a secret that may not appear in a response.
 const WINDOW: usize = 8;
@@ -458,7 +458,7 @@ mod tests {
     use sscard_core::Interface;
 
     fn hex(s: &str) -> Vec<u8> {
-        crate::profile::hex("test", s).unwrap()
+        sscard_host::profile::hex("test", s).unwrap()
     }
 
     /// Sends `apdu` through the oracle; returns the response.

@@ -8,7 +8,7 @@ use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
 use sscard_ssc::SscCard;
 
-use crate::profile::Profile;
+use sscard_host::profile::Profile;
 
 /// The SSSE DDF name "sx1.sh.社会保障" (GBK), spec/ssc.md §2.1.
 pub const SSSE_NAME: &[u8] = &sscard_ssc::layout::SSSE_NAME;

@@ -44,10 +44,10 @@
 //! never written to.
 
 use crate::image_lock::{ImageLock, LockError};
-use crate::profile::Profile;
-use crate::trace::hex;
 use sscard_core::CosOptions;
 use sscard_core::options::LeZero;
+use sscard_host::annotate::hex;
+use sscard_host::profile::Profile;
 use sscard_ssc::options::{PkiKeyPolicy, PurseOptions, SlotPolicy, SscOptions};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};

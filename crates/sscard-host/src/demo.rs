@@ -26,7 +26,7 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
     let mut terminal = Terminal::new(InProcess::new(card, Interface::Contact));
     terminal.echo = echo;
     if echo {
-        println!("ATR {}", crate::trace::hex(&terminal.transport.atr()));
+        println!("ATR {}", crate::annotate::hex(&terminal.transport.atr()));
     }
     let keys = HsmKeys {
         irk: hex("keys.irk", &profile.toml.keys.irk)?,

@@ -1,0 +1,19 @@
+//! sscard-host: the host side of the sscard emulator, shared by the CLI, the virtual
+//! card, the bindings and the tests.
+//!
+//! * [`profile`]: personalization profiles (TOML) → card images and spec choices;
+//! * [`script`]: the `.apdu` script language (`vectors/README.md`) and its runner,
+//!   against any [`script::Target`];
+//! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
+//! * [`annotate`]: APDUs and status words explained, secrets masked, for traces;
+//! * [`demo`]: the main job, an in-process `iReadCardBas` on a card.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod annotate;
+pub mod demo;
+#[cfg(feature = "pcsc")]
+pub mod pcsc_target;
+pub mod profile;
+pub mod script;
+pub mod terminal;
