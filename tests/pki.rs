@@ -122,7 +122,7 @@ fn gmssl_verifies(lines: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Vec<String> {
 
 #[test]
 fn pin_hash_and_the_published_verify_vector() {
-    // spec/ssc.md §9.4: SM3(12 34 56) as recorded in the issuing tool.
+    // spec/ssc.md §9 item 4: SM3(12 34 56) as recorded in the issuing tool.
     let challenge = hex("178CEDCF32C5D7990216632170C7CD37");
     let mut c = card(&challenge);
     ok(&mut c, SELECT_PKI_DDF);

@@ -5,7 +5,7 @@
 //! [`layout`] (the SSSE, DF01–DF07 and their files, the data dictionary's places),
 //! [`perso`] (writing them, with diversified keys and PINs, into a formatted card),
 //! [`purse`] (the medical purse of DF04, LD/T 32 P5 §7), [`pki`] (the PKI application,
-//! spec/ssc.md §9.4), their spec choices ([`options`]) and the status words only they
+//! spec/ssc.md §9 item 4), their spec choices ([`options`]) and the status words only they
 //! answer ([`status`]).
 //!
 //! The OS hosts them through [`sscard_core::DfApplication`]: [`SocialSecurity`] is the

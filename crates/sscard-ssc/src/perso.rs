@@ -535,7 +535,7 @@ pub fn personalize<N: Nvm>(
 }
 
 /// MF → DDF `PKI.社会保障` → ADF `SS.CERT.ADF1` (DF01) with the key and certificate EFs
-/// and the two PINs (spec/ssc.md §9.4).
+/// and the two PINs (spec/ssc.md §9 item 4).
 fn personalize_pki<N: Nvm>(
     p: &mut Personalizer<'_, N>,
     spec: &PkiSpec<'_>,

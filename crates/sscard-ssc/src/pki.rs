@@ -71,16 +71,49 @@ pub struct PkiCommands {
     pub verify_p1: u8,
 }
 
+/// A command of the PKI application (vendor COS commands observed in two independent
+/// issuing tools, spec/ssc.md §9 item 4), parsed once
+/// through the card's [`PkiCommands`] table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PkiCommand {
+    /// The PIN hash (`80 C4` by default).
+    HashPin,
+    /// GENERATE KEY PAIR (`80 40`).
+    GenerateKeyPair,
+    /// READ PUBLIC KEY / select a key pair (`80 C9`).
+    ReadPublicKey,
+    /// IMPORT KEY (`80 C2`).
+    ImportKey,
+    /// SM2 SIGN (`80 4A`, P1 P2 = 9E 9A).
+    Sign,
+    /// VERIFY of a PKI PIN (`00 20`, P1 from the table).
+    Verify,
+}
+
 impl PkiCommands {
+    /// The PKI command `cmd` is, if it is one of this table's.
+    pub fn parse(&self, cmd: &CommandView<'_>) -> Option<PkiCommand> {
+        let ci = [cmd.cla(), cmd.ins()];
+        if ci == self.hash_pin {
+            Some(PkiCommand::HashPin)
+        } else if ci == self.generate_key_pair {
+            Some(PkiCommand::GenerateKeyPair)
+        } else if ci == self.read_public_key {
+            Some(PkiCommand::ReadPublicKey)
+        } else if ci == self.import_key {
+            Some(PkiCommand::ImportKey)
+        } else if ci == self.sign && cmd.p1p2() == 0x9E9A {
+            Some(PkiCommand::Sign)
+        } else if ci == [0x00, 0x20] && cmd.p1() == self.verify_p1 {
+            Some(PkiCommand::Verify)
+        } else {
+            None
+        }
+    }
+
     /// True if this command belongs to the PKI application's vendor set.
     pub fn handles(&self, cmd: &CommandView<'_>) -> bool {
-        let ci = [cmd.cla(), cmd.ins()];
-        ci == self.hash_pin
-            || ci == self.generate_key_pair
-            || ci == self.read_public_key
-            || ci == self.import_key
-            || (ci == self.sign && cmd.p1p2() == 0x9E9A)
-            || (ci == [0x00, 0x20] && cmd.p1() == self.verify_p1)
+        self.parse(cmd).is_some()
     }
 }
 
@@ -201,22 +234,20 @@ pub struct Pki<'a, 'b, 'f, N: Nvm> {
 impl<N: Nvm> Pki<'_, '_, '_, N> {
     /// Executes a PKI command.
     pub fn process(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
-        let ci = [cmd.cla(), cmd.ins()];
-        let c = self.commands;
-        if ci == c.hash_pin {
-            self.hash_pin(cmd, reply)
-        } else if ci == c.generate_key_pair {
-            self.generate(cmd)
-        } else if ci == c.read_public_key {
-            self.read_public_key(cmd, reply)
-        } else if ci == c.import_key {
-            self.import_key(cmd)
-        } else if ci == c.sign {
-            self.sign(cmd, reply)
-        } else if ci == [0x00, 0x20] {
-            self.verify(cmd)
-        } else {
-            Err(Status::InstructionNotSupported)
+        match self.commands.parse(cmd) {
+            // spec/ssc.md §9 item 4: `80C4 0103 C1 <PIN>` → SM3(PIN)
+            Some(PkiCommand::HashPin) => self.hash_pin(cmd, reply),
+            // spec/ssc.md §9 item 4, docs/spec-choices.md "PKI application": the signature pair
+            Some(PkiCommand::GenerateKeyPair) => self.generate(cmd),
+            // spec/ssc.md §9 item 4: `80C9 8280` reads a public key
+            Some(PkiCommand::ReadPublicKey) => self.read_public_key(cmd, reply),
+            // spec/ssc.md §9 item 4, docs/spec-choices.md "PKI application": the encryption pair
+            Some(PkiCommand::ImportKey) => self.import_key(cmd),
+            // spec/ssc.md §9 item 4: SM2 signature (GB/T 32918.2) over the data
+            Some(PkiCommand::Sign) => self.sign(cmd, reply),
+            // LD/T 32 P5 §6.14 rules for the PKI PINs
+            Some(PkiCommand::Verify) => self.verify(cmd),
+            None => Err(Status::InstructionNotSupported),
         }
     }
 
@@ -236,7 +267,7 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         }
     }
 
-    /// `80 C4 01 03 Lc C1 L <PIN BCD>` → SM3(PIN BCD), 32 bytes (spec/ssc.md §9.4, the
+    /// `80 C4 01 03 Lc C1 L <PIN BCD>` → SM3(PIN BCD), 32 bytes (spec/ssc.md §9 item 4, the
     /// response recorded in the Z390 tool is SM3(`123456`)).
     fn hash_pin(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         if cmd.p1p2() != 0x0103 {

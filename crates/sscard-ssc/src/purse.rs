@@ -198,6 +198,54 @@ pub fn year_rule(date: &[u8; 4], year: &[u8; 2], start: &[u8; 2]) -> Option<(boo
     Some((false, to_bcd2(u32::try_from(settlement).ok()?)))
 }
 
+/// A medical purse command (class B0, LD/T 32 P5 §7; spec-extract §1.4), parsed once from
+/// its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurseCommand {
+    /// `B0 28 00 01` INITIALIZE FOR LOAD.
+    InitializeForLoad,
+    /// `B0 28 01 01` INITIALIZE FOR PURCHASE.
+    InitializeForPurchase,
+    /// `B0 2A 00 00` CREDIT FOR LOAD.
+    CreditForLoad,
+    /// `B0 2C 01 00` DEBIT FOR PURCHASE.
+    DebitForPurchase,
+    /// `B0 26 00 P2` GET BALANCE (P2: 01 account, 02 self-pay, 03 pooled fund).
+    GetBalance {
+        /// Which balance.
+        p2: u8,
+    },
+    /// `B0 2E 00 P2` GET TRANSACTION PROOF (P2: the transaction type).
+    GetTransactionProof {
+        /// Transaction type of the wanted MAC/TAC.
+        p2: u8,
+    },
+    /// `B0 56 00 00` UPDATE STARTING DAY.
+    UpdateStartingDay,
+    /// `B0 56 01 00` GET STARTING DAY.
+    GetStartingDay,
+}
+
+impl TryFrom<&CommandView<'_>> for PurseCommand {
+    type Error = Status;
+
+    /// A purse instruction with other parameters is `6A86`; any other instruction `6D00`.
+    fn try_from(cmd: &CommandView<'_>) -> Result<Self> {
+        Ok(match (cmd.ins(), cmd.p1(), cmd.p2()) {
+            (0x28, 0x00, 0x01) => PurseCommand::InitializeForLoad,
+            (0x28, 0x01, 0x01) => PurseCommand::InitializeForPurchase,
+            (0x2A, 0x00, 0x00) => PurseCommand::CreditForLoad,
+            (0x2C, 0x01, 0x00) => PurseCommand::DebitForPurchase,
+            (0x26, 0x00, p2) => PurseCommand::GetBalance { p2 },
+            (0x2E, 0x00, p2) => PurseCommand::GetTransactionProof { p2 },
+            (0x56, 0x00, 0x00) => PurseCommand::UpdateStartingDay,
+            (0x56, 0x01, 0x00) => PurseCommand::GetStartingDay,
+            (0x28 | 0x2A | 0x2C | 0x26 | 0x2E | 0x56, _, _) => return Err(Status::WrongP1P2),
+            _ => return Err(Status::InstructionNotSupported),
+        })
+    }
+}
+
 /// One purse command's context.
 pub struct Purse<'a, 'b, 'f, N: Nvm> {
     /// Security context (file system, challenge, randomness).
@@ -209,43 +257,47 @@ pub struct Purse<'a, 'b, 'f, N: Nvm> {
 }
 
 impl<N: Nvm> Purse<'_, '_, '_, N> {
-    /// Dispatches a CLA B0 command, applying the state rules of P5 T49: a command not
+    /// Executes a CLA B0 command, applying the state rules of P5 T49: a command not
     /// allowed in the current state is not executed (6901) and the state becomes idle;
     /// any failure returns to idle.
     pub fn process(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
         let before = core::mem::take(self.state);
-        let result = match (cmd.ins(), cmd.p1(), cmd.p2()) {
-            (0x28, 0x00, 0x01) => self.initialize_load(cmd, reply),
-            (0x28, 0x01, 0x01) => self.initialize_purchase(cmd, reply),
-            (0x28, _, _) => Err(Status::WrongP1P2),
-            (0x2A, 0x00, 0x00) => match before {
+        let result = PurseCommand::try_from(cmd).and_then(|command| match command {
+            // P5 §7.5, T65–T68
+            PurseCommand::InitializeForLoad => self.initialize_load(cmd, reply),
+            // P5 §7.6, T69–T72
+            PurseCommand::InitializeForPurchase => self.initialize_purchase(cmd, reply),
+            // P5 §7.1, T50–T53; T49: only in the load state
+            PurseCommand::CreditForLoad => match before {
                 PurseState::Load { .. } => self.credit_for_load(&before, cmd, reply),
                 _ => Err(Status::InvalidState),
             },
-            (0x2C, 0x01, 0x00) => match before {
+            // P5 §7.2, T54–T57; T49: only in the purchase state
+            PurseCommand::DebitForPurchase => match before {
                 PurseState::Purchase { .. } => self.debit_for_purchase(&before, cmd, reply),
                 _ => Err(Status::InvalidState),
             },
-            (0x2A | 0x2C, _, _) => Err(Status::WrongP1P2),
-            (0x26, 0x00, p2) => {
+            // P5 §7.3, T58–T60; T49 keeps the state
+            PurseCommand::GetBalance { p2 } => {
                 let r = self.get_balance(p2, cmd, reply);
                 if r.is_ok() {
-                    *self.state = before; // GET BALANCE keeps the state (T49)
+                    *self.state = before;
                 }
                 r
             }
-            (0x2E, 0x00, p2) => {
+            // P5 §7.4, T61–T64; T49 keeps the state
+            PurseCommand::GetTransactionProof { p2 } => {
                 let r = self.get_transaction_proof(p2, cmd, reply);
                 if r.is_ok() {
                     *self.state = before;
                 }
                 r
             }
-            (0x56, 0x00, 0x00) => self.update_starting_day(cmd),
-            (0x56, 0x01, 0x00) => self.get_starting_day(cmd, reply),
-            (0x26 | 0x2E | 0x56, _, _) => Err(Status::WrongP1P2),
-            _ => Err(Status::InstructionNotSupported),
-        };
+            // P5 §7.7, T73–T75
+            PurseCommand::UpdateStartingDay => self.update_starting_day(cmd),
+            // P5 §7.7, T76–T78
+            PurseCommand::GetStartingDay => self.get_starting_day(cmd, reply),
+        });
         if result.is_err() {
             *self.state = PurseState::Idle;
         }

@@ -7,6 +7,7 @@
 //! lives in NVM and changes only through transactions, one command at a time.
 
 pub mod applet;
+pub mod command;
 pub mod df_application;
 
 use crate::apdu::{Case, CommandView, Writer};
@@ -23,6 +24,7 @@ use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
+use command::OsCommand;
 use df_application::DfApplication;
 use heapless::Vec;
 use zeroize::Zeroize;
@@ -262,9 +264,10 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     /// (9000, or 61xx when data waits for GET RESPONSE).
     fn dispatch(&mut self, apdu: &[u8], reply: &mut Writer<'_>) -> Result<Status> {
         let cmd = CommandView::parse(apdu);
-        // INS C0 is GET RESPONSE in every class (ISO/IEC 7816-4 lists no other use): it
-        // never discards the pending data, even when its class is refused below.
-        let is_get_response = matches!(&cmd, Ok(c) if c.ins() == 0xC0);
+        // GET RESPONSE never discards the pending data, even when its class is refused
+        // below.
+        let is_get_response =
+            matches!(&cmd, Ok(c) if OsCommand::try_from(c) == Ok(OsCommand::GetResponse));
         if self.t.card_blocked {
             return Err(Status::FunctionNotSupported); // LD/T 32 P5 §6.2
         }
@@ -455,7 +458,8 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         let blocked = df.lifecycle == LIFECYCLE_BLOCKED;
         // P5 §6.1: once blocked, every command but SELECT answers 9303 (a repeated
         // APPLICATION BLOCK still succeeds).
-        if blocked && cmd.ins() != 0xA4 && (cmd.cla(), cmd.ins()) != (0x84, 0x1E) {
+        let os_command = OsCommand::try_from(cmd);
+        if blocked && cmd.ins() != 0xA4 && os_command != Ok(OsCommand::ApplicationBlock) {
             return Err(Status::ApplicationBlocked);
         }
         self.df_apps.command_arrives(cmd);
@@ -464,8 +468,9 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
                 .with_df_application(|a, apps| apps.process(a, df.role, cmd, reply))
                 .map(|()| Status::Success);
         }
-        match (cmd.cla(), cmd.ins()) {
-            (0x00, 0xA4) => {
+        match os_command? {
+            // P5 §6.11
+            OsCommand::Select => {
                 let outcome = self.fs().select(cmd, reply)?;
                 if let SelectOutcome::Df { changed: true, .. } = outcome {
                     // The challenge belongs to the application that issued it.
@@ -473,35 +478,51 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
                 }
                 Ok(Status::Success)
             }
-            (0x00, 0xB0 | 0xD6 | 0xB2 | 0xDC | 0xE2) => {
-                self.fs().process(cmd, reply).map(|()| Status::Success)
-            }
-            (0x00, 0x84) => self.get_challenge(cmd, reply),
-            (0x00, 0x20) => self.auth(|a| a.verify(cmd)).map(|()| Status::Success),
-            (0x80, 0x5E) => self.auth(|a| a.change_pin(cmd)).map(|()| Status::Success),
-            (0x00, 0x82) => self
+            // P5 §6.9
+            OsCommand::ReadBinary => self.fs().read_binary(cmd, reply).map(|()| Status::Success),
+            // P5 §6.12
+            OsCommand::UpdateBinary => self.fs().update_binary(cmd).map(|()| Status::Success),
+            // P5 §6.10
+            OsCommand::ReadRecord => self.fs().read_record(cmd, reply).map(|()| Status::Success),
+            // P5 §6.13
+            OsCommand::UpdateRecord => self.fs().update_record(cmd).map(|()| Status::Success),
+            // ISO/IEC 7816-4 §11.4.6
+            OsCommand::AppendRecord => self.fs().append_record(cmd).map(|()| Status::Success),
+            // P5 T40, T43
+            OsCommand::SecureUpdate => self
+                .auth(|a| a.secure_update(cmd))
+                .map(|()| Status::Success),
+            // P5 §6.5
+            OsCommand::GetChallenge => self.get_challenge(cmd, reply),
+            // P5 §6.6 (taken before routing by `dispatch`, so data waiting for it survives)
+            OsCommand::GetResponse => self.get_response(cmd, reply),
+            // P5 §6.14
+            OsCommand::Verify => self.auth(|a| a.verify(cmd)).map(|()| Status::Success),
+            // P5 §6.3
+            OsCommand::ChangePin => self.auth(|a| a.change_pin(cmd)).map(|()| Status::Success),
+            // P5 §6.4
+            OsCommand::ExternalAuthenticate => self
                 .auth(|a| a.external_authenticate(cmd))
                 .map(|()| Status::Success),
-            (0x00, 0x88) => self
+            // P5 §6.7
+            OsCommand::InternalAuthenticate => self
                 .auth(|a| a.internal_authenticate(cmd, reply))
                 .map(|()| Status::Success),
-            (0x84, 0x24) => self
+            // P5 §6.8
+            OsCommand::PinChangeUnblock => self
                 .auth(|a| a.pin_change_unblock(cmd))
                 .map(|()| Status::Success),
-            (0x84, 0x1E) => self
+            // P5 §6.1
+            OsCommand::ApplicationBlock => self
                 .auth(|a| a.application_block(cmd))
                 .map(|()| Status::Success),
-            (0x84, 0x16) => {
+            // P5 §6.2
+            OsCommand::CardBlock => {
                 if self.auth(|a| a.card_block(cmd))? == Effect::CardBlocked {
                     self.t.card_blocked = true;
                 }
                 Ok(Status::Success)
             }
-            (0x04, 0xD6 | 0xDC) => self
-                .auth(|a| a.secure_update(cmd))
-                .map(|()| Status::Success),
-            (0x00 | 0x04 | 0x80 | 0x84, _) => Err(Status::InstructionNotSupported),
-            _ => Err(Status::ClassNotSupported),
         }
     }
 
