@@ -22,19 +22,43 @@ pub fn historical_bytes(atr: &[u8]) -> Option<&[u8]> {
     }
     let (&t0, mut rest) = rest.split_first()?;
     let k = usize::from(t0 & 0x0F);
-    let mut y = t0 >> 4;
+    let mut y = InterfaceBytes::of(t0);
     loop {
-        // TAi, TBi, TCi present per bits 5–7 of Y; TDi per bit 8.
-        let plain = (y & 0x07).count_ones() as usize;
+        let plain = (y & (InterfaceBytes::TA | InterfaceBytes::TB | InterfaceBytes::TC))
+            .bits()
+            .count_ones() as usize;
         rest = rest.get(plain..)?;
-        if y & 0x08 == 0 {
+        if !y.contains(InterfaceBytes::TD) {
             break;
         }
         let (&td, tail) = rest.split_first()?;
         rest = tail;
-        y = td >> 4;
+        y = InterfaceBytes::of(td);
     }
     rest.get(..k)
+}
+
+bitflags::bitflags! {
+    /// The indicator Y in the high nibble of T0 and of every TDi: which interface bytes
+    /// of the next group follow (ISO/IEC 7816-3:2006 §8.2.2).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct InterfaceBytes: u8 {
+        /// b5: TAi follows.
+        const TA = 0x01;
+        /// b6: TBi follows.
+        const TB = 0x02;
+        /// b7: TCi follows.
+        const TC = 0x04;
+        /// b8: TDi follows (another group).
+        const TD = 0x08;
+    }
+}
+
+impl InterfaceBytes {
+    /// Y of a T0 or TDi byte.
+    pub fn of(byte: u8) -> Self {
+        InterfaceBytes::from_bits_retain(byte >> 4)
+    }
 }
 
 /// The ATR a PC/SC reader reports for an ISO 14443-4 card with these historical bytes

@@ -11,11 +11,11 @@
 use crate::layout::{APPLICATION_EFS, AppDf, Location, PIN, SSSE_NAME, key_id};
 use crate::{pki, purse};
 use sscard_core::atr::historical_bytes;
-use sscard_core::auth::secret::{SecretKind, SecretSpec, usage};
+use sscard_core::auth::secret::{KeyUsage, SecretKind, SecretSpec};
 use sscard_core::crypto::ssc::{card_factor, city_factor, diversify_path};
 use sscard_core::crypto::{Algorithm, CryptoError};
 use sscard_core::fs::build::{BuildError, DfSpec, EfSpec, Personalizer, Structure};
-use sscard_core::fs::layout::{Access, FileIndex, FileKind, MF};
+use sscard_core::fs::layout::{Access, FileFlags, FileIndex, FileKind, MF};
 use sscard_core::nvm::Nvm;
 use sscard_core::tlv::{BerWriter, Tag};
 
@@ -38,8 +38,8 @@ pub struct KeySpec<'a> {
     pub location: Location,
     /// Key id (P5 T14).
     pub id: u8,
-    /// Usage mask (`auth::secret::usage`).
-    pub usage: u8,
+    /// What the key may be used for.
+    pub usage: KeyUsage,
     /// Key version.
     pub version: u8,
     /// Issuer root key (16 bytes; 8 for single DES).
@@ -177,11 +177,11 @@ pub enum Availability {
 
 impl Availability {
     /// The DF flags that implement it.
-    pub fn flags(self) -> u8 {
+    pub fn flags(self) -> FileFlags {
         match self {
-            Availability::Both => 0,
-            Availability::ContactOnly => sscard_core::fs::layout::FLAG_NO_CONTACTLESS,
-            Availability::ContactlessOnly => sscard_core::fs::layout::FLAG_NO_CONTACT,
+            Availability::Both => FileFlags::empty(),
+            Availability::ContactOnly => FileFlags::NO_CONTACTLESS,
+            Availability::ContactlessOnly => FileFlags::NO_CONTACT,
         }
     }
 }
@@ -487,7 +487,7 @@ pub fn personalize<N: Nvm>(
         } else {
             sscard_core::crypto::CardKey::new(perso.algorithm, key.root)?
         };
-        let tries = if key.usage & usage::EXTERNAL_AUTH != 0 {
+        let tries = if key.usage.contains(KeyUsage::EXTERNAL_AUTH) {
             perso.key_try_limit
         } else {
             0
@@ -510,7 +510,7 @@ pub fn personalize<N: Nvm>(
         kind: SecretKind::Pin,
         owner: ssse,
         id: PIN,
-        usage: 0,
+        usage: KeyUsage::empty(),
         algorithm: 0,
         version: 0,
         try_limit: perso.pin_try_limit,
@@ -588,7 +588,7 @@ fn personalize_pki<N: Nvm>(
         )?;
         if fid == pki::SIGN_PRIVATE || fid == pki::ENC_PRIVATE {
             // Private keys are key objects, not files (no file command reaches them).
-            p.add_flags(ef, sscard_core::fs::layout::FLAG_KEY_OBJECT)?;
+            p.add_flags(ef, FileFlags::KEY_OBJECT)?;
         }
     }
     for (id, pin) in [
@@ -603,7 +603,7 @@ fn personalize_pki<N: Nvm>(
             kind: SecretKind::Pin,
             owner: adf,
             id,
-            usage: 0,
+            usage: KeyUsage::empty(),
             algorithm: Algorithm::Sm4.id(),
             version: 0,
             try_limit: spec.try_limit,
@@ -768,15 +768,15 @@ fn find_ef<N: Nvm>(
 
 /// The standard key set of a social-security card, from the issuer's root keys
 /// (spec/ssc.md §6.1; ids as [`crate::layout::key_id`]).
-pub fn ssse_key_usage(id: u8) -> u8 {
+pub fn ssse_key_usage(id: u8) -> KeyUsage {
     match id {
-        purse::key_id::DLK => usage::PURSE_LOAD,
-        purse::key_id::DPK => usage::PURSE_PURCHASE,
-        purse::key_id::DTK => usage::PURSE_TAC,
-        key_id::IRK => usage::INTERNAL_AUTH,
-        key_id::STK | key_id::DF_STK => usage::SECURE_MESSAGING,
-        key_id::BK => usage::EXTERNAL_AUTH | usage::CARD_BLOCK,
-        key_id::PUK => usage::EXTERNAL_AUTH | usage::PIN_UNBLOCK,
-        _ => usage::EXTERNAL_AUTH,
+        purse::key_id::DLK => KeyUsage::PURSE_LOAD,
+        purse::key_id::DPK => KeyUsage::PURSE_PURCHASE,
+        purse::key_id::DTK => KeyUsage::PURSE_TAC,
+        key_id::IRK => KeyUsage::INTERNAL_AUTH,
+        key_id::STK | key_id::DF_STK => KeyUsage::SECURE_MESSAGING,
+        key_id::BK => KeyUsage::EXTERNAL_AUTH | KeyUsage::CARD_BLOCK,
+        key_id::PUK => KeyUsage::EXTERNAL_AUTH | KeyUsage::PIN_UNBLOCK,
+        _ => KeyUsage::EXTERNAL_AUTH,
     }
 }

@@ -23,7 +23,7 @@ use sscard_core::auth::secret::{OFF_TRIES_LEFT, SecretKind, find_secret};
 use sscard_core::crypto::{
     Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, mac_matches, sm2_public_key_is_valid, sm3,
 };
-use sscard_core::fs::layout::{Access, FLAG_KEY_OBJECT, FileEntry, FileKind, scan};
+use sscard_core::fs::layout::{Access, FileEntry, FileFlags, FileKind, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::{BerReader, Tag};
@@ -381,7 +381,7 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         let public = self.file(slot.public)?;
         let private = self.file(slot.private)?;
         let sealed = private.read == Access::Never && private.write == Access::Never;
-        if private.flags & FLAG_KEY_OBJECT == 0 && !sealed {
+        if !private.flags.contains(FileFlags::KEY_OBJECT) && !sealed {
             return Err(Status::ConditionsNotSatisfied);
         }
         Ok((public, private))

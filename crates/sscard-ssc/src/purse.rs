@@ -31,7 +31,7 @@ use crate::options::PurseOptions;
 use crate::status as sw;
 use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::auth::AuthContext;
-use sscard_core::auth::secret::{SecretKind, find_by_usage, usage};
+use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage};
 use sscard_core::crypto::ssc::{session_key, tac_key};
 use sscard_core::crypto::{Algorithm, CardKey, Mac, mac_matches};
 use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
@@ -336,7 +336,11 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         }
     }
 
-    fn key(&self, usage_bits: u8, version: u8) -> Result<(Algorithm, Zeroizing<[u8; 16]>, usize)> {
+    fn key(
+        &self,
+        usage_bits: KeyUsage,
+        version: u8,
+    ) -> Result<(Algorithm, Zeroizing<[u8; 16]>, usize)> {
         let key = find_by_usage(
             self.auth.fs.store,
             self.auth.fs.header,
@@ -355,7 +359,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         Ok((alg, value, n))
     }
 
-    fn session(&self, usage_bits: u8, version: u8, input: &[u8; 8]) -> Result<CardKey> {
+    fn session(&self, usage_bits: KeyUsage, version: u8, input: &[u8; 8]) -> Result<CardKey> {
         let (alg, key, n) = self.key(usage_bits, version)?;
         session_key(alg, key.get(..n).unwrap_or(&[]), input)
             .map_err(|_| sw::KEY_INDEX_NOT_SUPPORTED)
@@ -366,14 +370,14 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let [s0, s1] = sequence.to_be_bytes();
         let [r0, r1, r2, r3] = *random;
         self.session(
-            usage::PURSE_LOAD,
+            KeyUsage::PURSE_LOAD,
             version,
             &[r0, r1, r2, r3, s0, s1, 0x80, 0x00],
         )
     }
 
     fn tac_key(&self, version: u8) -> Result<CardKey> {
-        let (alg, key, n) = self.key(usage::PURSE_TAC, version)?;
+        let (alg, key, n) = self.key(KeyUsage::PURSE_TAC, version)?;
         tac_key(alg, key.get(..n).unwrap_or(&[])).map_err(|_| sw::KEY_INDEX_NOT_SUPPORTED)
     }
 
@@ -390,7 +394,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         terminal.copy_from_slice(&d[5..11]);
         let file = self.purse_file()?;
         let v = self.values(&file)?;
-        let (alg, _, _) = self.key(usage::PURSE_LOAD, key_version)?;
+        let (alg, _, _) = self.key(KeyUsage::PURSE_LOAD, key_version)?;
         if v.load_seq == u16::MAX {
             return Err(sw::COUNTER_AT_MAXIMUM);
         }
@@ -509,7 +513,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         terminal.copy_from_slice(&d[13..19]);
         let file = self.purse_file()?;
         let v = self.values(&file)?;
-        let (alg, _, _) = self.key(usage::PURSE_PURCHASE, key_version)?;
+        let (alg, _, _) = self.key(KeyUsage::PURSE_PURCHASE, key_version)?;
         if v.balance < amounts[0] {
             return Err(sw::INSUFFICIENT_FUNDS);
         }
@@ -566,7 +570,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let input = [
             random[0], random[1], random[2], random[3], seq[0], seq[1], ttsn[2], ttsn[3],
         ];
-        let sespk = self.session(usage::PURSE_PURCHASE, key_version, &input)?;
+        let sespk = self.session(KeyUsage::PURSE_PURCHASE, key_version, &input)?;
         let cipher = sespk.cipher();
         let mut mac = Mac::zero_iv(&cipher);
         for a in amounts {

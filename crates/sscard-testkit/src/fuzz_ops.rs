@@ -13,7 +13,7 @@
 
 use arbitrary::Arbitrary;
 use sscard_core::apdu::encode_command;
-use sscard_core::auth::secret::{SecretKind, find_by_usage, find_secret, usage};
+use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage, find_secret};
 use sscard_core::crypto::{Algorithm, CardCipher, Mac, auth_data, session_key};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
@@ -266,7 +266,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
     }
 
     /// The first key with usage `bits` the current DF sees.
-    fn key_by_usage(&self, bits: u8) -> Option<(Algorithm, Vec<u8>)> {
+    fn key_by_usage(&self, bits: KeyUsage) -> Option<(Algorithm, Vec<u8>)> {
         let card = self.card();
         let df = card.transient().fs.current_df;
         let s = find_by_usage(card.store(), card.header(), df, bits, |_| true)
@@ -424,7 +424,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
         let data = data.get(..200).unwrap_or(data);
         let data = if data.is_empty() { &[0u8][..] } else { data };
         let header = [0x04, 0xDC, record, (sfi % 31) << 3 | 4];
-        let Some((alg, stk)) = self.key_by_usage(usage::SECURE_MESSAGING) else {
+        let Some((alg, stk)) = self.key_by_usage(KeyUsage::SECURE_MESSAGING) else {
             return self.send(&apdu(header, data, None));
         };
         let challenge = self.challenge(8)?;
@@ -454,7 +454,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
         let (Some(seq), Some(random)) = (r.get(4..6), r.get(8..12)) else {
             return Ok(r);
         };
-        let Some((alg, dlk)) = self.key_by_usage(usage::PURSE_LOAD) else {
+        let Some((alg, dlk)) = self.key_by_usage(KeyUsage::PURSE_LOAD) else {
             return Ok(r);
         };
         let time = [0x20, 0x26, 0x12, 0x07, 0x12, 0x00, 0x00];
@@ -483,7 +483,7 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
         let (Some(seq), Some(random)) = (r.get(14..16), r.get(18..22)) else {
             return Ok(r);
         };
-        let Some((alg, dpk)) = self.key_by_usage(usage::PURSE_PURCHASE) else {
+        let Some((alg, dpk)) = self.key_by_usage(KeyUsage::PURSE_PURCHASE) else {
             return Ok(r);
         };
         let ttsn = [0x00, 0x00, 0x00, 0x01];

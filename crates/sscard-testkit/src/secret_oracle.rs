@@ -35,7 +35,7 @@ use std::sync::Arc;
 use sscard_core::Applets;
 use sscard_core::auth::secret::{SecretKind, read_secret};
 use sscard_core::crypto::{Algorithm, CardCipher, pboc_session_key};
-use sscard_core::fs::layout::{FLAG_KEY_OBJECT, FileKind, SECRET_ENTRY_LEN, scan};
+use sscard_core::fs::layout::{FileFlags, FileKind, SECRET_ENTRY_LEN, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_ssc::purse::PurseState;
@@ -329,7 +329,7 @@ impl SecretOracle {
                 let mut found = vec![];
                 let _ = scan(store, header, |e| {
                     if e.kind == FileKind::Transparent && e.body_len as usize >= KEY_RECORD {
-                        let key_object = e.flags & FLAG_KEY_OBJECT != 0;
+                        let key_object = e.flags.contains(FileFlags::KEY_OBJECT);
                         let holder = KeyHolder {
                             fid: e.fid,
                             at: e.body_at as usize,
@@ -609,7 +609,8 @@ mod tests {
         assert!(oracle.known_windows() > before, "d was learned");
         // The key object now holds CB 20 d: any 8 bytes of d would be a leak.
         let d = scan(card.store(), card.header(), |e| {
-            (e.fid == 0x0013 && e.flags & FLAG_KEY_OBJECT != 0).then_some(e.body_at as usize)
+            (e.fid == 0x0013 && e.flags.contains(FileFlags::KEY_OBJECT))
+                .then_some(e.body_at as usize)
         })
         .unwrap()
         .unwrap();

@@ -219,28 +219,42 @@ fn decode_options(v: &[u8]) -> Option<(CosOptions, SscOptions)> {
     Some((cos, ssc))
 }
 
-/// The PKI key-slot policy in one byte: b1 generate / b2 import the signature pair, b3
-/// generate / b4 import the encryption pair.
-fn encode_key_policy(p: &PkiKeyPolicy) -> u8 {
-    u8::from(p.signature.generate)
-        | u8::from(p.signature.import) << 1
-        | u8::from(p.encryption.generate) << 2
-        | u8::from(p.encryption.import) << 3
+bitflags::bitflags! {
+    /// Option byte 6 of the image metadata: the PKI key-slot policy (which key-pair
+    /// slots GENERATE KEY PAIR and IMPORT KEY may fill, docs/spec-choices.md "PKI
+    /// application"). The high nibble is reserved: an image that sets it is refused.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct KeyPolicyByte: u8 {
+        /// b1: the signature pair may be generated on the card.
+        const GENERATE_SIGNATURE = 0x01;
+        /// b2: the signature pair may be imported.
+        const IMPORT_SIGNATURE = 0x02;
+        /// b3: the encryption pair may be generated on the card.
+        const GENERATE_ENCRYPTION = 0x04;
+        /// b4: the encryption pair may be imported.
+        const IMPORT_ENCRYPTION = 0x08;
+    }
 }
 
-fn decode_key_policy(bits: u8) -> Option<PkiKeyPolicy> {
-    if bits & 0xF0 != 0 {
-        return None;
-    }
-    let on = |b: u8| bits & (1 << b) != 0;
+fn encode_key_policy(p: &PkiKeyPolicy) -> u8 {
+    let mut bits = KeyPolicyByte::empty();
+    bits.set(KeyPolicyByte::GENERATE_SIGNATURE, p.signature.generate);
+    bits.set(KeyPolicyByte::IMPORT_SIGNATURE, p.signature.import);
+    bits.set(KeyPolicyByte::GENERATE_ENCRYPTION, p.encryption.generate);
+    bits.set(KeyPolicyByte::IMPORT_ENCRYPTION, p.encryption.import);
+    bits.bits()
+}
+
+fn decode_key_policy(byte: u8) -> Option<PkiKeyPolicy> {
+    let bits = KeyPolicyByte::from_bits(byte)?;
     Some(PkiKeyPolicy {
         signature: SlotPolicy {
-            generate: on(0),
-            import: on(1),
+            generate: bits.contains(KeyPolicyByte::GENERATE_SIGNATURE),
+            import: bits.contains(KeyPolicyByte::IMPORT_SIGNATURE),
         },
         encryption: SlotPolicy {
-            generate: on(2),
-            import: on(3),
+            generate: bits.contains(KeyPolicyByte::GENERATE_ENCRYPTION),
+            import: bits.contains(KeyPolicyByte::IMPORT_ENCRYPTION),
         },
     })
 }

@@ -16,7 +16,9 @@ use crate::fs::layout::{CARD_BLOCKED, CARD_STATE_AT, LIFECYCLE_BLOCKED, MF, OFF_
 use crate::nvm::Nvm;
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
-use secret::{OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, peek_secret, usage};
+use secret::{
+    KeyUsage, OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, peek_secret,
+};
 use zeroize::{Zeroize, Zeroizing};
 
 /// The cardholder PIN reference of the social-security environment.
@@ -260,7 +262,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             self.fs.state.current_df,
             SecretKind::Key,
             key_id,
-            |s| s.allows(usage::EXTERNAL_AUTH) && want_version.is_none_or(|v| v == s.version),
+            |s| s.allows(KeyUsage::EXTERNAL_AUTH) && want_version.is_none_or(|v| v == s.version),
         )?
         .ok_or(Status::ReferencedDataNotFound)?;
         if key.is_blocked() {
@@ -305,7 +307,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             self.fs.store,
             self.fs.header,
             self.fs.state.current_df,
-            usage::INTERNAL_AUTH,
+            KeyUsage::INTERNAL_AUTH,
             |s| want_version.is_none_or(|v| v == s.version),
         )?
         .ok_or(Status::ReferencedDataNotFound)?;
@@ -316,7 +318,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
     }
 
     /// The PUK must have been externally authenticated in this context (P7 §13).
-    fn require_authority(&self, bits: u8) -> Result<()> {
+    fn require_authority(&self, bits: KeyUsage) -> Result<()> {
         let key = find_by_usage(
             self.fs.store,
             self.fs.header,
@@ -343,7 +345,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         if !change && cmd.lc() != 4 {
             return Err(Status::WrongLength);
         }
-        self.require_authority(usage::PIN_UNBLOCK)?;
+        self.require_authority(KeyUsage::PIN_UNBLOCK)?;
         let verified = self.verify_sm(cmd)?;
         let pin = self.holder_pin()?;
         if change {
@@ -400,12 +402,12 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             self.fs.store,
             self.fs.header,
             self.fs.state.current_df,
-            usage::CARD_BLOCK,
+            KeyUsage::CARD_BLOCK,
             |_| true,
         )?
         .is_some();
         if has_bk {
-            self.require_authority(usage::CARD_BLOCK)?;
+            self.require_authority(KeyUsage::CARD_BLOCK)?;
         }
         self.verify_sm(cmd)?;
         self.fs

@@ -19,25 +19,31 @@ pub enum SecretKind {
     Pin,
 }
 
-/// Key usages (bit mask), after LD/T 32 P6 T3 and P9 App. B.
-pub mod usage {
-    /// EXTERNAL AUTHENTICATE with this key (UK, RK, PUK, BK…).
-    pub const EXTERNAL_AUTH: u8 = 0x01;
-    /// INTERNAL AUTHENTICATE (IRK).
-    pub const INTERNAL_AUTH: u8 = 0x02;
-    /// Secure-messaging MAC and encryption (STK).
-    pub const SECURE_MESSAGING: u8 = 0x04;
-    /// Authority to reload/unblock the PIN (PUK): its external authentication must
-    /// precede PIN CHANGE/UNBLOCK (LD/T 32 P7 §13).
-    pub const PIN_UNBLOCK: u8 = 0x08;
-    /// Authority for CARD BLOCK (BK, P6 T3 "card-block control").
-    pub const CARD_BLOCK: u8 = 0x10;
-    /// Medical purse load key DLK (P5 §7.7.1).
-    pub const PURSE_LOAD: u8 = 0x20;
-    /// Medical purse purchase key DPK.
-    pub const PURSE_PURCHASE: u8 = 0x40;
-    /// Medical purse TAC key DTK (and DSK for the starting day, with EXTERNAL_AUTH).
-    pub const PURSE_TAC: u8 = 0x80;
+bitflags::bitflags! {
+    /// What a key may be used for: byte 3 of a secret entry, one bit per use, after
+    /// the key types of LD/T 32 P6 T3 and P9 App. B TB1 (the card stores the type as
+    /// the set of commands the key serves).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct KeyUsage: u8 {
+        /// b1: EXTERNAL AUTHENTICATE with this key (UK, RK, PUK, BK…; P5 §6.4).
+        const EXTERNAL_AUTH = 0x01;
+        /// b2: INTERNAL AUTHENTICATE (IRK; P5 §6.7).
+        const INTERNAL_AUTH = 0x02;
+        /// b3: secure-messaging MAC and encryption (STK; P4 §8).
+        const SECURE_MESSAGING = 0x04;
+        /// b4: authority to reload/unblock the PIN (PUK): its external authentication
+        /// must precede PIN CHANGE/UNBLOCK (P7 §13).
+        const PIN_UNBLOCK = 0x08;
+        /// b5: authority for CARD BLOCK (BK, P6 T3 "card-block control").
+        const CARD_BLOCK = 0x10;
+        /// b6: medical purse load key DLK (P5 §7.7.1).
+        const PURSE_LOAD = 0x20;
+        /// b7: medical purse purchase key DPK (P5 §7.7.1).
+        const PURSE_PURCHASE = 0x40;
+        /// b8: medical purse TAC key DTK (and DSK for the starting day, with
+        /// EXTERNAL_AUTH; P5 §7.7.1, P7 §15).
+        const PURSE_TAC = 0x80;
+    }
 }
 
 const KIND_KEY: u8 = 1;
@@ -60,8 +66,8 @@ pub struct Secret {
     pub owner: FileIndex,
     /// Key id / PIN reference.
     pub id: u8,
-    /// Usage mask ([`usage`]).
-    pub usage: u8,
+    /// What the key may be used for.
+    pub usage: KeyUsage,
     /// Algorithm identifier (01 DES/3DES, 03 SM4).
     pub algorithm: u8,
     /// Key version.
@@ -101,9 +107,9 @@ impl Secret {
     pub fn is_blocked(&self) -> bool {
         self.try_limit != 0 && self.tries_left == 0
     }
-    /// True if this secret has usage `bits`.
-    pub fn allows(&self, bits: u8) -> bool {
-        self.usage & bits == bits
+    /// True if this secret may be used for every use in `uses`.
+    pub fn allows(&self, uses: KeyUsage) -> bool {
+        self.usage.contains(uses)
     }
     /// The NVM address of this entry's try counter.
     pub fn tries_at(&self, header: &Header) -> Option<usize> {
@@ -120,8 +126,8 @@ pub struct SecretSpec<'a> {
     pub owner: FileIndex,
     /// Key id / PIN reference.
     pub id: u8,
-    /// Usage mask.
-    pub usage: u8,
+    /// What the key may be used for.
+    pub usage: KeyUsage,
     /// Algorithm identifier.
     pub algorithm: u8,
     /// Key version.
@@ -147,7 +153,7 @@ impl SecretSpec<'_> {
             kind,
             self.owner,
             self.id,
-            self.usage,
+            self.usage.bits(),
             self.algorithm,
             self.version,
             self.try_limit,
@@ -195,7 +201,7 @@ pub fn read_secret<N: Nvm>(
         kind,
         owner: e[1],
         id: e[2],
-        usage: e[3],
+        usage: KeyUsage::from_bits_retain(e[3]),
         algorithm: e[4],
         version: e[5],
         try_limit: e[6],
@@ -303,7 +309,7 @@ pub fn find_by_usage<N: Nvm>(
     store: &Store<N>,
     header: &Header,
     from: FileIndex,
-    bits: u8,
+    bits: KeyUsage,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
     walk(store, header, from, false, |s| {

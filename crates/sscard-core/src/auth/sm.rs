@@ -7,7 +7,7 @@
 //! padding 2, IV 0, 4-byte result (leftmost for DES, XOR-folded for SM4). The same
 //! session key decrypts enciphered data (P4 §8.3) — see `options` for this choice.
 
-use super::secret::{find_by_usage, usage};
+use super::secret::{KeyUsage, find_by_usage};
 use super::{AuthContext, algorithm};
 use crate::apdu::CommandView;
 use crate::crypto::mac::Mac;
@@ -43,7 +43,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             self.fs.store,
             self.fs.header,
             self.fs.state.current_df,
-            usage::SECURE_MESSAGING,
+            KeyUsage::SECURE_MESSAGING,
             |_| true,
         )?
         .ok_or(Status::ReferencedDataNotFound)?;

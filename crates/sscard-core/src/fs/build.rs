@@ -5,9 +5,9 @@
 //! once, in order; nothing is ever freed.
 
 use super::layout::{
-    Access, CARD_INFO_AT, FILE_ENTRY_LEN, FILE_TABLE_AT, FLAG_TLV_RECORDS, FileEntry, FileIndex,
-    FileKind, HEADER_LEN, Header, LIFECYCLE_ACTIVE, MAX_FILE_CAPACITY, MAX_NAME_LEN,
-    MAX_RECORD_LEN, MF, SECRET_ENTRY_LEN,
+    Access, CARD_INFO_AT, FILE_ENTRY_LEN, FILE_TABLE_AT, FileEntry, FileFlags, FileIndex, FileKind,
+    HEADER_LEN, Header, LIFECYCLE_ACTIVE, MAX_FILE_CAPACITY, MAX_NAME_LEN, MAX_RECORD_LEN, MF,
+    SECRET_ENTRY_LEN,
 };
 use crate::nvm::{Nvm, NvmError};
 
@@ -250,9 +250,9 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         e.read = spec.read;
         e.write = spec.write;
         e.flags = if spec.tlv_records {
-            FLAG_TLV_RECORDS
+            FileFlags::TLV_RECORDS
         } else {
-            0
+            FileFlags::empty()
         };
         let (kind, record_len, records) = match spec.structure {
             Structure::Transparent { .. } => (FileKind::Transparent, 0u8, 0u8),
@@ -405,7 +405,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
     }
 
     /// ORs `flags` into entry `index` (e.g. the interface policy of a DF).
-    pub fn add_flags(&mut self, index: FileIndex, flags: u8) -> Result<(), BuildError> {
+    pub fn add_flags(&mut self, index: FileIndex, flags: FileFlags) -> Result<(), BuildError> {
         let mut e = self.entry(index)?;
         e.flags |= flags;
         self.store_entry(&e)
@@ -445,7 +445,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
             parent,
             fid: 0,
             sfi: 0,
-            flags: 0,
+            flags: FileFlags::empty(),
             role: 0,
             name_len: 0,
             name: [0; MAX_NAME_LEN],

@@ -361,8 +361,8 @@ pub struct FileEntry {
     pub fid: u16,
     /// Short EF identifier 1–30, 0 when none.
     pub sfi: u8,
-    /// Flags, see the `FLAG_*` constants.
-    pub flags: u8,
+    /// How the file system treats the file.
+    pub flags: FileFlags,
     /// Application behaviour attached to a DF (see `DfRole`); 0 for plain files.
     pub role: u8,
     /// Length of `name`.
@@ -389,16 +389,27 @@ pub struct FileEntry {
     pub lifecycle: u8,
 }
 
-/// Records of this EF are simple-TLV (`tag len value`); the tag is the record identifier.
-pub const FLAG_TLV_RECORDS: u8 = 0x01;
-/// This DF cannot be selected through the contactless interface.
-pub const FLAG_NO_CONTACTLESS: u8 = 0x02;
-/// This DF cannot be selected through the contact interface.
-pub const FLAG_NO_CONTACT: u8 = 0x04;
-/// This EF holds key material (a private key): no file command reads or writes it,
-/// whatever its access conditions say; only the owning application's key commands use
-/// it (LD/T 32 P5 §5.1: keys are stored in key files, which are never readable).
-pub const FLAG_KEY_OBJECT: u8 = 0x08;
+bitflags::bitflags! {
+    /// Byte 5 of a file entry: how the file system treats the file. sscard's own NVM
+    /// format; each bit carries a rule of LD/T 32 (cited per flag).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct FileFlags: u8 {
+        /// b1: records of this EF are simple-TLV (`tag len value`) and the tag is the
+        /// record identifier (P5 §6.10, T32; P3 §6 for the SSSE's TLV record files).
+        const TLV_RECORDS = 0x01;
+        /// b2: this DF cannot be selected through the contactless interface (a profile
+        /// choice: the texts leave it open, spec-extract §6.2).
+        const NO_CONTACTLESS = 0x02;
+        /// b3: this DF cannot be selected through the contact interface (as b2).
+        const NO_CONTACT = 0x04;
+        /// b4: this EF holds key material (a private key): no file command reads or
+        /// writes it, whatever its access conditions say; only the owning application's
+        /// key commands use it (LD/T 32 P5 §5.1: keys are stored in key files, which are
+        /// never readable).
+        const KEY_OBJECT = 0x08;
+    }
+}
+
 /// Entry lifecycle: usable.
 pub const LIFECYCLE_ACTIVE: u8 = 0x00;
 /// Entry lifecycle: application permanently blocked (LD/T 32 P5 §6.1) → 9303.
@@ -422,7 +433,11 @@ impl FileEntry {
         let mut e = [0u8; FILE_ENTRY_LEN];
         put(&mut e, 0, &[self.kind.code(), self.parent]);
         put(&mut e, 2, &self.fid.to_be_bytes());
-        put(&mut e, 4, &[self.sfi, self.flags, self.role, self.name_len]);
+        put(
+            &mut e,
+            4,
+            &[self.sfi, self.flags.bits(), self.role, self.name_len],
+        );
         put(&mut e, 8, &self.name);
         put(&mut e, 24, &self.read.encode());
         put(&mut e, 27, &self.write.encode());
@@ -456,7 +471,7 @@ impl FileEntry {
             parent: e[1],
             fid: be16(e, 2),
             sfi: e[4],
-            flags: e[5],
+            flags: FileFlags::from_bits_retain(e[5]),
             role: e[6],
             name_len: e[7].min(MAX_NAME_LEN as u8),
             name,

@@ -214,7 +214,7 @@ fn record_sfi(p2: u8) -> Result<Option<u8>> {
 /// Key material is reachable only through its application's key commands (spec/ssc.md
 /// §5.1 `6982` security status not satisfied).
 fn refuse_key_object(ef: &FileEntry) -> Result<()> {
-    if ef.flags & layout::FLAG_KEY_OBJECT != 0 {
+    if ef.flags.contains(layout::FileFlags::KEY_OBJECT) {
         Err(Status::SecurityStatusNotSatisfied)
     } else {
         Ok(())

@@ -6,7 +6,7 @@
 //! (the simple-TLV tag of SSC records).
 
 use super::layout::{
-    FLAG_TLV_RECORDS, FileEntry, FileKind, MAX_RECORD_LEN, OFF_CYCLIC_HEAD, OFF_RECORD_COUNT,
+    FileEntry, FileFlags, FileKind, MAX_RECORD_LEN, OFF_CYCLIC_HEAD, OFF_RECORD_COUNT,
 };
 use super::{FileSystem, record_sfi, require_kind};
 use crate::apdu::{CommandView, Writer};
@@ -164,7 +164,7 @@ impl Records<'_> {
             }
             _ => {}
         }
-        if self.e.flags & FLAG_TLV_RECORDS != 0 && parse_simple(data).is_err() {
+        if self.e.flags.contains(FileFlags::TLV_RECORDS) && parse_simple(data).is_err() {
             return Err(Status::LcInconsistentWithTlv);
         }
         Ok(())
@@ -310,7 +310,8 @@ impl<N: Nvm> FileSystem<'_, N> {
             | Addressing::LastId
             | Addressing::NextId
             | Addressing::PreviousId => {
-                if p1 != 0 && ef.flags & FLAG_TLV_RECORDS != 0 && data.first() != Some(&p1) {
+                if p1 != 0 && ef.flags.contains(FileFlags::TLV_RECORDS) && data.first() != Some(&p1)
+                {
                     return Err(Status::WrongData);
                 }
                 match records.search(self.store, how, p1, current)? {

@@ -1,8 +1,6 @@
 //! SELECT (LD/T 32 P5 §6.11; ISO 7816-4 §11.1.1).
 
-use super::layout::{
-    FLAG_NO_CONTACT, FLAG_NO_CONTACTLESS, FileEntry, FileIndex, FileKind, LIFECYCLE_BLOCKED, MF,
-};
+use super::layout::{FileEntry, FileFlags, FileIndex, FileKind, LIFECYCLE_BLOCKED, MF};
 use super::{FileSystem, require_kind};
 use crate::apdu::{CommandView, Writer};
 use crate::card::applet::Interface;
@@ -140,8 +138,8 @@ impl<N: Nvm> FileSystem<'_, N> {
         // Per-application interface policy (profile): a DF closed on this interface is
         // answered as absent.
         let closed = match self.interface {
-            Interface::Contact => target.flags & FLAG_NO_CONTACT != 0,
-            Interface::Contactless => target.flags & FLAG_NO_CONTACTLESS != 0,
+            Interface::Contact => target.flags.contains(FileFlags::NO_CONTACT),
+            Interface::Contactless => target.flags.contains(FileFlags::NO_CONTACTLESS),
         };
         if closed {
             return Err(Status::FileNotFound);
