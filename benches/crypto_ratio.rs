@@ -7,7 +7,7 @@
 //!
 //! `cargo bench --bench crypto_ratio [-- ROUNDS]` (default 301 rounds), or
 //! `scripts/bench-crypto.sh`. Prints a Markdown table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::restriction)]
 
 #[path = "support/crypto.rs"]
 mod ops;

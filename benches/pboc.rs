@@ -2,12 +2,7 @@
 //! PC/SC): a contact online transaction (PSE, SELECT, GPO, READ RECORD ×6, VERIFY,
 //! GAC1 ARQC, EXTERNAL AUTHENTICATE, GAC2 TC) and a qPBOC offline approval with SM2 fDDA
 //! (PPSE, SELECT, GPO, READ RECORD ×5). Prints transactions/s.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use std::time::{Duration, Instant};
 

@@ -23,7 +23,7 @@
 //! as the reference), for a repeatable count `scripts/bench-callgrind.sh`.
 
 // Measurement code: a broken setup should stop the bench loudly.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::restriction)]
 
 mod support;
 

@@ -14,7 +14,7 @@
 //!   measured in the same rounds (median over the rounds). A control — an arithmetic
 //!   loop on 1 and 2 threads — shows how much of the two cores the process actually got
 //!   (other jobs share the machine).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::restriction)]
 
 mod support;
 

@@ -10,12 +10,7 @@
 //! selected), P4 §5.5 / §6.1 (the firewall), P4 §7.4 (keys cannot be read from outside),
 //! P5 §7.3–7.6 (the purse commands need the PIN), EMV 4.3 Book 3 §6.5 and PBOC 3.0 part 5
 //! (the financial application's commands).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

@@ -1,10 +1,5 @@
 //! The `sscard` binary as a user meets it: exit codes, one-line errors, no backtraces.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use std::path::Path;
 use std::process::{Command, Output};

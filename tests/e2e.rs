@@ -11,12 +11,7 @@
 //! ```text
 //! SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored --nocapture
 //! ```
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 #[cfg(feature = "pcsc")]
 use std::io::Write;

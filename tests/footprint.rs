@@ -2,7 +2,7 @@
 //! configured NVM size and the bytes personalization used (the header's heap high-water
 //! mark `heap_used_to`). `scripts/footprint.sh` runs this with `--nocapture` to print the
 //! figures next to the flash and RAM ones.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::restriction)]
 
 use sscard_core::fs::layout::Header;
 use sscard_core::nvm::RamNvm;

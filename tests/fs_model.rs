@@ -8,12 +8,7 @@
 //! from LD/T 32 P3 §5.3 and P5 §6.9–6.13 as the card documents them. The card stores
 //! records in slots with a cyclic head, length bytes and a journaled store, so agreement
 //! is evidence that the two independent descriptions mean the same thing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod fs_tree;
 

@@ -2,7 +2,7 @@
 //! check the cargo-fuzz target runs (`sscard_testkit::fuzz_checks`), so the checks run on every
 //! `cargo test` even where libFuzzer cannot be built. A crash found by fuzzing becomes a
 //! regression test by copying its input into the target's corpus directory.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::restriction)]
 
 use std::path::PathBuf;
 

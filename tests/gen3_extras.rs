@@ -1,11 +1,6 @@
 //! Gen-3 extras: biometric templates up to 32 KiB over extended and short APDUs, card
 //! capacity limits, and the dual interface.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

@@ -4,12 +4,7 @@
 //! `tests/images/gen3-default-v1.img` was written by format version 1 (`sscard image
 //! create`), `gen3-default-v1-r2.img` by the same format with the options of December
 //! 2026; they must never be regenerated: add a file per new version instead.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
 use sscard_host::profile::Profile;

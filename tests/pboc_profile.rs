@@ -1,12 +1,7 @@
 //! The `[pboc]` section in the project's profile loader and the PBOC applet in the
 //! virtual card: `vectors/profiles/gen3-default.toml` is the social-security card of
 //! `gen3-ssc.toml` plus the default PBOC section, and both environments answer, separated by the firewall.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
 use sscard_host::profile::Profile;

@@ -1,12 +1,7 @@
 //! The gen-3 PKI application: the §9 PIN-hash vector, SM4-challenge VERIFY, on-card SM2
 //! key generation, signatures checked by an independent SM2 implementation (Python
 //! gmssl, `vectors/pki/sm2_verify.py`), key import, certificates.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

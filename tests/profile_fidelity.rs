@@ -2,12 +2,7 @@
 //! bytes, the name's padding byte, card-level keys, FCIs and file sizes — each checked on
 //! the personalized card, card keys against an independent implementation, and every
 //! malformed value refused with an error naming its field.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

@@ -8,12 +8,7 @@
 //! kernel's own recovery give (the chain is deterministic), a tampered record makes the
 //! kernel fail ODA (so these tests can fail), and a terminal that asks for SM (DF69 = 01)
 //! still gets the SM2 chain.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
 use sscard_host::profile::Profile;

@@ -1,11 +1,6 @@
 //! The social-security application on the default profiles, checked against the spec
 //! facts (spec/ssc.md) and an independent implementation of the card algorithms.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

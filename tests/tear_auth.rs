@@ -4,12 +4,7 @@
 //! in every tear mode; the harness checks old-or-new on the image, and these tests check
 //! that a try counter never goes back up through a tear and that a PIN is the old one or
 //! the new one.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

@@ -3,12 +3,7 @@
 //! RECORD, in every tear mode. After recovery the harness checks the raw image for
 //! old-or-new; these tests then read the files back through APDUs and check that the
 //! record count and every record match the state before or after the torn command.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 mod fs_tree;
 

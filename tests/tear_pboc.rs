@@ -8,12 +8,7 @@
 //! before or after the torn command, as taken from a clean run; on top of that the ATC
 //! never goes back, the PIN try counter never goes up, and the EC balance moves together
 //! with its log record (spec/reliability.md §A1.4 item 2, §A3 "tearing of counters").
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::restriction)]
 
 use serde::Deserialize;
 use sscard_core::crypto::{arpc_method1, pboc_session_key, retail_mac, udk_option_a};

@@ -1,12 +1,7 @@
 //! Runs every `vectors/**/*.apdu` script in-process on a fresh card (the profile the
 //! script names, or the default gen-3 profile), with a fixed seed. The same scripts run
 //! through pcscd in `tests/e2e.rs`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
 use sscard_host::profile::Profile;

@@ -9,12 +9,7 @@
 //! * PIN hash (ssc.md §9 item 4): SM3 of the PIN `12 34 56` as returned by a real
 //!   card, and the SM4 PIN-verify cryptogram from an issuing tool's trace.
 //! * EMV: pyemv (`tests/test_kd_hsm.py`) IMK KCV and Option-A card key KCV.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use sscard_core::crypto::{
     Algorithm, CardCipher, SM2_DEFAULT_ID, Sm2KeyPair, Sm3Hasher, kcv, sm2_verify, sm3,

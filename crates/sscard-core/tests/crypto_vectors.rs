@@ -2,12 +2,7 @@
 //! independent Python implementation (`vectors/crypto/gen_vectors.py`, DES/3DES
 //! from pycryptodome, SM3/SM4/SM2 from gmssl), written from the specification
 //! text and not from this crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,12 +1,7 @@
 //! A kernel-side test driver: contact and contactless PBOC transactions against the core
 //! `Card` with `(PbocApplet,)`, checking every cryptogram, ARPC and script MAC with the
 //! test's own 3DES code (`common`), and the fDDA signature with the `sm2` crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

@@ -3,12 +3,7 @@
 //! TEST ONLY: the CA, issuer and ICC SM2 private keys are `SM3(seed)` for the published
 //! seeds below; anyone can recompute them. The certificates use the assumed layouts of
 //! `assumed_sm2_oda` (PBOC part 17 is not public).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

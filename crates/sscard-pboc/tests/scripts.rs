@@ -2,12 +2,7 @@
 //! the project's script format they use: `C-APDU => response` with `XX` wildcards, a bare
 //! SW, `contact` / `contactless`, `profile`). The project's runner (`tests/vectors.rs`)
 //! runs the same files on the full gen-3 card of `vectors/profiles/gen3-default.toml`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 mod common;
 

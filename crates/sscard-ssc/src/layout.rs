@@ -167,6 +167,27 @@ const PIN_OR_RK1: Access = Access::PinOrKey {
     key: key_id::DF_RK1,
 };
 const UK: Access = Access::Key(key_id::DF_UK);
+const PIN_OR_RK2: Access = Access::PinOrKey {
+    pin: PIN,
+    key: key_id::DF_RK2,
+};
+const PIN_AND_RK1: Access = Access::PinAndKey {
+    pin: PIN,
+    key: key_id::DF_RK1,
+};
+const RK1: Access = Access::Key(key_id::DF_RK1);
+const FREE: Access = Access::Always;
+const HOLDER: Access = Access::Pin(PIN);
+const NEVER: Access = Access::Never;
+/// The 0x128-byte transparent EFs of DF01 and DF03.
+const BLOCK_128: Structure = Structure::Transparent { size: 0x128 };
+
+const fn fixed(record_len: u8, records: u8) -> Structure {
+    Structure::LinearFixed {
+        record_len,
+        records,
+    }
+}
 
 const fn app(
     df: AppDf,
@@ -196,46 +217,11 @@ pub const APPLICATION_EFS: &[StandardEf] = &[
     app(AppDf::Df01, 0xEF09, lv(0x48, 3), PIN_OR_RK1, UK, true),
     app(AppDf::Df01, 0xEF0A, lv(0x06, 3), PIN_OR_RK1, UK, true),
     app(AppDf::Df01, 0xEF15, lv(0x36, 4), PIN_OR_RK1, UK, true),
-    app(
-        AppDf::Df01,
-        0xEF16,
-        Structure::Transparent { size: 0x128 },
-        Access::Always,
-        UK,
-        false,
-    ),
-    app(
-        AppDf::Df01,
-        0xEF17,
-        Structure::Transparent { size: 0x128 },
-        Access::Always,
-        UK,
-        false,
-    ),
-    app(
-        AppDf::Df01,
-        0xEF18,
-        Structure::Transparent { size: 0x128 },
-        Access::Always,
-        UK,
-        false,
-    ),
-    app(
-        AppDf::Df01,
-        0xEF19,
-        Structure::Transparent { size: 0x128 },
-        Access::Always,
-        UK,
-        false,
-    ),
-    app(
-        AppDf::Df01,
-        0xEF1A,
-        Structure::Transparent { size: 0x128 },
-        Access::Always,
-        UK,
-        false,
-    ),
+    app(AppDf::Df01, 0xEF16, BLOCK_128, FREE, UK, false),
+    app(AppDf::Df01, 0xEF17, BLOCK_128, FREE, UK, false),
+    app(AppDf::Df01, 0xEF18, BLOCK_128, FREE, UK, false),
+    app(AppDf::Df01, 0xEF19, BLOCK_128, FREE, UK, false),
+    app(AppDf::Df01, 0xEF1A, BLOCK_128, FREE, UK, false),
     // DF02 就业与失业
     app(AppDf::Df02, 0xEF05, lv(0x6E, 6), PIN_OR_RK1, UK, true),
     app(AppDf::Df02, 0xEF06, lv(0x09, 7), PIN_OR_RK1, UK, true),
@@ -244,87 +230,22 @@ pub const APPLICATION_EFS: &[StandardEf] = &[
     app(AppDf::Df02, 0xEF15, lv(0x12, 6), PIN_OR_RK1, UK, true),
     app(AppDf::Df02, 0xEF16, cyclic(0x12, 4), PIN_OR_RK1, UK, false),
     // DF03 社会保险1
-    app(
-        AppDf::Df03,
-        0xEF05,
-        lv(0x06, 8),
-        Access::PinOrKey {
-            pin: PIN,
-            key: key_id::DF_RK2,
-        },
-        UK,
-        true,
-    ),
+    app(AppDf::Df03, 0xEF05, lv(0x06, 8), PIN_OR_RK2, UK, true),
     app(AppDf::Df03, 0xEF06, lv(0x63, 10), PIN_OR_RK1, UK, true),
     app(AppDf::Df03, 0xEF07, lv(0x06, 6), PIN_OR_RK1, UK, true),
     app(AppDf::Df03, 0xEF15, lv(0x06, 3), PIN_OR_RK1, UK, true),
     app(AppDf::Df03, 0xEF16, lv(0x05, 2), PIN_OR_RK1, UK, true),
     app(AppDf::Df03, 0xEF17, lv(0x48, 5), PIN_OR_RK1, UK, true),
     app(AppDf::Df03, 0xEF18, lv(0x06, 5), PIN_OR_RK1, UK, true),
-    app(
-        AppDf::Df03,
-        0xEF19,
-        Structure::LinearFixed {
-            record_len: 0x29,
-            records: 4,
-        },
-        PIN_OR_RK1,
-        UK,
-        true,
-    ),
+    app(AppDf::Df03, 0xEF19, fixed(0x29, 4), PIN_OR_RK1, UK, true),
     // DF04 社会保险2 (医保)
     app(AppDf::Df04, 0xEF05, lv(0x1F, 16), PIN_OR_RK1, UK, true),
-    app(
-        AppDf::Df04,
-        0xEF06,
-        lv(0x06, 3),
-        Access::PinAndKey {
-            pin: PIN,
-            key: key_id::DF_RK1,
-        },
-        UK,
-        true,
-    ),
+    app(AppDf::Df04, 0xEF06, lv(0x06, 3), PIN_AND_RK1, UK, true),
     // 医疗交易明细: written only by the COS (DEBIT FOR PURCHASE / CREDIT FOR LOAD).
-    app(
-        AppDf::Df04,
-        0xEF08,
-        cyclic(0x1C, 30),
-        Access::Pin(PIN),
-        Access::Never,
-        false,
-    ),
-    app(
-        AppDf::Df04,
-        0xEF15,
-        cyclic(0x03, 8),
-        Access::Pin(PIN),
-        UK,
-        false,
-    ),
+    app(AppDf::Df04, 0xEF08, cyclic(0x1C, 30), HOLDER, NEVER, false),
+    app(AppDf::Df04, 0xEF15, cyclic(0x03, 8), HOLDER, UK, false),
     // DF07 人事与人才
-    app(
-        AppDf::Df07,
-        0xEF05,
-        lv(0x05, 5),
-        Access::Key(key_id::DF_RK1),
-        UK,
-        true,
-    ),
-    app(
-        AppDf::Df07,
-        0xEF06,
-        lv(0x48, 3),
-        Access::Key(key_id::DF_RK1),
-        UK,
-        true,
-    ),
-    app(
-        AppDf::Df07,
-        0xEF07,
-        lv(0x06, 2),
-        Access::Key(key_id::DF_RK1),
-        UK,
-        true,
-    ),
+    app(AppDf::Df07, 0xEF05, lv(0x05, 5), RK1, UK, true),
+    app(AppDf::Df07, 0xEF06, lv(0x48, 3), RK1, UK, true),
+    app(AppDf::Df07, 0xEF07, lv(0x06, 2), RK1, UK, true),
 ];

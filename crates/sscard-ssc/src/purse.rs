@@ -33,7 +33,7 @@ use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::auth::AuthContext;
 use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage};
 use sscard_core::crypto::ssc::{session_key, tac_key};
-use sscard_core::crypto::{Algorithm, CardKey, Mac, mac_matches};
+use sscard_core::crypto::{Algorithm, CardCipher, CardKey, Mac, mac_matches};
 use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
@@ -405,13 +405,15 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         self.auth.random(&mut random);
         let seq = v.load_seq.to_be_bytes();
         let seslk = self.load_session_key(key_version, &random, v.load_seq)?;
-        let cipher = seslk.cipher();
-        let mut mac = Mac::zero_iv(&cipher);
-        mac.update(&v.balance.to_be_bytes());
-        mac.update(&amount.to_be_bytes());
-        mac.update(&[self.options.load_type]);
-        mac.update(&terminal);
-        let mac1 = mac.finish();
+        let mac1 = mac_of(
+            &seslk.cipher(),
+            &[
+                &v.balance.to_be_bytes(),
+                &amount.to_be_bytes(),
+                &[self.options.load_type],
+                &terminal,
+            ],
+        );
         reply.push(&v.balance.to_be_bytes())?;
         reply.push(&seq)?;
         reply.push(&[key_version, alg.id()])?;
@@ -452,13 +454,11 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let mac2 = &d[7..];
         let seq = sequence.to_be_bytes();
         let seslk = self.load_session_key(key_version, &random, sequence)?;
-        let cipher = seslk.cipher();
-        let mut mac = Mac::zero_iv(&cipher);
-        mac.update(&amount.to_be_bytes());
-        mac.update(&[self.options.load_type]);
-        mac.update(&terminal);
-        mac.update(time);
-        let expected = Zeroizing::new(mac.finish());
+        let kind = [self.options.load_type];
+        let expected = Zeroizing::new(mac_of(
+            &seslk.cipher(),
+            &[&amount.to_be_bytes(), &kind, &terminal, time],
+        ));
         if !mac_matches(&expected[..], mac2) {
             return Err(sw::MAC_INVALID);
         }
@@ -473,30 +473,28 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             .checked_add(amount)
             .ok_or(Status::ConditionsNotSatisfied)?;
         // The TAC is computed before the amounts change (P7 §14).
-        let tk = self.tac_key(key_version)?;
-        let tac_cipher = tk.cipher();
-        let mut tac = Mac::zero_iv(&tac_cipher);
-        tac.update(&new_balance.to_be_bytes());
-        tac.update(&seq);
-        tac.update(&amount.to_be_bytes());
-        tac.update(&[self.options.load_type]);
-        tac.update(&terminal);
-        tac.update(time);
-        let tac = tac.finish();
+        let tac = mac_of(
+            &self.tac_key(key_version)?.cipher(),
+            &[
+                &new_balance.to_be_bytes(),
+                &seq,
+                &amount.to_be_bytes(),
+                &kind,
+                &terminal,
+                time,
+            ],
+        );
         v.balance = new_balance;
         v.load_seq = sequence.wrapping_add(1);
-        let mut record = [0u8; 28];
-        build_log(
-            &mut record,
-            &seq,
-            self.options.load_type,
-            &terminal,
-            time,
-            [amount, 0, 0],
-        );
-        let mut proof = [0u8; 12];
-        build_proof(&mut proof, self.options.load_type, &seq, mac2, &tac);
-        self.commit(&file, &log, &v, &record, &proof)?;
+        let done = Done {
+            kind: self.options.load_type,
+            seq,
+            terminal,
+            amounts: [amount, 0, 0],
+            mac: mac2,
+            tac,
+        };
+        self.record(&file, &log, &v, &done, time)?;
         reply.push(&tac)
     }
 
@@ -572,14 +570,9 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         ];
         let sespk = self.session(KeyUsage::PURSE_PURCHASE, key_version, &input)?;
         let cipher = sespk.cipher();
-        let mut mac = Mac::zero_iv(&cipher);
-        for a in amounts {
-            mac.update(&a.to_be_bytes());
-        }
-        mac.update(&[self.options.purchase_type]);
-        mac.update(&terminal);
-        mac.update(time);
-        let expected = Zeroizing::new(mac.finish());
+        let kind = [self.options.purchase_type];
+        let [a0, a1, a2] = amounts.map(u32::to_be_bytes);
+        let expected = Zeroizing::new(mac_of(&cipher, &[&a0, &a1, &a2, &kind, &terminal, time]));
         if !mac_matches(&expected[..], mac1) {
             return Err(sw::MAC_INVALID);
         }
@@ -604,36 +597,46 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         }
         v.purchase_seq = sequence.wrapping_add(1);
         // MAC2 and TAC before the amounts change (P7 §14).
-        let mut m2 = Mac::zero_iv(&cipher);
-        for a in amounts {
-            m2.update(&a.to_be_bytes());
-        }
-        let mac2 = m2.finish();
-        let tk = self.tac_key(key_version)?;
-        let tac_cipher = tk.cipher();
-        let mut tac = Mac::zero_iv(&tac_cipher);
-        for a in amounts {
-            tac.update(&a.to_be_bytes());
-        }
-        tac.update(&[self.options.purchase_type]);
-        tac.update(&terminal);
-        tac.update(&ttsn);
-        tac.update(time);
-        let tac = tac.finish();
+        let mac2 = mac_of(&cipher, &[&a0, &a1, &a2]);
+        let tac = mac_of(
+            &self.tac_key(key_version)?.cipher(),
+            &[&a0, &a1, &a2, &kind, &terminal, &ttsn, time],
+        );
+        let done = Done {
+            kind: self.options.purchase_type,
+            seq,
+            terminal,
+            amounts,
+            mac: &mac2,
+            tac,
+        };
+        self.record(&file, &log, &v, &done, time)?;
+        reply.push(&tac)?;
+        reply.push(&mac2)
+    }
+
+    /// Writes the outcome of a load or purchase as one transaction: the new values, the
+    /// log record (P5 T79) and the proof GET TRANSACTION PROOF returns (P7 §14).
+    fn record(
+        &mut self,
+        file: &FileEntry,
+        log: &FileEntry,
+        v: &PurseValues,
+        done: &Done<'_>,
+        time: &[u8],
+    ) -> Result<()> {
         let mut record = [0u8; 28];
         build_log(
             &mut record,
-            &seq,
-            self.options.purchase_type,
-            &terminal,
+            &done.seq,
+            done.kind,
+            &done.terminal,
             time,
-            amounts,
+            done.amounts,
         );
         let mut proof = [0u8; 12];
-        build_proof(&mut proof, self.options.purchase_type, &seq, &mac2, &tac);
-        self.commit(&file, &log, &v, &record, &proof)?;
-        reply.push(&tac)?;
-        reply.push(&mac2)
+        build_proof(&mut proof, done.kind, &done.seq, done.mac, &done.tac);
+        self.commit(file, log, v, &record, &proof)
     }
 
     fn commit(
@@ -741,6 +744,31 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
 }
 
 /// Log record (V2 T9, §8.5.3): sequence ‖ type ‖ terminal ‖ time ‖ three amounts.
+/// A load or purchase the card has accepted, as the log and the proof keep it.
+struct Done<'m> {
+    /// Transaction type (交易类型).
+    kind: u8,
+    /// Sequence number before the transaction.
+    seq: [u8; 2],
+    /// Terminal id.
+    terminal: [u8; 6],
+    /// Account, self-pay and pooled-fund amounts (a load: the amount, 0, 0).
+    amounts: [u32; 3],
+    /// The host's MAC2 (load) or the card's MAC2 (purchase).
+    mac: &'m [u8],
+    /// The TAC.
+    tac: [u8; 4],
+}
+
+/// The 4-byte MAC (LD/T 32 P4 §8.2.4, zero IV) of `parts` one after the other.
+fn mac_of(cipher: &CardCipher, parts: &[&[u8]]) -> [u8; 4] {
+    let mut mac = Mac::zero_iv(cipher);
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finish()
+}
+
 fn build_log(
     out: &mut [u8; 28],
     seq: &[u8; 2],

@@ -1,11 +1,6 @@
 //! vpcd client tests against a fake vpcd (a `TcpListener` on 127.0.0.1:0 speaking the vpcd
 //! protocol). No pcscd needed.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -13,12 +13,7 @@
 //! (readers "Virtual PCD 00 00" and "Virtual PCD 00 01"); nothing else may be connected to them.
 //! Messages and measurements are written straight to stderr, so they show even without
 //! `--nocapture`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
 
 #[cfg(feature = "pcsc")]
 use std::io::Write;

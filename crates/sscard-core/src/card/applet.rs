@@ -195,83 +195,60 @@ impl Applets for () {
     fn deselect(&mut self, _: u8) {}
 }
 
-impl<A: Applet> Applets for (A,) {
-    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
-        self.0.claims(name, interface).map(|i| (0, i))
-    }
-    fn region_name(&self, _: u8) -> &[u8] {
-        self.0.region_name()
-    }
-    fn select<N: Nvm>(
-        &mut self,
-        _: u8,
-        ctx: &mut AppletContext<'_, N>,
-        instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        self.0.select(ctx, instance, cmd, reply)
-    }
-    fn process<N: Nvm>(
-        &mut self,
-        _: u8,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        self.0.process(ctx, cmd, reply)
-    }
-    fn deselect(&mut self, _: u8) {
-        self.0.deselect()
-    }
+/// `Applets` for a tuple of applets: the first that claims a name wins; an index no
+/// applet has answers as a card without applets does.
+macro_rules! applets_for_tuple {
+    ($($applet:ident $index:tt),+) => {
+        impl<$($applet: Applet),+> Applets for ($($applet,)+) {
+            fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
+                $(
+                    if let Some(instance) = self.$index.claims(name, interface) {
+                        return Some(($index, instance));
+                    }
+                )+
+                None
+            }
+            fn region_name(&self, index: u8) -> &[u8] {
+                match index {
+                    $($index => self.$index.region_name(),)+
+                    _ => &[],
+                }
+            }
+            fn select<N: Nvm>(
+                &mut self,
+                index: u8,
+                ctx: &mut AppletContext<'_, N>,
+                instance: u8,
+                cmd: &CommandView<'_>,
+                reply: &mut Writer<'_>,
+            ) -> Result<()> {
+                match index {
+                    $($index => self.$index.select(ctx, instance, cmd, reply),)+
+                    _ => Err(Status::FileNotFound),
+                }
+            }
+            fn process<N: Nvm>(
+                &mut self,
+                index: u8,
+                ctx: &mut AppletContext<'_, N>,
+                cmd: &CommandView<'_>,
+                reply: &mut Writer<'_>,
+            ) -> Result<()> {
+                match index {
+                    $($index => self.$index.process(ctx, cmd, reply),)+
+                    _ => Err(Status::InstructionNotSupported),
+                }
+            }
+            fn deselect(&mut self, index: u8) {
+                match index {
+                    $($index => self.$index.deselect(),)+
+                    _ => {}
+                }
+            }
+        }
+    };
 }
 
-impl<A: Applet, B: Applet> Applets for (A, B) {
-    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
-        self.0
-            .claims(name, interface)
-            .map(|i| (0, i))
-            .or_else(|| self.1.claims(name, interface).map(|i| (1, i)))
-    }
-    fn region_name(&self, index: u8) -> &[u8] {
-        if index == 0 {
-            self.0.region_name()
-        } else {
-            self.1.region_name()
-        }
-    }
-    fn select<N: Nvm>(
-        &mut self,
-        index: u8,
-        ctx: &mut AppletContext<'_, N>,
-        instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        if index == 0 {
-            self.0.select(ctx, instance, cmd, reply)
-        } else {
-            self.1.select(ctx, instance, cmd, reply)
-        }
-    }
-    fn process<N: Nvm>(
-        &mut self,
-        index: u8,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        if index == 0 {
-            self.0.process(ctx, cmd, reply)
-        } else {
-            self.1.process(ctx, cmd, reply)
-        }
-    }
-    fn deselect(&mut self, index: u8) {
-        if index == 0 {
-            self.0.deselect()
-        } else {
-            self.1.deselect()
-        }
-    }
-}
+applets_for_tuple!(A 0);
+applets_for_tuple!(A 0, B 1);
+applets_for_tuple!(A 0, B 1, C 2);

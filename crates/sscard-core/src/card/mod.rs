@@ -416,14 +416,21 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     }
 
     fn fs(&mut self) -> FileSystem<'_, N> {
-        FileSystem {
+        self.environment().0
+    }
+
+    /// The file-system environment split into what its commands use: the file system
+    /// (with the security status), the challenge, randomness and the DF applications.
+    fn environment(&mut self) -> (FileSystem<'_, N>, &mut Challenge, &mut R, &mut D) {
+        let fs = FileSystem {
             store: &mut self.store,
             header: &self.header,
             state: &mut self.t.fs,
             security: &mut self.t.security,
             options: &self.options,
             interface: self.t.interface,
-        }
+        };
+        (fs, &mut self.t.challenge, &mut self.rng, &mut self.df_apps)
     }
 
     fn auth<T>(&mut self, f: impl FnOnce(&mut AuthContext<'_, '_, N>) -> Result<T>) -> Result<T> {
@@ -436,20 +443,13 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         &mut self,
         f: impl FnOnce(&mut AuthContext<'_, '_, N>, &mut D) -> Result<T>,
     ) -> Result<T> {
-        let mut fs = FileSystem {
-            store: &mut self.store,
-            header: &self.header,
-            state: &mut self.t.fs,
-            security: &mut self.t.security,
-            options: &self.options,
-            interface: self.t.interface,
-        };
+        let (mut fs, challenge, rng, apps) = self.environment();
         let mut ctx = AuthContext {
             fs: &mut fs,
-            challenge: &mut self.t.challenge,
-            rng: &mut self.rng,
+            challenge,
+            rng,
         };
-        f(&mut ctx, &mut self.df_apps)
+        f(&mut ctx, apps)
     }
 
     /// The social-security COS: file commands, PIN and key commands, secure messaging.
