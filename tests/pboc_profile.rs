@@ -17,13 +17,7 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(root().join("vectors/profiles").join(name)).unwrap()
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use sscard_testkit::exchange::hex;
 
 fn sw(r: &[u8]) -> u16 {
     u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])

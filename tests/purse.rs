@@ -37,35 +37,7 @@ fn dtk() -> Vec<u8> {
     card_key(0x99)
 }
 
-/// (data, sw) with 61xx/6Cxx handling, for any card type.
-fn send<N: Nvm, R: CardRng, A: Applets>(
-    card: &mut SscCard<N, R, A>,
-    apdu: &[u8],
-) -> (Vec<u8>, u16) {
-    let mut out = vec![0u8; 4096];
-    let mut n = card.process(apdu, &mut out);
-    if n < 2 {
-        return (vec![], 0);
-    }
-    let mut data = vec![];
-    loop {
-        data.extend_from_slice(&out[..n - 2]);
-        let sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-        if sw >> 8 == 0x6C {
-            let mut again = apdu.to_vec();
-            *again.last_mut().unwrap() = sw as u8;
-            n = card.process(&again, &mut out);
-            continue;
-        }
-        if sw >> 8 != 0x61 {
-            return (data, sw);
-        }
-        n = card.process(&[0x00, 0xC0, 0x00, 0x00, sw as u8], &mut out);
-        if n < 2 {
-            return (vec![], 0);
-        }
-    }
-}
+use sscard_testkit::exchange::send;
 
 fn ok<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &str) -> Vec<u8> {
     let (d, sw) = send(card, &hex(apdu));

@@ -10,10 +10,9 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::{SELECT_SSSE, hex, profile, to_hex};
-use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
-use sscard_core::rng::{CardRng, SplitMixRng};
-use sscard_core::{Applets, Card, Interface};
-use sscard_ssc::SscCard;
+use sscard_core::nvm::{RamNvm, TearingNvm};
+use sscard_core::rng::SplitMixRng;
+use sscard_core::{Card, Interface};
 use sscard_testkit::tear::{Step, TearCard, tear_every_write};
 
 const AREA: &str = "519900";
@@ -42,22 +41,7 @@ fn make() -> TearCard<SplitMixRng> {
     c
 }
 
-fn send<N: Nvm, R: CardRng, A: Applets>(
-    card: &mut SscCard<N, R, A>,
-    apdu: &[u8],
-) -> (Vec<u8>, u16) {
-    let mut out = vec![0u8; 4096];
-    let n = card.process(apdu, &mut out);
-    assert!(n >= 2, "mute");
-    let mut data = out[..n - 2].to_vec();
-    let mut sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    while sw >> 8 == 0x61 {
-        let n = card.process(&[0x00, 0xC0, 0x00, 0x00, sw as u8], &mut out);
-        data.extend_from_slice(&out[..n - 2]);
-        sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    }
-    (data, sw)
-}
+use sscard_testkit::exchange::send;
 
 /// Builds a scenario step by step on a dry-run card (same seed as `make`), so steps can
 /// depend on earlier answers (challenges); returns the APDUs.

@@ -57,37 +57,11 @@ fn card_from(bytes: Vec<u8>, interface: Interface) -> PbocCard {
     card
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use sscard_testkit::exchange::hex;
 
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
+use sscard_testkit::exchange::to_hex;
 
-/// One exchange with GET RESPONSE: (data, SW); SW 0 for a mute card.
-fn exchange<N: Nvm>(
-    card: &mut SscCard<N, SplitMixRng, (PbocApplet,)>,
-    apdu: &[u8],
-) -> (Vec<u8>, u16) {
-    let mut out = vec![0u8; 512];
-    let n = card.process(apdu, &mut out);
-    if n < 2 {
-        return (Vec::new(), 0);
-    }
-    let mut data = out[..n - 2].to_vec();
-    let mut sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    while sw >> 8 == 0x61 {
-        let n = card.process(&[0x00, 0xC0, 0x00, 0x00, sw as u8], &mut out);
-        data.extend_from_slice(&out[..n - 2]);
-        sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    }
-    (data, sw)
-}
+use sscard_testkit::exchange::send as exchange;
 
 /// The PBOC state as a terminal can see it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,33 +1,16 @@
-//! Shared test support: cards from profiles, hex helpers, and an independent
-//! implementation of the card algorithms (built directly on the `sm4`/`des` crates, not
-//! on the card's `crypto` module, so a bug there cannot hide from the tests).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! Shared test support of the root package: cards from the shipped profiles. The hex
+//! helpers, the T=0 loop and the independent algorithms come from `sscard-testkit`.
+#![allow(dead_code, unused_imports, clippy::restriction)]
 
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, Interface};
 use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
+pub use sscard_testkit::exchange::{hex, send, send_hex, to_hex, tx};
+pub use sscard_testkit::indep;
 
 pub type TestCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng>;
-
-pub fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-pub fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
 
 pub fn card_from(profile: &Profile, seed: u64) -> TestCard {
     let mut card = Card::load(
@@ -50,179 +33,4 @@ pub fn profile(name: &str) -> Profile {
     .unwrap()
 }
 
-/// Raw exchange: hex in, hex out (data ‖ SW).
-pub fn tx(card: &mut TestCard, apdu: &str) -> String {
-    let mut out = vec![0u8; 70_000];
-    let n = card.process(&hex(apdu), &mut out);
-    to_hex(&out[..n])
-}
-
-/// Exchange with PC/SC-style 61xx / 6Cxx handling; returns (data, sw).
-pub fn send(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
-    let mut out = vec![0u8; 70_000];
-    let mut n = card.process(apdu, &mut out);
-    assert!(n >= 2, "card mute");
-    if out[n - 2] == 0x6C {
-        let mut again = apdu.to_vec();
-        if apdu.len() == 5 || (apdu.len() > 5 && apdu[4] as usize + 6 == apdu.len()) {
-            *again.last_mut().unwrap() = out[n - 1];
-        } else {
-            again.push(out[n - 1]);
-        }
-        n = card.process(&again, &mut out);
-    }
-    let mut data = out[..n - 2].to_vec();
-    let mut sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    while sw >> 8 == 0x61 {
-        n = card.process(&[0x00, 0xC0, 0x00, 0x00, sw as u8], &mut out);
-        data.extend_from_slice(&out[..n - 2]);
-        sw = u16::from_be_bytes([out[n - 2], out[n - 1]]);
-    }
-    (data, sw)
-}
-
-pub fn send_hex(card: &mut TestCard, apdu: &str) -> (Vec<u8>, u16) {
-    send(card, &hex(apdu))
-}
-
 pub const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00";
-
-/// Independent card algorithms (LD/T 32 P4 §8–9, P9 §7), written from the spec text.
-pub mod indep {
-    use cipher::array::Array;
-    use cipher::{BlockCipherEncrypt, KeyInit};
-
-    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-    pub enum Alg {
-        Sm4,
-        Tdes,
-    }
-
-    pub fn block(alg: Alg) -> usize {
-        match alg {
-            Alg::Sm4 => 16,
-            Alg::Tdes => 8,
-        }
-    }
-
-    pub fn encrypt(alg: Alg, key: &[u8], data: &mut [u8]) {
-        match (alg, key.len()) {
-            (Alg::Sm4, 16) => {
-                let c = sm4::Sm4::new_from_slice(key).unwrap();
-                for chunk in data.chunks_mut(16) {
-                    let mut b = Array::try_from(&*chunk).unwrap();
-                    c.encrypt_block(&mut b);
-                    chunk.copy_from_slice(&b);
-                }
-            }
-            (Alg::Tdes, 16) => {
-                let c = des::TdesEde2::new_from_slice(key).unwrap();
-                for chunk in data.chunks_mut(8) {
-                    let mut b = Array::try_from(&*chunk).unwrap();
-                    c.encrypt_block(&mut b);
-                    chunk.copy_from_slice(&b);
-                }
-            }
-            (Alg::Tdes, 8) => {
-                let c = des::Des::new_from_slice(key).unwrap();
-                for chunk in data.chunks_mut(8) {
-                    let mut b = Array::try_from(&*chunk).unwrap();
-                    c.encrypt_block(&mut b);
-                    chunk.copy_from_slice(&b);
-                }
-            }
-            _ => panic!("bad key"),
-        }
-    }
-
-    /// Diversification (P9 §7.1.1 / §7.2.1).
-    pub fn diversify(alg: Alg, key: &[u8], f: [u8; 8]) -> Vec<u8> {
-        let not_f = f.map(|b| !b);
-        match alg {
-            Alg::Sm4 => {
-                let mut b = [f, not_f].concat();
-                encrypt(alg, key, &mut b);
-                b
-            }
-            Alg::Tdes => {
-                let mut l = f.to_vec();
-                let mut r = not_f.to_vec();
-                encrypt(alg, key, &mut l);
-                encrypt(alg, key, &mut r);
-                [l, r].concat()
-            }
-        }
-    }
-
-    /// Card key = div(div(root, ASCII(area) ‖ "sx"), historical bytes 6–13).
-    pub fn card_key(alg: Alg, root: &[u8], area: &str, hist: &[u8]) -> Vec<u8> {
-        let mut city = [0u8; 8];
-        city[..6].copy_from_slice(area.as_bytes());
-        city[6..].copy_from_slice(b"sx");
-        let card: [u8; 8] = hist[5..13].try_into().unwrap();
-        diversify(alg, &diversify(alg, root, city), card)
-    }
-
-    /// Session key (P4 §8.4): input right-padded with 00 to a block.
-    pub fn session_key(alg: Alg, key: &[u8], input: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; block(alg)];
-        b[..input.len()].copy_from_slice(input);
-        encrypt(alg, key, &mut b);
-        b
-    }
-
-    /// Authentication data (P4 §9.3).
-    pub fn auth_data(alg: Alg, sk: &[u8], p: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; block(alg)];
-        b[..8].copy_from_slice(p);
-        encrypt(alg, sk, &mut b);
-        match alg {
-            Alg::Tdes => b,
-            Alg::Sm4 => (0..8).map(|i| b[i] ^ b[i + 8]).collect(),
-        }
-    }
-
-    /// MAC (P4 §8.2.4): ISO 9797-1 padding 2, CBC from a zero IV, 4 bytes.
-    pub fn mac(alg: Alg, sk: &[u8], data: &[u8]) -> Vec<u8> {
-        let n = block(alg);
-        let mut m = data.to_vec();
-        m.push(0x80);
-        while !m.len().is_multiple_of(n) {
-            m.push(0);
-        }
-        let mut state = vec![0u8; n];
-        for chunk in m.chunks(n) {
-            for (s, c) in state.iter_mut().zip(chunk) {
-                *s ^= c;
-            }
-            encrypt(alg, sk, &mut state);
-        }
-        match alg {
-            Alg::Tdes => state[..4].to_vec(),
-            Alg::Sm4 => (0..4)
-                .map(|i| state[i] ^ state[i + 4] ^ state[i + 8] ^ state[i + 12])
-                .collect(),
-        }
-    }
-
-    /// SM3(data)[0..16], from the `sm3` crate directly.
-    pub fn sm3_first16(data: &[u8]) -> Vec<u8> {
-        use sm3::Digest;
-        sm3::Sm3::digest(data)[..16].to_vec()
-    }
-
-    /// SM data encryption (P4 §8.3): LD ‖ data, 80 00.. padding only if not aligned, ECB.
-    pub fn sm_encrypt(alg: Alg, sk: &[u8], plain: &[u8]) -> Vec<u8> {
-        let n = block(alg);
-        let mut m = vec![plain.len() as u8];
-        m.extend_from_slice(plain);
-        if !m.len().is_multiple_of(n) {
-            m.push(0x80);
-            while !m.len().is_multiple_of(n) {
-                m.push(0);
-            }
-        }
-        encrypt(alg, sk, &mut m);
-        m
-    }
-}

@@ -217,14 +217,4 @@ pub fn tear_card(image: &[u8], options: CosOptions) -> TearCard<SplitMixRng> {
     .unwrap()
 }
 
-pub fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-pub fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
+pub use sscard_testkit::exchange::{hex, to_hex};

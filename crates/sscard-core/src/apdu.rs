@@ -217,8 +217,8 @@ pub fn encode_command(
 /// panic. Used for response data.
 #[derive(Debug)]
 pub struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) len: usize,
 }
 
 impl<'b> Writer<'b> {

@@ -37,6 +37,7 @@
 //! Nesting is capped at [`MAX_DEPTH`] levels, which bounds the recursion of
 //! [`find`] and [`validate`].
 
+use crate::apdu::Writer;
 use core::fmt;
 use core::iter::FusedIterator;
 
@@ -492,42 +493,14 @@ fn validate_level(level: BerReader<'_>, depth: usize) -> Result<(), TlvError> {
 }
 
 /// Writes BER-TLVs into a caller buffer, always with the minimal length
-/// encoding (1–3 length bytes, so values of at most 0xFFFF bytes).
+/// encoding (1–3 length bytes, so values of at most 0xFFFF bytes): the response
+/// [`Writer`] with the BER methods below.
 ///
-/// A failed call leaves [`written`](Self::written) unchanged; bytes past it
+/// A failed call leaves [`written`](Writer::written) unchanged; bytes past it
 /// may have been used as scratch space.
-#[derive(Debug)]
-pub struct BerWriter<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
+pub type BerWriter<'b> = Writer<'b>;
 
-impl<'b> BerWriter<'b> {
-    /// A writer filling `buf` from its start.
-    pub fn new(buf: &'b mut [u8]) -> Self {
-        Self { buf, len: 0 }
-    }
-
-    /// Number of bytes written so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing has been written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Bytes still free in the buffer.
-    pub fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.len)
-    }
-
-    /// The bytes written so far.
-    pub fn written(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-
+impl Writer<'_> {
     /// Writes one object with the given value. Nothing is written if it does not all fit.
     pub fn tlv(&mut self, tag: Tag, value: &[u8]) -> Result<(), TlvError> {
         let tag_bytes = tag.encode()?;
@@ -589,7 +562,7 @@ impl<'b> BerWriter<'b> {
         let content_len = {
             let mut content = BerWriter::new(self.buf.get_mut(content_start..).unwrap_or_default());
             fill(&mut content)?;
-            content.len
+            content.len()
         };
 
         let length = encode_length(content_len)?;

@@ -8,12 +8,17 @@
 //! * [`fuzz_checks`]: the checks every whole-card fuzz target and the corpus replay run
 //!   (a status word for every APDU, persistence equivalence, the secrets oracle);
 //! * [`fuzz_ops`]: typed, structure-aware fuzz sessions (`arbitrary`);
-//! * [`secret_oracle`]: no response holds a key, PIN or private key of the card.
+//! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
+//! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
+//! * [`indep`]: independent implementations of the card algorithms, for tests to
+//!   compare the card with.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod exchange;
 pub mod fuzz_checks;
 pub mod fuzz_ops;
+pub mod indep;
 pub mod sample;
 pub mod secret_oracle;
 pub mod tear;
