@@ -252,3 +252,25 @@ mod tests {
         assert_eq!(Status::RemainingTries(99).to_u16(), 0x63CF);
     }
 }
+
+/// Names the status words only one application answers, in that application's module:
+/// a [`Status::Proprietary`] constant each, and `meaning(sw)` (a short English
+/// explanation for traces, `None` for any other word).
+#[macro_export]
+macro_rules! application_status_words {
+    ($($(#[$doc:meta])* $name:ident = $sw:literal, $meaning:literal;)+) => {
+        $(
+            $(#[$doc])*
+            pub const $name: $crate::Status = $crate::Status::Proprietary($sw);
+        )+
+
+        /// A short English explanation of a status word this application answers, for
+        /// traces; `None` for any other.
+        pub fn meaning(sw: u16) -> Option<&'static str> {
+            match sw {
+                $($sw => Some($meaning),)+
+                _ => None,
+            }
+        }
+    };
+}

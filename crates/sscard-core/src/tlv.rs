@@ -356,6 +356,31 @@ impl<'a> BerReader<'a> {
     }
 }
 
+/// One step of a reader over a sequence of objects: the next object `read` finds at the
+/// start of `rest`, or the end. After an error the reader is finished (nothing after a
+/// malformed object can be trusted).
+fn next_object<'a, T>(
+    rest: &mut &'a [u8],
+    finished: &mut bool,
+    read: impl FnOnce(&'a [u8]) -> Result<(T, &'a [u8]), TlvError>,
+) -> Option<Result<T, TlvError>> {
+    if *finished || rest.is_empty() {
+        *finished = true;
+        return None;
+    }
+    match read(rest) {
+        Ok((object, after)) => {
+            *rest = after;
+            Some(Ok(object))
+        }
+        Err(error) => {
+            *finished = true;
+            *rest = &[];
+            Some(Err(error))
+        }
+    }
+}
+
 impl<'a> Iterator for BerReader<'a> {
     type Item = Result<BerTlv<'a>, TlvError>;
 
@@ -371,21 +396,10 @@ impl<'a> Iterator for BerReader<'a> {
                 .count();
             self.rest = self.rest.get(padding..).unwrap_or_default();
         }
-        if self.rest.is_empty() {
-            self.finished = true;
-            return None;
-        }
-        match read_tlv(self.rest, self.shortfall) {
-            Ok((tlv, rest)) => {
-                self.rest = rest;
-                Some(Ok(tlv))
-            }
-            Err(error) => {
-                self.finished = true;
-                self.rest = &[];
-                Some(Err(error))
-            }
-        }
+        let shortfall = self.shortfall;
+        next_object(&mut self.rest, &mut self.finished, |input| {
+            read_tlv(input, shortfall)
+        })
     }
 }
 
@@ -658,21 +672,7 @@ impl<'a> Iterator for SimpleReader<'a> {
     type Item = Result<SimpleTlv<'a>, TlvError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished || self.rest.is_empty() {
-            self.finished = true;
-            return None;
-        }
-        match read_simple(self.rest) {
-            Ok((tlv, rest)) => {
-                self.rest = rest;
-                Some(Ok(tlv))
-            }
-            Err(error) => {
-                self.finished = true;
-                self.rest = &[];
-                Some(Err(error))
-            }
-        }
+        next_object(&mut self.rest, &mut self.finished, read_simple)
     }
 }
 

@@ -456,9 +456,24 @@ pub unsafe extern "C" fn sscard_power_on(
     atr_cap: usize,
     atr_len: *mut usize,
 ) -> SscardStatus {
+    // SAFETY: forwarded contract.
+    unsafe { power_step(card, Session::power_on, atr, atr_cap, atr_len) }
+}
+
+/// Runs a power step (power-on, reset) and writes the ATR it answers.
+///
+/// # Safety
+/// As [`sscard_power_on`].
+unsafe fn power_step(
+    card: *mut SscardCard,
+    step: fn(&mut Session) -> Result<&[u8], session::Error>,
+    atr: *mut u8,
+    atr_cap: usize,
+    atr_len: *mut usize,
+) -> SscardStatus {
     guarded(|| {
         with_card(card, |s| {
-            let answer = s.power_on()?;
+            let answer = step(s)?;
             // SAFETY: forwarded contract.
             unsafe { write_optional(answer, atr, atr_cap, atr_len) }
         })
@@ -488,13 +503,8 @@ pub unsafe extern "C" fn sscard_reset(
     atr_cap: usize,
     atr_len: *mut usize,
 ) -> SscardStatus {
-    guarded(|| {
-        with_card(card, |s| {
-            let answer = s.reset()?;
-            // SAFETY: forwarded contract.
-            unsafe { write_optional(answer, atr, atr_cap, atr_len) }
-        })
-    })
+    // SAFETY: forwarded contract.
+    unsafe { power_step(card, Session::reset, atr, atr_cap, atr_len) }
 }
 
 /// The ATR of the current interface, powered or not (a reader reports the card it holds).

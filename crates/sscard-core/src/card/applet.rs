@@ -166,51 +166,23 @@ pub trait Applets {
     fn deselect(&mut self, index: u8);
 }
 
-impl Applets for () {
-    fn claims(&self, _: &[u8], _: Interface) -> Option<(u8, u8)> {
-        None
-    }
-    fn region_name(&self, _: u8) -> &[u8] {
-        &[]
-    }
-    fn select<N: Nvm>(
-        &mut self,
-        _: u8,
-        _: &mut AppletContext<'_, N>,
-        _: u8,
-        _: &CommandView<'_>,
-        _: &mut Writer<'_>,
-    ) -> Result<()> {
-        Err(Status::FileNotFound)
-    }
-    fn process<N: Nvm>(
-        &mut self,
-        _: u8,
-        _: &mut AppletContext<'_, N>,
-        _: &CommandView<'_>,
-        _: &mut Writer<'_>,
-    ) -> Result<()> {
-        Err(Status::InstructionNotSupported)
-    }
-    fn deselect(&mut self, _: u8) {}
-}
-
-/// `Applets` for a tuple of applets: the first that claims a name wins; an index no
-/// applet has answers as a card without applets does.
+/// `Applets` for a tuple of applets (`()`: none): the first that claims a name wins; an
+/// index no applet has is not found.
 macro_rules! applets_for_tuple {
-    ($($applet:ident $index:tt),+) => {
-        impl<$($applet: Applet),+> Applets for ($($applet,)+) {
+    ($($applet:ident $index:tt),*) => {
+        #[allow(unused_variables)] // `()` looks at none of its arguments
+        impl<$($applet: Applet),*> Applets for ($($applet,)*) {
             fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
                 $(
                     if let Some(instance) = self.$index.claims(name, interface) {
                         return Some(($index, instance));
                     }
-                )+
+                )*
                 None
             }
             fn region_name(&self, index: u8) -> &[u8] {
                 match index {
-                    $($index => self.$index.region_name(),)+
+                    $($index => self.$index.region_name(),)*
                     _ => &[],
                 }
             }
@@ -223,7 +195,7 @@ macro_rules! applets_for_tuple {
                 reply: &mut Writer<'_>,
             ) -> Result<()> {
                 match index {
-                    $($index => self.$index.select(ctx, instance, cmd, reply),)+
+                    $($index => self.$index.select(ctx, instance, cmd, reply),)*
                     _ => Err(Status::FileNotFound),
                 }
             }
@@ -235,13 +207,13 @@ macro_rules! applets_for_tuple {
                 reply: &mut Writer<'_>,
             ) -> Result<()> {
                 match index {
-                    $($index => self.$index.process(ctx, cmd, reply),)+
+                    $($index => self.$index.process(ctx, cmd, reply),)*
                     _ => Err(Status::InstructionNotSupported),
                 }
             }
             fn deselect(&mut self, index: u8) {
                 match index {
-                    $($index => self.$index.deselect(),)+
+                    $($index => self.$index.deselect(),)*
                     _ => {}
                 }
             }
@@ -249,6 +221,7 @@ macro_rules! applets_for_tuple {
     };
 }
 
+applets_for_tuple!();
 applets_for_tuple!(A 0);
 applets_for_tuple!(A 0, B 1);
 applets_for_tuple!(A 0, B 1, C 2);
