@@ -231,28 +231,6 @@ impl From<Status> for u16 {
 /// Result of a command handler.
 pub type Result<T> = core::result::Result<T, Status>;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_sw_round_trips() {
-        for sw in 0u16..=0xFFFF {
-            let s = Status::from_u16(sw);
-            assert_eq!(s.to_u16(), sw, "{sw:04X}");
-        }
-    }
-
-    #[test]
-    fn named_words() {
-        assert_eq!(Status::RemainingTries(2).to_bytes(), [0x63, 0xC2]);
-        assert_eq!(Status::WrongLe(0x12).to_bytes(), [0x6C, 0x12]);
-        assert_eq!(Status::BytesAvailable(0x1E).to_u16(), 0x611E);
-        assert_eq!(Status::from_u16(0x9303), Status::ApplicationBlocked);
-        assert_eq!(Status::RemainingTries(99).to_u16(), 0x63CF);
-    }
-}
-
 /// Names the status words only one application answers, in that application's module:
 /// a [`Status::Proprietary`] constant each, and `meaning(sw)` (a short English
 /// explanation for traces, `None` for any other word).
@@ -273,4 +251,26 @@ macro_rules! application_status_words {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sw_round_trips() {
+        for sw in 0u16..=0xFFFF {
+            let s = Status::from_u16(sw);
+            assert_eq!(s.to_u16(), sw, "{sw:04X}");
+        }
+    }
+
+    #[test]
+    fn named_words() {
+        assert_eq!(Status::RemainingTries(2).to_bytes(), [0x63, 0xC2]);
+        assert_eq!(Status::WrongLe(0x12).to_bytes(), [0x6C, 0x12]);
+        assert_eq!(Status::BytesAvailable(0x1E).to_u16(), 0x611E);
+        assert_eq!(Status::from_u16(0x9303), Status::ApplicationBlocked);
+        assert_eq!(Status::RemainingTries(99).to_u16(), 0x63CF);
+    }
 }
