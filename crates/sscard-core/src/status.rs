@@ -232,13 +232,14 @@ impl From<Status> for u16 {
 pub type Result<T> = core::result::Result<T, Status>;
 
 /// Names the status words only one application answers, in that application's module:
-/// a [`Status::Proprietary`] constant each, and `meaning(sw)` (a short English
-/// explanation for traces, `None` for any other word).
+/// a [`Status::Proprietary`] constant each (`NAME = sw, "meaning", "where the spec
+/// says so";`), and `meaning(sw)` (a short English explanation for traces, `None` for
+/// any other word).
 #[macro_export]
 macro_rules! application_status_words {
-    ($($(#[$doc:meta])* $name:ident = $sw:literal, $meaning:literal;)+) => {
+    ($($name:ident = $sw:literal, $meaning:literal, $clause:literal;)+) => {
         $(
-            $(#[$doc])*
+            #[doc = concat!("`", stringify!($sw), "`: ", $meaning, " (", $clause, ").")]
             pub const $name: $crate::Status = $crate::Status::Proprietary($sw);
         )+
 

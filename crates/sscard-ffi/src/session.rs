@@ -12,9 +12,9 @@ use sscard_vcard::image_lock::{ImageLock, LockError};
 use sscard_vcard::trace::Tracer;
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use sscard_core::Interface;
@@ -302,7 +302,7 @@ impl Session {
             Error::new(kind, format!("image {}: {e}", path.display()))
         })?;
         let bytes = image::encode(&self.meta, self.card.nvm());
-        write_atomically(path, &bytes).map_err(|e| io_error(&e))
+        image::write_atomically(path, &bytes).map_err(|e| io_error(&e))
     }
 
     /// Starts tracing exchanges and power events (in `format`), or restarts with another
@@ -347,36 +347,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
-}
-
-/// Writes `bytes` to `path` so that after a crash the file is either the old or the
-/// new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return written;
-    }
-    File::open(&dir)?.sync_all()
 }
 
 #[cfg(test)]

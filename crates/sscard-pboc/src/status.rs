@@ -4,14 +4,9 @@
 //! here, beside the application that answers them.
 
 sscard_core::application_status_words! {
-    /// 6971 — extended application: record or transaction not matched.
-    CAPP_MISMATCH = 0x6971, "extended application: not matched";
-    /// 6972 — extended application locked.
-    CAPP_LOCKED = 0x6972, "extended application locked";
-    /// 6973 — extended application: record already exists.
-    CAPP_RECORD_EXISTS = 0x6973, "extended application record exists";
-    /// 6974 — extended application: balance or amount error.
-    CAPP_AMOUNT = 0x6974, "extended application amount error";
-    /// 6976 — electronic cash balance limit exceeded by a load (§2.11).
-    EC_LIMIT_EXCEEDED = 0x6976, "electronic cash balance limit exceeded";
+    CAPP_MISMATCH = 0x6971, "extended application: not matched", "spec/pboc.md §2.16";
+    CAPP_LOCKED = 0x6972, "extended application locked", "spec/pboc.md §2.16";
+    CAPP_RECORD_EXISTS = 0x6973, "extended application record exists", "spec/pboc.md §2.16";
+    CAPP_AMOUNT = 0x6974, "extended application amount error", "spec/pboc.md §2.16";
+    EC_LIMIT_EXCEEDED = 0x6976, "electronic cash balance limit exceeded", "§2.11";
 }

@@ -59,38 +59,30 @@ const OFF_YEAR: usize = 16;
 const OFF_START: usize = 18;
 const OFF_PROOF: usize = 20;
 
+/// What an INITIALIZE left for the CREDIT or DEBIT that follows it (P7 §11.2, §12.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Key version of the DLK / DPK used.
+    pub key_version: u8,
+    /// Terminal id.
+    pub terminal: [u8; 6],
+    /// Card random.
+    pub random: [u8; 4],
+    /// Load or purchase sequence number before the transaction.
+    pub sequence: u16,
+}
+
 /// The purse state machine (P5 T49).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum PurseState {
     /// 空闲.
     #[default]
     Idle,
-    /// 账户划入: INITIALIZE FOR LOAD succeeded.
-    Load {
-        /// DLK version used.
-        key_version: u8,
-        /// Amount to credit.
-        amount: u32,
-        /// Terminal id.
-        terminal: [u8; 6],
-        /// Card random.
-        random: [u8; 4],
-        /// Load sequence number before the load.
-        sequence: u16,
-    },
-    /// 医疗消费: INITIALIZE FOR PURCHASE succeeded.
-    Purchase {
-        /// DPK version used.
-        key_version: u8,
-        /// Account, self-pay and pooled-fund amounts.
-        amounts: [u32; 3],
-        /// Terminal id.
-        terminal: [u8; 6],
-        /// Card random.
-        random: [u8; 4],
-        /// Purchase sequence number before the purchase.
-        sequence: u16,
-    },
+    /// 账户划入: INITIALIZE FOR LOAD succeeded; the amount to credit.
+    Load(Pending, u32),
+    /// 医疗消费: INITIALIZE FOR PURCHASE succeeded; the account, self-pay and
+    /// pooled-fund amounts.
+    Purchase(Pending, [u32; 3]),
 }
 
 /// The values of the purse file.
@@ -269,12 +261,16 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             PurseCommand::InitializeForPurchase => self.initialize_purchase(cmd, reply),
             // P5 §7.1, T50–T53; T49: only in the load state
             PurseCommand::CreditForLoad => match before {
-                PurseState::Load { .. } => self.credit_for_load(&before, cmd, reply),
+                PurseState::Load(pending, amount) => {
+                    self.credit_for_load(pending, amount, cmd, reply)
+                }
                 _ => Err(Status::InvalidState),
             },
             // P5 §7.2, T54–T57; T49: only in the purchase state
             PurseCommand::DebitForPurchase => match before {
-                PurseState::Purchase { .. } => self.debit_for_purchase(&before, cmd, reply),
+                PurseState::Purchase(pending, amounts) => {
+                    self.debit_for_purchase(pending, amounts, cmd, reply)
+                }
                 _ => Err(Status::InvalidState),
             },
             // P5 §7.3, T58–T60; T49 keeps the state
@@ -419,13 +415,13 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         reply.push(&[key_version, alg.id()])?;
         reply.push(&random)?;
         reply.push(&mac1)?;
-        *self.state = PurseState::Load {
+        let pending = Pending {
             key_version,
-            amount,
             terminal,
             random,
             sequence: v.load_seq,
         };
+        *self.state = PurseState::Load(pending, amount);
         Ok(())
     }
 
@@ -435,20 +431,17 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
     /// TAC = MAC(K_TAC, new balance ‖ sequence before ‖ amount ‖ type ‖ terminal ‖ time).
     fn credit_for_load(
         &mut self,
-        state: &PurseState,
+        pending: Pending,
+        amount: u32,
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let PurseState::Load {
+        let Pending {
             key_version,
-            amount,
             terminal,
             random,
             sequence,
-        } = *state
-        else {
-            return Err(Status::InvalidState);
-        };
+        } = pending;
         let d: &[u8; 11] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let time = &d[..7];
         let mac2 = &d[7..];
@@ -527,13 +520,13 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         reply.push(&v.purchase_seq.to_be_bytes())?;
         reply.push(&[key_version, alg.id()])?;
         reply.push(&random)?;
-        *self.state = PurseState::Purchase {
+        let pending = Pending {
             key_version,
-            amounts,
             terminal,
             random,
             sequence: v.purchase_seq,
         };
+        *self.state = PurseState::Purchase(pending, amounts);
         Ok(())
     }
 
@@ -545,20 +538,17 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
     /// TAC = MAC(K_TAC, amounts ‖ type ‖ terminal ‖ TTSN ‖ time).
     fn debit_for_purchase(
         &mut self,
-        state: &PurseState,
+        pending: Pending,
+        amounts: [u32; 3],
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let PurseState::Purchase {
+        let Pending {
             key_version,
-            amounts,
             terminal,
             random,
             sequence,
-        } = *state
-        else {
-            return Err(Status::InvalidState);
-        };
+        } = pending;
         let d: &[u8; 15] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let ttsn = [d[0], d[1], d[2], d[3]];
         let date = [d[4], d[5], d[6], d[7]];

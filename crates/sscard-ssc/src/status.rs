@@ -3,16 +3,11 @@
 //! `Status::Proprietary` values named here, beside the application that answers them.
 
 sscard_core::application_status_words! {
-    /// 9302 — MAC invalid (P5 T53, CREDIT FOR LOAD / DEBIT FOR PURCHASE).
-    MAC_INVALID = 0x9302, "MAC invalid";
-    /// 9401 — insufficient funds (P5 T72).
-    INSUFFICIENT_FUNDS = 0x9401, "insufficient funds";
-    /// 9402 — transaction counter at its maximum (P5 T68).
-    COUNTER_AT_MAXIMUM = 0x9402, "transaction counter at maximum";
-    /// 9403 — key index not supported (P5 T68).
-    KEY_INDEX_NOT_SUPPORTED = 0x9403, "key index not supported";
-    /// 9406 — required MAC not available (P5 T64, GET TRANSACTION PROOF).
-    MAC_NOT_AVAILABLE = 0x9406, "required MAC not available";
+    MAC_INVALID = 0x9302, "MAC invalid", "P5 T53, CREDIT FOR LOAD / DEBIT FOR PURCHASE";
+    INSUFFICIENT_FUNDS = 0x9401, "insufficient funds", "P5 T72";
+    COUNTER_AT_MAXIMUM = 0x9402, "transaction counter at maximum", "P5 T68";
+    KEY_INDEX_NOT_SUPPORTED = 0x9403, "key index not supported", "P5 T68";
+    MAC_NOT_AVAILABLE = 0x9406, "required MAC not available", "P5 T64";
 }
 
 #[cfg(test)]

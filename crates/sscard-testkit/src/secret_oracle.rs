@@ -38,7 +38,7 @@ use sscard_core::crypto::{Algorithm, CardCipher, pboc_session_key};
 use sscard_core::fs::layout::{FileFlags, FileKind, SECRET_ENTRY_LEN, scan};
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
-use sscard_ssc::purse::PurseState;
+use sscard_ssc::purse::{Pending, PurseState};
 use zeroize::Zeroizing;
 
 use sscard_host::profile::Profile;
@@ -253,17 +253,23 @@ impl SecretOracle {
             self.derive_session_keys(data);
         }
         match *card.df_applications().purse_state() {
-            PurseState::Load {
-                random, sequence, ..
-            } => {
+            PurseState::Load(
+                Pending {
+                    random, sequence, ..
+                },
+                _,
+            ) => {
                 // SESLK = KS(DLK, random ‖ load sequence ‖ 8000) (P7 §11.2).
                 let [s0, s1] = sequence.to_be_bytes();
                 let [r0, r1, r2, r3] = random;
                 self.derive_session_keys(&[r0, r1, r2, r3, s0, s1, 0x80, 0x00]);
             }
-            PurseState::Purchase {
-                random, sequence, ..
-            } => self.purchase_pending = Some((random, sequence)),
+            PurseState::Purchase(
+                Pending {
+                    random, sequence, ..
+                },
+                _,
+            ) => self.purchase_pending = Some((random, sequence)),
             PurseState::Idle => {}
         }
         self.cover_pboc_atcs();

@@ -522,35 +522,40 @@ impl ImageFile {
             None => Some(ImageLock::acquire(&self.path).map_err(ImageError::Locked)?),
         };
         let bytes = encode(&self.meta, body);
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &self.path)
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(ImageError::Io(e));
-        }
-        // Persist the directory entry (the rename). Directories open read-only on Unix.
-        File::open(&dir)?.sync_all()?;
+        write_atomically(&self.path, &bytes)?;
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` so that after a crash the file is either the old or the new
+/// one: a temporary file beside it, synced, renamed over it, and the directory synced.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return written;
+    }
+    // Persist the directory entry (the rename). Directories open read-only on Unix.
+    File::open(&dir)?.sync_all()
 }
 
 /// One line about an image: `profile gen3-default (SM3 1A2B…), ATR …, created by …`.
