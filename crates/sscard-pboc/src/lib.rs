@@ -84,6 +84,7 @@
 extern crate std;
 
 pub mod assumed_sm2_oda;
+pub mod bits;
 mod cryptogram;
 pub mod layout;
 pub mod perso;

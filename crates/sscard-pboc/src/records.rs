@@ -7,6 +7,7 @@ use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::{BerWriter, DolReader, Tag, parse_one};
 
+use crate::bits::Cid;
 use crate::layout::{App, Blob, LogArea, Obj, RECORD_DIR_ENTRY, header, header_span};
 use crate::state::Transaction;
 
@@ -252,7 +253,7 @@ pub(crate) const MAX_LOG_RECORD: usize = 128;
 pub(crate) fn log_values(
     format: &[u8],
     txn: &Transaction,
-    cid: u8,
+    cid: Cid,
     balance: Option<u64>,
     out: &mut Vec<u8, MAX_LOG_RECORD>,
 ) -> Result<()> {
@@ -260,7 +261,7 @@ pub(crate) fn log_values(
         let e = e.map_err(|_| Status::MemoryFailure)?;
         let atc = txn.atc.to_be_bytes();
         let bal = crate::layout::u64_to_bcd6(balance.unwrap_or(0));
-        let cidb = [cid];
+        let cidb = [cid.bits()];
         let value: &[u8] = match e.tag.0 {
             0x9F36 => &atc,
             0x9F27 => &cidb,

@@ -16,6 +16,7 @@ use sscard_core::status::{Result, Status};
 use sscard_core::tlv::parse_one;
 use zeroize::Zeroizing;
 
+use crate::bits::Cid;
 use crate::cryptogram::CardKeys;
 use crate::layout::{
     App, Blob, CARD_BLOCKED, FLAG_APP_BLOCKED, FLAG_SCRIPT_FAILED, Obj, bcd_to_u64, header,
@@ -248,7 +249,13 @@ impl PbocApplet {
                 .extend_from_slice(&prefix)
                 .map_err(|_| Status::MemoryFailure)?;
             let format = app.get(ctx, Obj::LoadLogFormat)?;
-            log_values(format.as_slice(), &self.txn, 0x40, Some(new), &mut record)?;
+            log_values(
+                format.as_slice(),
+                &self.txn,
+                Cid::TC,
+                Some(new),
+                &mut record,
+            )?;
         }
         ctx.atomic(|c| {
             app.put_amount(c, Obj::EcBalance, new)?;

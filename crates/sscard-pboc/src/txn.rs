@@ -11,6 +11,7 @@ use sscard_core::{AppletContext, Interface};
 use zeroize::Zeroizing;
 
 use crate::assumed_sm2_oda::{MAX_SDAD_LEN, signed_dynamic_data};
+use crate::bits::{Ada, Aip, Cid, Cpp, Ctq, Cvr, IssuerAuthIndicator, ReferenceControl, Ttq, Tvr};
 use crate::cryptogram::{
     CardKeys, application_cryptogram, cvr, issuer_application_data, terminal_fields,
 };
@@ -56,14 +57,16 @@ fn template(
     reply.push(w.written())
 }
 
-/// TVR byte 1: SDA failed (b7), DDA failed (b4), CDA failed (b3) (EMV Book 3 Annex C5).
+/// The offline data authentication failures a terminal's TVR reports (EMV Book 3 Annex C5
+/// byte 1: SDA, DDA or CDA failed), as the persistent flags a declined transaction leaves
+/// for the next one's risk management (§2.9 item 1).
 fn tvr_oda_flags(tvr: Option<&[u8]>) -> u16 {
-    let b1 = tvr.and_then(|t| t.first()).copied().unwrap_or(0);
+    let tvr = Tvr::from_value(tvr.unwrap_or(&[]));
     let mut f = 0;
-    if b1 & 0x40 != 0 {
+    if tvr.contains(Tvr::SDA_FAILED) {
         f |= FLAG_SDA_FAILED;
     }
-    if b1 & 0x0C != 0 {
+    if tvr.intersects(Tvr::DDA_FAILED | Tvr::CDA_FAILED) {
         f |= FLAG_DDA_FAILED;
     }
     f
@@ -268,10 +271,11 @@ impl PbocApplet {
         };
         let amount = amount(self.txn.pdol.value(0x9F02))?;
         let ec = self.ec_possible(ctx, app, amount)?;
-        let path = match (contact, self.txn.pdol.value(0x9F66).and_then(|t| t.first())) {
+        let ttq = self.txn.pdol.value(0x9F66).filter(|t| !t.is_empty());
+        let path = match (contact, ttq.map(Ttq::from_value)) {
             (true, _) => ec,
-            (false, Some(ttq1)) if ttq1 & 0x40 != 0 => ec,
-            (false, Some(ttq1)) if ttq1 & 0x20 != 0 => Path::Qpboc,
+            (false, Some(ttq)) if ttq.contains(Ttq::CONTACTLESS_PBOC) => ec,
+            (false, Some(ttq)) if ttq.contains(Ttq::QPBOC) => Path::Qpboc,
             (false, _) => {
                 self.commit_atc(ctx, app, atc, flags)?;
                 return Err(Status::ConditionsNotSatisfied);
@@ -299,6 +303,15 @@ impl PbocApplet {
                 Ok(())
             }
             Path::Qpboc => self.qpboc(ctx, app, atc, flags, amount, reply),
+        }
+    }
+
+    /// The key of the offline data authentication GPO chose is personalized.
+    fn can_sign(&self, app: &App) -> bool {
+        if self.txn.rsa {
+            app.cfg.has_rsa()
+        } else {
+            app.cfg.has(CFG_SM2)
         }
     }
 
@@ -357,36 +370,29 @@ impl PbocApplet {
         amount: u64,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let ttq = {
-            let mut t = [0u8; 4];
-            for (d, s) in t.iter_mut().zip(self.txn.pdol.value(0x9F66).unwrap_or(&[])) {
-                *d = *s;
-            }
-            t
-        };
-        let [ttq1, ttq2, _, ttq4] = ttq;
-        let cpp = app.get_array::<N, 4>(ctx, Obj::Cpp)?;
+        let ttq = Ttq::from_value(self.txn.pdol.value(0x9F66).unwrap_or(&[]));
+        let cpp = Cpp::from_be_bytes(app.get_array(ctx, Obj::Cpp)?);
         let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
 
         let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
-        let mut online = ttq2 & 0x80 != 0; // TTQ B2 b8: online cryptogram required
+        let mut online = ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED);
         online |= !app.cfg.has(CFG_EC) || !same_currency;
         online |= balance.is_none_or(|b| amount > b);
         online |= single.is_some_and(|s| amount > s);
-        online |= cpp[0] & 0x10 != 0 && self.txn.prior.new_card;
-        online |= cpp[0] & 0x08 != 0 && ptc == 0;
+        online |= cpp.contains(Cpp::NEW_CARD_CHECK) && self.txn.prior.new_card;
+        online |= cpp.contains(Cpp::PIN_TRY_LIMIT_CHECK) && ptc == 0;
         let blocked = flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked;
         let decision = if blocked {
             AcType::Aac
         } else if !online {
             AcType::Tc
-        } else if ttq1 & 0x08 != 0 {
-            AcType::Aac // offline-only terminal
-        } else if cpp[0] & 0x02 != 0 && ttq1 & 0x10 != 0 {
-            // CPP "prefer contact PBOC online" and the terminal has contact: switch.
+        } else if ttq.contains(Ttq::OFFLINE_ONLY) {
+            AcType::Aac
+        } else if cpp.contains(Cpp::PREFER_CONTACT_ONLINE) && ttq.contains(Ttq::CONTACT_PBOC) {
+            // The terminal has contact: the card asks it to switch.
             self.commit_atc(ctx, app, atc, flags)?;
             self.txn.phase = Phase::QpbocDone;
             return Err(Status::ConditionsNotSatisfied);
@@ -395,16 +401,16 @@ impl PbocApplet {
         };
 
         // Card transaction qualifiers: CVM above the card CVM limit (§2.12).
-        let mut ctq = app.get_array::<N, 2>(ctx, Obj::Ctq)?;
-        let cvm_required = ttq2 & 0x40 != 0
+        let mut ctq = Ctq::from_be_bytes(app.get_array(ctx, Obj::Ctq)?);
+        let cvm_required = ttq.contains(Ttq::CVM_REQUIRED)
             || app
                 .get_amount(ctx, Obj::CardCvmLimit)?
                 .is_some_and(|l| amount > l);
         if cvm_required {
-            if decision == AcType::Arqc && ttq1 & 0x04 != 0 {
-                ctq[0] |= 0x80; // online PIN
-            } else if ttq1 & 0x02 != 0 {
-                ctq[0] |= 0x40; // signature
+            if decision == AcType::Arqc && ttq.contains(Ttq::ONLINE_PIN) {
+                ctq |= Ctq::ONLINE_PIN_REQUIRED;
+            } else if ttq.contains(Ttq::SIGNATURE) {
+                ctq |= Ctq::SIGNATURE_REQUIRED;
             }
         }
 
@@ -413,21 +419,20 @@ impl PbocApplet {
             (true, Some(b)) => Some(b.saturating_sub(amount)),
             (_, b) => b,
         };
-        self.txn.cvr[0] = 0x80 | decision.cvr_first();
-        let can_sign = if self.txn.rsa {
-            app.cfg.has_rsa()
-        } else {
-            app.cfg.has(CFG_SM2)
-        };
-        let sign = approved && app.cfg.aip_qpboc[0] & 0x20 != 0 && can_sign;
+        // GPO opens the transaction: the CVR holds nothing else yet.
+        self.txn.cvr = Cvr::GAC2_NOT_REQUESTED | decision.cvr_first();
+        let sign = approved
+            && Aip::from_be_bytes(app.cfg.aip_qpboc).contains(Aip::DDA)
+            && self.can_sign(app);
         if sign {
-            self.txn.cvr[2] |= 0x02; // DDA performed
-            if app.cfg.has(CFG_FDDA01) && ttq4 & 0x80 != 0 {
+            self.txn.cvr |= Cvr::DDA_PERFORMED;
+            if app.cfg.has(CFG_FDDA01) && ttq.contains(Ttq::FDDA_01) {
                 let mut random = [0u8; 4];
                 ctx.random(&mut random);
                 let df61 = app.get_u8(ctx, Obj::SegmentedDeduction)?;
                 let [r0, r1, r2, r3] = random;
-                self.txn.card_auth_data = Some([0x01, r0, r1, r2, r3, ctq[0], ctq[1], df61]);
+                let [c1, c2] = ctq.bits().to_be_bytes();
+                self.txn.card_auth_data = Some([0x01, r0, r1, r2, r3, c1, c2, df61]);
             }
         }
         let mut afl_buf = [0u8; 64];
@@ -439,7 +444,7 @@ impl PbocApplet {
             });
         }
         let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if approved && cpp[1] & 0x10 != 0 {
+        if approved && cpp.contains(Cpp::LOG_QPBOC_OFFLINE) {
             let format = app.get(ctx, Obj::LogFormat)?;
             log_values(
                 format.as_slice(),
@@ -503,15 +508,15 @@ impl PbocApplet {
         let psn = app.cfg.psn;
         let available = new_balance.map(crate::layout::u64_to_bcd6);
         template(reply, 0x77, |w| {
-            w.tlv(Tag(0x9F27), &[decision.cid()])?;
+            w.tlv(Tag(0x9F27), &[decision.cid().bits()])?;
             w.tlv(Tag(0x82), &aip)?;
             w.tlv(Tag(0x9F36), &atc.to_be_bytes())?;
             w.tlv(Tag(0x57), track2)?;
             w.tlv(Tag(0x5F34), &[psn])?;
             w.tlv(Tag(0x9F10), iad.get(..iad_len).unwrap_or(&[]))?;
             w.tlv(Tag(0x9F26), &ac)?;
-            w.tlv(Tag(0x9F6C), &ctq)?;
-            if let (true, Some(a)) = (cpp[0] & 0x01 != 0, available) {
+            w.tlv(Tag(0x9F6C), &ctq.bits().to_be_bytes())?;
+            if let (true, Some(a)) = (cpp.contains(Cpp::RETURN_AVAILABLE_AMOUNT), available) {
                 w.tlv(Tag(0x9F5D), &a)?;
             }
             if approved {
@@ -555,13 +560,13 @@ impl PbocApplet {
         }
         ctx.read(at, &mut stored[..])?;
         let matches = ct_eq(&stored[..], cmd.data());
-        self.txn.cvr[0] |= 0x04; // offline PIN verification performed
+        self.txn.cvr |= Cvr::OFFLINE_PIN_PERFORMED;
         if matches {
             ctx.atomic(|c| app.put(c, Obj::PinTryCounter, &[app.cfg.pin_limit]))?;
-            self.txn.cvr[0] &= !0x02;
+            self.txn.cvr.remove(Cvr::OFFLINE_PIN_FAILED);
             Ok(())
         } else {
-            self.txn.cvr[0] |= 0x02; // offline PIN verification failed
+            self.txn.cvr |= Cvr::OFFLINE_PIN_FAILED;
             if left == 0 {
                 self.txn.pin_blocked_now = true;
             }
@@ -579,15 +584,13 @@ impl PbocApplet {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let p1 = cmd.p1();
-        if p1 & 0xC0 == 0xC0 || p1 & 0x2F != 0 || cmd.p2() != 0 {
+        let both = ReferenceControl::ARQC | ReferenceControl::TC;
+        let Some(reference) =
+            ReferenceControl::from_bits(cmd.p1()).filter(|r| !r.contains(both) && cmd.p2() == 0)
+        else {
             return Err(Status::WrongP1P2);
-        }
-        let requested = match p1 & 0xC0 {
-            0x00 => AcType::Aac,
-            0x40 => AcType::Tc,
-            _ => AcType::Arqc,
         };
+        let requested = AcType::requested(reference);
         let second = self.txn.phase == Phase::OnlineRequested;
         let mut dol_buf = [0u8; 64];
         let dol = app.blob(
@@ -597,7 +600,7 @@ impl PbocApplet {
         )?;
         check_dol_len(dol, cmd.data())?;
         self.gate(Command::GenerateAc)?;
-        if p1 & 0x10 != 0 || (second && requested == AcType::Arqc) {
+        if reference.contains(ReferenceControl::CDA) || (second && requested == AcType::Arqc) {
             return Err(Status::ConditionsNotSatisfied);
         }
         if second {
@@ -624,7 +627,7 @@ impl PbocApplet {
     ) -> Result<()> {
         let amount = amount(self.txn.terminal(0x9F02))?;
         let flags = app.flags(ctx)?;
-        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
+        let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
         let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
         let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
@@ -652,10 +655,12 @@ impl PbocApplet {
             if prior.flags & FLAG_ONLINE_NOT_COMPLETED != 0 {
                 card = card.min(AcType::Arqc);
             }
-            if prior.flags & FLAG_ISSUER_AUTH_FAILED != 0 && ada[0] & 0x80 != 0 {
+            if prior.flags & FLAG_ISSUER_AUTH_FAILED != 0
+                && ada.contains(Ada::ISSUER_AUTH_FAILED_NEXT_ONLINE)
+            {
                 card = card.min(AcType::Arqc);
             }
-            if prior.flags & FLAG_SCRIPT_FAILED != 0 && ada[1] & 0x08 != 0 {
+            if prior.flags & FLAG_SCRIPT_FAILED != 0 && ada.contains(Ada::SCRIPT_FAILED_ONLINE) {
                 card = card.min(AcType::Arqc);
             }
             let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
@@ -681,38 +686,40 @@ impl PbocApplet {
                 card = card.min(AcType::Arqc);
                 velocity = true;
             }
-            if prior.new_card && ada[0] & 0x02 != 0 {
+            if prior.new_card && ada.contains(Ada::NEW_CARD_ONLINE) {
                 card = card.min(AcType::Arqc);
             }
         }
         if ptc == 0 {
             if self.txn.pin_blocked_now {
-                if ada[1] & 0x80 != 0 {
+                if ada.contains(Ada::PIN_LIMIT_NOW_BLOCK) {
                     block = true;
                     card = AcType::Aac;
                 }
-            } else if ada[1] & 0x04 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_BLOCK) {
                 block = true;
                 card = AcType::Aac;
-            } else if ada[1] & 0x40 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_DECLINE) {
                 card = AcType::Aac;
-            } else if ada[1] & 0x20 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_ONLINE) {
                 card = card.min(AcType::Arqc);
             }
         }
         if block {
-            self.txn.cvr[1] |= 0x02; // application blocked because the PIN is blocked
+            self.txn.cvr |= Cvr::BLOCKED_BY_PIN;
             self.txn.blocked = true;
         }
         if velocity {
-            self.txn.cvr[1] |= 0x20;
+            self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
         }
         let decision = requested.min(card);
         let mut cid = decision.cid();
-        if decision == AcType::Aac && self.txn.pin_blocked_now && ada[0] & 0x10 != 0 {
-            cid |= 0x08 | 0x02; // advice, reason: PIN try limit exceeded (§2.6)
+        if decision == AcType::Aac && self.txn.pin_blocked_now && ada.contains(Ada::DECLINE_ADVICE)
+        {
+            cid |= Cid::ADVICE_REQUIRED | Cid::REASON_PIN_TRY_LIMIT; // §2.6
         }
-        self.txn.cvr[0] = (self.txn.cvr[0] & 0x0F) | 0x80 | decision.cvr_first();
+        self.txn.cvr.remove(Cvr::GAC2_AC_TYPE | Cvr::GAC1_AC_TYPE);
+        self.txn.cvr |= Cvr::GAC2_NOT_REQUESTED | decision.cvr_first();
 
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let new_balance = match (decision, ec_offline, balance) {
@@ -792,7 +799,7 @@ impl PbocApplet {
         app: &App,
         keys: &CardKeys,
         dol: &TermData,
-        cid: u8,
+        cid: Cid,
         balance: Option<u64>,
         reply: &mut Writer<'_>,
     ) -> Result<[u8; 8]> {
@@ -805,7 +812,7 @@ impl PbocApplet {
         let push = |b: &mut Vec<u8, 40>, s: &[u8]| {
             b.extend_from_slice(s).map_err(|_| Status::MemoryFailure)
         };
-        push(&mut body, &[cid])?;
+        push(&mut body, &[cid.bits()])?;
         push(&mut body, &atc.to_be_bytes())?;
         push(&mut body, &ac)?;
         push(&mut body, iad.get(..iad_len).unwrap_or(&[]))?;
@@ -835,9 +842,11 @@ impl PbocApplet {
         let approved = matches!(&arc, b"00" | b"10" | b"11" | b"01" | b"02");
         let unable = matches!(&arc, b"Y3" | b"Z3");
         let flags = app.flags(ctx)?;
-        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
-        let mandatory =
-            app.get_u8(ctx, Obj::IssuerAuthIndicator)? & 0x80 != 0 || ada[0] & 0x20 != 0;
+        let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
+        let indicator =
+            IssuerAuthIndicator::from_bits_retain(app.get_u8(ctx, Obj::IssuerAuthIndicator)?);
+        let mandatory = indicator.contains(IssuerAuthIndicator::MANDATORY)
+            || ada.contains(Ada::ISSUER_AUTH_MANDATORY);
         let amount = amount(self.txn.terminal(0x9F02))?;
         let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
         let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
@@ -847,19 +856,21 @@ impl PbocApplet {
             card = AcType::Aac;
         }
         if unable {
-            self.txn.cvr[0] |= 0x01; // unable to go online
+            self.txn.cvr |= Cvr::UNABLE_TO_GO_ONLINE;
             let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
             let ucol = app.get(ctx, Obj::Ucol)?;
             if let [limit] = ucol.as_slice()
                 && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
             {
                 card = AcType::Aac;
-                self.txn.cvr[1] |= 0x20;
+                self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
             }
-            if self.txn.prior.new_card && ada[0] & 0x01 != 0 {
+            if self.txn.prior.new_card && ada.contains(Ada::NEW_CARD_OFFLINE_DECLINE) {
                 card = AcType::Aac;
             }
-            if app.get_u8(ctx, Obj::PinTryCounter)? == 0 && ada[1] & 0x10 != 0 {
+            if app.get_u8(ctx, Obj::PinTryCounter)? == 0
+                && ada.contains(Ada::PIN_LIMIT_OFFLINE_DECLINE)
+            {
                 card = AcType::Aac;
             }
             let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
@@ -867,10 +878,10 @@ impl PbocApplet {
                 && ctta.saturating_add(amount) > limit
             {
                 card = AcType::Aac;
-                self.txn.cvr[1] |= 0x20;
+                self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
             }
         } else if approved {
-            if auth == IssuerAuth::Failed && ada[0] & 0x40 != 0 {
+            if auth == IssuerAuth::Failed && ada.contains(Ada::ISSUER_AUTH_FAILED_DECLINE) {
                 card = AcType::Aac;
             }
             if auth == IssuerAuth::NotPerformed && mandatory {
@@ -880,7 +891,8 @@ impl PbocApplet {
             card = AcType::Aac;
         }
         let decision = requested.min(card);
-        self.txn.cvr[0] = (self.txn.cvr[0] & 0x3F) | decision.cvr_second();
+        self.txn.cvr.remove(Cvr::GAC2_AC_TYPE);
+        self.txn.cvr |= decision.cvr_second();
         let cid = decision.cid();
         let online_success = !unable
             && approved
@@ -943,7 +955,7 @@ impl PbocApplet {
         let failures = app.get_u8(ctx, Obj::IssuerAuthFailures)?;
         if self.txn.external_auth_tried || failures >= 100 {
             self.txn.issuer_auth = IssuerAuth::Failed;
-            self.txn.cvr[0] |= 0x08;
+            self.txn.cvr |= Cvr::ISSUER_AUTH_FAILED;
             return Err(Status::ConditionsNotSatisfied);
         }
         self.txn.external_auth_tried = true;
@@ -958,7 +970,7 @@ impl PbocApplet {
             Ok(())
         } else {
             self.txn.issuer_auth = IssuerAuth::Failed;
-            self.txn.cvr[0] |= 0x08;
+            self.txn.cvr |= Cvr::ISSUER_AUTH_FAILED;
             ctx.atomic(|c| app.put(c, Obj::IssuerAuthFailures, &[failures.saturating_add(1)]))?;
             Err(Status::AuthenticationFailed)
         }
@@ -982,12 +994,7 @@ impl PbocApplet {
         let ddol = app.blob(ctx, Blob::Ddol, &mut ddol)?;
         check_dol_len(ddol, cmd.data())?;
         self.gate(Command::InternalAuthenticate)?;
-        let can_sign = if self.txn.rsa {
-            app.cfg.has_rsa()
-        } else {
-            app.cfg.has(CFG_SM2)
-        };
-        if !can_sign || app.cfg.aip_contact[0] & 0x20 == 0 {
+        if !self.can_sign(app) || !Aip::from_be_bytes(app.cfg.aip_contact).contains(Aip::DDA) {
             return Err(Status::ConditionsNotSatisfied);
         }
         let mut number = [0u8; 8];
@@ -1000,13 +1007,13 @@ impl PbocApplet {
             let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
             let key = rsa_key(ctx, app, &mut buf)?;
             let sdad = rsa_oda::signed_dynamic_data(&key, &number, &[cmd.data()])?;
-            self.txn.cvr[2] |= 0x02; // DDA performed
+            self.txn.cvr |= Cvr::DDA_PERFORMED;
             return template(reply, 0x80, |w| w.raw(&sdad));
         }
         let key = sm2_key(&mut self.signer, ctx, app)?;
         let mut sdad = [0u8; MAX_SDAD_LEN];
         let n = signed_dynamic_data(key, &number, &[cmd.data()], &mut sdad)?;
-        self.txn.cvr[2] |= 0x02; // DDA performed
+        self.txn.cvr |= Cvr::DDA_PERFORMED;
         template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
     }
 }
