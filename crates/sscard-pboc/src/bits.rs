@@ -23,6 +23,25 @@ fn left_aligned<const N: usize>(bytes: &[u8]) -> [u8; N] {
     out
 }
 
+/// `from_be_bytes` for the bit sets the card stores with their exact length.
+macro_rules! from_be_bytes {
+    ($($set:ident: $int:ty, $len:literal;)+) => {$(
+        impl $set {
+            /// The bit set as stored: big-endian, byte 1 first.
+            pub fn from_be_bytes(bytes: [u8; $len]) -> Self {
+                Self::from_bits_retain(<$int>::from_be_bytes(bytes))
+            }
+        }
+    )+};
+}
+
+from_be_bytes! {
+    Aip: u16, 2;
+    Ctq: u16, 2;
+    Cpp: u32, 4;
+    Ada: u16, 2;
+}
+
 bitflags! {
     /// Application Interchange Profile `82`, 2 bytes (EMV 4.3 Book 3 Annex C1, Table 37;
     /// pboc.md §2.4: `7C00`). Byte 2 is RFU.
@@ -40,13 +59,6 @@ bitflags! {
         const ISSUER_AUTHENTICATION = 0x0400;
         /// Byte 1 b1: CDA supported.
         const CDA = 0x0100;
-    }
-}
-
-impl Aip {
-    /// The AIP as stored and sent.
-    pub fn from_be_bytes(bytes: [u8; 2]) -> Self {
-        Self::from_bits_retain(u16::from_be_bytes(bytes))
     }
 }
 
@@ -197,13 +209,6 @@ bitflags! {
     }
 }
 
-impl Ctq {
-    /// The CTQ as personalized.
-    pub fn from_be_bytes(bytes: [u8; 2]) -> Self {
-        Self::from_bits_retain(u16::from_be_bytes(bytes))
-    }
-}
-
 bitflags! {
     /// Card Additional Processes `9F68`, 4 bytes (pboc.md §2.12, the applet's `CPP_*`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,13 +249,6 @@ bitflags! {
     }
 }
 
-impl Cpp {
-    /// The CPP as personalized.
-    pub fn from_be_bytes(bytes: [u8; 4]) -> Self {
-        Self::from_bits_retain(u32::from_be_bytes(bytes))
-    }
-}
-
 bitflags! {
     /// Application Default Action `9F52`, 2 bytes (pboc.md §2.9, the applet's `ADA_OFF_*`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,13 +283,6 @@ bitflags! {
         /// Byte 2 b3: PIN try limit exceeded on a previous transaction → decline and
         /// block the application.
         const PIN_LIMIT_BEFORE_BLOCK = 0x0004;
-    }
-}
-
-impl Ada {
-    /// The ADA as personalized.
-    pub fn from_be_bytes(bytes: [u8; 2]) -> Self {
-        Self::from_bits_retain(u16::from_be_bytes(bytes))
     }
 }
 

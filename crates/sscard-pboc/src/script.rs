@@ -25,7 +25,7 @@ use crate::layout::{
 use crate::perso::LOAD_LOG_PREFIX;
 use crate::records::{MAX_LOG_RECORD, append_log, find_record, log_values};
 use crate::state::IssuerAuth;
-use crate::{Command, PbocApplet, ScriptCommand};
+use crate::{PbocApplet, PbocCommand, ScriptCommand};
 
 /// Counts one script command for the next transaction's CVR (inside a transaction).
 fn count_script<N: Nvm>(ctx: &mut AppletContext<'_, N>, app: &App, failed: bool) -> Result<()> {
@@ -97,7 +97,7 @@ impl PbocApplet {
                 }
             }
         }
-        self.gate(Command::Script(kind))?;
+        self.gate(PbocCommand::Script(kind))?;
         if self.txn.issuer_auth == IssuerAuth::Failed || self.txn.script_failed {
             return Err(Status::ConditionsNotSatisfied);
         }

@@ -24,7 +24,7 @@ use crate::layout::{SUITE_REFUSE_SM_REQUEST, SUITE_SM};
 use crate::records::{MAX_LOG_RECORD, append_log, log_values};
 use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
-use crate::{Command, PbocApplet};
+use crate::{PbocApplet, PbocCommand};
 
 /// An n12 amount sent by the terminal; absent counts as zero, a non-decimal one is 6A80.
 fn amount(v: Option<&[u8]>) -> Result<u64> {
@@ -249,7 +249,7 @@ impl PbocApplet {
             _ => return Err(Status::WrongData),
         };
         check_dol_len(pdol, values)?;
-        self.gate(Command::GetProcessingOptions)?;
+        self.gate(PbocCommand::GetProcessingOptions)?;
         self.txn.pdol.set(pdol, values);
         self.txn.rsa = choose_rsa(&app.cfg, self.txn.pdol.value(0xDF69))?;
         let flags = app.flags(ctx)?;
@@ -543,7 +543,7 @@ impl PbocApplet {
         app: &App,
         cmd: &CommandView<'_>,
     ) -> Result<()> {
-        self.gate(Command::Verify)?;
+        self.gate(PbocCommand::Verify)?;
         let tries = app.get_u8(ctx, Obj::PinTryCounter)?;
         if tries == 0 {
             // EMV 4.3 Book 3 §6.5.12.4 and PBOC 3.0 part 5: a VERIFY once the try limit is
@@ -599,7 +599,7 @@ impl PbocApplet {
             &mut dol_buf,
         )?;
         check_dol_len(dol, cmd.data())?;
-        self.gate(Command::GenerateAc)?;
+        self.gate(PbocCommand::GenerateAc)?;
         if reference.contains(ReferenceControl::CDA) || (second && requested == AcType::Arqc) {
             return Err(Status::ConditionsNotSatisfied);
         }
@@ -951,7 +951,7 @@ impl PbocApplet {
         app: &App,
         cmd: &CommandView<'_>,
     ) -> Result<()> {
-        self.gate(Command::ExternalAuthenticate)?;
+        self.gate(PbocCommand::ExternalAuthenticate)?;
         let failures = app.get_u8(ctx, Obj::IssuerAuthFailures)?;
         if self.txn.external_auth_tried || failures >= 100 {
             self.txn.issuer_auth = IssuerAuth::Failed;
@@ -993,7 +993,7 @@ impl PbocApplet {
         let mut ddol = [0u8; 64];
         let ddol = app.blob(ctx, Blob::Ddol, &mut ddol)?;
         check_dol_len(ddol, cmd.data())?;
-        self.gate(Command::InternalAuthenticate)?;
+        self.gate(PbocCommand::InternalAuthenticate)?;
         if !self.can_sign(app) || !Aip::from_be_bytes(app.cfg.aip_contact).contains(Aip::DDA) {
             return Err(Status::ConditionsNotSatisfied);
         }
