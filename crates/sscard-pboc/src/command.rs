@@ -88,27 +88,11 @@ impl TryFrom<&CommandView<'_>> for PbocCommand {
             // EMV Book 3 §6.5.7; pboc.md §2.11: P1 P2 is the tag.
             (0x80, 0xCA) => PbocCommand::GetData { tag: cmd.p1p2() },
             // EMV Book 3 §6.5.12; pboc.md §2.10: plaintext PIN only (P2 = 80), Lc = 08.
-            (0x00, 0x20) => {
-                if cmd.p1p2() != 0x0080 {
-                    return Err(Status::WrongP1P2);
-                }
-                if cmd.lc() != 8 {
-                    return Err(Status::WrongLength);
-                }
-                PbocCommand::Verify
-            }
+            (0x00, 0x20) => fixed(cmd, 0x0080, 8, PbocCommand::Verify)?,
             // EMV Book 3 §6.5.5; pboc.md §2.6: P1 is checked by the application.
             (0x80, 0xAE) => PbocCommand::GenerateAc,
             // EMV Book 3 §6.5.4; pboc.md §2.8: P1P2 = 0000, Lc must be 0A.
-            (0x00, 0x82) => {
-                if cmd.p1p2() != 0 {
-                    return Err(Status::WrongP1P2);
-                }
-                if cmd.lc() != 10 {
-                    return Err(Status::WrongLength);
-                }
-                PbocCommand::ExternalAuthenticate
-            }
+            (0x00, 0x82) => fixed(cmd, 0x0000, 10, PbocCommand::ExternalAuthenticate)?,
             // EMV Book 3 §6.5.9; pboc.md §2.12: the DDOL data are checked by the application.
             (0x00, 0x88) => PbocCommand::InternalAuthenticate,
             // EMV Book 3 §6.5.1; pboc.md §2.8.
@@ -131,6 +115,17 @@ impl TryFrom<&CommandView<'_>> for PbocCommand {
         };
         Ok(command)
     }
+}
+
+/// `command` when P1P2 and Lc are the fixed ones; else `6A86`, then `6700`.
+fn fixed(cmd: &CommandView<'_>, p1p2: u16, lc: usize, command: PbocCommand) -> Result<PbocCommand> {
+    if cmd.p1p2() != p1p2 {
+        return Err(Status::WrongP1P2);
+    }
+    if cmd.lc() != lc {
+        return Err(Status::WrongLength);
+    }
+    Ok(command)
 }
 
 #[cfg(test)]
