@@ -13,11 +13,7 @@ use sscard_core::status::{Result, Status};
 use zeroize::Zeroizing;
 
 use crate::bits::Cvr;
-use crate::layout::{
-    App, Blob, CFG_EC, CFG_IAD_EC_BALANCE, FLAG_DDA_FAILED, FLAG_ISSUER_AUTH_FAILED,
-    FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED, FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED,
-    Obj, u64_to_bcd6,
-};
+use crate::layout::{App, AppFlags, Blob, CFG_EC, CFG_IAD_EC_BALANCE, Obj, u64_to_bcd6};
 use crate::state::{TermData, Transaction};
 
 /// The three UDKs (AC, MAC, ENC), wiped when dropped.
@@ -102,17 +98,20 @@ pub(crate) fn cvr<N: Nvm>(
 ) -> Result<[u8; 4]> {
     let mut cvr = txn.cvr;
     for (flag, bit) in [
-        (FLAG_ONLINE_NOT_COMPLETED, Cvr::LAST_ONLINE_NOT_COMPLETED),
-        (FLAG_ISSUER_AUTH_FAILED, Cvr::LAST_ISSUER_AUTH_FAILED),
         (
-            FLAG_ISSUER_AUTH_NOT_PERFORMED,
+            AppFlags::ONLINE_NOT_COMPLETED,
+            Cvr::LAST_ONLINE_NOT_COMPLETED,
+        ),
+        (AppFlags::ISSUER_AUTH_FAILED, Cvr::LAST_ISSUER_AUTH_FAILED),
+        (
+            AppFlags::ISSUER_AUTH_NOT_PERFORMED,
             Cvr::ISSUER_AUTH_NOT_PERFORMED,
         ),
-        (FLAG_SDA_FAILED, Cvr::LAST_SDA_FAILED),
-        (FLAG_SCRIPT_FAILED, Cvr::LAST_SCRIPT_FAILED),
-        (FLAG_DDA_FAILED, Cvr::LAST_DDA_FAILED),
+        (AppFlags::SDA_FAILED, Cvr::LAST_SDA_FAILED),
+        (AppFlags::SCRIPT_FAILED, Cvr::LAST_SCRIPT_FAILED),
+        (AppFlags::DDA_FAILED, Cvr::LAST_DDA_FAILED),
     ] {
-        if txn.prior.flags & flag != 0 {
+        if txn.prior.flags.contains(flag) {
             cvr |= bit;
         }
     }

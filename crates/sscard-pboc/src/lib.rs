@@ -113,8 +113,8 @@ use sscard_core::status::{Result, Status};
 use sscard_core::{Applet, AppletContext, Interface};
 
 use layout::{
-    App, CARD_BLOCKED, FLAG_APP_BLOCKED, FLAG_APP_DEAD, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE,
-    FLAG_PSE_CONTACTLESS, MAGIC, header, header_span,
+    App, AppFlags, CARD_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE, FLAG_PSE_CONTACTLESS,
+    MAGIC, header, read_span,
 };
 use perso::{PPSE_NAME, PSE_NAME};
 use state::{Phase, Selection, Transaction};
@@ -208,33 +208,20 @@ impl PbocApplet {
             return Err(Status::FunctionNotSupported);
         }
         match cmd.p2() {
+            // EMV Book 1 §11.3.2: first or only occurrence.
             0x00 => {}
-            0x02 => return Err(Status::FileNotFound), // no next occurrence is kept
+            // EMV Book 1 §11.3.2: next occurrence; only the first is kept (crate docs).
+            0x02 => return Err(Status::FileNotFound),
+            // EMV Book 1 §11.3.2: no other selection option.
             _ => return Err(Status::WrongP1P2),
         }
-        let flags = {
-            let mut f = [0u8; 1];
-            ctx.read(header::FLAGS, &mut f)?;
-            f[0]
-        };
         let contact = ctx.interface() == Interface::Contact;
         match instance {
-            INSTANCE_PSE => {
-                if flags & FLAG_PSE == 0 || (!contact && flags & FLAG_PSE_CONTACTLESS == 0) {
-                    return Err(Status::FileNotFound);
-                }
-                push_span(ctx, header_span(ctx, header::PSE_FCI)?, reply)?;
-                self.selection = Selection::Pse;
-                Ok(())
+            // §2.2: a payment system directory.
+            INSTANCE_PSE | INSTANCE_PPSE => {
+                self.select_directory(ctx, instance == INSTANCE_PSE, contact, reply)
             }
-            INSTANCE_PPSE => {
-                if flags & FLAG_PPSE == 0 || (contact && flags & FLAG_PPSE_CONTACT == 0) {
-                    return Err(Status::FileNotFound);
-                }
-                push_span(ctx, header_span(ctx, header::PPSE_FCI)?, reply)?;
-                self.selection = Selection::Ppse;
-                Ok(())
-            }
+            // §2.3: an application by (partial) DF name, its FCI for this interface.
             _ => {
                 let (index, app) = find_application(ctx, cmd.data())?;
                 let fci = if contact {
@@ -244,13 +231,54 @@ impl PbocApplet {
                 };
                 push_span(ctx, app.blob_at(ctx, fci)?, reply)?;
                 self.selection = Selection::App { index, app };
-                if app.flags(ctx)? & (FLAG_APP_BLOCKED | FLAG_APP_DEAD) != 0 {
+                if app
+                    .flags(ctx)?
+                    .intersects(AppFlags::BLOCKED | AppFlags::DEAD)
+                {
                     self.txn.blocked = true;
                     return Err(Status::SelectedFileBlocked);
                 }
                 Ok(())
             }
         }
+    }
+
+    /// SELECT of a directory (§2.2): the contact `1PAY.SYS.DDF01` (`pse`) or the
+    /// contactless `2PAY.SYS.DDF01`, each on the other interface too only when the profile
+    /// says so (crate docs); else 6A82.
+    fn select_directory<N: Nvm>(
+        &mut self,
+        ctx: &AppletContext<'_, N>,
+        pse: bool,
+        contact: bool,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let (exists, elsewhere, native, fci, selection) = if pse {
+            (
+                FLAG_PSE,
+                FLAG_PSE_CONTACTLESS,
+                contact,
+                header::PSE_FCI,
+                Selection::Pse,
+            )
+        } else {
+            (
+                FLAG_PPSE,
+                FLAG_PPSE_CONTACT,
+                !contact,
+                header::PPSE_FCI,
+                Selection::Ppse,
+            )
+        };
+        let mut flags = [0u8; 1];
+        ctx.read(header::FLAGS, &mut flags)?;
+        let [flags] = flags;
+        if flags & exists == 0 || (!native && flags & elsewhere == 0) {
+            return Err(Status::FileNotFound);
+        }
+        push_span(ctx, read_span(ctx, fci)?, reply)?;
+        self.selection = selection;
+        Ok(())
     }
 
     fn deselect_all(&mut self) {

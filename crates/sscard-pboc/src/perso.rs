@@ -16,11 +16,11 @@ use sscard_core::nvm::Nvm;
 use sscard_core::tlv::{BerReader, BerWriter, DolReader, Tag, TlvError, dol_value_len, find};
 
 use crate::layout::{
-    AppConfig, ApplicationKind, BLOB_COUNT, BLOB_DIR_LEN, Blob, CARD_ACTIVE, CFG_EC, CFG_FDDA01,
-    CFG_IAD_EC_BALANCE, CFG_SM2, CONFIG_LEN, FLAG_APP_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT,
-    FLAG_PSE, FLAG_PSE_CONTACTLESS, LogArea, MAGIC, MAX_APPLICATIONS, MAX_LOG_FORMAT,
-    OBJECT_TABLE_LEN, Obj, RECORD_DIR_ENTRY, REGION_AID, SUITE_REFUSE_SM_REQUEST, SUITE_RSA,
-    SUITE_SM, header, u64_to_bcd6,
+    AppConfig, AppFlags, ApplicationKind, BLOB_COUNT, BLOB_DIR_LEN, Blob, CARD_ACTIVE, CFG_EC,
+    CFG_FDDA01, CFG_IAD_EC_BALANCE, CFG_SM2, CONFIG_LEN, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE,
+    FLAG_PSE_CONTACTLESS, LogArea, MAGIC, MAX_APPLICATIONS, MAX_LOG_FORMAT, OBJECT_TABLE_LEN, Obj,
+    RECORD_DIR_ENTRY, REGION_AID, SUITE_REFUSE_SM_REQUEST, SUITE_RSA, SUITE_SM, header,
+    u64_to_bcd6,
 };
 use crate::state::MAX_DOL;
 
@@ -788,8 +788,12 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
     obj(Obj::Ctta, &[0; 6])?;
     obj(Obj::ConsecutiveOffline, &[0])?;
     obj(Obj::ConsecutiveIntl, &[0])?;
-    let flags: u16 = if a.blocked { FLAG_APP_BLOCKED } else { 0 };
-    obj(Obj::Flags, &flags.to_be_bytes())?;
+    let flags = if a.blocked {
+        AppFlags::BLOCKED
+    } else {
+        AppFlags::empty()
+    };
+    obj(Obj::Flags, &flags.bits().to_be_bytes())?;
     for o in [
         Obj::ScriptCount,
         Obj::IssuerAuthFailures,

@@ -7,7 +7,7 @@ use sscard_core::tlv::{DolReader, Tag};
 use zeroize::Zeroize;
 
 use crate::bits::{Cid, Cvr, ReferenceControl};
-use crate::layout::App;
+use crate::layout::{App, AppFlags};
 
 /// What SELECT chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,8 +187,8 @@ pub(crate) struct Transaction {
 /// Persistent indicators as they stood when this transaction started (GPO).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Prior {
-    /// Persistent `FLAG_*` bits.
-    pub flags: u16,
+    /// The persistent indicators.
+    pub flags: AppFlags,
     /// Issuer script commands processed in the last transaction.
     pub scripts: u8,
     /// No online transaction has completed yet (last online ATC = 0).

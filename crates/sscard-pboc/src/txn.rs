@@ -15,13 +15,9 @@ use crate::bits::{Ada, Aip, Cid, Cpp, Ctq, Cvr, IssuerAuthIndicator, ReferenceCo
 use crate::cryptogram::{
     CardKeys, application_cryptogram, cvr, issuer_application_data, terminal_fields,
 };
-use crate::layout::{
-    App, Blob, CFG_EC, CFG_FDDA01, CFG_SM2, FLAG_APP_BLOCKED, FLAG_APP_DEAD, FLAG_DDA_FAILED,
-    FLAG_ISSUER_AUTH_FAILED, FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED,
-    FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED, Obj, bcd_to_u64,
-};
+use crate::layout::{App, AppFlags, Blob, CFG_EC, CFG_FDDA01, CFG_SM2, Obj, bcd_to_u64};
 use crate::layout::{SUITE_REFUSE_SM_REQUEST, SUITE_SM};
-use crate::records::{MAX_LOG_RECORD, append_log, log_values};
+use crate::records::{Log, append_log, transaction_record};
 use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
 use crate::{PbocApplet, PbocCommand};
@@ -34,6 +30,17 @@ fn amount(v: Option<&[u8]>) -> Result<u64> {
     }
 }
 
+/// The terminal's transaction currency `5F2A` is the application currency `9F51`; a
+/// terminal that did not send one is taken at its word (§2.9 domestic checks).
+fn in_app_currency<N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    currency: Option<&[u8]>,
+) -> Result<bool> {
+    let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+    Ok(currency.is_none_or(|c| c == app_currency))
+}
+
 /// The command data of a DOL-driven command, checked against the DOL: `6700` unless it
 /// has exactly the length the DOL asks for (§2.4, §2.5).
 fn check_dol_len(dol: &[u8], data: &[u8]) -> Result<()> {
@@ -42,6 +49,12 @@ fn check_dol_len(dol: &[u8], data: &[u8]) -> Result<()> {
         return Err(Status::WrongLength);
     }
     Ok(())
+}
+
+/// Response format 1: the values one after the other in template `80` (EMV Book 3
+/// §6.5.5.4, §6.5.8.4, §6.5.9.4).
+fn format1(reply: &mut Writer<'_>, values: &[&[u8]]) -> Result<()> {
+    template(reply, 0x80, |w| values.iter().try_for_each(|v| w.raw(v)))
 }
 
 /// Writes `tag { parts… }` into `reply`.
@@ -60,15 +73,14 @@ fn template(
 /// The offline data authentication failures a terminal's TVR reports (EMV Book 3 Annex C5
 /// byte 1: SDA, DDA or CDA failed), as the persistent flags a declined transaction leaves
 /// for the next one's risk management (§2.9 item 1).
-fn tvr_oda_flags(tvr: Option<&[u8]>) -> u16 {
+fn tvr_oda_flags(tvr: Option<&[u8]>) -> AppFlags {
     let tvr = Tvr::from_value(tvr.unwrap_or(&[]));
-    let mut f = 0;
-    if tvr.contains(Tvr::SDA_FAILED) {
-        f |= FLAG_SDA_FAILED;
-    }
-    if tvr.intersects(Tvr::DDA_FAILED | Tvr::CDA_FAILED) {
-        f |= FLAG_DDA_FAILED;
-    }
+    let mut f = AppFlags::empty();
+    f.set(AppFlags::SDA_FAILED, tvr.contains(Tvr::SDA_FAILED));
+    f.set(
+        AppFlags::DDA_FAILED,
+        tvr.intersects(Tvr::DDA_FAILED | Tvr::CDA_FAILED),
+    );
     f
 }
 
@@ -255,12 +267,12 @@ impl PbocApplet {
         let flags = app.flags(ctx)?;
         // A blocked application (6283 at SELECT) still initiates, so that the issuer can
         // unblock it by script after an ARQC; one whose ATC ran out never does.
-        if flags & FLAG_APP_DEAD != 0 {
+        if flags.contains(AppFlags::DEAD) {
             return Err(Status::ConditionsNotSatisfied);
         }
         let atc = app.get_u16(ctx, Obj::Atc)?;
         let Some(atc) = atc.checked_add(1).filter(|a| *a != 0xFFFF) else {
-            ctx.atomic(|c| app.set_flags(c, flags | FLAG_APP_DEAD))?;
+            ctx.atomic(|c| app.set_flags(c, flags | AppFlags::DEAD))?;
             return Err(Status::ConditionsNotSatisfied);
         };
         self.txn.atc = atc;
@@ -277,15 +289,14 @@ impl PbocApplet {
             (false, Some(ttq)) if ttq.contains(Ttq::CONTACTLESS_PBOC) => ec,
             (false, Some(ttq)) if ttq.contains(Ttq::QPBOC) => Path::Qpboc,
             (false, _) => {
-                self.commit_atc(ctx, app, atc, flags)?;
+                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
                 return Err(Status::ConditionsNotSatisfied);
             }
         };
         self.txn.path = path;
         match path {
             Path::Pboc | Path::ElectronicCash => {
-                self.commit_atc(ctx, app, atc, flags)?;
-                let aip = app.cfg.aip_contact;
+                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
                 let mut afl_buf = [0u8; 64];
                 let kind = if path == Path::ElectronicCash {
                     AflKind::ElectronicCash
@@ -293,12 +304,7 @@ impl PbocApplet {
                     AflKind::Contact
                 };
                 let afl = afl(ctx, app, self.txn.rsa, kind, &mut afl_buf)?;
-                let mut body: Vec<u8, 66> = Vec::new();
-                body.extend_from_slice(&aip)
-                    .map_err(|_| Status::MemoryFailure)?;
-                body.extend_from_slice(afl)
-                    .map_err(|_| Status::MemoryFailure)?;
-                template(reply, 0x80, |w| w.raw(&body))?;
+                format1(reply, &[&app.cfg.aip_contact, afl])?;
                 self.txn.phase = Phase::Initiated;
                 Ok(())
             }
@@ -315,22 +321,6 @@ impl PbocApplet {
         }
     }
 
-    /// The ATC of a format-1 GPO, with the "last transaction" script indicators reset
-    /// (they were copied into this transaction's CVR), in one commit.
-    fn commit_atc<N: Nvm>(
-        &self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        atc: u16,
-        flags: u16,
-    ) -> Result<()> {
-        ctx.atomic(|c| {
-            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
-            app.put(c, Obj::ScriptCount, &[0])?;
-            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)
-        })
-    }
-
     /// The contact EC path (§2.3, §2.11): the terminal says it supports EC (`9F7A` = 01),
     /// the amount is within the balance and the single-transaction limit and in the
     /// application currency.
@@ -345,8 +335,7 @@ impl PbocApplet {
         }
         let balance = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
         let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
-        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
+        let same_currency = in_app_currency(ctx, app, self.txn.pdol.value(0x5F2A))?;
         if amount <= balance && single.is_none_or(|s| amount <= s) && same_currency {
             Ok(Path::ElectronicCash)
         } else {
@@ -366,25 +355,24 @@ impl PbocApplet {
         ctx: &mut AppletContext<'_, N>,
         app: &App,
         atc: u16,
-        flags: u16,
+        flags: AppFlags,
         amount: u64,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
         let ttq = Ttq::from_value(self.txn.pdol.value(0x9F66).unwrap_or(&[]));
         let cpp = Cpp::from_be_bytes(app.get_array(ctx, Obj::Cpp)?);
-        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
 
-        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
+        let same_currency = in_app_currency(ctx, app, self.txn.pdol.value(0x5F2A))?;
         let mut online = ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED);
         online |= !app.cfg.has(CFG_EC) || !same_currency;
         online |= balance.is_none_or(|b| amount > b);
         online |= single.is_some_and(|s| amount > s);
         online |= cpp.contains(Cpp::NEW_CARD_CHECK) && self.txn.prior.new_card;
         online |= cpp.contains(Cpp::PIN_TRY_LIMIT_CHECK) && ptc == 0;
-        let blocked = flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked;
+        let blocked = flags.contains(AppFlags::BLOCKED) || self.txn.blocked;
         let decision = if blocked {
             AcType::Aac
         } else if !online {
@@ -393,7 +381,7 @@ impl PbocApplet {
             AcType::Aac
         } else if cpp.contains(Cpp::PREFER_CONTACT_ONLINE) && ttq.contains(Ttq::CONTACT_PBOC) {
             // The terminal has contact: the card asks it to switch.
-            self.commit_atc(ctx, app, atc, flags)?;
+            ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
             self.txn.phase = Phase::QpbocDone;
             return Err(Status::ConditionsNotSatisfied);
         } else {
@@ -443,28 +431,17 @@ impl PbocApplet {
                 _ => None,
             });
         }
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if approved && cpp.contains(Cpp::LOG_QPBOC_OFFLINE) {
-            let format = app.get(ctx, Obj::LogFormat)?;
-            log_values(
-                format.as_slice(),
-                &self.txn,
-                decision.cid(),
-                new_balance,
-                &mut log,
-            )?;
-        }
+        let log = if approved && cpp.contains(Cpp::LOG_QPBOC_OFFLINE) {
+            transaction_record(ctx, app, &self.txn, decision.cid(), new_balance)?
+        } else {
+            Vec::new()
+        };
         ctx.atomic(|c| {
-            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
-            app.put(c, Obj::ScriptCount, &[0])?;
-            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)?;
+            start_transaction(c, app, atc, flags)?;
             if let (true, Some(b)) = (approved, new_balance) {
                 app.put_amount(c, Obj::EcBalance, b)?;
             }
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
 
         // Everything is committed; now the cryptogram may leave the card.
@@ -489,17 +466,8 @@ impl PbocApplet {
                 }
                 None => &[un],
             };
-            if self.txn.rsa {
-                let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
-                let key = rsa_key(ctx, app, &mut buf)?;
-                let signed = rsa_oda::signed_dynamic_data(&key, &dn, terminal)?;
-                copy_signature(&mut sdad, &signed)
-            } else {
-                let key = sm2_key(&mut self.signer, ctx, app)?;
-                let mut sm = [0u8; MAX_SDAD_LEN];
-                let n = signed_dynamic_data(key, &dn, terminal, &mut sm)?;
-                copy_signature(&mut sdad, sm.get(..n).unwrap_or(&[]))
-            }
+            let rsa = self.txn.rsa;
+            sign_dynamic_data(&mut self.signer, ctx, app, rsa, &dn, terminal, &mut sdad)?
         } else {
             0
         };
@@ -629,20 +597,22 @@ impl PbocApplet {
         let flags = app.flags(ctx)?;
         let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
-        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let domestic = in_app_currency(ctx, app, self.txn.terminal(0x5F2A))?;
         let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
         let prior = self.txn.prior;
         let mut card = AcType::Tc;
         let mut velocity = false;
         let mut block = false;
 
-        if flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked {
+        if flags.contains(AppFlags::BLOCKED) || self.txn.blocked {
             // Blocked: never approved offline; at most an ARQC, so that an issuer script
             // can unblock it; GAC2 then declines (EMV CCD-style).
             card = card.min(AcType::Arqc);
         }
-        if prior.flags & (FLAG_SDA_FAILED | FLAG_DDA_FAILED) != 0 {
+        if prior
+            .flags
+            .intersects(AppFlags::SDA_FAILED | AppFlags::DDA_FAILED)
+        {
             card = card.min(AcType::Arqc);
         }
         let ec_offline = self.txn.path == Path::ElectronicCash && requested == AcType::Tc;
@@ -652,22 +622,20 @@ impl PbocApplet {
                 card = AcType::Aac;
             }
         } else {
-            if prior.flags & FLAG_ONLINE_NOT_COMPLETED != 0 {
+            if prior.flags.contains(AppFlags::ONLINE_NOT_COMPLETED) {
                 card = card.min(AcType::Arqc);
             }
-            if prior.flags & FLAG_ISSUER_AUTH_FAILED != 0
+            if prior.flags.contains(AppFlags::ISSUER_AUTH_FAILED)
                 && ada.contains(Ada::ISSUER_AUTH_FAILED_NEXT_ONLINE)
             {
                 card = card.min(AcType::Arqc);
             }
-            if prior.flags & FLAG_SCRIPT_FAILED != 0 && ada.contains(Ada::SCRIPT_FAILED_ONLINE) {
+            if prior.flags.contains(AppFlags::SCRIPT_FAILED)
+                && ada.contains(Ada::SCRIPT_FAILED_ONLINE)
+            {
                 card = card.min(AcType::Arqc);
             }
-            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
-            let lcol = app.get(ctx, Obj::Lcol)?;
-            if let [limit] = lcol.as_slice()
-                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
-            {
+            if self.offline_run_exceeds(ctx, app, Obj::Lcol)? {
                 card = card.min(AcType::Arqc);
                 velocity = true;
             }
@@ -726,11 +694,11 @@ impl PbocApplet {
             (AcType::Tc, true, Some(b)) => Some(b.saturating_sub(amount)),
             (_, _, b) => b,
         };
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if decision == AcType::Tc {
-            let format = app.get(ctx, Obj::LogFormat)?;
-            log_values(format.as_slice(), &self.txn, cid, new_balance, &mut log)?;
-        }
+        let log = if decision == AcType::Tc {
+            transaction_record(ctx, app, &self.txn, cid, new_balance)?
+        } else {
+            Vec::new()
+        };
         let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
         ctx.atomic(|c| {
             let mut f = flags;
@@ -741,23 +709,20 @@ impl PbocApplet {
                     }
                 }
                 AcType::Tc => offline_counters(c, app, amount, domestic)?,
-                AcType::Arqc => f |= FLAG_ONLINE_NOT_COMPLETED,
+                AcType::Arqc => f |= AppFlags::ONLINE_NOT_COMPLETED,
                 AcType::Aac => {}
             }
             if decision != AcType::Arqc {
-                f &= !(FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+                f.remove(AppFlags::SDA_FAILED | AppFlags::DDA_FAILED);
                 if decision == AcType::Aac {
                     f |= tvr_flags;
                 }
             }
             if block {
-                f |= FLAG_APP_BLOCKED;
+                f |= AppFlags::BLOCKED;
             }
             app.set_flags(c, f)?;
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
 
         let keys = CardKeys::load(ctx, app)?;
@@ -770,6 +735,20 @@ impl PbocApplet {
             Phase::Completed
         };
         Ok(())
+    }
+
+    /// More transactions since the last online one than the consecutive offline limit
+    /// `limit` allows (`9F58` lower, `9F59` upper; not personalized: no limit), §2.9 item 6.
+    fn offline_run_exceeds<N: Nvm>(
+        &self,
+        ctx: &AppletContext<'_, N>,
+        app: &App,
+        limit: Obj,
+    ) -> Result<bool> {
+        let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
+        let limit = app.get(ctx, limit)?;
+        Ok(matches!(limit.as_slice(), [limit]
+            if self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)))
     }
 
     /// EC consistency (§2.9 item 2, JR/T 0025.13 §7.4.5 via the applet): every value
@@ -808,15 +787,8 @@ impl PbocApplet {
         let ac =
             application_cryptogram(keys, atc, &terminal_fields(dol), app.cfg.aip_contact, &cvr);
         let (iad, iad_len) = issuer_application_data(app, keys, atc, &cvr, balance);
-        let mut body: Vec<u8, 40> = Vec::new();
-        let push = |b: &mut Vec<u8, 40>, s: &[u8]| {
-            b.extend_from_slice(s).map_err(|_| Status::MemoryFailure)
-        };
-        push(&mut body, &[cid.bits()])?;
-        push(&mut body, &atc.to_be_bytes())?;
-        push(&mut body, &ac)?;
-        push(&mut body, iad.get(..iad_len).unwrap_or(&[]))?;
-        template(reply, 0x80, |w| w.raw(&body))?;
+        let iad = iad.get(..iad_len).unwrap_or(&[]);
+        format1(reply, &[&[cid.bits()], &atc.to_be_bytes(), &ac, iad])?;
         Ok(ac)
     }
 
@@ -848,20 +820,15 @@ impl PbocApplet {
         let mandatory = indicator.contains(IssuerAuthIndicator::MANDATORY)
             || ada.contains(Ada::ISSUER_AUTH_MANDATORY);
         let amount = amount(self.txn.terminal(0x9F02))?;
-        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let domestic = in_app_currency(ctx, app, self.txn.terminal(0x5F2A))?;
         let auth = self.txn.issuer_auth;
         let mut card = AcType::Tc;
-        if flags & (FLAG_APP_BLOCKED | FLAG_APP_DEAD) != 0 || self.txn.blocked {
+        if flags.intersects(AppFlags::BLOCKED | AppFlags::DEAD) || self.txn.blocked {
             card = AcType::Aac;
         }
         if unable {
             self.txn.cvr |= Cvr::UNABLE_TO_GO_ONLINE;
-            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
-            let ucol = app.get(ctx, Obj::Ucol)?;
-            if let [limit] = ucol.as_slice()
-                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
-            {
+            if self.offline_run_exceeds(ctx, app, Obj::Ucol)? {
                 card = AcType::Aac;
                 self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
             }
@@ -897,24 +864,26 @@ impl PbocApplet {
         let online_success = !unable
             && approved
             && (auth == IssuerAuth::Passed || (auth == IssuerAuth::NotPerformed && !mandatory));
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if decision == AcType::Tc {
-            let format = app.get(ctx, Obj::LogFormat)?;
+        let log = if decision == AcType::Tc {
             let balance = app.get_amount(ctx, Obj::EcBalance)?;
-            log_values(format.as_slice(), &self.txn, cid, balance, &mut log)?;
-        }
+            transaction_record(ctx, app, &self.txn, cid, balance)?
+        } else {
+            Vec::new()
+        };
         let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
         let atc = self.txn.atc;
         ctx.atomic(|c| {
-            let mut f = flags & !(FLAG_ONLINE_NOT_COMPLETED | FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+            let mut f = flags.difference(
+                AppFlags::ONLINE_NOT_COMPLETED | AppFlags::SDA_FAILED | AppFlags::DDA_FAILED,
+            );
             if decision == AcType::Aac {
                 f |= tvr_flags;
             }
             if !unable {
-                f &= !(FLAG_ISSUER_AUTH_FAILED | FLAG_ISSUER_AUTH_NOT_PERFORMED);
+                f.remove(AppFlags::ISSUER_AUTH_FAILED | AppFlags::ISSUER_AUTH_NOT_PERFORMED);
                 match auth {
-                    IssuerAuth::Failed => f |= FLAG_ISSUER_AUTH_FAILED,
-                    IssuerAuth::NotPerformed => f |= FLAG_ISSUER_AUTH_NOT_PERFORMED,
+                    IssuerAuth::Failed => f |= AppFlags::ISSUER_AUTH_FAILED,
+                    IssuerAuth::NotPerformed => f |= AppFlags::ISSUER_AUTH_NOT_PERFORMED,
                     IssuerAuth::Passed => {}
                 }
             }
@@ -927,10 +896,7 @@ impl PbocApplet {
                 offline_counters(c, app, amount, domestic)?;
             }
             app.set_flags(c, f)?;
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
         let keys = CardKeys::load(ctx, app)?;
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
@@ -1002,20 +968,60 @@ impl PbocApplet {
         number[0] = a0;
         number[1] = a1;
         ctx.random(number.get_mut(2..).unwrap_or(&mut []));
-        if self.txn.rsa {
-            // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
-            let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
-            let key = rsa_key(ctx, app, &mut buf)?;
-            let sdad = rsa_oda::signed_dynamic_data(&key, &number, &[cmd.data()])?;
-            self.txn.cvr |= Cvr::DDA_PERFORMED;
-            return template(reply, 0x80, |w| w.raw(&sdad));
-        }
-        let key = sm2_key(&mut self.signer, ctx, app)?;
-        let mut sdad = [0u8; MAX_SDAD_LEN];
-        let n = signed_dynamic_data(key, &number, &[cmd.data()], &mut sdad)?;
+        // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
+        let mut sdad = [0u8; rsa_oda::MAX_MODULUS_LEN];
+        let rsa = self.txn.rsa;
+        let n = sign_dynamic_data(
+            &mut self.signer,
+            ctx,
+            app,
+            rsa,
+            &number,
+            &[cmd.data()],
+            &mut sdad,
+        )?;
         self.txn.cvr |= Cvr::DDA_PERFORMED;
-        template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
+        format1(reply, &[sdad.get(..n).unwrap_or(&[])])
     }
+}
+
+/// The signed dynamic application data `9F4B` over the ICC dynamic number and the
+/// terminal's data, with the ICC key of the algorithm GPO chose: RSA (EMV Book 2 §6.5) or
+/// SM2 ([`crate::assumed_sm2_oda`]). Written into `out`; returns its length.
+fn sign_dynamic_data<N: Nvm>(
+    signer: &mut SignerCache,
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    rsa: bool,
+    icc_number: &[u8],
+    terminal: &[&[u8]],
+    out: &mut [u8; rsa_oda::MAX_MODULUS_LEN],
+) -> Result<usize> {
+    if rsa {
+        let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
+        let key = rsa_key(ctx, app, &mut buf)?;
+        let signed = rsa_oda::signed_dynamic_data(&key, icc_number, terminal)?;
+        Ok(copy_signature(out, &signed))
+    } else {
+        let key = sm2_key(signer, ctx, app)?;
+        let mut sm = [0u8; MAX_SDAD_LEN];
+        let n = signed_dynamic_data(key, icc_number, terminal, &mut sm)?;
+        Ok(copy_signature(out, sm.get(..n).unwrap_or(&[])))
+    }
+}
+
+/// What every GPO that got as far as the ATC commits, inside the caller's transaction: the
+/// new ATC, and the "last transaction" script indicators reset (they were copied into
+/// this transaction's CVR).
+fn start_transaction<N: Nvm>(
+    ctx: &mut AppletContext<'_, N>,
+    app: &App,
+    atc: u16,
+    flags: AppFlags,
+) -> Result<()> {
+    app.put(ctx, Obj::Atc, &atc.to_be_bytes())?;
+    app.put(ctx, Obj::ScriptCount, &[0])?;
+    app.set_flags(ctx, flags.difference(AppFlags::SCRIPT_FAILED))
 }
 
 /// Copies a signature into the GPO's buffer; returns its length.
