@@ -388,7 +388,7 @@ pub(crate) const OBJECTS: [ObjDef; 38] = [
     def(0, 6, false, false),      // CTTA
     def(0, 1, false, false),      // consecutive offline transactions
     def(0, 1, false, false),      // consecutive offline international transactions
-    def(0, 2, false, false),      // persistent flags, see `FLAG_*`
+    def(0, 2, false, false),      // persistent flags, see `AppFlags`
     def(0, 1, false, false),      // script commands of the last transaction
     def(0, 1, false, false),      // issuer authentication failures
     def(0, 1, false, false),      // transaction log head

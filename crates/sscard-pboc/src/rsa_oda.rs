@@ -457,36 +457,42 @@ pub struct Certificate {
     pub remainder: Block,
 }
 
-/// `fields ‖ leftmost (room) bytes of the key, BB-padded` and the key's remainder.
-fn certificate_body(
+/// A public key certificate signed by `signer` (Book 2 §5.3, §6.3): `fields ‖ 01 ‖ 01 ‖
+/// N ‖ e length ‖ leftmost bytes of the modulus, BB-padded`, the hash over those ‖ the
+/// modulus remainder ‖ the exponent ‖ `static_data`.
+fn certify(
     signer: &RsaPrivateKey<'_>,
-    fields: &[u8],
+    fields: &[&[u8]],
     key: &PublicKey<'_>,
-) -> Result<(Block, Block)> {
-    let data_len = signer.len() - HASH_LEN - 2;
-    let room = data_len
-        .checked_sub(fields.len())
-        .ok_or(Status::WrongData)?;
-    let (inside, remainder) = key.modulus.split_at(key.modulus.len().min(room));
-    let mut data = Block::new();
-    data.extend_from_slice(fields)
-        .map_err(|_| Status::WrongData)?;
-    data.extend_from_slice(inside)
-        .map_err(|_| Status::WrongData)?;
-    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
-    let mut rest = Block::new();
-    rest.extend_from_slice(remainder)
-        .map_err(|_| Status::WrongData)?;
-    Ok((data, rest))
-}
-
-fn key_lengths(key: &PublicKey<'_>) -> Result<(u8, u8)> {
+    static_data: &[u8],
+) -> Result<Certificate> {
     let n = u8::try_from(key.modulus.len()).map_err(|_| Status::WrongData)?;
     let e = u8::try_from(key.exponent.len()).map_err(|_| Status::WrongData)?;
     if !matches!(key.exponent, [0x03] | [0x01, 0x00, 0x01]) {
         return Err(Status::WrongData);
     }
-    Ok((n, e))
+    let algorithms_and_lengths = [HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e];
+    let data_len = signer.len() - HASH_LEN - 2;
+    let mut data = Block::new();
+    for part in fields.iter().chain([&&algorithms_and_lengths[..]]) {
+        data.extend_from_slice(part)
+            .map_err(|_| Status::WrongData)?;
+    }
+    let room = data_len.checked_sub(data.len()).ok_or(Status::WrongData)?;
+    let (inside, rest) = key.modulus.split_at(key.modulus.len().min(room));
+    data.extend_from_slice(inside)
+        .map_err(|_| Status::WrongData)?;
+    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
+    let mut remainder = Block::new();
+    remainder
+        .extend_from_slice(rest)
+        .map_err(|_| Status::WrongData)?;
+    let certificate =
+        signer.sign_recoverable_wide(&data, &[&remainder, key.exponent, static_data])?;
+    Ok(Certificate {
+        certificate,
+        remainder,
+    })
 }
 
 /// Issuer public key certificate (`90`) signed by the CA, Book 2 Table 6: `02 ‖ issuer
@@ -502,32 +508,9 @@ pub fn issuer_certificate(
     serial: [u8; 3],
     issuer: &PublicKey<'_>,
 ) -> Result<Certificate> {
-    let (n, e) = key_lengths(issuer)?;
-    let [i0, i1, i2, i3] = issuer_id;
-    let [m, y] = expiry_mmyy;
-    let [s0, s1, s2] = serial;
-    let fields = [
-        ISSUER_CERTIFICATE_FORMAT,
-        i0,
-        i1,
-        i2,
-        i3,
-        m,
-        y,
-        s0,
-        s1,
-        s2,
-        HASH_ALGORITHM_SHA1,
-        PUBLIC_KEY_ALGORITHM_RSA,
-        n,
-        e,
-    ];
-    let (data, remainder) = certificate_body(ca, &fields, issuer)?;
-    let certificate = ca.sign_recoverable_wide(&data, &[&remainder, issuer.exponent])?;
-    Ok(Certificate {
-        certificate,
-        remainder,
-    })
+    let format = [ISSUER_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 4] = [&format, &issuer_id, &expiry_mmyy, &serial];
+    certify(ca, &fields, issuer, &[])
 }
 
 /// ICC public key certificate (`9F46`) signed by the issuer, Book 2 Table 14: `04 ‖
@@ -545,25 +528,9 @@ pub fn icc_certificate(
     icc: &PublicKey<'_>,
     static_data: &[u8],
 ) -> Result<Certificate> {
-    let (n, e) = key_lengths(icc)?;
-    let mut fields: Vec<u8, 20> = Vec::new();
-    let push =
-        |f: &mut Vec<u8, 20>, b: &[u8]| f.extend_from_slice(b).map_err(|_| Status::WrongData);
-    push(&mut fields, &[ICC_CERTIFICATE_FORMAT])?;
-    push(&mut fields, &pan)?;
-    push(&mut fields, &expiry_mmyy)?;
-    push(&mut fields, &serial)?;
-    push(
-        &mut fields,
-        &[HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e],
-    )?;
-    let (data, remainder) = certificate_body(issuer, &fields, icc)?;
-    let certificate =
-        issuer.sign_recoverable_wide(&data, &[&remainder, icc.exponent, static_data])?;
-    Ok(Certificate {
-        certificate,
-        remainder,
-    })
+    let format = [ICC_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 4] = [&format, &pan, &expiry_mmyy, &serial];
+    certify(issuer, &fields, icc, static_data)
 }
 
 /// Signed static application data (`93`), Book 2 Table 7: `03 ‖ 01 ‖ data

@@ -282,7 +282,14 @@ impl PbocApplet {
             new_card: app.get_u16(ctx, Obj::LastOnlineAtc)? == 0,
         };
         let amount = amount(self.txn.pdol.value(0x9F02))?;
-        let ec = self.ec_possible(ctx, app, amount)?;
+        // The contact EC path (§2.3, §2.11): the terminal supports EC (`9F7A` = 01) and
+        // electronic cash covers the amount.
+        let ec_terminal = self.txn.pdol.value(0x9F7A) == Some(&[0x01]);
+        let ec = if ec_terminal && amount != 0 && self.ec_covers(ctx, app, amount)? {
+            Path::ElectronicCash
+        } else {
+            Path::Pboc
+        };
         let ttq = self.txn.pdol.value(0x9F66).filter(|t| !t.is_empty());
         let path = match (contact, ttq.map(Ttq::from_value)) {
             (true, _) => ec,
@@ -321,26 +328,24 @@ impl PbocApplet {
         }
     }
 
-    /// The contact EC path (§2.3, §2.11): the terminal says it supports EC (`9F7A` = 01),
-    /// the amount is within the balance and the single-transaction limit and in the
+    /// Electronic cash can pay `amount` offline (§2.11, §2.12): it is personalized, and the
+    /// amount is within the EC balance and the single-transaction limit and in the
     /// application currency.
-    fn ec_possible<N: Nvm>(
+    fn ec_covers<N: Nvm>(
         &self,
         ctx: &AppletContext<'_, N>,
         app: &App,
         amount: u64,
-    ) -> Result<Path> {
-        if !app.cfg.has(CFG_EC) || self.txn.pdol.value(0x9F7A) != Some(&[0x01]) || amount == 0 {
-            return Ok(Path::Pboc);
+    ) -> Result<bool> {
+        if !app.cfg.has(CFG_EC) {
+            return Ok(false);
         }
-        let balance = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
+        let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
         let same_currency = in_app_currency(ctx, app, self.txn.pdol.value(0x5F2A))?;
-        if amount <= balance && single.is_none_or(|s| amount <= s) && same_currency {
-            Ok(Path::ElectronicCash)
-        } else {
-            Ok(Path::Pboc)
-        }
+        Ok(balance.is_some_and(|b| amount <= b)
+            && single.is_none_or(|s| amount <= s)
+            && same_currency)
     }
 
     /// qPBOC GPO (§2.12, applet `qPBOCGPOProcess`): the card decides at once. Offline
@@ -362,14 +367,10 @@ impl PbocApplet {
         let ttq = Ttq::from_value(self.txn.pdol.value(0x9F66).unwrap_or(&[]));
         let cpp = Cpp::from_be_bytes(app.get_array(ctx, Obj::Cpp)?);
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
-        let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
 
-        let same_currency = in_app_currency(ctx, app, self.txn.pdol.value(0x5F2A))?;
         let mut online = ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED);
-        online |= !app.cfg.has(CFG_EC) || !same_currency;
-        online |= balance.is_none_or(|b| amount > b);
-        online |= single.is_some_and(|s| amount > s);
+        online |= !self.ec_covers(ctx, app, amount)?;
         online |= cpp.contains(Cpp::NEW_CARD_CHECK) && self.txn.prior.new_card;
         online |= cpp.contains(Cpp::PIN_TRY_LIMIT_CHECK) && ptc == 0;
         let blocked = flags.contains(AppFlags::BLOCKED) || self.txn.blocked;
@@ -725,8 +726,7 @@ impl PbocApplet {
             append_log(c, app, Log::Transactions, &log)
         })?;
 
-        let keys = CardKeys::load(ctx, app)?;
-        let ac = self.respond_ac(ctx, app, &keys, &self.txn.cdol1, cid, new_balance, reply)?;
+        let ac = self.respond_ac(ctx, app, &self.txn.cdol1, cid, new_balance, reply)?;
         self.txn.ac1 = ac;
         self.txn.went_online = decision == AcType::Arqc;
         self.txn.phase = if decision == AcType::Arqc {
@@ -770,18 +770,18 @@ impl PbocApplet {
         true
     }
 
-    /// Builds CVR, cryptogram and IAD and answers format 1 `80 CID ATC AC IAD`.
-    #[allow(clippy::too_many_arguments)]
+    /// Builds CVR, cryptogram and IAD over the terminal data of `dol` and answers format 1
+    /// `80 CID ATC AC IAD`.
     fn respond_ac<N: Nvm>(
         &self,
         ctx: &AppletContext<'_, N>,
         app: &App,
-        keys: &CardKeys,
         dol: &TermData,
         cid: Cid,
         balance: Option<u64>,
         reply: &mut Writer<'_>,
     ) -> Result<[u8; 8]> {
+        let keys = &CardKeys::load(ctx, app)?;
         let atc = self.txn.atc;
         let cvr = cvr(ctx, app, &self.txn)?;
         let ac =
@@ -898,9 +898,8 @@ impl PbocApplet {
             app.set_flags(c, f)?;
             append_log(c, app, Log::Transactions, &log)
         })?;
-        let keys = CardKeys::load(ctx, app)?;
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
-        self.respond_ac(ctx, app, &keys, &self.txn.cdol2, cid, balance, reply)?;
+        self.respond_ac(ctx, app, &self.txn.cdol2, cid, balance, reply)?;
         self.txn.phase = Phase::Completed;
         Ok(())
     }
