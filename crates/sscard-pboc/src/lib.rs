@@ -36,7 +36,9 @@
 //! Commands are parsed once into a typed [`PbocCommand`] (`TryFrom<&CommandView>`), then
 //! one exhaustive `match` over what is selected and the command runs it
 //! (`PbocApplet::run`); which command may run when in the transaction is one exhaustive
-//! `match` over `(Phase, PbocCommand)` (`PbocApplet::gate`).
+//! `match` over `(Phase, PbocCommand)` (`PbocApplet::gate`). The EMV and PBOC bit sets
+//! the card reads and writes (AIP, TVR, CVR, TTQ, CTQ, CPP, ADA, CID, …) are types of
+//! [`bits`], each flag named with its byte and bit.
 //!
 //! # Directory selection across interfaces (a documented choice)
 //!
