@@ -142,6 +142,25 @@ fn copy_into(out: &mut [u8], parts: &[&[u8]]) -> usize {
     at
 }
 
+/// Hash and public key algorithm indicators and key length of a certified SM2 key.
+const CERTIFIED_KEY: [u8; 3] = [HASH_ALGORITHM_SM3, PUBLIC_KEY_ALGORITHM_SM2, 0x40];
+
+/// `fields ‖ signature`, the signer's SM2 signature over `fields ‖ static_data`: the
+/// shape of every object below.
+fn sign_fields<const L: usize>(
+    signer: &Sm2KeyPair,
+    fields: &[&[u8]],
+    static_data: &[u8],
+) -> Result<[u8; L]> {
+    let mut out = [0u8; L];
+    let n = copy_into(&mut out, fields);
+    let sig = signer
+        .sign_parts(SM2_DEFAULT_ID, &[out.get(..n).unwrap_or(&[]), static_data])
+        .map_err(|_| Status::MemoryFailure)?;
+    copy_into(out.get_mut(n..).unwrap_or(&mut []), &[&sig]);
+    Ok(out)
+}
+
 /// Issuer public key certificate (`90`) signed by `ca` (issuer-side tool).
 ///
 /// # Errors
@@ -153,25 +172,16 @@ pub fn issuer_certificate(
     serial: [u8; 3],
     issuer_public: &[u8; 64],
 ) -> Result<[u8; ISSUER_CERTIFICATE_LEN]> {
-    let mut out = [0u8; ISSUER_CERTIFICATE_LEN];
-    let head = [ISSUER_CERTIFICATE_FORMAT];
-    let algs = [HASH_ALGORITHM_SM3, PUBLIC_KEY_ALGORITHM_SM2, 0x40];
-    let n = copy_into(
-        &mut out,
-        &[
-            &head,
-            &issuer_id,
-            &expiry_mmyy,
-            &serial,
-            &algs,
-            issuer_public,
-        ],
-    );
-    let sig = ca
-        .sign(SM2_DEFAULT_ID, out.get(..n).unwrap_or(&[]))
-        .map_err(|_| Status::MemoryFailure)?;
-    copy_into(out.get_mut(n..).unwrap_or(&mut []), &[&sig]);
-    Ok(out)
+    let format = [ISSUER_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 6] = [
+        &format,
+        &issuer_id,
+        &expiry_mmyy,
+        &serial,
+        &CERTIFIED_KEY,
+        issuer_public,
+    ];
+    sign_fields(ca, &fields, &[])
 }
 
 /// ICC public key certificate (`9F46`) signed by `issuer` over its fields and the
@@ -187,18 +197,16 @@ pub fn icc_certificate(
     icc_public: &[u8; 64],
     static_data: &[u8],
 ) -> Result<[u8; ICC_CERTIFICATE_LEN]> {
-    let mut out = [0u8; ICC_CERTIFICATE_LEN];
-    let head = [ICC_CERTIFICATE_FORMAT];
-    let algs = [HASH_ALGORITHM_SM3, PUBLIC_KEY_ALGORITHM_SM2, 0x40];
-    let n = copy_into(
-        &mut out,
-        &[&head, &pan, &expiry_mmyy, &serial, &algs, icc_public],
-    );
-    let sig = issuer
-        .sign_parts(SM2_DEFAULT_ID, &[out.get(..n).unwrap_or(&[]), static_data])
-        .map_err(|_| Status::MemoryFailure)?;
-    copy_into(out.get_mut(n..).unwrap_or(&mut []), &[&sig]);
-    Ok(out)
+    let format = [ICC_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 6] = [
+        &format,
+        &pan,
+        &expiry_mmyy,
+        &serial,
+        &CERTIFIED_KEY,
+        icc_public,
+    ];
+    sign_fields(issuer, &fields, static_data)
 }
 
 /// Signed static application data (`93`) (issuer-side tool).
@@ -210,13 +218,8 @@ pub fn signed_static_data(
     dac: [u8; 2],
     static_data: &[u8],
 ) -> Result<[u8; SSAD_LEN]> {
-    let mut out = [0u8; SSAD_LEN];
     let head = [SSAD_FORMAT_SM2, HASH_ALGORITHM_SM3, dac[0], dac[1]];
-    let sig = issuer
-        .sign_parts(SM2_DEFAULT_ID, &[&head, static_data])
-        .map_err(|_| Status::MemoryFailure)?;
-    copy_into(&mut out, &[&head, &sig]);
-    Ok(out)
+    sign_fields(issuer, &[&head], static_data)
 }
 
 #[cfg(test)]

@@ -12,11 +12,8 @@ use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
 use zeroize::Zeroizing;
 
-use crate::layout::{
-    App, Blob, CFG_EC, CFG_IAD_EC_BALANCE, FLAG_DDA_FAILED, FLAG_ISSUER_AUTH_FAILED,
-    FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED, FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED,
-    Obj, u64_to_bcd6,
-};
+use crate::bits::Cvr;
+use crate::layout::{App, AppFlags, Blob, CFG_EC, CFG_IAD_EC_BALANCE, Obj, u64_to_bcd6};
 use crate::state::{TermData, Transaction};
 
 /// The three UDKs (AC, MAC, ENC), wiped when dropped.
@@ -99,23 +96,33 @@ pub(crate) fn cvr<N: Nvm>(
     app: &App,
     txn: &Transaction,
 ) -> Result<[u8; 4]> {
-    let [b1, mut b2, mut b3] = txn.cvr;
-    let f = txn.prior.flags;
-    let bit = |flag: u16, value: u8| if f & flag != 0 { value } else { 0 };
-    b2 |= bit(FLAG_ONLINE_NOT_COMPLETED, 0x80);
+    let mut cvr = txn.cvr;
+    for (flag, bit) in [
+        (
+            AppFlags::ONLINE_NOT_COMPLETED,
+            Cvr::LAST_ONLINE_NOT_COMPLETED,
+        ),
+        (AppFlags::ISSUER_AUTH_FAILED, Cvr::LAST_ISSUER_AUTH_FAILED),
+        (
+            AppFlags::ISSUER_AUTH_NOT_PERFORMED,
+            Cvr::ISSUER_AUTH_NOT_PERFORMED,
+        ),
+        (AppFlags::SDA_FAILED, Cvr::LAST_SDA_FAILED),
+        (AppFlags::SCRIPT_FAILED, Cvr::LAST_SCRIPT_FAILED),
+        (AppFlags::DDA_FAILED, Cvr::LAST_DDA_FAILED),
+    ] {
+        if txn.prior.flags.contains(flag) {
+            cvr |= bit;
+        }
+    }
     if app.get_u8(ctx, Obj::PinTryCounter)? == 0 {
-        b2 |= 0x40;
+        cvr |= Cvr::PIN_TRY_LIMIT_EXCEEDED;
     }
     if txn.prior.new_card {
-        b2 |= 0x10;
+        cvr |= Cvr::NEW_CARD;
     }
-    b2 |= bit(FLAG_ISSUER_AUTH_FAILED, 0x08);
-    b2 |= bit(FLAG_ISSUER_AUTH_NOT_PERFORMED, 0x04);
-    b2 |= bit(FLAG_SDA_FAILED, 0x01);
-    b3 |= (txn.prior.scripts.min(15)) << 4;
-    b3 |= bit(FLAG_SCRIPT_FAILED, 0x08);
-    b3 |= bit(FLAG_DDA_FAILED, 0x04);
-    Ok([0x03, b1, b2, b3])
+    cvr |= Cvr::script_count(txn.prior.scripts);
+    Ok(cvr.to_value())
 }
 
 /// Longest IAD: 8 bytes of the JR/T 0025 part + `0A` + 10 bytes of discretionary data.

@@ -19,6 +19,7 @@
 //! written only inside a transaction of the core's journaled store, so a power cut leaves
 //! each command's changes all there or not at all (spec/reliability.md §A1.4).
 
+use bitflags::bitflags;
 use sscard_core::AppletContext;
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
@@ -387,7 +388,7 @@ pub(crate) const OBJECTS: [ObjDef; 38] = [
     def(0, 6, false, false),      // CTTA
     def(0, 1, false, false),      // consecutive offline transactions
     def(0, 1, false, false),      // consecutive offline international transactions
-    def(0, 2, false, false),      // persistent flags, see `FLAG_*`
+    def(0, 2, false, false),      // persistent flags, see `AppFlags`
     def(0, 1, false, false),      // script commands of the last transaction
     def(0, 1, false, false),      // issuer authentication failures
     def(0, 1, false, false),      // transaction log head
@@ -475,22 +476,30 @@ pub(crate) const ALL_OBJECTS: [Obj; 38] = [
     Obj::LoadCount,
 ];
 
-/// Persistent flag: the last transaction asked for an ARQC and never completed GAC2.
-pub(crate) const FLAG_ONLINE_NOT_COMPLETED: u16 = 0x0001;
-/// Persistent flag: issuer authentication failed on the last online transaction.
-pub(crate) const FLAG_ISSUER_AUTH_FAILED: u16 = 0x0002;
-/// Persistent flag: issuer authentication was not performed after online authorization.
-pub(crate) const FLAG_ISSUER_AUTH_NOT_PERFORMED: u16 = 0x0004;
-/// Persistent flag: SDA failed on the last transaction and it was declined.
-pub(crate) const FLAG_SDA_FAILED: u16 = 0x0008;
-/// Persistent flag: DDA failed on the last transaction and it was declined.
-pub(crate) const FLAG_DDA_FAILED: u16 = 0x0010;
-/// Persistent flag: an issuer script command failed on the last transaction.
-pub(crate) const FLAG_SCRIPT_FAILED: u16 = 0x0020;
-/// Persistent flag: the application is blocked (APPLICATION BLOCK, ADA PIN rules).
-pub(crate) const FLAG_APP_BLOCKED: u16 = 0x0040;
-/// Persistent flag: the application is blocked for ever (ATC exhausted).
-pub(crate) const FLAG_APP_DEAD: u16 = 0x0080;
+bitflags! {
+    /// The application's persistent indicators, object [`Obj::Flags`] (2 bytes,
+    /// big-endian): what a transaction leaves for the next one's CVR and risk management
+    /// (§2.7, §2.9) and whether the application is blocked. The card's own layout.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(crate) struct AppFlags: u16 {
+        /// The last transaction asked for an ARQC and never completed GAC2.
+        const ONLINE_NOT_COMPLETED = 0x0001;
+        /// Issuer authentication failed on the last online transaction.
+        const ISSUER_AUTH_FAILED = 0x0002;
+        /// Issuer authentication was not performed after online authorization.
+        const ISSUER_AUTH_NOT_PERFORMED = 0x0004;
+        /// SDA failed on the last transaction and it was declined.
+        const SDA_FAILED = 0x0008;
+        /// DDA failed on the last transaction and it was declined.
+        const DDA_FAILED = 0x0010;
+        /// An issuer script command failed on the last transaction.
+        const SCRIPT_FAILED = 0x0020;
+        /// The application is blocked (APPLICATION BLOCK, ADA PIN rules).
+        const BLOCKED = 0x0040;
+        /// The application is blocked for ever (ATC exhausted).
+        const DEAD = 0x0080;
+    }
+}
 
 /// A value read from an object slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -607,12 +616,12 @@ impl App {
         self.put(ctx, obj, &u64_to_bcd6(v))
     }
 
-    pub fn flags<N: Nvm>(&self, ctx: &AppletContext<'_, N>) -> Result<u16> {
-        self.get_u16(ctx, Obj::Flags)
+    pub fn flags<N: Nvm>(&self, ctx: &AppletContext<'_, N>) -> Result<AppFlags> {
+        Ok(AppFlags::from_bits_retain(self.get_u16(ctx, Obj::Flags)?))
     }
 
-    pub fn set_flags<N: Nvm>(&self, ctx: &mut AppletContext<'_, N>, flags: u16) -> Result<()> {
-        self.put(ctx, Obj::Flags, &flags.to_be_bytes())
+    pub fn set_flags<N: Nvm>(&self, ctx: &mut AppletContext<'_, N>, flags: AppFlags) -> Result<()> {
+        self.put(ctx, Obj::Flags, &flags.bits().to_be_bytes())
     }
 
     /// Location (offset, length) of a blob.
@@ -621,13 +630,7 @@ impl App {
         ctx: &AppletContext<'_, N>,
         blob: Blob,
     ) -> Result<(usize, usize)> {
-        let mut e = [0u8; 4];
-        ctx.read(self.cfg.blob_dir_at() + 4 * blob as usize, &mut e)?;
-        let [a, b, c, d] = e;
-        Ok((
-            usize::from(u16::from_be_bytes([a, b])),
-            usize::from(u16::from_be_bytes([c, d])),
-        ))
+        read_span(ctx, self.cfg.blob_dir_at() + 4 * blob as usize)
     }
 
     /// Reads a blob into `buf`; returns the filled part (`6A84`-free: a blob larger than
@@ -645,8 +648,9 @@ impl App {
     }
 }
 
-/// Reads an (offset, length) pair at `at` in the region header.
-pub(crate) fn header_span<N: Nvm>(ctx: &AppletContext<'_, N>, at: usize) -> Result<(usize, usize)> {
+/// Reads an (offset, length) pair, two big-endian u16, at `at` in the region (header
+/// fields and blob directory entries alike).
+pub(crate) fn read_span<N: Nvm>(ctx: &AppletContext<'_, N>, at: usize) -> Result<(usize, usize)> {
     let mut e = [0u8; 4];
     ctx.read(at, &mut e)?;
     let [a, b, c, d] = e;

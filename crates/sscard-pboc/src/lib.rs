@@ -33,8 +33,12 @@
 //! transaction's CVR bits, issuer authentication and script state) is in the
 //! [`PbocApplet`] value and is wiped by `deselect` (the core calls it at power-off).
 //!
-//! Commands are parsed once into a typed [`Command`]; which command may run when is one
-//! exhaustive `match` over `(Phase, Command)` (`PbocApplet::gate`).
+//! Commands are parsed once into a typed [`PbocCommand`] (`TryFrom<&CommandView>`), then
+//! one exhaustive `match` over what is selected and the command runs it
+//! (`PbocApplet::run`); which command may run when in the transaction is one exhaustive
+//! `match` over `(Phase, PbocCommand)` (`PbocApplet::gate`). The EMV and PBOC bit sets
+//! the card reads and writes (AIP, TVR, CVR, TTQ, CTQ, CPP, ADA, CID, …) are types of
+//! [`bits`], each flag named with its byte and bit.
 //!
 //! # Directory selection across interfaces (a documented choice)
 //!
@@ -84,6 +88,8 @@
 extern crate std;
 
 pub mod assumed_sm2_oda;
+pub mod bits;
+mod command;
 mod cryptogram;
 pub mod layout;
 pub mod perso;
@@ -96,6 +102,7 @@ mod state;
 pub mod status;
 mod txn;
 
+pub use command::{PbocCommand, ScriptCommand};
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};
 pub use perso::{
     Application, ElectronicCash, Keys, LogSpec, OdaAlgorithms, PbocPersonalization, PersoError,
@@ -108,8 +115,8 @@ use sscard_core::status::{Result, Status};
 use sscard_core::{Applet, AppletContext, Interface};
 
 use layout::{
-    App, CARD_BLOCKED, FLAG_APP_BLOCKED, FLAG_APP_DEAD, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE,
-    FLAG_PSE_CONTACTLESS, MAGIC, header, header_span,
+    App, AppFlags, CARD_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE, FLAG_PSE_CONTACTLESS,
+    MAGIC, header, read_span,
 };
 use perso::{PPSE_NAME, PSE_NAME};
 use state::{Phase, Selection, Transaction};
@@ -136,113 +143,6 @@ impl Default for PbocApplet {
     }
 }
 
-/// Issuer script commands (§2.8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScriptCommand {
-    /// `84 1E` APPLICATION BLOCK.
-    ApplicationBlock,
-    /// `84 18` APPLICATION UNBLOCK.
-    ApplicationUnblock,
-    /// `84 16` CARD BLOCK.
-    CardBlock,
-    /// `84 24` PIN CHANGE/UNBLOCK.
-    PinChangeUnblock,
-    /// `04 DA` PUT DATA.
-    PutData,
-    /// `04 DC` UPDATE RECORD.
-    UpdateRecord,
-}
-
-/// A command of the financial application, parsed from the APDU header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// `80 A8` GET PROCESSING OPTIONS.
-    GetProcessingOptions,
-    /// `00 B2` READ RECORD of `record` in `sfi`.
-    ReadRecord {
-        /// Short file identifier (1–31).
-        sfi: u8,
-        /// Record number.
-        record: u8,
-    },
-    /// `80 CA` GET DATA of `tag`.
-    GetData {
-        /// The requested tag (P1 P2).
-        tag: u16,
-    },
-    /// `00 20` VERIFY (offline plaintext PIN).
-    Verify,
-    /// `80 AE` GENERATE APPLICATION CRYPTOGRAM.
-    GenerateAc,
-    /// `00 82` EXTERNAL AUTHENTICATE.
-    ExternalAuthenticate,
-    /// `00 88` INTERNAL AUTHENTICATE.
-    InternalAuthenticate,
-    /// An issuer script command.
-    Script(ScriptCommand),
-}
-
-impl Command {
-    /// Parses the header: class and instruction (`6E00` / `6D00`) and the parameters
-    /// that do not depend on the card's data (`6A86`, `6700`), §2.16.
-    ///
-    /// # Errors
-    /// The status word of the first broken rule.
-    pub fn parse(cmd: &CommandView<'_>) -> Result<Command> {
-        let command = match (cmd.cla(), cmd.ins()) {
-            (0x80, 0xA8) => Command::GetProcessingOptions,
-            (0x00, 0xB2) => {
-                if cmd.p2() & 0x07 != 0x04 {
-                    return Err(Status::WrongP1P2);
-                }
-                if !cmd.data().is_empty() {
-                    return Err(Status::WrongLength);
-                }
-                Command::ReadRecord {
-                    sfi: cmd.p2() >> 3,
-                    record: cmd.p1(),
-                }
-            }
-            (0x80, 0xCA) => Command::GetData { tag: cmd.p1p2() },
-            (0x00, 0x20) => {
-                if cmd.p1p2() != 0x0080 {
-                    return Err(Status::WrongP1P2);
-                }
-                if cmd.lc() != 8 {
-                    return Err(Status::WrongLength);
-                }
-                Command::Verify
-            }
-            (0x80, 0xAE) => Command::GenerateAc,
-            (0x00, 0x82) => {
-                if cmd.p1p2() != 0 {
-                    return Err(Status::WrongP1P2);
-                }
-                if cmd.lc() != 10 {
-                    return Err(Status::WrongLength); // §2.8: Lc must be 0A.
-                }
-                Command::ExternalAuthenticate
-            }
-            (0x00, 0x88) => Command::InternalAuthenticate,
-            (0x84, 0x1E) => Command::Script(ScriptCommand::ApplicationBlock),
-            (0x84, 0x18) => Command::Script(ScriptCommand::ApplicationUnblock),
-            (0x84, 0x16) => Command::Script(ScriptCommand::CardBlock),
-            (0x84, 0x24) => Command::Script(ScriptCommand::PinChangeUnblock),
-            (0x04, 0xDA) => Command::Script(ScriptCommand::PutData),
-            (0x04, 0xDC) => Command::Script(ScriptCommand::UpdateRecord),
-            (
-                _,
-                0xA8 | 0xB2 | 0xCA | 0x20 | 0xAE | 0x82 | 0x88 | 0x1E | 0x18 | 0x16 | 0x24 | 0xDA
-                | 0xDC,
-            ) => {
-                return Err(Status::ClassNotSupported);
-            }
-            _ => return Err(Status::InstructionNotSupported),
-        };
-        Ok(command)
-    }
-}
-
 impl PbocApplet {
     /// A fresh applet: nothing selected.
     pub fn new() -> Self {
@@ -256,35 +156,32 @@ impl PbocApplet {
     /// The one state machine of the transaction: may `command` run in the current phase?
     /// (pboc.md §2.4 "the state must be just selected", §2.6 GAC1/GAC2, §2.8 EXTERNAL
     /// AUTHENTICATE after GAC1 only and scripts only after an online request, §2.10.)
-    fn gate(&self, command: Command) -> Result<()> {
+    fn gate(&self, command: PbocCommand) -> Result<()> {
+        use PbocCommand::*;
         use Phase::*;
         let online = self.txn.went_online;
         match (self.txn.phase, command) {
-            // Data can be read at any time once an application is selected.
-            (_, Command::ReadRecord { .. } | Command::GetData { .. }) => Ok(()),
-            (Selected, Command::GetProcessingOptions) => Ok(()),
-            (
-                Initiated | OnlineRequested | Completed | QpbocDone,
-                Command::GetProcessingOptions,
-            ) => Err(Status::ConditionsNotSatisfied),
-            (Initiated, Command::Verify | Command::InternalAuthenticate | Command::GenerateAc) => {
-                Ok(())
-            }
-            (OnlineRequested, Command::GenerateAc | Command::ExternalAuthenticate) => Ok(()),
-            (OnlineRequested, Command::Script(_)) => Ok(()),
-            (Completed, Command::Script(_)) if online => Ok(()),
-            (
-                Selected | Completed | QpbocDone,
-                Command::Verify
-                | Command::InternalAuthenticate
-                | Command::GenerateAc
-                | Command::ExternalAuthenticate
-                | Command::Script(_),
-            )
-            | (OnlineRequested, Command::Verify | Command::InternalAuthenticate)
-            | (Initiated, Command::ExternalAuthenticate | Command::Script(_)) => {
+            // §2.11, §2.13: data can be read at any time once an application is selected.
+            (_, ReadRecord { .. } | GetData { .. }) => Ok(()),
+            // §2.4: GPO on a just-selected application, once per transaction.
+            (Selected, GetProcessingOptions) => Ok(()),
+            (Initiated | OnlineRequested | Completed | QpbocDone, GetProcessingOptions) => {
                 Err(Status::ConditionsNotSatisfied)
             }
+            // §2.10, §2.12, §2.6: VERIFY, DDA and the first GENERATE AC follow GPO.
+            (Initiated, Verify | InternalAuthenticate | GenerateAc) => Ok(()),
+            // §2.6, §2.8: the second GENERATE AC and issuer authentication follow an ARQC.
+            (OnlineRequested, GenerateAc | ExternalAuthenticate) => Ok(()),
+            // §2.8: issuer scripts after an online request, before or after GAC2.
+            (OnlineRequested, Script(_)) => Ok(()),
+            (Completed, Script(_)) if online => Ok(()),
+            // §2.6, §2.8, §2.10, §2.12: any other order is 6985.
+            (
+                Selected | Completed | QpbocDone,
+                Verify | InternalAuthenticate | GenerateAc | ExternalAuthenticate | Script(_),
+            )
+            | (OnlineRequested, Verify | InternalAuthenticate)
+            | (Initiated, ExternalAuthenticate | Script(_)) => Err(Status::ConditionsNotSatisfied),
         }
     }
 
@@ -313,33 +210,20 @@ impl PbocApplet {
             return Err(Status::FunctionNotSupported);
         }
         match cmd.p2() {
+            // EMV Book 1 §11.3.2: first or only occurrence.
             0x00 => {}
-            0x02 => return Err(Status::FileNotFound), // no next occurrence is kept
+            // EMV Book 1 §11.3.2: next occurrence; only the first is kept (crate docs).
+            0x02 => return Err(Status::FileNotFound),
+            // EMV Book 1 §11.3.2: no other selection option.
             _ => return Err(Status::WrongP1P2),
         }
-        let flags = {
-            let mut f = [0u8; 1];
-            ctx.read(header::FLAGS, &mut f)?;
-            f[0]
-        };
         let contact = ctx.interface() == Interface::Contact;
         match instance {
-            INSTANCE_PSE => {
-                if flags & FLAG_PSE == 0 || (!contact && flags & FLAG_PSE_CONTACTLESS == 0) {
-                    return Err(Status::FileNotFound);
-                }
-                push_span(ctx, header_span(ctx, header::PSE_FCI)?, reply)?;
-                self.selection = Selection::Pse;
-                Ok(())
+            // §2.2: a payment system directory.
+            INSTANCE_PSE | INSTANCE_PPSE => {
+                self.select_directory(ctx, instance == INSTANCE_PSE, contact, reply)
             }
-            INSTANCE_PPSE => {
-                if flags & FLAG_PPSE == 0 || (contact && flags & FLAG_PPSE_CONTACT == 0) {
-                    return Err(Status::FileNotFound);
-                }
-                push_span(ctx, header_span(ctx, header::PPSE_FCI)?, reply)?;
-                self.selection = Selection::Ppse;
-                Ok(())
-            }
+            // §2.3: an application by (partial) DF name, its FCI for this interface.
             _ => {
                 let (index, app) = find_application(ctx, cmd.data())?;
                 let fci = if contact {
@@ -349,7 +233,10 @@ impl PbocApplet {
                 };
                 push_span(ctx, app.blob_at(ctx, fci)?, reply)?;
                 self.selection = Selection::App { index, app };
-                if app.flags(ctx)? & (FLAG_APP_BLOCKED | FLAG_APP_DEAD) != 0 {
+                if app
+                    .flags(ctx)?
+                    .intersects(AppFlags::BLOCKED | AppFlags::DEAD)
+                {
                     self.txn.blocked = true;
                     return Err(Status::SelectedFileBlocked);
                 }
@@ -358,11 +245,52 @@ impl PbocApplet {
         }
     }
 
+    /// SELECT of a directory (§2.2): the contact `1PAY.SYS.DDF01` (`pse`) or the
+    /// contactless `2PAY.SYS.DDF01`, each on the other interface too only when the profile
+    /// says so (crate docs); else 6A82.
+    fn select_directory<N: Nvm>(
+        &mut self,
+        ctx: &AppletContext<'_, N>,
+        pse: bool,
+        contact: bool,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
+        let (exists, elsewhere, native, fci, selection) = if pse {
+            (
+                FLAG_PSE,
+                FLAG_PSE_CONTACTLESS,
+                contact,
+                header::PSE_FCI,
+                Selection::Pse,
+            )
+        } else {
+            (
+                FLAG_PPSE,
+                FLAG_PPSE_CONTACT,
+                !contact,
+                header::PPSE_FCI,
+                Selection::Ppse,
+            )
+        };
+        let mut flags = [0u8; 1];
+        ctx.read(header::FLAGS, &mut flags)?;
+        let [flags] = flags;
+        if flags & exists == 0 || (!native && flags & elsewhere == 0) {
+            return Err(Status::FileNotFound);
+        }
+        push_span(ctx, read_span(ctx, fci)?, reply)?;
+        self.selection = selection;
+        Ok(())
+    }
+
     fn deselect_all(&mut self) {
         self.selection = Selection::Nothing;
         self.txn.clear();
     }
 
+    /// One command to the selected directory or application: a blocked card answers
+    /// nothing (6A81, as [`Self::select_instance`]), then the command is identified once
+    /// and runs where it belongs.
     fn run<N: Nvm>(
         &mut self,
         ctx: &mut AppletContext<'_, N>,
@@ -372,44 +300,60 @@ impl PbocApplet {
         if Self::card_blocked(ctx)? {
             return Err(Status::FunctionNotSupported);
         }
-        let command = Command::parse(cmd)?;
-        match self.selection {
-            Selection::Nothing => Err(Status::ConditionsNotSatisfied),
-            Selection::Pse => match command {
-                Command::ReadRecord { sfi, record } => {
-                    records::read_pse(ctx, sfi, record, cmd, reply)
-                }
-                Command::GetData { .. } => Err(Status::ReferencedDataNotFound),
-                _ => Err(Status::InstructionNotSupported),
-            },
-            Selection::Ppse => match command {
-                Command::ReadRecord { .. } => Err(Status::FileNotFound),
-                Command::GetData { .. } => Err(Status::ReferencedDataNotFound),
-                _ => Err(Status::InstructionNotSupported),
-            },
-            Selection::App { app, .. } => self.run_app(ctx, &app, command, cmd, reply),
-        }
-    }
-
-    fn run_app<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        command: Command,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        match command {
-            Command::ReadRecord { sfi, record } => {
-                records::read_record(ctx, app, &self.txn, sfi, record, cmd, reply)
+        let command = PbocCommand::try_from(cmd)?;
+        match (self.selection, command) {
+            // Never routed here: the core forwards commands only after a SELECT of ours.
+            (Selection::Nothing, _) => Err(Status::ConditionsNotSatisfied),
+            // §2.2: the PSE's directory records, one application each.
+            (Selection::Pse, PbocCommand::ReadRecord { sfi, record }) => {
+                records::read_pse(ctx, sfi, record, cmd, reply)
             }
-            Command::GetData { tag } => records::get_data(ctx, app, tag, cmd, reply),
-            Command::GetProcessingOptions => self.gpo(ctx, app, cmd, reply),
-            Command::Verify => self.verify(ctx, app, cmd),
-            Command::GenerateAc => self.generate_ac(ctx, app, cmd, reply),
-            Command::ExternalAuthenticate => self.external_authenticate(ctx, app, cmd),
-            Command::InternalAuthenticate => self.internal_authenticate(ctx, app, cmd, reply),
-            Command::Script(kind) => self.script(ctx, app, kind, cmd),
+            // §2.2: the PPSE lists its applications in its FCI (`BF0C`); it has no file.
+            (Selection::Ppse, PbocCommand::ReadRecord { .. }) => Err(Status::FileNotFound),
+            // §2.11: a directory has no data objects (6A88).
+            (Selection::Pse | Selection::Ppse, PbocCommand::GetData { .. }) => {
+                Err(Status::ReferencedDataNotFound)
+            }
+            // §2.16: the transaction and script commands are the application's (6D00).
+            (
+                Selection::Pse | Selection::Ppse,
+                PbocCommand::GetProcessingOptions
+                | PbocCommand::Verify
+                | PbocCommand::GenerateAc
+                | PbocCommand::ExternalAuthenticate
+                | PbocCommand::InternalAuthenticate
+                | PbocCommand::Script(_),
+            ) => Err(Status::InstructionNotSupported),
+            // §2.4 (AFL records), §2.13 (logs), §2.12 (9F69 after fDDA 01).
+            (Selection::App { app, .. }, PbocCommand::ReadRecord { sfi, record }) => {
+                records::read_record(ctx, &app, &self.txn, sfi, record, cmd, reply)
+            }
+            // §2.11: the allowed data objects.
+            (Selection::App { app, .. }, PbocCommand::GetData { tag }) => {
+                records::get_data(ctx, &app, tag, cmd, reply)
+            }
+            // §2.4 (format 1), §2.12 (qPBOC, format 2).
+            (Selection::App { app, .. }, PbocCommand::GetProcessingOptions) => {
+                self.gpo(ctx, &app, cmd, reply)
+            }
+            // §2.10: offline plaintext PIN.
+            (Selection::App { app, .. }, PbocCommand::Verify) => self.verify(ctx, &app, cmd),
+            // §2.6, §2.9 (card risk management), §2.7 (CVR, IAD).
+            (Selection::App { app, .. }, PbocCommand::GenerateAc) => {
+                self.generate_ac(ctx, &app, cmd, reply)
+            }
+            // §2.8: ARPC method 1.
+            (Selection::App { app, .. }, PbocCommand::ExternalAuthenticate) => {
+                self.external_authenticate(ctx, &app, cmd)
+            }
+            // §2.12, EMV Book 2 §6.5: contact DDA.
+            (Selection::App { app, .. }, PbocCommand::InternalAuthenticate) => {
+                self.internal_authenticate(ctx, &app, cmd, reply)
+            }
+            // §2.8 (MAC, block, PIN), §2.11 (PUT DATA), §2.13 (load log).
+            (Selection::App { app, .. }, PbocCommand::Script(kind)) => {
+                self.script(ctx, &app, kind, cmd)
+            }
         }
     }
 }
@@ -498,57 +442,26 @@ impl Applet for PbocApplet {
 mod tests {
     use super::*;
 
-    fn view(b: &[u8]) -> CommandView<'_> {
-        match CommandView::parse(b) {
-            Ok(v) => v,
-            Err(_) => CommandView::parse(&[0, 0, 0, 0]).unwrap_or_else(|_| unreachable!()),
-        }
-    }
-
-    #[test]
-    fn parse_rejects_bad_headers() {
-        assert_eq!(
-            Command::parse(&view(&[0x00, 0xA8, 0, 0])),
-            Err(Status::ClassNotSupported)
-        );
-        assert_eq!(
-            Command::parse(&view(&[0x80, 0x50, 0, 0])),
-            Err(Status::InstructionNotSupported)
-        );
-        assert_eq!(
-            Command::parse(&view(&[0x00, 0xB2, 1, 0x0B, 0])),
-            Err(Status::WrongP1P2)
-        );
-        assert_eq!(
-            Command::parse(&view(&[0x00, 0x82, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])),
-            Err(Status::WrongLength)
-        );
-        assert_eq!(
-            Command::parse(&view(&[0x00, 0xB2, 1, 0x0C, 0])),
-            Ok(Command::ReadRecord { sfi: 1, record: 1 })
-        );
-    }
-
     #[test]
     fn gate_is_a_state_machine() {
         let mut a = PbocApplet::new();
-        assert!(a.gate(Command::GetProcessingOptions).is_ok());
+        assert!(a.gate(PbocCommand::GetProcessingOptions).is_ok());
         assert_eq!(
-            a.gate(Command::GenerateAc),
+            a.gate(PbocCommand::GenerateAc),
             Err(Status::ConditionsNotSatisfied)
         );
         a.txn.phase = Phase::Initiated;
         assert_eq!(
-            a.gate(Command::GetProcessingOptions),
+            a.gate(PbocCommand::GetProcessingOptions),
             Err(Status::ConditionsNotSatisfied)
         );
-        assert!(a.gate(Command::Verify).is_ok());
+        assert!(a.gate(PbocCommand::Verify).is_ok());
         a.txn.phase = Phase::Completed;
         assert_eq!(
-            a.gate(Command::Script(ScriptCommand::PutData)),
+            a.gate(PbocCommand::Script(ScriptCommand::PutData)),
             Err(Status::ConditionsNotSatisfied)
         );
         a.txn.went_online = true;
-        assert!(a.gate(Command::Script(ScriptCommand::PutData)).is_ok());
+        assert!(a.gate(PbocCommand::Script(ScriptCommand::PutData)).is_ok());
     }
 }

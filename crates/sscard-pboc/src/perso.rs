@@ -16,8 +16,8 @@ use sscard_core::nvm::Nvm;
 use sscard_core::tlv::{BerReader, BerWriter, DolReader, Tag, TlvError, dol_value_len, find};
 
 use crate::layout::{
-    AppConfig, ApplicationKind, BLOB_COUNT, BLOB_DIR_LEN, Blob, CARD_ACTIVE, CFG_EC, CFG_FDDA01,
-    CFG_IAD_EC_BALANCE, CFG_SM2, CONFIG_LEN, FLAG_APP_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT,
+    ALL_OBJECTS, AppConfig, AppFlags, ApplicationKind, BLOB_COUNT, BLOB_DIR_LEN, Blob, CARD_ACTIVE,
+    CFG_EC, CFG_FDDA01, CFG_IAD_EC_BALANCE, CFG_SM2, CONFIG_LEN, FLAG_PPSE, FLAG_PPSE_CONTACT,
     FLAG_PSE, FLAG_PSE_CONTACTLESS, LogArea, MAGIC, MAX_APPLICATIONS, MAX_LOG_FORMAT,
     OBJECT_TABLE_LEN, Obj, RECORD_DIR_ENTRY, REGION_AID, SUITE_REFUSE_SM_REQUEST, SUITE_RSA,
     SUITE_SM, header, u64_to_bcd6,
@@ -785,20 +785,21 @@ fn build_app(sink: &mut Sink<'_, '_>, a: &Application<'_>) -> PResult<usize> {
             obj(o, &u64_to_bcd6(v))?;
         }
     }
-    obj(Obj::Ctta, &[0; 6])?;
-    obj(Obj::ConsecutiveOffline, &[0])?;
-    obj(Obj::ConsecutiveIntl, &[0])?;
-    let flags: u16 = if a.blocked { FLAG_APP_BLOCKED } else { 0 };
-    obj(Obj::Flags, &flags.to_be_bytes())?;
-    for o in [
-        Obj::ScriptCount,
-        Obj::IssuerAuthFailures,
-        Obj::LogHead,
-        Obj::LogCount,
-        Obj::LoadHead,
-        Obj::LoadCount,
-    ] {
-        obj(o, &[0])?;
+    // The card's internal state (the objects without a tag) starts at zero, but for the
+    // application's block state.
+    let flags = if a.blocked {
+        AppFlags::BLOCKED
+    } else {
+        AppFlags::empty()
+    };
+    let flags = flags.bits().to_be_bytes();
+    for o in ALL_OBJECTS.into_iter().filter(|o| o.def().tag == 0) {
+        let zeros = [0u8; 6];
+        let value = match o {
+            Obj::Flags => &flags[..],
+            _ => zeros.get(..usize::from(o.def().len)).unwrap_or(&[]),
+        };
+        obj(o, value)?;
     }
     Ok(base)
 }
@@ -848,16 +849,14 @@ fn validate(a: &Application<'_>) -> PResult<()> {
             "must request 9F66 (TTQ) for qPBOC",
         );
     }
-    for (field, afl) in [
-        ("applications.afl_contact", a.afl_contact),
-        ("applications.afl_qpboc", a.afl_qpboc),
-        ("applications.afl_ec", a.afl_ec),
-    ] {
-        validate_afl(a, afl, field)?;
-    }
-    if a.afl_contact.is_empty() {
-        return bad("applications.afl_contact", "must list at least one record");
-    }
+    validate_afls(
+        a,
+        [
+            ("applications.afl_contact", a.afl_contact),
+            ("applications.afl_qpboc", a.afl_qpboc),
+            ("applications.afl_ec", a.afl_ec),
+        ],
+    )?;
     for (i, r) in a.records.iter().enumerate() {
         if !(1..=30).contains(&r.sfi) || r.number == 0 || r.number == 0xFF {
             return bad(
@@ -1020,19 +1019,14 @@ fn validate(a: &Application<'_>) -> PResult<()> {
                 "must be a consistent RSA CRT key of 512-1152 bits (n, e, P, Q, dP, dQ, qInv)",
             );
         }
-        for (field, afl) in [
-            ("applications.rsa.afl_contact", r.afl_contact),
-            ("applications.rsa.afl_qpboc", r.afl_qpboc),
-            ("applications.rsa.afl_ec", r.afl_ec),
-        ] {
-            validate_afl(a, afl, field)?;
-        }
-        if r.afl_contact.is_empty() {
-            return bad(
-                "applications.rsa.afl_contact",
-                "must list at least one record",
-            );
-        }
+        validate_afls(
+            a,
+            [
+                ("applications.rsa.afl_contact", r.afl_contact),
+                ("applications.rsa.afl_qpboc", r.afl_qpboc),
+                ("applications.rsa.afl_ec", r.afl_ec),
+            ],
+        )?;
     }
     if let Some(s) = a.sm2_secret
         && Sm2KeyPair::from_secret_bytes(&s).is_err()
@@ -1047,6 +1041,18 @@ fn validate(a: &Application<'_>) -> PResult<()> {
 
 fn dol_has(dol: &[u8], tag: u32) -> bool {
     DolReader::new(dol).any(|e| e.is_ok_and(|e| e.tag == Tag(tag)))
+}
+
+/// The contact, qPBOC and EC AFLs of one offline data authentication path, each valid; the
+/// contact one lists at least one record.
+fn validate_afls(a: &Application<'_>, afls: [(&'static str, &[u8]); 3]) -> PResult<()> {
+    for (field, afl) in afls {
+        validate_afl(a, afl, field)?;
+    }
+    match afls {
+        [(field, []), ..] => Err(PersoError::Invalid(field, "must list at least one record")),
+        _ => Ok(()),
+    }
 }
 
 fn validate_afl(a: &Application<'_>, afl: &[u8], field: &'static str) -> PResult<()> {

@@ -7,7 +7,8 @@ use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::{BerWriter, DolReader, Tag, parse_one};
 
-use crate::layout::{App, Blob, LogArea, Obj, RECORD_DIR_ENTRY, header, header_span};
+use crate::bits::Cid;
+use crate::layout::{App, Blob, LogArea, Obj, RECORD_DIR_ENTRY, header, read_span};
 use crate::state::Transaction;
 
 /// Answers `data` to a case-2 command: a short Le smaller than the data is `6Cxx` with the
@@ -37,7 +38,7 @@ pub(crate) fn read_pse<N: Nvm>(
     if sfi != pse_sfi[0] || sfi == 0 {
         return Err(Status::FileNotFound);
     }
-    let (mut at, len) = header_span(ctx, header::PSE_RECORDS)?;
+    let (mut at, len) = read_span(ctx, header::PSE_RECORDS)?;
     let end = at + len;
     let mut n = 1u8;
     while at < end {
@@ -46,8 +47,7 @@ pub(crate) fn read_pse<N: Nvm>(
         let l = usize::from(l[0]);
         if n == record {
             let mut buf = [0u8; 256];
-            let rec = buf.get_mut(..l).ok_or(Status::MemoryFailure)?;
-            ctx.read(at + 1, rec)?;
+            let rec = read_slot(ctx, (at, l), &mut buf)?;
             return respond(cmd, rec, reply);
         }
         at += 1 + l;
@@ -72,18 +72,11 @@ pub(crate) fn read_record<N: Nvm>(
     if sfi == 0 {
         return Err(Status::FileNotFound);
     }
-    for (area, count) in [
-        (app.cfg.log, Obj::LogCount),
-        (app.cfg.load_log, Obj::LoadCount),
-    ] {
+    for log in [Log::Transactions, Log::Loads] {
+        let area = log.area(app);
         if area.enabled() && area.sfi == sfi {
-            let head = if count == Obj::LogCount {
-                Obj::LogHead
-            } else {
-                Obj::LoadHead
-            };
             let mut buf = [0u8; 128];
-            let rec = read_log(ctx, app, area, head, count, record, &mut buf)?;
+            let rec = read_log(ctx, app, log, record, &mut buf)?;
             return respond(cmd, rec, reply);
         }
     }
@@ -114,19 +107,19 @@ pub(crate) fn read_record<N: Nvm>(
     }
 }
 
-/// Slot offset and capacity of record (`sfi`, `record`).
-pub(crate) fn find_record<N: Nvm>(
+/// Slot offset and capacity of the first record of the record directory (entries `SFI
+/// record offset(2) capacity`) whose SFI and number `wanted` accepts.
+fn find_in_record_dir<N: Nvm>(
     ctx: &AppletContext<'_, N>,
     app: &App,
-    sfi: u8,
-    record: u8,
+    wanted: impl Fn(u8, u8) -> bool,
 ) -> Result<Option<(usize, usize)>> {
     let (at, len) = app.blob_at(ctx, Blob::RecordDir)?;
     let mut e = [0u8; RECORD_DIR_ENTRY];
     for i in 0..len / RECORD_DIR_ENTRY {
         ctx.read(at + i * RECORD_DIR_ENTRY, &mut e)?;
         let [s, r, o0, o1, cap] = e;
-        if s == sfi && r == record {
+        if wanted(s, r) {
             return Ok(Some((
                 usize::from(u16::from_be_bytes([o0, o1])),
                 usize::from(cap),
@@ -136,16 +129,18 @@ pub(crate) fn find_record<N: Nvm>(
     Ok(None)
 }
 
+/// Slot offset and capacity of record (`sfi`, `record`).
+pub(crate) fn find_record<N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    sfi: u8,
+    record: u8,
+) -> Result<Option<(usize, usize)>> {
+    find_in_record_dir(ctx, app, |s, r| s == sfi && r == record)
+}
+
 fn sfi_exists<N: Nvm>(ctx: &AppletContext<'_, N>, app: &App, sfi: u8) -> Result<bool> {
-    let (at, len) = app.blob_at(ctx, Blob::RecordDir)?;
-    let mut s = [0u8; 1];
-    for i in 0..len / RECORD_DIR_ENTRY {
-        ctx.read(at + i * RECORD_DIR_ENTRY, &mut s)?;
-        if s[0] == sfi {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(find_in_record_dir(ctx, app, |s, _| s == sfi)?.is_some())
 }
 
 /// The record in slot `(at, capacity)`: `[len][bytes]`.
@@ -191,17 +186,43 @@ pub(crate) fn get_data<N: Nvm>(
     respond(cmd, w.written(), reply)
 }
 
+/// The two cyclic logs of an application (§2.13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Log {
+    /// The transaction log (`9F4D`, format `9F4F`).
+    Transactions,
+    /// The load log (`DF4D`, format `DF4F`).
+    Loads,
+}
+
+impl Log {
+    /// Where the log lives and how big it is.
+    pub fn area(self, app: &App) -> LogArea {
+        match self {
+            Log::Transactions => app.cfg.log,
+            Log::Loads => app.cfg.load_log,
+        }
+    }
+
+    /// The objects holding the newest record's slot and the number of records.
+    fn head_and_count(self) -> (Obj, Obj) {
+        match self {
+            Log::Transactions => (Obj::LogHead, Obj::LogCount),
+            Log::Loads => (Obj::LoadHead, Obj::LoadCount),
+        }
+    }
+}
+
 /// The `n`-th newest record of a cyclic log (§2.13: READ RECORD n returns the n-th newest;
 /// past the count → 6A83).
 fn read_log<'b, N: Nvm>(
     ctx: &AppletContext<'_, N>,
     app: &App,
-    area: LogArea,
-    head: Obj,
-    count: Obj,
+    log: Log,
     n: u8,
     buf: &'b mut [u8; 128],
 ) -> Result<&'b [u8]> {
+    let (area, (head, count)) = (log.area(app), log.head_and_count());
     let have = app.get_u8(ctx, count)?;
     if n == 0 || n > have || area.max == 0 {
         return Err(Status::RecordNotFound);
@@ -215,15 +236,15 @@ fn read_log<'b, N: Nvm>(
     Ok(rec)
 }
 
-/// Appends a record to a cyclic log, inside the caller's transaction.
+/// Appends a record to a cyclic log, inside the caller's transaction; a record of
+/// another length than the log's (none was built) is not logged.
 pub(crate) fn append_log<N: Nvm>(
     ctx: &mut AppletContext<'_, N>,
     app: &App,
-    area: LogArea,
-    head: Obj,
-    count: Obj,
+    log: Log,
     record: &[u8],
 ) -> Result<()> {
+    let (area, (head, count)) = (log.area(app), log.head_and_count());
     if !area.enabled() || record.len() != usize::from(area.len) {
         return Ok(());
     }
@@ -246,13 +267,28 @@ pub(crate) fn append_log<N: Nvm>(
 /// Longest log record.
 pub(crate) const MAX_LOG_RECORD: usize = 128;
 
+/// The transaction-log record (format `9F4F`) of this transaction, answered with `cid`
+/// and leaving the EC balance `balance`.
+pub(crate) fn transaction_record<N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    txn: &Transaction,
+    cid: Cid,
+    balance: Option<u64>,
+) -> Result<Vec<u8, MAX_LOG_RECORD>> {
+    let format = app.get(ctx, Obj::LogFormat)?;
+    let mut record = Vec::new();
+    log_values(format.as_slice(), txn, cid, balance, &mut record)?;
+    Ok(record)
+}
+
 /// Fills the values a log-format DOL asks for: card data first (`9F36` ATC, `9F27` CID,
 /// `9F79` EC balance), then the terminal's values of this transaction; a value is cut or
 /// zero-padded to the DOL length (EMV Book 3 §5.4), unknown ones are zeros.
 pub(crate) fn log_values(
     format: &[u8],
     txn: &Transaction,
-    cid: u8,
+    cid: Cid,
     balance: Option<u64>,
     out: &mut Vec<u8, MAX_LOG_RECORD>,
 ) -> Result<()> {
@@ -260,7 +296,7 @@ pub(crate) fn log_values(
         let e = e.map_err(|_| Status::MemoryFailure)?;
         let atc = txn.atc.to_be_bytes();
         let bal = crate::layout::u64_to_bcd6(balance.unwrap_or(0));
-        let cidb = [cid];
+        let cidb = [cid.bits()];
         let value: &[u8] = match e.tag.0 {
             0x9F36 => &atc,
             0x9F27 => &cidb,

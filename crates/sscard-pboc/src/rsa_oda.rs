@@ -63,11 +63,43 @@ pub struct RsaPrivateKey<'a> {
     private_exponent: &'a [u8],
 }
 
+/// A key's debug output: its size, never key material.
+fn debug_key(f: &mut core::fmt::Formatter<'_>, name: &str, modulus: &[u8]) -> core::fmt::Result {
+    f.debug_struct(name)
+        .field("modulus_len", &modulus.len())
+        .finish_non_exhaustive()
+}
+
+/// An EMV RSA modulus of `MIN_MODULUS_LEN`–`max_len` bytes: odd, top bit set.
+fn modulus_ok(modulus: &[u8], max_len: usize) -> bool {
+    let top = modulus.first().copied().unwrap_or(0);
+    (MIN_MODULUS_LEN..=max_len).contains(&modulus.len()) && top >= 0x80 && is_odd(modulus)
+}
+
+fn is_odd(v: &[u8]) -> bool {
+    v.last().is_some_and(|b| b & 1 == 1)
+}
+
+/// A private-operation input: exactly as long as the modulus and below it, else `6A80`.
+fn check_input(modulus: &[u8], input: &[u8]) -> Result<()> {
+    if input.len() != modulus.len() || input >= modulus {
+        return Err(Status::WrongData);
+    }
+    Ok(())
+}
+
+/// The last `len` bytes of a big-endian integer encoding, as a block.
+fn right_aligned(bytes: &[u8], len: usize) -> Result<Block> {
+    let skip = bytes.len().checked_sub(len).ok_or(Status::WrongData)?;
+    let mut out = Block::new();
+    out.extend_from_slice(bytes.get(skip..).unwrap_or(&[]))
+        .map_err(|_| Status::WrongData)?;
+    Ok(out)
+}
+
 impl core::fmt::Debug for RsaPrivateKey<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RsaPrivateKey")
-            .field("modulus_len", &self.modulus.len())
-            .finish_non_exhaustive()
+        debug_key(f, "RsaPrivateKey", self.modulus)
     }
 }
 
@@ -79,13 +111,8 @@ impl<'a> RsaPrivateKey<'a> {
     /// # Errors
     /// `6A80` for a key outside these rules.
     pub fn new(modulus: &'a [u8], private_exponent: &'a [u8]) -> Result<Self> {
-        let n = modulus.len();
-        let top = modulus.first().copied().unwrap_or(0);
-        let odd = modulus.last().is_some_and(|b| b & 1 == 1);
-        if !(MIN_MODULUS_LEN..=MAX_MODULUS_LEN).contains(&n)
-            || top < 0x80
-            || !odd
-            || private_exponent.len() > n
+        if !modulus_ok(modulus, MAX_MODULUS_LEN)
+            || private_exponent.len() > modulus.len()
             || private_exponent.iter().all(|b| *b == 0)
         {
             return Err(Status::WrongData);
@@ -118,7 +145,7 @@ impl<'a> RsaPrivateKey<'a> {
     /// `6A80` if `input` has the wrong length or is not below the modulus, or the modulus
     /// is longer than a card key.
     pub fn private_operation(&self, input: &[u8]) -> Result<Block> {
-        self.check_input(input)?;
+        check_input(self.modulus, input)?;
         if self.modulus.len() > MAX_CARD_MODULUS_LEN {
             return Err(Status::WrongData);
         }
@@ -130,15 +157,8 @@ impl<'a> RsaPrivateKey<'a> {
     /// # Errors
     /// As [`Self::private_operation`], without the card-key length limit.
     pub fn private_operation_wide(&self, input: &[u8]) -> Result<Block> {
-        self.check_input(input)?;
+        check_input(self.modulus, input)?;
         exponentiate::<{ U2048::LIMBS }>(self, input)
-    }
-
-    fn check_input(&self, input: &[u8]) -> Result<()> {
-        if input.len() != self.modulus.len() || input >= self.modulus {
-            return Err(Status::WrongData);
-        }
-        Ok(())
     }
 
     /// Signs `data` (exactly N − 22 bytes: the fields after `6A`, padding included) with
@@ -212,16 +232,7 @@ fn exponentiate<const L: usize>(key: &RsaPrivateKey<'_>, input: &[u8]) -> Result
         .pow_bounded_exp(&exponent, bits)
         .retrieve();
     exponent.zeroize();
-    let encoded = result.to_be_bytes();
-    let bytes: &[u8] = encoded.as_ref();
-    let skip = bytes
-        .len()
-        .checked_sub(key.len())
-        .ok_or(Status::WrongData)?;
-    let mut out = Block::new();
-    out.extend_from_slice(bytes.get(skip..).unwrap_or(&[]))
-        .map_err(|_| Status::WrongData)?;
-    Ok(out)
+    right_aligned(result.to_be_bytes().as_ref(), key.len())
 }
 
 /// A card key that signs a recoverable block (the card's DDA / fDDA signer).
@@ -265,9 +276,7 @@ pub struct RsaCrtKey<'a> {
 
 impl core::fmt::Debug for RsaCrtKey<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RsaCrtKey")
-            .field("modulus_len", &self.modulus.len())
-            .finish_non_exhaustive()
+        debug_key(f, "RsaCrtKey", self.modulus)
     }
 }
 
@@ -293,18 +302,13 @@ impl<'a> RsaCrtKey<'a> {
         dq: &'a [u8],
         qinv: &'a [u8],
     ) -> Result<Self> {
-        let n = modulus.len();
-        let half = crt_component_len(n);
-        let top = modulus.first().copied().unwrap_or(0);
-        let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+        let half = crt_component_len(modulus.len());
         let components_fit = [p, q, dp, dq, qinv]
             .iter()
             .all(|c| !c.is_empty() && c.len() <= half);
-        if !(MIN_MODULUS_LEN..=MAX_CARD_MODULUS_LEN).contains(&n)
-            || top < 0x80
-            || !odd(modulus)
-            || !odd(p)
-            || !odd(q)
+        if !modulus_ok(modulus, MAX_CARD_MODULUS_LEN)
+            || !is_odd(p)
+            || !is_odd(q)
             || !components_fit
             || public_exponent.is_empty()
             || public_exponent.len() > 4
@@ -334,9 +338,7 @@ impl<'a> RsaCrtKey<'a> {
     /// `6A80` for an input not as long as the modulus or not below it; `6581` when the
     /// check fails (a fault, or a key whose components do not belong together).
     pub fn private_operation(&self, input: &[u8]) -> Result<Block> {
-        if input.len() != self.modulus.len() || input >= self.modulus {
-            return Err(Status::WrongData);
-        }
+        check_input(self.modulus, input)?;
         let c = uint_from_be::<CARD_LIMBS>(input)?;
         let half = |v: &[u8]| uint_from_be::<HALF_LIMBS>(v);
         let (p, q) = (half(self.p)?, half(self.q)?);
@@ -381,16 +383,7 @@ impl<'a> RsaCrtKey<'a> {
         if back != c {
             return Err(Status::MemoryFailure);
         }
-        let encoded = m.to_be_bytes();
-        let bytes: &[u8] = encoded.as_ref();
-        let skip = bytes
-            .len()
-            .checked_sub(self.modulus.len())
-            .ok_or(Status::WrongData)?;
-        let mut out = Block::new();
-        out.extend_from_slice(bytes.get(skip..).unwrap_or(&[]))
-            .map_err(|_| Status::WrongData)?;
-        Ok(out)
+        right_aligned(m.to_be_bytes().as_ref(), self.modulus.len())
     }
 }
 
@@ -457,36 +450,42 @@ pub struct Certificate {
     pub remainder: Block,
 }
 
-/// `fields ‖ leftmost (room) bytes of the key, BB-padded` and the key's remainder.
-fn certificate_body(
+/// A public key certificate signed by `signer` (Book 2 §5.3, §6.3): `fields ‖ 01 ‖ 01 ‖
+/// N ‖ e length ‖ leftmost bytes of the modulus, BB-padded`, the hash over those ‖ the
+/// modulus remainder ‖ the exponent ‖ `static_data`.
+fn certify(
     signer: &RsaPrivateKey<'_>,
-    fields: &[u8],
+    fields: &[&[u8]],
     key: &PublicKey<'_>,
-) -> Result<(Block, Block)> {
-    let data_len = signer.len() - HASH_LEN - 2;
-    let room = data_len
-        .checked_sub(fields.len())
-        .ok_or(Status::WrongData)?;
-    let (inside, remainder) = key.modulus.split_at(key.modulus.len().min(room));
-    let mut data = Block::new();
-    data.extend_from_slice(fields)
-        .map_err(|_| Status::WrongData)?;
-    data.extend_from_slice(inside)
-        .map_err(|_| Status::WrongData)?;
-    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
-    let mut rest = Block::new();
-    rest.extend_from_slice(remainder)
-        .map_err(|_| Status::WrongData)?;
-    Ok((data, rest))
-}
-
-fn key_lengths(key: &PublicKey<'_>) -> Result<(u8, u8)> {
+    static_data: &[u8],
+) -> Result<Certificate> {
     let n = u8::try_from(key.modulus.len()).map_err(|_| Status::WrongData)?;
     let e = u8::try_from(key.exponent.len()).map_err(|_| Status::WrongData)?;
     if !matches!(key.exponent, [0x03] | [0x01, 0x00, 0x01]) {
         return Err(Status::WrongData);
     }
-    Ok((n, e))
+    let algorithms_and_lengths = [HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e];
+    let data_len = signer.len() - HASH_LEN - 2;
+    let mut data = Block::new();
+    for part in fields.iter().chain([&&algorithms_and_lengths[..]]) {
+        data.extend_from_slice(part)
+            .map_err(|_| Status::WrongData)?;
+    }
+    let room = data_len.checked_sub(data.len()).ok_or(Status::WrongData)?;
+    let (inside, rest) = key.modulus.split_at(key.modulus.len().min(room));
+    data.extend_from_slice(inside)
+        .map_err(|_| Status::WrongData)?;
+    data.resize(data_len, PAD).map_err(|_| Status::WrongData)?;
+    let mut remainder = Block::new();
+    remainder
+        .extend_from_slice(rest)
+        .map_err(|_| Status::WrongData)?;
+    let certificate =
+        signer.sign_recoverable_wide(&data, &[&remainder, key.exponent, static_data])?;
+    Ok(Certificate {
+        certificate,
+        remainder,
+    })
 }
 
 /// Issuer public key certificate (`90`) signed by the CA, Book 2 Table 6: `02 ‖ issuer
@@ -502,32 +501,9 @@ pub fn issuer_certificate(
     serial: [u8; 3],
     issuer: &PublicKey<'_>,
 ) -> Result<Certificate> {
-    let (n, e) = key_lengths(issuer)?;
-    let [i0, i1, i2, i3] = issuer_id;
-    let [m, y] = expiry_mmyy;
-    let [s0, s1, s2] = serial;
-    let fields = [
-        ISSUER_CERTIFICATE_FORMAT,
-        i0,
-        i1,
-        i2,
-        i3,
-        m,
-        y,
-        s0,
-        s1,
-        s2,
-        HASH_ALGORITHM_SHA1,
-        PUBLIC_KEY_ALGORITHM_RSA,
-        n,
-        e,
-    ];
-    let (data, remainder) = certificate_body(ca, &fields, issuer)?;
-    let certificate = ca.sign_recoverable_wide(&data, &[&remainder, issuer.exponent])?;
-    Ok(Certificate {
-        certificate,
-        remainder,
-    })
+    let format = [ISSUER_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 4] = [&format, &issuer_id, &expiry_mmyy, &serial];
+    certify(ca, &fields, issuer, &[])
 }
 
 /// ICC public key certificate (`9F46`) signed by the issuer, Book 2 Table 14: `04 ‖
@@ -545,25 +521,9 @@ pub fn icc_certificate(
     icc: &PublicKey<'_>,
     static_data: &[u8],
 ) -> Result<Certificate> {
-    let (n, e) = key_lengths(icc)?;
-    let mut fields: Vec<u8, 20> = Vec::new();
-    let push =
-        |f: &mut Vec<u8, 20>, b: &[u8]| f.extend_from_slice(b).map_err(|_| Status::WrongData);
-    push(&mut fields, &[ICC_CERTIFICATE_FORMAT])?;
-    push(&mut fields, &pan)?;
-    push(&mut fields, &expiry_mmyy)?;
-    push(&mut fields, &serial)?;
-    push(
-        &mut fields,
-        &[HASH_ALGORITHM_SHA1, PUBLIC_KEY_ALGORITHM_RSA, n, e],
-    )?;
-    let (data, remainder) = certificate_body(issuer, &fields, icc)?;
-    let certificate =
-        issuer.sign_recoverable_wide(&data, &[&remainder, icc.exponent, static_data])?;
-    Ok(Certificate {
-        certificate,
-        remainder,
-    })
+    let format = [ICC_CERTIFICATE_FORMAT];
+    let fields: [&[u8]; 4] = [&format, &pan, &expiry_mmyy, &serial];
+    certify(issuer, &fields, icc, static_data)
 }
 
 /// Signed static application data (`93`), Book 2 Table 7: `03 ‖ 01 ‖ data

@@ -16,15 +16,13 @@ use sscard_core::status::{Result, Status};
 use sscard_core::tlv::parse_one;
 use zeroize::Zeroizing;
 
+use crate::bits::Cid;
 use crate::cryptogram::CardKeys;
-use crate::layout::{
-    App, Blob, CARD_BLOCKED, FLAG_APP_BLOCKED, FLAG_SCRIPT_FAILED, Obj, bcd_to_u64, header,
-    u64_to_bcd6,
-};
+use crate::layout::{App, AppFlags, Blob, CARD_BLOCKED, Obj, bcd_to_u64, header, u64_to_bcd6};
 use crate::perso::LOAD_LOG_PREFIX;
-use crate::records::{MAX_LOG_RECORD, append_log, find_record, log_values};
+use crate::records::{Log, MAX_LOG_RECORD, append_log, find_record, log_values};
 use crate::state::IssuerAuth;
-use crate::{Command, PbocApplet, ScriptCommand};
+use crate::{PbocApplet, PbocCommand, ScriptCommand};
 
 /// Counts one script command for the next transaction's CVR (inside a transaction).
 fn count_script<N: Nvm>(ctx: &mut AppletContext<'_, N>, app: &App, failed: bool) -> Result<()> {
@@ -32,7 +30,7 @@ fn count_script<N: Nvm>(ctx: &mut AppletContext<'_, N>, app: &App, failed: bool)
     app.put(ctx, Obj::ScriptCount, &[n.saturating_add(1).min(15)])?;
     if failed {
         let f = app.flags(ctx)?;
-        app.set_flags(ctx, f | FLAG_SCRIPT_FAILED)?;
+        app.set_flags(ctx, f | AppFlags::SCRIPT_FAILED)?;
     }
     Ok(())
 }
@@ -71,6 +69,7 @@ impl PbocApplet {
         let (body, mac) = data.split_at_checked(body_len).ok_or(Status::WrongLength)?;
         let (p1, p2) = (cmd.p1(), cmd.p2());
         match kind {
+            // EMV Book 3 §6.5.1–§6.5.3: P1P2 = 0000, the data is the MAC alone.
             ScriptCommand::ApplicationBlock
             | ScriptCommand::ApplicationUnblock
             | ScriptCommand::CardBlock => {
@@ -81,6 +80,8 @@ impl PbocApplet {
                     return Err(Status::WrongLength);
                 }
             }
+            // EMV Book 3 §6.5.10, pboc.md §2.8: P2 00 unblock (MAC alone), 01 / 02 change
+            // (16 enciphered bytes).
             ScriptCommand::PinChangeUnblock => {
                 if p1 != 0 || p2 > 2 {
                     return Err(Status::WrongP1P2);
@@ -89,14 +90,16 @@ impl PbocApplet {
                     return Err(Status::WrongLength);
                 }
             }
+            // pboc.md §2.11: P1 P2 is the tag; the value is checked against the object.
             ScriptCommand::PutData => {}
+            // pboc.md §2.8: P1 a record number, P2 b3–b1 = 100 (as READ RECORD).
             ScriptCommand::UpdateRecord => {
                 if p2 & 0x07 != 0x04 || p1 == 0 {
                     return Err(Status::WrongP1P2);
                 }
             }
         }
-        self.gate(Command::Script(kind))?;
+        self.gate(PbocCommand::Script(kind))?;
         if self.txn.issuer_auth == IssuerAuth::Failed || self.txn.script_failed {
             return Err(Status::ConditionsNotSatisfied);
         }
@@ -115,25 +118,30 @@ impl PbocApplet {
         }
 
         let result = match kind {
-            ScriptCommand::ApplicationBlock => ctx.atomic(|c| {
-                let f = app.flags(c)?;
-                app.set_flags(c, f | FLAG_APP_BLOCKED)?;
-                count_script(c, app, false)
-            }),
-            ScriptCommand::ApplicationUnblock => ctx.atomic(|c| {
-                let f = app.flags(c)?;
-                app.set_flags(c, f & !FLAG_APP_BLOCKED)?;
-                count_script(c, app, false)
-            }),
+            // EMV Book 3 §6.5.1, §6.5.2; pboc.md §2.8 (`onAppOp`).
+            ScriptCommand::ApplicationBlock | ScriptCommand::ApplicationUnblock => {
+                let block = kind == ScriptCommand::ApplicationBlock;
+                ctx.atomic(|c| {
+                    let mut f = app.flags(c)?;
+                    f.set(AppFlags::BLOCKED, block);
+                    app.set_flags(c, f)?;
+                    count_script(c, app, false)
+                })
+            }
+            // EMV Book 3 §6.5.3; pboc.md §2.8 (`onLockCard`).
             ScriptCommand::CardBlock => ctx.atomic(|c| {
                 c.write(header::CARD_STATE, &[CARD_BLOCKED])?;
                 count_script(c, app, false)
             }),
+            // EMV Book 3 §6.5.10; pboc.md §2.8 (`onChangeUnBlockPIN`).
             ScriptCommand::PinChangeUnblock => self.pin_change(ctx, app, &keys, p2, body),
+            // pboc.md §2.11, §2.13 (`onPutData`).
             ScriptCommand::PutData => self.put_data(ctx, app, cmd.p1p2(), body),
+            // pboc.md §2.8 (`onUpdateRecord`).
             ScriptCommand::UpdateRecord => update_record(ctx, app, p2 >> 3, p1, body),
         };
         match result {
+            // §2.8: a block or unblock holds for the rest of this transaction too.
             Ok(()) => {
                 match kind {
                     ScriptCommand::ApplicationBlock => self.txn.blocked = true,
@@ -142,6 +150,7 @@ impl PbocApplet {
                 }
                 Ok(())
             }
+            // §2.8: a failed command is counted, for the next transaction's CVR.
             Err(e) => {
                 ctx.atomic(|c| count_script(c, app, true))?;
                 Err(e)
@@ -234,8 +243,7 @@ impl PbocApplet {
         }
         let before = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
         let mut record: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        let area = app.cfg.load_log;
-        if area.enabled() {
+        if Log::Loads.area(app).enabled() {
             let mut prefix = [0u8; LOAD_LOG_PREFIX];
             let parts = [0x9F, 0x79]
                 .into_iter()
@@ -248,13 +256,17 @@ impl PbocApplet {
                 .extend_from_slice(&prefix)
                 .map_err(|_| Status::MemoryFailure)?;
             let format = app.get(ctx, Obj::LoadLogFormat)?;
-            log_values(format.as_slice(), &self.txn, 0x40, Some(new), &mut record)?;
+            log_values(
+                format.as_slice(),
+                &self.txn,
+                Cid::TC,
+                Some(new),
+                &mut record,
+            )?;
         }
         ctx.atomic(|c| {
             app.put_amount(c, Obj::EcBalance, new)?;
-            if !record.is_empty() {
-                append_log(c, app, area, Obj::LoadHead, Obj::LoadCount, &record)?;
-            }
+            append_log(c, app, Log::Loads, &record)?;
             count_script(c, app, false)
         })
     }

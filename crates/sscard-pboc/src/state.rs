@@ -6,7 +6,8 @@ use heapless::Vec;
 use sscard_core::tlv::{DolReader, Tag};
 use zeroize::Zeroize;
 
-use crate::layout::App;
+use crate::bits::{Cid, Cvr, ReferenceControl};
+use crate::layout::{App, AppFlags};
 
 /// What SELECT chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,27 +72,37 @@ pub(crate) enum AcType {
 }
 
 impl AcType {
-    /// Cryptogram information data (9F27) bits.
-    pub fn cid(self) -> u8 {
-        match self {
-            AcType::Aac => 0x00,
-            AcType::Arqc => 0x80,
-            AcType::Tc => 0x40,
+    /// The cryptogram the terminal asks for in GENERATE AC P1 b8–b7 (EMV Book 3 Table 12).
+    pub fn requested(reference: ReferenceControl) -> Self {
+        if reference.contains(ReferenceControl::ARQC) {
+            AcType::Arqc
+        } else if reference.contains(ReferenceControl::TC) {
+            AcType::Tc
+        } else {
+            AcType::Aac
         }
     }
-    /// CVR byte 1 bits b6–b5 for the first GENERATE AC (§2.7: 00 AAC, 01 TC, 10 ARQC).
-    pub fn cvr_first(self) -> u8 {
+    /// Cryptogram information data (9F27) b8–b7.
+    pub fn cid(self) -> Cid {
         match self {
-            AcType::Aac => 0x00,
-            AcType::Tc => 0x10,
-            AcType::Arqc => 0x20,
+            AcType::Aac => Cid::empty(),
+            AcType::Arqc => Cid::ARQC,
+            AcType::Tc => Cid::TC,
         }
     }
-    /// CVR byte 1 bits b8–b7 for the second GENERATE AC (00 AAC, 01 TC).
-    pub fn cvr_second(self) -> u8 {
+    /// CVR byte 1 b6–b5 for the first GENERATE AC (§2.7: 00 AAC, 01 TC, 10 ARQC).
+    pub fn cvr_first(self) -> Cvr {
         match self {
-            AcType::Aac => 0x00,
-            AcType::Tc | AcType::Arqc => 0x40,
+            AcType::Aac => Cvr::empty(),
+            AcType::Tc => Cvr::GAC1_TC,
+            AcType::Arqc => Cvr::GAC1_ARQC,
+        }
+    }
+    /// CVR byte 1 b8–b7 for the second GENERATE AC (00 AAC, 01 TC).
+    pub fn cvr_second(self) -> Cvr {
+        match self {
+            AcType::Aac => Cvr::empty(),
+            AcType::Tc | AcType::Arqc => Cvr::GAC2_TC,
         }
     }
 }
@@ -144,8 +155,8 @@ pub(crate) struct Transaction {
     pub path: Path,
     /// ATC of this transaction (after the GPO increment).
     pub atc: u16,
-    /// CVR bits set by this transaction (bytes 1–3 of the CVR content, §2.7).
-    pub cvr: [u8; 3],
+    /// CVR bits set by this transaction (§2.7).
+    pub cvr: Cvr,
     pub pdol: TermData,
     pub cdol1: TermData,
     pub cdol2: TermData,
@@ -176,8 +187,8 @@ pub(crate) struct Transaction {
 /// Persistent indicators as they stood when this transaction started (GPO).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Prior {
-    /// Persistent `FLAG_*` bits.
-    pub flags: u16,
+    /// The persistent indicators.
+    pub flags: AppFlags,
     /// Issuer script commands processed in the last transaction.
     pub scripts: u8,
     /// No online transaction has completed yet (last online ATC = 0).
@@ -190,7 +201,7 @@ impl Transaction {
             phase: Phase::Selected,
             path: Path::Pboc,
             atc: 0,
-            cvr: [0; 3],
+            cvr: Cvr::empty(),
             pdol: TermData::default(),
             cdol1: TermData::default(),
             cdol2: TermData::default(),

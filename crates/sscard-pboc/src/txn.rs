@@ -11,19 +11,16 @@ use sscard_core::{AppletContext, Interface};
 use zeroize::Zeroizing;
 
 use crate::assumed_sm2_oda::{MAX_SDAD_LEN, signed_dynamic_data};
+use crate::bits::{Ada, Aip, Cid, Cpp, Ctq, Cvr, IssuerAuthIndicator, ReferenceControl, Ttq, Tvr};
 use crate::cryptogram::{
     CardKeys, application_cryptogram, cvr, issuer_application_data, terminal_fields,
 };
-use crate::layout::{
-    App, Blob, CFG_EC, CFG_FDDA01, CFG_SM2, FLAG_APP_BLOCKED, FLAG_APP_DEAD, FLAG_DDA_FAILED,
-    FLAG_ISSUER_AUTH_FAILED, FLAG_ISSUER_AUTH_NOT_PERFORMED, FLAG_ONLINE_NOT_COMPLETED,
-    FLAG_SCRIPT_FAILED, FLAG_SDA_FAILED, Obj, bcd_to_u64,
-};
+use crate::layout::{App, AppFlags, Blob, CFG_EC, CFG_FDDA01, CFG_SM2, Obj, bcd_to_u64};
 use crate::layout::{SUITE_REFUSE_SM_REQUEST, SUITE_SM};
-use crate::records::{MAX_LOG_RECORD, append_log, log_values};
+use crate::records::{Log, append_log, transaction_record};
 use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
-use crate::{Command, PbocApplet};
+use crate::{PbocApplet, PbocCommand};
 
 /// An n12 amount sent by the terminal; absent counts as zero, a non-decimal one is 6A80.
 fn amount(v: Option<&[u8]>) -> Result<u64> {
@@ -31,6 +28,17 @@ fn amount(v: Option<&[u8]>) -> Result<u64> {
         None => Ok(0),
         Some(b) => bcd_to_u64(b).ok_or(Status::WrongData),
     }
+}
+
+/// The terminal's transaction currency `5F2A` is the application currency `9F51`; a
+/// terminal that did not send one is taken at its word (§2.9 domestic checks).
+fn in_app_currency<N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    currency: Option<&[u8]>,
+) -> Result<bool> {
+    let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+    Ok(currency.is_none_or(|c| c == app_currency))
 }
 
 /// The command data of a DOL-driven command, checked against the DOL: `6700` unless it
@@ -41,6 +49,12 @@ fn check_dol_len(dol: &[u8], data: &[u8]) -> Result<()> {
         return Err(Status::WrongLength);
     }
     Ok(())
+}
+
+/// Response format 1: the values one after the other in template `80` (EMV Book 3
+/// §6.5.5.4, §6.5.8.4, §6.5.9.4).
+fn format1(reply: &mut Writer<'_>, values: &[&[u8]]) -> Result<()> {
+    template(reply, 0x80, |w| values.iter().try_for_each(|v| w.raw(v)))
 }
 
 /// Writes `tag { parts… }` into `reply`.
@@ -56,16 +70,17 @@ fn template(
     reply.push(w.written())
 }
 
-/// TVR byte 1: SDA failed (b7), DDA failed (b4), CDA failed (b3) (EMV Book 3 Annex C5).
-fn tvr_oda_flags(tvr: Option<&[u8]>) -> u16 {
-    let b1 = tvr.and_then(|t| t.first()).copied().unwrap_or(0);
-    let mut f = 0;
-    if b1 & 0x40 != 0 {
-        f |= FLAG_SDA_FAILED;
-    }
-    if b1 & 0x0C != 0 {
-        f |= FLAG_DDA_FAILED;
-    }
+/// The offline data authentication failures a terminal's TVR reports (EMV Book 3 Annex C5
+/// byte 1: SDA, DDA or CDA failed), as the persistent flags a declined transaction leaves
+/// for the next one's risk management (§2.9 item 1).
+fn tvr_oda_flags(tvr: Option<&[u8]>) -> AppFlags {
+    let tvr = Tvr::from_value(tvr.unwrap_or(&[]));
+    let mut f = AppFlags::empty();
+    f.set(AppFlags::SDA_FAILED, tvr.contains(Tvr::SDA_FAILED));
+    f.set(
+        AppFlags::DDA_FAILED,
+        tvr.intersects(Tvr::DDA_FAILED | Tvr::CDA_FAILED),
+    );
     f
 }
 
@@ -246,18 +261,18 @@ impl PbocApplet {
             _ => return Err(Status::WrongData),
         };
         check_dol_len(pdol, values)?;
-        self.gate(Command::GetProcessingOptions)?;
+        self.gate(PbocCommand::GetProcessingOptions)?;
         self.txn.pdol.set(pdol, values);
         self.txn.rsa = choose_rsa(&app.cfg, self.txn.pdol.value(0xDF69))?;
         let flags = app.flags(ctx)?;
         // A blocked application (6283 at SELECT) still initiates, so that the issuer can
         // unblock it by script after an ARQC; one whose ATC ran out never does.
-        if flags & FLAG_APP_DEAD != 0 {
+        if flags.contains(AppFlags::DEAD) {
             return Err(Status::ConditionsNotSatisfied);
         }
         let atc = app.get_u16(ctx, Obj::Atc)?;
         let Some(atc) = atc.checked_add(1).filter(|a| *a != 0xFFFF) else {
-            ctx.atomic(|c| app.set_flags(c, flags | FLAG_APP_DEAD))?;
+            ctx.atomic(|c| app.set_flags(c, flags | AppFlags::DEAD))?;
             return Err(Status::ConditionsNotSatisfied);
         };
         self.txn.atc = atc;
@@ -267,21 +282,28 @@ impl PbocApplet {
             new_card: app.get_u16(ctx, Obj::LastOnlineAtc)? == 0,
         };
         let amount = amount(self.txn.pdol.value(0x9F02))?;
-        let ec = self.ec_possible(ctx, app, amount)?;
-        let path = match (contact, self.txn.pdol.value(0x9F66).and_then(|t| t.first())) {
+        // The contact EC path (§2.3, §2.11): the terminal supports EC (`9F7A` = 01) and
+        // electronic cash covers the amount.
+        let ec_terminal = self.txn.pdol.value(0x9F7A) == Some(&[0x01]);
+        let ec = if ec_terminal && amount != 0 && self.ec_covers(ctx, app, amount)? {
+            Path::ElectronicCash
+        } else {
+            Path::Pboc
+        };
+        let ttq = self.txn.pdol.value(0x9F66).filter(|t| !t.is_empty());
+        let path = match (contact, ttq.map(Ttq::from_value)) {
             (true, _) => ec,
-            (false, Some(ttq1)) if ttq1 & 0x40 != 0 => ec,
-            (false, Some(ttq1)) if ttq1 & 0x20 != 0 => Path::Qpboc,
+            (false, Some(ttq)) if ttq.contains(Ttq::CONTACTLESS_PBOC) => ec,
+            (false, Some(ttq)) if ttq.contains(Ttq::QPBOC) => Path::Qpboc,
             (false, _) => {
-                self.commit_atc(ctx, app, atc, flags)?;
+                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
                 return Err(Status::ConditionsNotSatisfied);
             }
         };
         self.txn.path = path;
         match path {
             Path::Pboc | Path::ElectronicCash => {
-                self.commit_atc(ctx, app, atc, flags)?;
-                let aip = app.cfg.aip_contact;
+                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
                 let mut afl_buf = [0u8; 64];
                 let kind = if path == Path::ElectronicCash {
                     AflKind::ElectronicCash
@@ -289,12 +311,7 @@ impl PbocApplet {
                     AflKind::Contact
                 };
                 let afl = afl(ctx, app, self.txn.rsa, kind, &mut afl_buf)?;
-                let mut body: Vec<u8, 66> = Vec::new();
-                body.extend_from_slice(&aip)
-                    .map_err(|_| Status::MemoryFailure)?;
-                body.extend_from_slice(afl)
-                    .map_err(|_| Status::MemoryFailure)?;
-                template(reply, 0x80, |w| w.raw(&body))?;
+                format1(reply, &[&app.cfg.aip_contact, afl])?;
                 self.txn.phase = Phase::Initiated;
                 Ok(())
             }
@@ -302,43 +319,33 @@ impl PbocApplet {
         }
     }
 
-    /// The ATC of a format-1 GPO, with the "last transaction" script indicators reset
-    /// (they were copied into this transaction's CVR), in one commit.
-    fn commit_atc<N: Nvm>(
-        &self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        atc: u16,
-        flags: u16,
-    ) -> Result<()> {
-        ctx.atomic(|c| {
-            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
-            app.put(c, Obj::ScriptCount, &[0])?;
-            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)
-        })
+    /// The key of the offline data authentication GPO chose is personalized.
+    fn can_sign(&self, app: &App) -> bool {
+        if self.txn.rsa {
+            app.cfg.has_rsa()
+        } else {
+            app.cfg.has(CFG_SM2)
+        }
     }
 
-    /// The contact EC path (§2.3, §2.11): the terminal says it supports EC (`9F7A` = 01),
-    /// the amount is within the balance and the single-transaction limit and in the
+    /// Electronic cash can pay `amount` offline (§2.11, §2.12): it is personalized, and the
+    /// amount is within the EC balance and the single-transaction limit and in the
     /// application currency.
-    fn ec_possible<N: Nvm>(
+    fn ec_covers<N: Nvm>(
         &self,
         ctx: &AppletContext<'_, N>,
         app: &App,
         amount: u64,
-    ) -> Result<Path> {
-        if !app.cfg.has(CFG_EC) || self.txn.pdol.value(0x9F7A) != Some(&[0x01]) || amount == 0 {
-            return Ok(Path::Pboc);
+    ) -> Result<bool> {
+        if !app.cfg.has(CFG_EC) {
+            return Ok(false);
         }
-        let balance = app.get_amount(ctx, Obj::EcBalance)?.unwrap_or(0);
+        let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
-        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
-        if amount <= balance && single.is_none_or(|s| amount <= s) && same_currency {
-            Ok(Path::ElectronicCash)
-        } else {
-            Ok(Path::Pboc)
-        }
+        let same_currency = in_app_currency(ctx, app, self.txn.pdol.value(0x5F2A))?;
+        Ok(balance.is_some_and(|b| amount <= b)
+            && single.is_none_or(|s| amount <= s)
+            && same_currency)
     }
 
     /// qPBOC GPO (§2.12, applet `qPBOCGPOProcess`): the card decides at once. Offline
@@ -353,41 +360,29 @@ impl PbocApplet {
         ctx: &mut AppletContext<'_, N>,
         app: &App,
         atc: u16,
-        flags: u16,
+        flags: AppFlags,
         amount: u64,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let ttq = {
-            let mut t = [0u8; 4];
-            for (d, s) in t.iter_mut().zip(self.txn.pdol.value(0x9F66).unwrap_or(&[])) {
-                *d = *s;
-            }
-            t
-        };
-        let [ttq1, ttq2, _, ttq4] = ttq;
-        let cpp = app.get_array::<N, 4>(ctx, Obj::Cpp)?;
-        let currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
+        let ttq = Ttq::from_value(self.txn.pdol.value(0x9F66).unwrap_or(&[]));
+        let cpp = Cpp::from_be_bytes(app.get_array(ctx, Obj::Cpp)?);
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
-        let single = app.get_amount(ctx, Obj::EcSingleLimit)?;
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
 
-        let same_currency = self.txn.pdol.value(0x5F2A).is_none_or(|c| c == currency);
-        let mut online = ttq2 & 0x80 != 0; // TTQ B2 b8: online cryptogram required
-        online |= !app.cfg.has(CFG_EC) || !same_currency;
-        online |= balance.is_none_or(|b| amount > b);
-        online |= single.is_some_and(|s| amount > s);
-        online |= cpp[0] & 0x10 != 0 && self.txn.prior.new_card;
-        online |= cpp[0] & 0x08 != 0 && ptc == 0;
-        let blocked = flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked;
+        let mut online = ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED);
+        online |= !self.ec_covers(ctx, app, amount)?;
+        online |= cpp.contains(Cpp::NEW_CARD_CHECK) && self.txn.prior.new_card;
+        online |= cpp.contains(Cpp::PIN_TRY_LIMIT_CHECK) && ptc == 0;
+        let blocked = flags.contains(AppFlags::BLOCKED) || self.txn.blocked;
         let decision = if blocked {
             AcType::Aac
         } else if !online {
             AcType::Tc
-        } else if ttq1 & 0x08 != 0 {
-            AcType::Aac // offline-only terminal
-        } else if cpp[0] & 0x02 != 0 && ttq1 & 0x10 != 0 {
-            // CPP "prefer contact PBOC online" and the terminal has contact: switch.
-            self.commit_atc(ctx, app, atc, flags)?;
+        } else if ttq.contains(Ttq::OFFLINE_ONLY) {
+            AcType::Aac
+        } else if cpp.contains(Cpp::PREFER_CONTACT_ONLINE) && ttq.contains(Ttq::CONTACT_PBOC) {
+            // The terminal has contact: the card asks it to switch.
+            ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
             self.txn.phase = Phase::QpbocDone;
             return Err(Status::ConditionsNotSatisfied);
         } else {
@@ -395,16 +390,16 @@ impl PbocApplet {
         };
 
         // Card transaction qualifiers: CVM above the card CVM limit (§2.12).
-        let mut ctq = app.get_array::<N, 2>(ctx, Obj::Ctq)?;
-        let cvm_required = ttq2 & 0x40 != 0
+        let mut ctq = Ctq::from_be_bytes(app.get_array(ctx, Obj::Ctq)?);
+        let cvm_required = ttq.contains(Ttq::CVM_REQUIRED)
             || app
                 .get_amount(ctx, Obj::CardCvmLimit)?
                 .is_some_and(|l| amount > l);
         if cvm_required {
-            if decision == AcType::Arqc && ttq1 & 0x04 != 0 {
-                ctq[0] |= 0x80; // online PIN
-            } else if ttq1 & 0x02 != 0 {
-                ctq[0] |= 0x40; // signature
+            if decision == AcType::Arqc && ttq.contains(Ttq::ONLINE_PIN) {
+                ctq |= Ctq::ONLINE_PIN_REQUIRED;
+            } else if ttq.contains(Ttq::SIGNATURE) {
+                ctq |= Ctq::SIGNATURE_REQUIRED;
             }
         }
 
@@ -413,21 +408,20 @@ impl PbocApplet {
             (true, Some(b)) => Some(b.saturating_sub(amount)),
             (_, b) => b,
         };
-        self.txn.cvr[0] = 0x80 | decision.cvr_first();
-        let can_sign = if self.txn.rsa {
-            app.cfg.has_rsa()
-        } else {
-            app.cfg.has(CFG_SM2)
-        };
-        let sign = approved && app.cfg.aip_qpboc[0] & 0x20 != 0 && can_sign;
+        // GPO opens the transaction: the CVR holds nothing else yet.
+        self.txn.cvr = Cvr::GAC2_NOT_REQUESTED | decision.cvr_first();
+        let sign = approved
+            && Aip::from_be_bytes(app.cfg.aip_qpboc).contains(Aip::DDA)
+            && self.can_sign(app);
         if sign {
-            self.txn.cvr[2] |= 0x02; // DDA performed
-            if app.cfg.has(CFG_FDDA01) && ttq4 & 0x80 != 0 {
+            self.txn.cvr |= Cvr::DDA_PERFORMED;
+            if app.cfg.has(CFG_FDDA01) && ttq.contains(Ttq::FDDA_01) {
                 let mut random = [0u8; 4];
                 ctx.random(&mut random);
                 let df61 = app.get_u8(ctx, Obj::SegmentedDeduction)?;
                 let [r0, r1, r2, r3] = random;
-                self.txn.card_auth_data = Some([0x01, r0, r1, r2, r3, ctq[0], ctq[1], df61]);
+                let [c1, c2] = ctq.bits().to_be_bytes();
+                self.txn.card_auth_data = Some([0x01, r0, r1, r2, r3, c1, c2, df61]);
             }
         }
         let mut afl_buf = [0u8; 64];
@@ -438,28 +432,17 @@ impl PbocApplet {
                 _ => None,
             });
         }
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if approved && cpp[1] & 0x10 != 0 {
-            let format = app.get(ctx, Obj::LogFormat)?;
-            log_values(
-                format.as_slice(),
-                &self.txn,
-                decision.cid(),
-                new_balance,
-                &mut log,
-            )?;
-        }
+        let log = if approved && cpp.contains(Cpp::LOG_QPBOC_OFFLINE) {
+            transaction_record(ctx, app, &self.txn, decision.cid(), new_balance)?
+        } else {
+            Vec::new()
+        };
         ctx.atomic(|c| {
-            app.put(c, Obj::Atc, &atc.to_be_bytes())?;
-            app.put(c, Obj::ScriptCount, &[0])?;
-            app.set_flags(c, flags & !FLAG_SCRIPT_FAILED)?;
+            start_transaction(c, app, atc, flags)?;
             if let (true, Some(b)) = (approved, new_balance) {
                 app.put_amount(c, Obj::EcBalance, b)?;
             }
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
 
         // Everything is committed; now the cryptogram may leave the card.
@@ -484,17 +467,8 @@ impl PbocApplet {
                 }
                 None => &[un],
             };
-            if self.txn.rsa {
-                let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
-                let key = rsa_key(ctx, app, &mut buf)?;
-                let signed = rsa_oda::signed_dynamic_data(&key, &dn, terminal)?;
-                copy_signature(&mut sdad, &signed)
-            } else {
-                let key = sm2_key(&mut self.signer, ctx, app)?;
-                let mut sm = [0u8; MAX_SDAD_LEN];
-                let n = signed_dynamic_data(key, &dn, terminal, &mut sm)?;
-                copy_signature(&mut sdad, sm.get(..n).unwrap_or(&[]))
-            }
+            let rsa = self.txn.rsa;
+            sign_dynamic_data(&mut self.signer, ctx, app, rsa, &dn, terminal, &mut sdad)?
         } else {
             0
         };
@@ -503,15 +477,15 @@ impl PbocApplet {
         let psn = app.cfg.psn;
         let available = new_balance.map(crate::layout::u64_to_bcd6);
         template(reply, 0x77, |w| {
-            w.tlv(Tag(0x9F27), &[decision.cid()])?;
+            w.tlv(Tag(0x9F27), &[decision.cid().bits()])?;
             w.tlv(Tag(0x82), &aip)?;
             w.tlv(Tag(0x9F36), &atc.to_be_bytes())?;
             w.tlv(Tag(0x57), track2)?;
             w.tlv(Tag(0x5F34), &[psn])?;
             w.tlv(Tag(0x9F10), iad.get(..iad_len).unwrap_or(&[]))?;
             w.tlv(Tag(0x9F26), &ac)?;
-            w.tlv(Tag(0x9F6C), &ctq)?;
-            if let (true, Some(a)) = (cpp[0] & 0x01 != 0, available) {
+            w.tlv(Tag(0x9F6C), &ctq.bits().to_be_bytes())?;
+            if let (true, Some(a)) = (cpp.contains(Cpp::RETURN_AVAILABLE_AMOUNT), available) {
                 w.tlv(Tag(0x9F5D), &a)?;
             }
             if approved {
@@ -538,7 +512,7 @@ impl PbocApplet {
         app: &App,
         cmd: &CommandView<'_>,
     ) -> Result<()> {
-        self.gate(Command::Verify)?;
+        self.gate(PbocCommand::Verify)?;
         let tries = app.get_u8(ctx, Obj::PinTryCounter)?;
         if tries == 0 {
             // EMV 4.3 Book 3 §6.5.12.4 and PBOC 3.0 part 5: a VERIFY once the try limit is
@@ -555,13 +529,13 @@ impl PbocApplet {
         }
         ctx.read(at, &mut stored[..])?;
         let matches = ct_eq(&stored[..], cmd.data());
-        self.txn.cvr[0] |= 0x04; // offline PIN verification performed
+        self.txn.cvr |= Cvr::OFFLINE_PIN_PERFORMED;
         if matches {
             ctx.atomic(|c| app.put(c, Obj::PinTryCounter, &[app.cfg.pin_limit]))?;
-            self.txn.cvr[0] &= !0x02;
+            self.txn.cvr.remove(Cvr::OFFLINE_PIN_FAILED);
             Ok(())
         } else {
-            self.txn.cvr[0] |= 0x02; // offline PIN verification failed
+            self.txn.cvr |= Cvr::OFFLINE_PIN_FAILED;
             if left == 0 {
                 self.txn.pin_blocked_now = true;
             }
@@ -579,15 +553,13 @@ impl PbocApplet {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let p1 = cmd.p1();
-        if p1 & 0xC0 == 0xC0 || p1 & 0x2F != 0 || cmd.p2() != 0 {
+        let both = ReferenceControl::ARQC | ReferenceControl::TC;
+        let Some(reference) =
+            ReferenceControl::from_bits(cmd.p1()).filter(|r| !r.contains(both) && cmd.p2() == 0)
+        else {
             return Err(Status::WrongP1P2);
-        }
-        let requested = match p1 & 0xC0 {
-            0x00 => AcType::Aac,
-            0x40 => AcType::Tc,
-            _ => AcType::Arqc,
         };
+        let requested = AcType::requested(reference);
         let second = self.txn.phase == Phase::OnlineRequested;
         let mut dol_buf = [0u8; 64];
         let dol = app.blob(
@@ -596,8 +568,8 @@ impl PbocApplet {
             &mut dol_buf,
         )?;
         check_dol_len(dol, cmd.data())?;
-        self.gate(Command::GenerateAc)?;
-        if p1 & 0x10 != 0 || (second && requested == AcType::Arqc) {
+        self.gate(PbocCommand::GenerateAc)?;
+        if reference.contains(ReferenceControl::CDA) || (second && requested == AcType::Arqc) {
             return Err(Status::ConditionsNotSatisfied);
         }
         if second {
@@ -624,22 +596,24 @@ impl PbocApplet {
     ) -> Result<()> {
         let amount = amount(self.txn.terminal(0x9F02))?;
         let flags = app.flags(ctx)?;
-        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
+        let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
         let ptc = app.get_u8(ctx, Obj::PinTryCounter)?;
-        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let domestic = in_app_currency(ctx, app, self.txn.terminal(0x5F2A))?;
         let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
         let prior = self.txn.prior;
         let mut card = AcType::Tc;
         let mut velocity = false;
         let mut block = false;
 
-        if flags & FLAG_APP_BLOCKED != 0 || self.txn.blocked {
+        if flags.contains(AppFlags::BLOCKED) || self.txn.blocked {
             // Blocked: never approved offline; at most an ARQC, so that an issuer script
             // can unblock it; GAC2 then declines (EMV CCD-style).
             card = card.min(AcType::Arqc);
         }
-        if prior.flags & (FLAG_SDA_FAILED | FLAG_DDA_FAILED) != 0 {
+        if prior
+            .flags
+            .intersects(AppFlags::SDA_FAILED | AppFlags::DDA_FAILED)
+        {
             card = card.min(AcType::Arqc);
         }
         let ec_offline = self.txn.path == Path::ElectronicCash && requested == AcType::Tc;
@@ -649,20 +623,20 @@ impl PbocApplet {
                 card = AcType::Aac;
             }
         } else {
-            if prior.flags & FLAG_ONLINE_NOT_COMPLETED != 0 {
+            if prior.flags.contains(AppFlags::ONLINE_NOT_COMPLETED) {
                 card = card.min(AcType::Arqc);
             }
-            if prior.flags & FLAG_ISSUER_AUTH_FAILED != 0 && ada[0] & 0x80 != 0 {
-                card = card.min(AcType::Arqc);
-            }
-            if prior.flags & FLAG_SCRIPT_FAILED != 0 && ada[1] & 0x08 != 0 {
-                card = card.min(AcType::Arqc);
-            }
-            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
-            let lcol = app.get(ctx, Obj::Lcol)?;
-            if let [limit] = lcol.as_slice()
-                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
+            if prior.flags.contains(AppFlags::ISSUER_AUTH_FAILED)
+                && ada.contains(Ada::ISSUER_AUTH_FAILED_NEXT_ONLINE)
             {
+                card = card.min(AcType::Arqc);
+            }
+            if prior.flags.contains(AppFlags::SCRIPT_FAILED)
+                && ada.contains(Ada::SCRIPT_FAILED_ONLINE)
+            {
+                card = card.min(AcType::Arqc);
+            }
+            if self.offline_run_exceeds(ctx, app, Obj::Lcol)? {
                 card = card.min(AcType::Arqc);
                 velocity = true;
             }
@@ -681,49 +655,51 @@ impl PbocApplet {
                 card = card.min(AcType::Arqc);
                 velocity = true;
             }
-            if prior.new_card && ada[0] & 0x02 != 0 {
+            if prior.new_card && ada.contains(Ada::NEW_CARD_ONLINE) {
                 card = card.min(AcType::Arqc);
             }
         }
         if ptc == 0 {
             if self.txn.pin_blocked_now {
-                if ada[1] & 0x80 != 0 {
+                if ada.contains(Ada::PIN_LIMIT_NOW_BLOCK) {
                     block = true;
                     card = AcType::Aac;
                 }
-            } else if ada[1] & 0x04 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_BLOCK) {
                 block = true;
                 card = AcType::Aac;
-            } else if ada[1] & 0x40 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_DECLINE) {
                 card = AcType::Aac;
-            } else if ada[1] & 0x20 != 0 {
+            } else if ada.contains(Ada::PIN_LIMIT_BEFORE_ONLINE) {
                 card = card.min(AcType::Arqc);
             }
         }
         if block {
-            self.txn.cvr[1] |= 0x02; // application blocked because the PIN is blocked
+            self.txn.cvr |= Cvr::BLOCKED_BY_PIN;
             self.txn.blocked = true;
         }
         if velocity {
-            self.txn.cvr[1] |= 0x20;
+            self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
         }
         let decision = requested.min(card);
         let mut cid = decision.cid();
-        if decision == AcType::Aac && self.txn.pin_blocked_now && ada[0] & 0x10 != 0 {
-            cid |= 0x08 | 0x02; // advice, reason: PIN try limit exceeded (§2.6)
+        if decision == AcType::Aac && self.txn.pin_blocked_now && ada.contains(Ada::DECLINE_ADVICE)
+        {
+            cid |= Cid::ADVICE_REQUIRED | Cid::REASON_PIN_TRY_LIMIT; // §2.6
         }
-        self.txn.cvr[0] = (self.txn.cvr[0] & 0x0F) | 0x80 | decision.cvr_first();
+        self.txn.cvr.remove(Cvr::GAC2_AC_TYPE | Cvr::GAC1_AC_TYPE);
+        self.txn.cvr |= Cvr::GAC2_NOT_REQUESTED | decision.cvr_first();
 
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
         let new_balance = match (decision, ec_offline, balance) {
             (AcType::Tc, true, Some(b)) => Some(b.saturating_sub(amount)),
             (_, _, b) => b,
         };
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if decision == AcType::Tc {
-            let format = app.get(ctx, Obj::LogFormat)?;
-            log_values(format.as_slice(), &self.txn, cid, new_balance, &mut log)?;
-        }
+        let log = if decision == AcType::Tc {
+            transaction_record(ctx, app, &self.txn, cid, new_balance)?
+        } else {
+            Vec::new()
+        };
         let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
         ctx.atomic(|c| {
             let mut f = flags;
@@ -734,27 +710,23 @@ impl PbocApplet {
                     }
                 }
                 AcType::Tc => offline_counters(c, app, amount, domestic)?,
-                AcType::Arqc => f |= FLAG_ONLINE_NOT_COMPLETED,
+                AcType::Arqc => f |= AppFlags::ONLINE_NOT_COMPLETED,
                 AcType::Aac => {}
             }
             if decision != AcType::Arqc {
-                f &= !(FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+                f.remove(AppFlags::SDA_FAILED | AppFlags::DDA_FAILED);
                 if decision == AcType::Aac {
                     f |= tvr_flags;
                 }
             }
             if block {
-                f |= FLAG_APP_BLOCKED;
+                f |= AppFlags::BLOCKED;
             }
             app.set_flags(c, f)?;
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
 
-        let keys = CardKeys::load(ctx, app)?;
-        let ac = self.respond_ac(ctx, app, &keys, &self.txn.cdol1, cid, new_balance, reply)?;
+        let ac = self.respond_ac(ctx, app, &self.txn.cdol1, cid, new_balance, reply)?;
         self.txn.ac1 = ac;
         self.txn.went_online = decision == AcType::Arqc;
         self.txn.phase = if decision == AcType::Arqc {
@@ -763,6 +735,20 @@ impl PbocApplet {
             Phase::Completed
         };
         Ok(())
+    }
+
+    /// More transactions since the last online one than the consecutive offline limit
+    /// `limit` allows (`9F58` lower, `9F59` upper; not personalized: no limit), §2.9 item 6.
+    fn offline_run_exceeds<N: Nvm>(
+        &self,
+        ctx: &AppletContext<'_, N>,
+        app: &App,
+        limit: Obj,
+    ) -> Result<bool> {
+        let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
+        let limit = app.get(ctx, limit)?;
+        Ok(matches!(limit.as_slice(), [limit]
+            if self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)))
     }
 
     /// EC consistency (§2.9 item 2, JR/T 0025.13 §7.4.5 via the applet): every value
@@ -784,32 +770,25 @@ impl PbocApplet {
         true
     }
 
-    /// Builds CVR, cryptogram and IAD and answers format 1 `80 CID ATC AC IAD`.
-    #[allow(clippy::too_many_arguments)]
+    /// Builds CVR, cryptogram and IAD over the terminal data of `dol` and answers format 1
+    /// `80 CID ATC AC IAD`.
     fn respond_ac<N: Nvm>(
         &self,
         ctx: &AppletContext<'_, N>,
         app: &App,
-        keys: &CardKeys,
         dol: &TermData,
-        cid: u8,
+        cid: Cid,
         balance: Option<u64>,
         reply: &mut Writer<'_>,
     ) -> Result<[u8; 8]> {
+        let keys = &CardKeys::load(ctx, app)?;
         let atc = self.txn.atc;
         let cvr = cvr(ctx, app, &self.txn)?;
         let ac =
             application_cryptogram(keys, atc, &terminal_fields(dol), app.cfg.aip_contact, &cvr);
         let (iad, iad_len) = issuer_application_data(app, keys, atc, &cvr, balance);
-        let mut body: Vec<u8, 40> = Vec::new();
-        let push = |b: &mut Vec<u8, 40>, s: &[u8]| {
-            b.extend_from_slice(s).map_err(|_| Status::MemoryFailure)
-        };
-        push(&mut body, &[cid])?;
-        push(&mut body, &atc.to_be_bytes())?;
-        push(&mut body, &ac)?;
-        push(&mut body, iad.get(..iad_len).unwrap_or(&[]))?;
-        template(reply, 0x80, |w| w.raw(&body))?;
+        let iad = iad.get(..iad_len).unwrap_or(&[]);
+        format1(reply, &[&[cid.bits()], &atc.to_be_bytes(), &ac, iad])?;
         Ok(ac)
     }
 
@@ -835,31 +814,30 @@ impl PbocApplet {
         let approved = matches!(&arc, b"00" | b"10" | b"11" | b"01" | b"02");
         let unable = matches!(&arc, b"Y3" | b"Z3");
         let flags = app.flags(ctx)?;
-        let ada = app.get_array::<N, 2>(ctx, Obj::Ada)?;
-        let mandatory =
-            app.get_u8(ctx, Obj::IssuerAuthIndicator)? & 0x80 != 0 || ada[0] & 0x20 != 0;
+        let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
+        let indicator =
+            IssuerAuthIndicator::from_bits_retain(app.get_u8(ctx, Obj::IssuerAuthIndicator)?);
+        let mandatory = indicator.contains(IssuerAuthIndicator::MANDATORY)
+            || ada.contains(Ada::ISSUER_AUTH_MANDATORY);
         let amount = amount(self.txn.terminal(0x9F02))?;
-        let app_currency = app.get_array::<N, 2>(ctx, Obj::AppCurrency)?;
-        let domestic = self.txn.terminal(0x5F2A).is_none_or(|c| c == app_currency);
+        let domestic = in_app_currency(ctx, app, self.txn.terminal(0x5F2A))?;
         let auth = self.txn.issuer_auth;
         let mut card = AcType::Tc;
-        if flags & (FLAG_APP_BLOCKED | FLAG_APP_DEAD) != 0 || self.txn.blocked {
+        if flags.intersects(AppFlags::BLOCKED | AppFlags::DEAD) || self.txn.blocked {
             card = AcType::Aac;
         }
         if unable {
-            self.txn.cvr[0] |= 0x01; // unable to go online
-            let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
-            let ucol = app.get(ctx, Obj::Ucol)?;
-            if let [limit] = ucol.as_slice()
-                && self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)
+            self.txn.cvr |= Cvr::UNABLE_TO_GO_ONLINE;
+            if self.offline_run_exceeds(ctx, app, Obj::Ucol)? {
+                card = AcType::Aac;
+                self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
+            }
+            if self.txn.prior.new_card && ada.contains(Ada::NEW_CARD_OFFLINE_DECLINE) {
+                card = AcType::Aac;
+            }
+            if app.get_u8(ctx, Obj::PinTryCounter)? == 0
+                && ada.contains(Ada::PIN_LIMIT_OFFLINE_DECLINE)
             {
-                card = AcType::Aac;
-                self.txn.cvr[1] |= 0x20;
-            }
-            if self.txn.prior.new_card && ada[0] & 0x01 != 0 {
-                card = AcType::Aac;
-            }
-            if app.get_u8(ctx, Obj::PinTryCounter)? == 0 && ada[1] & 0x10 != 0 {
                 card = AcType::Aac;
             }
             let ctta = app.get_amount(ctx, Obj::Ctta)?.unwrap_or(0);
@@ -867,10 +845,10 @@ impl PbocApplet {
                 && ctta.saturating_add(amount) > limit
             {
                 card = AcType::Aac;
-                self.txn.cvr[1] |= 0x20;
+                self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
             }
         } else if approved {
-            if auth == IssuerAuth::Failed && ada[0] & 0x40 != 0 {
+            if auth == IssuerAuth::Failed && ada.contains(Ada::ISSUER_AUTH_FAILED_DECLINE) {
                 card = AcType::Aac;
             }
             if auth == IssuerAuth::NotPerformed && mandatory {
@@ -880,29 +858,32 @@ impl PbocApplet {
             card = AcType::Aac;
         }
         let decision = requested.min(card);
-        self.txn.cvr[0] = (self.txn.cvr[0] & 0x3F) | decision.cvr_second();
+        self.txn.cvr.remove(Cvr::GAC2_AC_TYPE);
+        self.txn.cvr |= decision.cvr_second();
         let cid = decision.cid();
         let online_success = !unable
             && approved
             && (auth == IssuerAuth::Passed || (auth == IssuerAuth::NotPerformed && !mandatory));
-        let mut log: Vec<u8, MAX_LOG_RECORD> = Vec::new();
-        if decision == AcType::Tc {
-            let format = app.get(ctx, Obj::LogFormat)?;
+        let log = if decision == AcType::Tc {
             let balance = app.get_amount(ctx, Obj::EcBalance)?;
-            log_values(format.as_slice(), &self.txn, cid, balance, &mut log)?;
-        }
+            transaction_record(ctx, app, &self.txn, cid, balance)?
+        } else {
+            Vec::new()
+        };
         let tvr_flags = tvr_oda_flags(self.txn.terminal(0x95));
         let atc = self.txn.atc;
         ctx.atomic(|c| {
-            let mut f = flags & !(FLAG_ONLINE_NOT_COMPLETED | FLAG_SDA_FAILED | FLAG_DDA_FAILED);
+            let mut f = flags.difference(
+                AppFlags::ONLINE_NOT_COMPLETED | AppFlags::SDA_FAILED | AppFlags::DDA_FAILED,
+            );
             if decision == AcType::Aac {
                 f |= tvr_flags;
             }
             if !unable {
-                f &= !(FLAG_ISSUER_AUTH_FAILED | FLAG_ISSUER_AUTH_NOT_PERFORMED);
+                f.remove(AppFlags::ISSUER_AUTH_FAILED | AppFlags::ISSUER_AUTH_NOT_PERFORMED);
                 match auth {
-                    IssuerAuth::Failed => f |= FLAG_ISSUER_AUTH_FAILED,
-                    IssuerAuth::NotPerformed => f |= FLAG_ISSUER_AUTH_NOT_PERFORMED,
+                    IssuerAuth::Failed => f |= AppFlags::ISSUER_AUTH_FAILED,
+                    IssuerAuth::NotPerformed => f |= AppFlags::ISSUER_AUTH_NOT_PERFORMED,
                     IssuerAuth::Passed => {}
                 }
             }
@@ -915,14 +896,10 @@ impl PbocApplet {
                 offline_counters(c, app, amount, domestic)?;
             }
             app.set_flags(c, f)?;
-            if !log.is_empty() {
-                append_log(c, app, app.cfg.log, Obj::LogHead, Obj::LogCount, &log)?;
-            }
-            Ok(())
+            append_log(c, app, Log::Transactions, &log)
         })?;
-        let keys = CardKeys::load(ctx, app)?;
         let balance = app.get_amount(ctx, Obj::EcBalance)?;
-        self.respond_ac(ctx, app, &keys, &self.txn.cdol2, cid, balance, reply)?;
+        self.respond_ac(ctx, app, &self.txn.cdol2, cid, balance, reply)?;
         self.txn.phase = Phase::Completed;
         Ok(())
     }
@@ -939,11 +916,11 @@ impl PbocApplet {
         app: &App,
         cmd: &CommandView<'_>,
     ) -> Result<()> {
-        self.gate(Command::ExternalAuthenticate)?;
+        self.gate(PbocCommand::ExternalAuthenticate)?;
         let failures = app.get_u8(ctx, Obj::IssuerAuthFailures)?;
         if self.txn.external_auth_tried || failures >= 100 {
             self.txn.issuer_auth = IssuerAuth::Failed;
-            self.txn.cvr[0] |= 0x08;
+            self.txn.cvr |= Cvr::ISSUER_AUTH_FAILED;
             return Err(Status::ConditionsNotSatisfied);
         }
         self.txn.external_auth_tried = true;
@@ -958,7 +935,7 @@ impl PbocApplet {
             Ok(())
         } else {
             self.txn.issuer_auth = IssuerAuth::Failed;
-            self.txn.cvr[0] |= 0x08;
+            self.txn.cvr |= Cvr::ISSUER_AUTH_FAILED;
             ctx.atomic(|c| app.put(c, Obj::IssuerAuthFailures, &[failures.saturating_add(1)]))?;
             Err(Status::AuthenticationFailed)
         }
@@ -981,13 +958,8 @@ impl PbocApplet {
         let mut ddol = [0u8; 64];
         let ddol = app.blob(ctx, Blob::Ddol, &mut ddol)?;
         check_dol_len(ddol, cmd.data())?;
-        self.gate(Command::InternalAuthenticate)?;
-        let can_sign = if self.txn.rsa {
-            app.cfg.has_rsa()
-        } else {
-            app.cfg.has(CFG_SM2)
-        };
-        if !can_sign || app.cfg.aip_contact[0] & 0x20 == 0 {
+        self.gate(PbocCommand::InternalAuthenticate)?;
+        if !self.can_sign(app) || !Aip::from_be_bytes(app.cfg.aip_contact).contains(Aip::DDA) {
             return Err(Status::ConditionsNotSatisfied);
         }
         let mut number = [0u8; 8];
@@ -995,20 +967,60 @@ impl PbocApplet {
         number[0] = a0;
         number[1] = a1;
         ctx.random(number.get_mut(2..).unwrap_or(&mut []));
-        if self.txn.rsa {
-            // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
-            let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
-            let key = rsa_key(ctx, app, &mut buf)?;
-            let sdad = rsa_oda::signed_dynamic_data(&key, &number, &[cmd.data()])?;
-            self.txn.cvr[2] |= 0x02; // DDA performed
-            return template(reply, 0x80, |w| w.raw(&sdad));
-        }
-        let key = sm2_key(&mut self.signer, ctx, app)?;
-        let mut sdad = [0u8; MAX_SDAD_LEN];
-        let n = signed_dynamic_data(key, &number, &[cmd.data()], &mut sdad)?;
-        self.txn.cvr[2] |= 0x02; // DDA performed
-        template(reply, 0x80, |w| w.raw(sdad.get(..n).unwrap_or(&[])))
+        // EMV Book 2 §6.5.1 / Table 17: format 1 `80` with the signed dynamic data.
+        let mut sdad = [0u8; rsa_oda::MAX_MODULUS_LEN];
+        let rsa = self.txn.rsa;
+        let n = sign_dynamic_data(
+            &mut self.signer,
+            ctx,
+            app,
+            rsa,
+            &number,
+            &[cmd.data()],
+            &mut sdad,
+        )?;
+        self.txn.cvr |= Cvr::DDA_PERFORMED;
+        format1(reply, &[sdad.get(..n).unwrap_or(&[])])
     }
+}
+
+/// The signed dynamic application data `9F4B` over the ICC dynamic number and the
+/// terminal's data, with the ICC key of the algorithm GPO chose: RSA (EMV Book 2 §6.5) or
+/// SM2 ([`crate::assumed_sm2_oda`]). Written into `out`; returns its length.
+fn sign_dynamic_data<N: Nvm>(
+    signer: &mut SignerCache,
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    rsa: bool,
+    icc_number: &[u8],
+    terminal: &[&[u8]],
+    out: &mut [u8; rsa_oda::MAX_MODULUS_LEN],
+) -> Result<usize> {
+    if rsa {
+        let mut buf = Zeroizing::new([0u8; RSA_KEY_BUF]);
+        let key = rsa_key(ctx, app, &mut buf)?;
+        let signed = rsa_oda::signed_dynamic_data(&key, icc_number, terminal)?;
+        Ok(copy_signature(out, &signed))
+    } else {
+        let key = sm2_key(signer, ctx, app)?;
+        let mut sm = [0u8; MAX_SDAD_LEN];
+        let n = signed_dynamic_data(key, icc_number, terminal, &mut sm)?;
+        Ok(copy_signature(out, sm.get(..n).unwrap_or(&[])))
+    }
+}
+
+/// What every GPO that got as far as the ATC commits, inside the caller's transaction: the
+/// new ATC, and the "last transaction" script indicators reset (they were copied into
+/// this transaction's CVR).
+fn start_transaction<N: Nvm>(
+    ctx: &mut AppletContext<'_, N>,
+    app: &App,
+    atc: u16,
+    flags: AppFlags,
+) -> Result<()> {
+    app.put(ctx, Obj::Atc, &atc.to_be_bytes())?;
+    app.put(ctx, Obj::ScriptCount, &[0])?;
+    app.set_flags(ctx, flags.difference(AppFlags::SCRIPT_FAILED))
 }
 
 /// Copies a signature into the GPO's buffer; returns its length.
