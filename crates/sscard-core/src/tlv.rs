@@ -41,11 +41,11 @@ use crate::apdu::Writer;
 use core::fmt;
 use core::iter::FusedIterator;
 
+use nom::Parser;
+use nom::combinator::verify;
+
 /// Deepest nesting level [`find`] and [`validate`] descend to; top-level objects are level 1.
 pub const MAX_DEPTH: usize = 8;
-
-/// Most bytes a tag may take (EMV Book 3 Annex B allows 1–3).
-const MAX_TAG_BYTES: usize = 3;
 
 /// Largest value [`BerWriter`] encodes: 3 length bytes (`82 xx xx`) are the most it emits.
 const MAX_WRITTEN_LEN: usize = 0xFFFF;
@@ -182,34 +182,76 @@ impl ShortBytes {
     }
 }
 
+/// What the nom parsers of this module return: the rest of the input and the value, or
+/// the rule the input broke.
+type Parsed<'a, T> = nom::IResult<&'a [u8], T, Broken>;
+
+/// The error of the nom parsers: the broken rule, as a [`TlvError`]. Kept private so nom
+/// stays out of this module's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Broken(TlvError);
+
+impl nom::error::ParseError<&[u8]> for Broken {
+    fn from_error_kind(_: &[u8], kind: nom::error::ErrorKind) -> Self {
+        // `byte` reports a missing byte itself; the error nom makes here is `verify`
+        // refusing a tag byte. `Eof` would be a nom primitive running out of input.
+        Broken(match kind {
+            nom::error::ErrorKind::Eof => TlvError::Truncated,
+            _ => TlvError::BadTag,
+        })
+    }
+
+    fn append(_: &[u8], _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// Runs a parser of this module on `input`, with its error as a [`TlvError`].
+fn run<'a, T>(
+    mut parser: impl Parser<&'a [u8], Output = T, Error = Broken>,
+    input: &'a [u8],
+) -> Result<(T, &'a [u8]), TlvError> {
+    match parser.parse_complete(input) {
+        Ok((rest, value)) => Ok((value, rest)),
+        Err(nom::Err::Error(Broken(error)) | nom::Err::Failure(Broken(error))) => Err(error),
+        // Complete parsers never ask for more input; if one did, the input was short.
+        Err(nom::Err::Incomplete(_)) => Err(TlvError::Truncated),
+    }
+}
+
+/// One byte, or [`TlvError::Truncated`]. nom's `be_u8` does the same but calls nom's
+/// `take_from`, which is not inlined across crates: that call alone made DOL parsing
+/// several times slower (benches/tlv.rs).
+fn byte(input: &[u8]) -> Parsed<'_, u8> {
+    match input.split_first() {
+        Some((&first, rest)) => Ok((rest, first)),
+        None => Err(nom::Err::Error(Broken(TlvError::Truncated))),
+    }
+}
+
+/// A BER tag (EMV Book 3 Annex B1, ISO/IEC 8825-1 §8.1.2): a first byte that is not
+/// the padding `00`/`FF`; if its tag-number bits 5–1 are all set, subsequent bytes
+/// follow, bit 8 set on each but the last, three bytes in all at most (EMV allows 1–3).
+/// The first subsequent byte may not be `80`: a zero group ahead of the tag number would
+/// be a second encoding of a shorter tag.
+fn ber_tag(input: &[u8]) -> Parsed<'_, Tag> {
+    let (rest, first) = verify(byte, |&b| b != 0x00 && b != 0xFF).parse_complete(input)?;
+    if first & 0x1F != 0x1F {
+        return Ok((rest, Tag(u32::from(first))));
+    }
+    let (rest, second) = verify(byte, |&b| b != 0x80).parse_complete(rest)?;
+    if second & 0x80 == 0 {
+        return Ok((rest, Tag(u32::from_be_bytes([0, 0, first, second]))));
+    }
+    // A third byte is the last a tag may have: it must end the tag.
+    let (rest, third) = verify(byte, |&b| b & 0x80 == 0).parse_complete(rest)?;
+    Ok((rest, Tag(u32::from_be_bytes([0, first, second, third]))))
+}
+
 /// Reads a tag from the start of `input`; returns it and the bytes it used.
 fn read_tag(input: &[u8]) -> Result<(Tag, usize), TlvError> {
-    let mut bytes = input.iter().copied();
-    let first = bytes.next().ok_or(TlvError::Truncated)?;
-    if first == 0x00 || first == 0xFF {
-        return Err(TlvError::BadTag);
-    }
-    let mut value = u32::from(first);
-    if first & 0x1F != 0x1F {
-        return Ok((Tag(value), 1));
-    }
-    let mut used = 1;
-    loop {
-        let byte = bytes.next().ok_or(TlvError::Truncated)?;
-        // `80` as first subsequent byte would be a zero group ahead of the tag
-        // number: a second encoding of a shorter tag.
-        if used == 1 && byte == 0x80 {
-            return Err(TlvError::BadTag);
-        }
-        value = (value << 8) | u32::from(byte);
-        used += 1;
-        if byte & 0x80 == 0 {
-            return Ok((Tag(value), used));
-        }
-        if used == MAX_TAG_BYTES {
-            return Err(TlvError::BadTag);
-        }
-    }
+    let (tag, rest) = run(ber_tag, input)?;
+    Ok((tag, input.len() - rest.len()))
 }
 
 /// Reads a definite, minimally encoded BER length; returns it and the bytes it used.
@@ -729,17 +771,15 @@ impl<'a> DolReader<'a> {
     }
 }
 
-/// Reads one DOL entry from the start of `input`; returns it and the bytes after it.
-fn read_dol_entry(input: &[u8]) -> Result<(DolEntry, &[u8]), TlvError> {
-    let (tag, tag_len) = read_tag(input)?;
-    let after_tag = input.get(tag_len..).ok_or(TlvError::Truncated)?;
-    // A DOL length is a plain byte count, not a BER length: `81` means 129.
-    let (&len, rest) = after_tag.split_first().ok_or(TlvError::Truncated)?;
-    let entry = DolEntry {
-        tag,
-        len: usize::from(len),
-    };
-    Ok((entry, rest))
+/// One DOL entry: a BER tag, then a length that is a plain byte count (EMV Book 3 §5.4),
+/// not a BER length: `81` means 129.
+fn dol_entry(input: &[u8]) -> Parsed<'_, DolEntry> {
+    (ber_tag, byte)
+        .map(|(tag, len)| DolEntry {
+            tag,
+            len: usize::from(len),
+        })
+        .parse_complete(input)
 }
 
 impl Iterator for DolReader<'_> {
@@ -750,7 +790,7 @@ impl Iterator for DolReader<'_> {
             self.finished = true;
             return None;
         }
-        match read_dol_entry(self.rest) {
+        match run(dol_entry, self.rest) {
             Ok((entry, rest)) => {
                 self.rest = rest;
                 Some(Ok(entry))
@@ -1426,5 +1466,76 @@ mod tests {
                 prop_assert_eq!(read_tag(&out[..len]), Ok((tag, len)));
             }
         }
+
+        #[test]
+        fn dol_parser_agrees_with_the_reference(input in prop::collection::vec(tag_like_byte(), 0..48)) {
+            let (entries, error) = reference_dol(&input);
+            let mut expected: Vec<Result<DolEntry, TlvError>> = entries.iter().copied().map(Ok).collect();
+            expected.extend(error.map(Err));
+            prop_assert_eq!(DolReader::new(&input).collect::<Vec<_>>(), expected);
+            let total = entries.iter().map(|e| e.len).sum();
+            prop_assert_eq!(dol_value_len(&input), error.map_or(Ok(total), Err));
+            prop_assert_eq!(read_tag(&input), reference_tag(&input));
+        }
+    }
+
+    /// Bytes that steer the tag grammar into each of its branches, and any byte.
+    fn tag_like_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            prop::sample::select(vec![
+                0x00, 0xFF, 0x1F, 0x5F, 0x9F, 0xBF, 0xDF, 0x80, 0x81, 0x7F
+            ]),
+            any::<u8>(),
+        ]
+    }
+
+    /// EMV Book 3 Annex B1 read byte by byte, independently of the nom parser: the tag
+    /// and its length in bytes.
+    fn reference_tag(input: &[u8]) -> Result<(Tag, usize), TlvError> {
+        let mut tag = 0u32;
+        for (at, &byte) in input.iter().enumerate().take(3) {
+            tag = tag << 8 | u32::from(byte);
+            let bad = match at {
+                0 => byte == 0x00 || byte == 0xFF,
+                1 => byte == 0x80,
+                _ => byte & 0x80 != 0,
+            };
+            if bad {
+                return Err(TlvError::BadTag);
+            }
+            let last = if at == 0 {
+                byte & 0x1F != 0x1F
+            } else {
+                byte & 0x80 == 0
+            };
+            if last {
+                return Ok((Tag(tag), at + 1));
+            }
+        }
+        Err(TlvError::Truncated)
+    }
+
+    /// EMV Book 3 §5.4 read with the reference tag: the entries up to the first error,
+    /// and that error.
+    fn reference_dol(mut input: &[u8]) -> (Vec<DolEntry>, Option<TlvError>) {
+        let mut entries = Vec::new();
+        while !input.is_empty() {
+            let tag = match reference_tag(input) {
+                Ok((tag, used)) => {
+                    input = &input[used..];
+                    tag
+                }
+                Err(error) => return (entries, Some(error)),
+            };
+            let Some((&len, rest)) = input.split_first() else {
+                return (entries, Some(TlvError::Truncated));
+            };
+            entries.push(DolEntry {
+                tag,
+                len: usize::from(len),
+            });
+            input = rest;
+        }
+        (entries, None)
     }
 }

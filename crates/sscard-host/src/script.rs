@@ -25,6 +25,15 @@
 //! command with its expected response.
 
 use crate::annotate::{hex, split_response, sw_meaning};
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_till, take_till1, take_until, take_while, take_while1};
+use nom::character::complete::{anychar, char, digit1};
+use nom::combinator::{
+    consumed, eof, map_opt, map_parser, not, opt, recognize, rest, value, verify,
+};
+use nom::multi::{fold_many0, many0_count, separated_list1};
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
+use nom::{IResult, Parser};
 use sscard_core::card::applet::Interface;
 use std::collections::HashMap;
 use std::fmt;
@@ -186,120 +195,221 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Reads hex with `X` wildcard nibbles, `*`, `$NAME[:N]` and `[]` into items. Whitespace
-/// separates nothing: `6F1C 84 0F` and `6F 1C840F` are the same bytes.
-fn tokens(text: &str, line: usize) -> Result<(Vec<Item>, bool), ParseError> {
-    let bad = |message: String| ParseError { line, message };
-    let mut items = Vec::new();
-    let mut empty_marker = false;
-    let mut high: Option<(u8, u8)> = None;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let nibble = match c {
-            c if c.is_whitespace() => {
-                continue;
-            }
-            'X' | 'x' => Some((0u8, 0u8)),
-            c if c.is_ascii_hexdigit() => c.to_digit(16).map(|d| (d as u8, 0xF)),
-            _ => None,
-        };
-        if let Some((v, m)) = nibble {
-            match high.take() {
-                None => high = Some((v, m)),
-                Some((hv, hm)) => items.push(Item::Byte(MaskedByte {
-                    value: hv << 4 | v,
-                    mask: hm << 4 | m,
-                })),
-            }
-            continue;
-        }
-        if high.is_some() {
-            return Err(bad(format!("odd number of hex digits before {c:?}")));
-        }
-        match c {
-            '*' => items.push(Item::AnyTail),
-            '[' if chars.peek() == Some(&']') => {
-                chars.next();
-                empty_marker = true;
-            }
-            '$' => {
-                let mut name = String::new();
-                while let Some(&c) = chars.peek().filter(|c| is_name_char(**c)) {
-                    name.push(c);
-                    chars.next();
-                }
-                if name.is_empty() {
-                    return Err(bad("`$` must be followed by a variable name".into()));
-                }
-                let mut len = None;
-                if chars.peek() == Some(&':') {
-                    chars.next();
-                    let mut digits = String::new();
-                    while let Some(&c) = chars.peek().filter(|c| c.is_ascii_digit()) {
-                        digits.push(c);
-                        chars.next();
-                    }
-                    len = Some(
-                        digits
-                            .parse()
-                            .map_err(|_| bad(format!("${name}: length after `:` expected")))?,
-                    );
-                }
-                items.push(Item::Capture(name, len));
-            }
-            other => return Err(bad(format!("unexpected {other:?}"))),
-        }
-    }
-    if high.is_some() {
-        return Err(bad("odd number of hex digits".into()));
-    }
-    Ok((items, empty_marker))
+// The grammar, as nom parsers over one logical line (comments stripped, continuations
+// joined). Every mistake a user can make stops the parse as `Syntax::Bad` with its
+// message; `Syntax::NoMatch` only steers `alt` and the repetitions.
+
+/// Why a parser of the script grammar stopped.
+#[derive(Debug)]
+enum Syntax {
+    /// Nothing here matched (nom's own errors, which `alt` backtracks from): the first
+    /// character left, if any.
+    NoMatch(Option<char>),
+    /// A mistake, reported as it is; no alternative is tried after it.
+    Bad(String),
 }
 
-fn parse_pattern(text: &str, line: usize) -> Result<Pattern, ParseError> {
-    let bad = |message: String| ParseError { line, message };
-    if text.trim().eq_ignore_ascii_case("mute") {
-        return Ok(Pattern::Mute);
+impl nom::error::ParseError<&str> for Syntax {
+    fn from_error_kind(input: &str, _: nom::error::ErrorKind) -> Self {
+        Syntax::NoMatch(input.chars().next())
     }
-    let (mut items, empty_marker) = tokens(text, line)?;
+
+    fn append(_: &str, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// What the parsers of the grammar return.
+type Parsed<'a, T> = IResult<&'a str, T, Syntax>;
+
+/// Stops the parse with `message`.
+fn bad<'a, T>(message: impl Into<String>) -> Parsed<'a, T> {
+    Err(nom::Err::Failure(Syntax::Bad(message.into())))
+}
+
+/// `parser`, or the mistake `message` where it does not match.
+fn or_bad<'a, T>(
+    mut parser: impl Parser<&'a str, Output = T, Error = Syntax>,
+    message: impl Fn() -> String,
+) -> impl FnMut(&'a str) -> Parsed<'a, T> {
+    move |input| match parser.parse(input) {
+        Err(nom::Err::Error(_)) => bad(message()),
+        other => other,
+    }
+}
+
+/// Runs `parser` on `text`; its mistake, if any, is an error at `line`.
+fn parse_all<'a, T>(
+    mut parser: impl Parser<&'a str, Output = T, Error = Syntax>,
+    text: &'a str,
+    line: usize,
+) -> Result<T, ParseError> {
+    let syntax = match parser.parse(text) {
+        Ok((_, value)) => return Ok(value),
+        Err(nom::Err::Error(syntax) | nom::Err::Failure(syntax)) => syntax,
+        // Complete parsers never ask for more input.
+        Err(nom::Err::Incomplete(_)) => Syntax::NoMatch(None),
+    };
+    let message = match syntax {
+        Syntax::Bad(message) => message,
+        Syntax::NoMatch(found) => unexpected(found),
+    };
+    Err(ParseError { line, message })
+}
+
+/// The mistake of a character nothing expects (`None`: the end of the line).
+fn unexpected(found: Option<char>) -> String {
+    match found {
+        Some(c) => format!("unexpected {c:?}"),
+        None => "unexpected end of line".into(),
+    }
+}
+
+/// Whitespace, any amount (Unicode's, as `str::trim` sees it).
+fn blank(input: &str) -> Parsed<'_, &str> {
+    take_while(char::is_whitespace).parse(input)
+}
+
+/// The end of the text, or the mistake of the character found there.
+fn end(input: &str) -> Parsed<'_, ()> {
+    if input.is_empty() {
+        Ok((input, ()))
+    } else {
+        bad(unexpected(input.chars().next()))
+    }
+}
+
+/// A word (up to whitespace) that is one of `names`, ASCII case ignored: `RESET` is `reset`.
+fn keyword<'a>(
+    names: &'static [&'static str],
+) -> impl Parser<&'a str, Output = &'a str, Error = Syntax> {
+    verify(take_till1(char::is_whitespace), move |word: &str| {
+        names.iter().any(|name| word.eq_ignore_ascii_case(name))
+    })
+}
+
+/// One nibble of a byte: a hex digit, or `X` for any (value and mask, 4 bits each).
+fn nibble(input: &str) -> Parsed<'_, (u8, u8)> {
+    map_opt(anychar, |c| match c {
+        'X' | 'x' => Some((0, 0)),
+        _ => c
+            .to_digit(16)
+            .and_then(|digit| u8::try_from(digit).ok())
+            .map(|digit| (digit, 0xF)),
+    })
+    .parse(input)
+}
+
+/// Two nibbles, whitespace allowed between them too.
+fn byte(input: &str) -> Parsed<'_, MaskedByte> {
+    let (rest, (high, high_mask)) = terminated(nibble, blank).parse(input)?;
+    match nibble(rest) {
+        Ok((rest, (low, low_mask))) => Ok((
+            rest,
+            MaskedByte {
+                value: high << 4 | low,
+                mask: high_mask << 4 | low_mask,
+            },
+        )),
+        Err(_) => bad(match rest.chars().next() {
+            Some(c) => format!("odd number of hex digits before {c:?}"),
+            None => "odd number of hex digits".into(),
+        }),
+    }
+}
+
+/// `$NAME:N` (N bytes) or `$NAME` (the rest).
+fn capture(input: &str) -> Parsed<'_, Item> {
+    let (rest, name) = preceded(
+        char('$'),
+        or_bad(take_while1(is_name_char), || {
+            "`$` must be followed by a variable name".into()
+        }),
+    )
+    .parse(input)?;
+    let length = map_opt(digit1, |digits: &str| digits.parse().ok());
+    let (rest, len) = opt(preceded(
+        char(':'),
+        or_bad(length, || format!("${name}: length after `:` expected")),
+    ))
+    .parse(rest)?;
+    Ok((rest, Item::Capture(name.to_string(), len)))
+}
+
+/// What a byte-pattern text holds.
+#[derive(Debug, Default)]
+struct Tokens {
+    /// Bytes, `*` and captures, in order.
+    items: Vec<Item>,
+    /// Whether `[]` (no data) was written.
+    no_data: bool,
+}
+
+/// Hex with `X` wildcard nibbles, `*`, `$NAME[:N]` and `[]`, to the end of the text.
+/// Whitespace separates nothing: `6F1C 84 0F` and `6F 1C840F` are the same bytes.
+fn tokens(input: &str) -> Parsed<'_, Tokens> {
+    let item = alt((
+        byte.map(Item::Byte),
+        value(Item::AnyTail, char('*')),
+        capture,
+    ));
+    let token = alt((item.map(Some), value(None, tag("[]"))));
+    let all = fold_many0(
+        terminated(token, blank),
+        Tokens::default,
+        |mut found, token| {
+            match token {
+                Some(item) => found.items.push(item),
+                None => found.no_data = true,
+            }
+            found
+        },
+    );
+    terminated(preceded(blank, all), end).parse(input)
+}
+
+/// An expected response: `mute`, or data items then SW1 SW2.
+fn pattern(input: &str) -> Parsed<'_, Pattern> {
+    let mute = value(Pattern::Mute, (blank, keyword(&["mute"]), blank, eof));
+    alt((mute, response)).parse(input)
+}
+
+/// Data items then SW1 SW2.
+fn response(input: &str) -> Parsed<'_, Pattern> {
+    let (rest, Tokens { mut items, no_data }) = tokens(input)?;
     let sw2 = items.pop();
     let sw1 = items.pop();
     let sw = match (sw1, sw2) {
         (Some(Item::Byte(a)), Some(Item::Byte(b))) => [a, b],
         _ => {
-            return Err(bad(format!(
-                "expected response {text:?} must end with a status word (4 hex digits)"
-            )));
+            return bad(format!(
+                "expected response {input:?} must end with a status word (4 hex digits)"
+            ));
         }
     };
-    if empty_marker && !items.is_empty() {
-        return Err(bad("`[]` (no data) cannot be combined with data".into()));
+    if no_data && !items.is_empty() {
+        return bad("`[]` (no data) cannot be combined with data");
     }
     // Only `*` / `$NAME` without length may end the data; nothing may follow them.
     let open_tail = |i: &Item| matches!(i, Item::AnyTail | Item::Capture(_, None));
     if let Some(pos) = items.iter().position(open_tail)
         && pos + 1 != items.len()
     {
-        return Err(bad(
-            "`*` and `$NAME` without length must be the last data item".into(),
-        ));
+        return bad("`*` and `$NAME` without length must be the last data item");
     }
-    let data = if items.is_empty() && !empty_marker {
+    let data = if items.is_empty() && !no_data {
         None
     } else {
         Some(items)
     };
-    Ok(Pattern::Response { data, sw })
+    Ok((rest, Pattern::Response { data, sw }))
 }
 
-fn parse_command(text: &str, line: usize) -> Result<Vec<Piece>, ParseError> {
-    let (items, empty) = tokens(text, line)?;
-    let bad = |message: &str| ParseError {
-        line,
-        message: message.into(),
-    };
-    if empty {
-        return Err(bad("`[]` only belongs in expected responses"));
+/// A command: plain bytes and `$NAME` variables.
+fn command(input: &str) -> Parsed<'_, Vec<Piece>> {
+    let (rest, Tokens { items, no_data }) = tokens(input)?;
+    if no_data {
+        return bad("`[]` only belongs in expected responses");
     }
     let mut pieces: Vec<Piece> = Vec::new();
     for item in items {
@@ -308,28 +418,160 @@ fn parse_command(text: &str, line: usize) -> Result<Vec<Piece>, ParseError> {
                 Some(Piece::Bytes(v)) => v.push(b.value),
                 _ => pieces.push(Piece::Bytes(vec![b.value])),
             },
-            Item::Byte(_) => return Err(bad("wildcards only belong in expected responses")),
-            Item::AnyTail => return Err(bad("`*` only belongs in expected responses")),
+            Item::Byte(_) => return bad("wildcards only belong in expected responses"),
+            Item::AnyTail => return bad("`*` only belongs in expected responses"),
             Item::Capture(name, None) => pieces.push(Piece::Var(name)),
-            Item::Capture(..) => return Err(bad("`$NAME:N` only belongs in expected responses")),
+            Item::Capture(..) => return bad("`$NAME:N` only belongs in expected responses"),
         }
     }
     if pieces.is_empty() {
-        return Err(bad("empty command"));
+        return bad("empty command");
     }
-    Ok(pieces)
+    Ok((rest, pieces))
 }
 
-/// Strips a `#` comment: at the line start, or after whitespace.
-fn strip_comment(line: &str) -> &str {
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        if c == '#' && prev_space {
-            return line.get(..i).unwrap_or("");
-        }
-        prev_space = c.is_whitespace();
+/// What one logical line says.
+enum Line<'a> {
+    /// A step.
+    Step(Action),
+    /// `profile FILE`.
+    Profile(&'a str),
+    /// scriptor output: `> command`.
+    ScriptorCommand(Vec<Piece>),
+    /// scriptor output: `< response : text` (its text may continue on the next lines).
+    ScriptorResponse(&'a str),
+}
+
+/// A logical line, trimmed and not empty.
+fn script_line(input: &str) -> Parsed<'_, Line<'_>> {
+    alt((
+        preceded(char('<'), rest).map(Line::ScriptorResponse),
+        preceded(char('>'), command).map(Line::ScriptorCommand),
+        directive,
+        apdu.map(Line::Step),
+    ))
+    .parse(input)
+}
+
+/// A directive: power and interface words, `exit`, `atr => PATTERN`, `set $NAME = HEX`,
+/// `profile FILE`. After its word, a directive's mistakes are its own: the line is not
+/// tried as a command.
+fn directive(input: &str) -> Parsed<'_, Line<'_>> {
+    let atr = or_bad(preceded(tag("=>"), tokens), || {
+        "expected `atr => PATTERN`".into()
+    })
+    .map(|pattern| Line::Step(Action::Atr(pattern.items)));
+    let profile = or_bad(verify(rest, |file: &str| !file.is_empty()), || {
+        "`profile` needs a file".into()
+    })
+    .map(Line::Profile);
+    alt((
+        no_argument,
+        preceded((keyword(&["atr"]), blank), atr),
+        preceded((keyword(&["set"]), blank), set),
+        preceded((keyword(&["profile"]), blank), profile),
+    ))
+    .parse(input)
+}
+
+/// A directive that takes no argument.
+fn no_argument(input: &str) -> Parsed<'_, Line<'_>> {
+    let (rest, (word, action)) = consumed(alt((
+        value(Action::Reset, keyword(&["reset"])),
+        value(Action::PowerOff, keyword(&["power-off", "poweroff", "off"])),
+        value(Action::PowerOn, keyword(&["power-on", "poweron", "on"])),
+        value(Action::Interface(Interface::Contact), keyword(&["contact"])),
+        value(
+            Action::Interface(Interface::Contactless),
+            keyword(&["contactless"]),
+        ),
+        value(Action::Exit, keyword(&["exit", "quit"])),
+    )))
+    .parse(input)?;
+    let (rest, _) = blank(rest)?;
+    if !rest.is_empty() {
+        return bad(format!("`{word}` takes no argument"));
     }
-    line
+    Ok((rest, Line::Step(action)))
+}
+
+/// `$NAME = HEX`, after `set`.
+fn set(input: &str) -> Parsed<'_, Line<'_>> {
+    let name = delimited(char('$'), take_while1(is_name_char), (blank, char('=')));
+    let (hex, name) = or_bad(name, || "expected `set $NAME = HEX`".into()).parse(input)?;
+    let (rest, pieces) = command(hex)?;
+    match pieces.as_slice() {
+        [Piece::Bytes(bytes)] => Ok((rest, Line::Step(Action::Set(name.into(), bytes.clone())))),
+        _ => bad("`set` takes plain hex"),
+    }
+}
+
+/// `COMMAND [=> EXPECTED [| EXPECTED …]]`. The expected responses are read first, so
+/// their mistakes are reported before a misspelt directive.
+fn apdu(input: &str) -> Parsed<'_, Action> {
+    let alternatives = separated_list1(char('|'), map_parser(take_till(|c| c == '|'), pattern));
+    let (after, (command_text, expect)) = alt((
+        separated_pair(take_until("=>"), tag("=>"), alternatives),
+        rest.map(|text| (text, Vec::new())),
+    ))
+    .parse(input)?;
+    // The first word is hex (or a variable), else the line was meant as a directive.
+    let hex_word = take_while(|c: char| c.is_ascii_hexdigit() || c == '$');
+    let word_end = alt((eof, take_while1(char::is_whitespace)));
+    if (blank, hex_word, word_end).parse(command_text).is_err() {
+        let (_, word) = take_till(char::is_whitespace).parse(input)?;
+        return bad(format!("unknown directive or bad hex: {word:?}"));
+    }
+    let (_, command) = command(command_text)?;
+    Ok((after, Action::Apdu { command, expect }))
+}
+
+/// A physical line without its comment: `#` starts one at the line start or after
+/// whitespace (`00A4#1` has none). Trailing whitespace goes too.
+fn uncommented(line: &str) -> &str {
+    let word = preceded(not(char('#')), take_till1(char::is_whitespace));
+    let kept: Parsed<'_, &str> = recognize(many0_count((blank, word))).parse(line);
+    kept.map_or(line, |(_, kept)| kept)
+}
+
+/// The logical lines of a script: comments stripped, lines ending in `\` joined with the
+/// next, trimmed, empty ones left out; each with its first line's number. The second
+/// value is the first line of a continuation still open at the end of the text.
+fn logical_lines(text: &str) -> (Vec<(usize, String)>, Option<usize>) {
+    let mut lines = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let content = uncommented(raw).trim();
+        let (start, joined) = match pending.take() {
+            Some((start, mut acc)) => {
+                acc.push(' ');
+                acc.push_str(content);
+                (start, acc)
+            }
+            None => (index + 1, content.to_string()),
+        };
+        if let Some(continued) = joined.strip_suffix('\\') {
+            pending = Some((start, continued.to_string()));
+            continue;
+        }
+        let joined = joined.trim();
+        if !joined.is_empty() {
+            lines.push((start, joined.to_string()));
+        }
+    }
+    (lines, pending.map(|(start, _)| start))
+}
+
+/// The bytes of a scriptor response (`90 00 : Normal processing.`), once its ` : text`
+/// has come.
+fn scriptor_bytes(response: &str) -> Option<&str> {
+    let bytes: Parsed<'_, &str> = take_until(" : ").parse(response);
+    bytes.ok().map(|(_, bytes)| bytes)
+}
+
+/// An expected response, its mistakes reported at `line`.
+fn parse_pattern(text: &str, line: usize) -> Result<Pattern, ParseError> {
+    parse_all(pattern, text, line)
 }
 
 impl Script {
@@ -340,95 +582,63 @@ impl Script {
             path: path.map(Path::to_path_buf),
             ..Script::default()
         };
-        let mut pending: Option<(usize, String)> = None; // continued line
+        let (lines, open_continuation) = logical_lines(text);
         // scriptor output: a `> command` waits for its `< response` line.
         let mut scriptor_command: Option<(usize, Vec<Piece>)> = None;
         let mut open_response: Option<(usize, Vec<Piece>, String)> = None;
-        for (index, raw) in text.lines().enumerate() {
-            let number = index + 1;
-            let content = strip_comment(raw).trim_end();
-            let (start, mut joined) = match pending.take() {
-                Some((start, mut acc)) => {
-                    acc.push(' ');
-                    acc.push_str(content.trim());
-                    (start, acc)
-                }
-                None => (number, content.trim().to_string()),
-            };
-            if let Some(stripped) = joined.strip_suffix('\\') {
-                pending = Some((start, stripped.to_string()));
-                continue;
-            }
-            joined = joined.trim().to_string();
-            if joined.is_empty() {
-                continue;
-            }
+        for (start, text) in lines {
             // scriptor wraps long responses: `<` lines run until one ends in ` : text`.
             if let Some((line, command, mut response)) = open_response.take() {
                 response.push(' ');
-                response.push_str(&joined);
-                Script::scriptor_response(
-                    &mut script,
-                    &mut open_response,
-                    line,
-                    command,
-                    response,
-                )?;
+                response.push_str(&text);
+                open_response = script.scriptor_response(line, command, response)?;
                 continue;
             }
-            if let Some(rest) = joined.strip_prefix('<') {
-                let Some((line, command)) = scriptor_command.take() else {
-                    return Err(ParseError {
-                        line: start,
-                        message: "`<` response without a `>` command before it".into(),
-                    });
-                };
-                Script::scriptor_response(
-                    &mut script,
-                    &mut open_response,
-                    line,
-                    command,
-                    rest.to_string(),
-                )?;
-                continue;
+            let parsed = parse_all(script_line, &text, start)?;
+            // A `>` command without its `<` response before another line: only recorded.
+            if !matches!(parsed, Line::ScriptorResponse(_))
+                && let Some((line, command)) = scriptor_command.take()
+            {
+                script.push_unchecked(line, command);
             }
-            if let Some((line, command)) = scriptor_command.take() {
-                script.steps.push(Step {
-                    line,
-                    action: Action::Apdu {
-                        command,
-                        expect: vec![],
-                    },
-                });
-            }
-            if let Some(rest) = joined.strip_prefix('>') {
-                let command = parse_command(rest, start)?;
-                // scriptor echoes each input line before `> command`: keep one of the two.
-                if let Some(Step {
-                    action:
-                        Action::Apdu {
-                            command: echoed,
-                            expect,
-                        },
-                    ..
-                }) = script.steps.last()
-                    && expect.is_empty()
-                    && *echoed == command
-                {
-                    script.steps.pop();
-                }
-                scriptor_command = Some((start, command));
-                continue;
-            }
-            let action = Script::parse_line(&joined, start, path, &mut script)?;
-            if let Some(action) = action {
-                script.steps.push(Step {
+            match parsed {
+                Line::Step(action) => script.steps.push(Step {
                     line: start,
                     action,
-                });
+                }),
+                Line::Profile(file) => {
+                    let dir = path.and_then(Path::parent).unwrap_or(Path::new(""));
+                    script.profile = Some(dir.join(file));
+                }
+                Line::ScriptorCommand(command) => {
+                    // scriptor echoes each input line before `> command`: keep one of the two.
+                    if let Some(Step {
+                        action:
+                            Action::Apdu {
+                                command: echoed,
+                                expect,
+                            },
+                        ..
+                    }) = script.steps.last()
+                        && expect.is_empty()
+                        && *echoed == command
+                    {
+                        script.steps.pop();
+                    }
+                    scriptor_command = Some((start, command));
+                }
+                Line::ScriptorResponse(response) => {
+                    let Some((line, command)) = scriptor_command.take() else {
+                        return Err(ParseError {
+                            line: start,
+                            message: "`<` response without a `>` command before it".into(),
+                        });
+                    };
+                    open_response = script.scriptor_response(line, command, response.into())?;
+                }
             }
         }
-        if let Some((line, _)) = pending {
+        if let Some(line) = open_continuation {
             return Err(ParseError {
                 line,
                 message: "line continued with `\\` at the end of the script".into(),
@@ -441,112 +651,38 @@ impl Script {
             });
         }
         if let Some((line, command)) = scriptor_command {
-            script.steps.push(Step {
-                line,
-                action: Action::Apdu {
-                    command,
-                    expect: vec![],
-                },
-            });
+            script.push_unchecked(line, command);
         }
         Ok(script)
     }
 
-    /// A scriptor response: complete once it has its ` : text` tail.
+    /// A command whose response is only recorded.
+    fn push_unchecked(&mut self, line: usize, command: Vec<Piece>) {
+        self.steps.push(Step {
+            line,
+            action: Action::Apdu {
+                command,
+                expect: vec![],
+            },
+        });
+    }
+
+    /// A scriptor response: a step once it has its ` : text` tail, else still open.
     fn scriptor_response(
-        script: &mut Script,
-        open: &mut Option<(usize, Vec<Piece>, String)>,
+        &mut self,
         line: usize,
         command: Vec<Piece>,
         response: String,
-    ) -> Result<(), ParseError> {
-        match response.split_once(" : ") {
-            Some((bytes, _)) => {
-                let expect = vec![parse_pattern(bytes, line)?];
-                script.steps.push(Step {
-                    line,
-                    action: Action::Apdu { command, expect },
-                });
-            }
-            None => *open = Some((line, command, response)),
-        }
-        Ok(())
-    }
-
-    fn parse_line(
-        text: &str,
-        line: usize,
-        path: Option<&Path>,
-        script: &mut Script,
-    ) -> Result<Option<Action>, ParseError> {
-        let bad = |message: String| ParseError { line, message };
-        let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-        let rest = rest.trim();
-        let simple = |action: Action| {
-            if rest.is_empty() {
-                Ok(Some(action))
-            } else {
-                Err(bad(format!("`{word}` takes no argument")))
-            }
+    ) -> Result<Option<(usize, Vec<Piece>, String)>, ParseError> {
+        let Some(bytes) = scriptor_bytes(&response) else {
+            return Ok(Some((line, command, response)));
         };
-        match word.to_ascii_lowercase().as_str() {
-            "reset" => simple(Action::Reset),
-            "power-off" | "poweroff" | "off" => simple(Action::PowerOff),
-            "power-on" | "poweron" | "on" => simple(Action::PowerOn),
-            "contact" => simple(Action::Interface(Interface::Contact)),
-            "contactless" => simple(Action::Interface(Interface::Contactless)),
-            "exit" | "quit" => simple(Action::Exit),
-            "atr" => {
-                let pattern = rest
-                    .strip_prefix("=>")
-                    .ok_or_else(|| bad("expected `atr => PATTERN`".into()))?;
-                let (items, _) = tokens(pattern, line)?;
-                Ok(Some(Action::Atr(items)))
-            }
-            "set" => {
-                let (name, value) = rest
-                    .split_once('=')
-                    .ok_or_else(|| bad("expected `set $NAME = HEX`".into()))?;
-                let name = name
-                    .trim()
-                    .strip_prefix('$')
-                    .filter(|n| !n.is_empty() && n.chars().all(is_name_char))
-                    .ok_or_else(|| bad("expected `set $NAME = HEX`".into()))?;
-                match parse_command(value, line)?.as_slice() {
-                    [Piece::Bytes(b)] => Ok(Some(Action::Set(name.to_string(), b.clone()))),
-                    _ => Err(bad("`set` takes plain hex".into())),
-                }
-            }
-            "profile" => {
-                if rest.is_empty() {
-                    return Err(bad("`profile` needs a file".into()));
-                }
-                let dir = path.and_then(Path::parent).unwrap_or(Path::new(""));
-                script.profile = Some(dir.join(rest));
-                Ok(None)
-            }
-            _ => {
-                let (command, expect) = match text.split_once("=>") {
-                    Some((c, e)) => (
-                        c,
-                        e.split('|')
-                            .map(|alt| parse_pattern(alt, line))
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
-                    None => (text, vec![]),
-                };
-                let looks_like_hex = command
-                    .trim()
-                    .split(char::is_whitespace)
-                    .next()
-                    .is_some_and(|w| w.chars().all(|c| c.is_ascii_hexdigit() || c == '$'));
-                if !looks_like_hex {
-                    return Err(bad(format!("unknown directive or bad hex: {word:?}")));
-                }
-                let command = parse_command(command, line)?;
-                Ok(Some(Action::Apdu { command, expect }))
-            }
-        }
+        let expect = vec![parse_pattern(bytes, line)?];
+        self.steps.push(Step {
+            line,
+            action: Action::Apdu { command, expect },
+        });
+        Ok(None)
     }
 
     /// Reads and parses a script file.
@@ -868,6 +1004,112 @@ mod tests {
         assert!(matches!(&s.steps[1].action, Action::Apdu { command, .. }
             if command == &vec![Piece::Bytes(vec![0, 0x84, 0, 0, 8])]));
         assert!(Script::parse("frobnicate\n", None).is_err());
+    }
+
+    fn byte(value: u8, mask: u8) -> MaskedByte {
+        MaskedByte { value, mask }
+    }
+
+    fn only_step(text: &str) -> Action {
+        let script = Script::parse(text, None).unwrap();
+        assert_eq!(script.steps.len(), 1, "{text:?}");
+        script.steps[0].action.clone()
+    }
+
+    #[test]
+    fn grammar_corner_cases() {
+        let exact = |v| Item::Byte(byte(v, 0xFF));
+        // Whitespace separates nothing, even inside a byte; `X`/`x` is any nibble.
+        assert_eq!(pat(" 6 1 1 8 "), pat("6118"));
+        assert_eq!(
+            pat("6cXx 63cx"),
+            Pattern::Response {
+                data: Some(vec![exact(0x6C), Item::Byte(byte(0, 0))]),
+                sw: [byte(0x63, 0xFF), byte(0xC0, 0xF0)],
+            }
+        );
+        assert_eq!(
+            pat("01 * 9000"),
+            Pattern::Response {
+                data: Some(vec![exact(1), Item::AnyTail]),
+                sw: [byte(0x90, 0xFF), byte(0, 0xFF)],
+            }
+        );
+        let Pattern::Response { data, .. } = pat("$CH:8 01$REST_2 9000") else {
+            panic!("not a response")
+        };
+        assert_eq!(
+            data,
+            Some(vec![
+                Item::Capture("CH".into(), Some(8)),
+                exact(1),
+                Item::Capture("REST_2".into(), None)
+            ])
+        );
+        assert_eq!(pat(" MUTE "), Pattern::Mute);
+        assert!(matches!(pat("[] 9000"), Pattern::Response { data: Some(d), .. } if d.is_empty()));
+        assert!(matches!(pat("9000"), Pattern::Response { data: None, .. }));
+
+        // Alternatives, a comment after the step, `#` inside a word is no comment.
+        let Action::Apdu { command, expect } = only_step("00A4 $CH => 9000 |6A82|mute # note")
+        else {
+            panic!("not a command")
+        };
+        assert_eq!(
+            command,
+            [Piece::Bytes(vec![0, 0xA4]), Piece::Var("CH".into())]
+        );
+        assert_eq!(expect.len(), 3);
+        assert_eq!(expect[2], Pattern::Mute);
+        assert!(Script::parse("00A4#1 => 9000\n", None).is_err());
+        assert_eq!(
+            only_step("# only a comment\n\tReset\t# warm\n"),
+            Action::Reset
+        );
+        assert_eq!(
+            only_step("set $K_1 =01 02"),
+            Action::Set("K_1".into(), vec![1, 2])
+        );
+        assert_eq!(
+            only_step("ATR => 3B *"),
+            Action::Atr(vec![exact(0x3B), Item::AnyTail])
+        );
+    }
+
+    #[test]
+    fn mistakes_are_reported_at_their_line() {
+        #[rustfmt::skip]
+        let cases: &[(&str, usize, &str)] = &[
+            ("reset\n00A4 => 9000 junk\n", 2, "unexpected 'j'"),
+            ("00A4 => 9\n", 1, "odd number of hex digits"),
+            ("00A4 => 90 0G\n", 1, "odd number of hex digits before 'G'"),
+            ("00A4 $ => 9000", 1, "`$` must be followed by a variable name"),
+            ("00A4 => $CH: 9000", 1, "$CH: length after `:` expected"),
+            ("00A4 => 01 * 02 9000", 1, "`*` and `$NAME` without length must be the last data item"),
+            ("00A4 => [] 01 9000", 1, "`[]` (no data) cannot be combined with data"),
+            ("00A4 => 01", 1, "expected response \" 01\" must end with a status word (4 hex digits)"),
+            ("00AX => 9000", 1, "unknown directive or bad hex: \"00AX\""),
+            ("00 A4 XX", 1, "wildcards only belong in expected responses"),
+            ("00A4 * => 9000", 1, "`*` only belongs in expected responses"),
+            ("00A4 $CH:2", 1, "`$NAME:N` only belongs in expected responses"),
+            ("00A4 []", 1, "`[]` only belongs in expected responses"),
+            ("=> 9000", 1, "empty command"),
+            ("\nreset now", 2, "`reset` takes no argument"),
+            ("atr 3B", 1, "expected `atr => PATTERN`"),
+            ("set K = 01", 1, "expected `set $NAME = HEX`"),
+            ("set $K = $J", 1, "`set` takes plain hex"),
+            ("profile", 1, "`profile` needs a file"),
+            ("< 90 00 : ok", 1, "`<` response without a `>` command before it"),
+            ("reset\n00A4 \\", 2, "line continued with `\\` at the end of the script"),
+            ("> 00A4\n< 90 00", 1, "scriptor response `<` never ends with ` : text`"),
+            ("reset\n00A4 \\\n  => 90 0G\n", 2, "odd number of hex digits before 'G'"),
+            ("frobnicate", 1, "unknown directive or bad hex: \"frobnicate\""),
+            ("atr=>9000", 1, "unknown directive or bad hex: \"atr=>9000\""),
+        ];
+        for &(text, line, message) in cases {
+            let e = Script::parse(text, None).unwrap_err();
+            assert_eq!((e.line, e.message.as_str()), (line, message), "{text:?}");
+        }
     }
 
     struct Fake {
