@@ -786,21 +786,9 @@ impl Iterator for DolReader<'_> {
     type Item = Result<DolEntry, TlvError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished || self.rest.is_empty() {
-            self.finished = true;
-            return None;
-        }
-        match run(dol_entry, self.rest) {
-            Ok((entry, rest)) => {
-                self.rest = rest;
-                Some(Ok(entry))
-            }
-            Err(error) => {
-                self.finished = true;
-                self.rest = &[];
-                Some(Err(error))
-            }
-        }
+        next_object(&mut self.rest, &mut self.finished, |input| {
+            run(dol_entry, input)
+        })
     }
 }
 
