@@ -45,6 +45,8 @@ impl core::fmt::Display for NvmError {
     }
 }
 
+impl core::error::Error for NvmError {}
+
 /// Byte-addressed persistent memory, as an EEPROM or flash page layer presents it.
 pub trait Nvm {
     /// Size in bytes.

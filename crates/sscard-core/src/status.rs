@@ -216,6 +216,8 @@ impl fmt::Display for Status {
     }
 }
 
+impl core::error::Error for Status {}
+
 impl From<u16> for Status {
     fn from(sw: u16) -> Self {
         Status::from_u16(sw)

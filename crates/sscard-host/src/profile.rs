@@ -24,32 +24,13 @@ use sscard_ssc::perso::{
     KeySpec, PersoError, PkiSpec, RecordsSpec, SscPersonalization, ssse_key_usage,
 };
 use sscard_ssc::purse::{DSK_ID, PurseValues, key_id as purse_key, valid_mmdd};
-use std::fmt;
 use std::path::Path;
 
 /// The default third-generation profile (test keys only), built into the binary.
 pub const DEFAULT_GEN3: &str = include_str!("../../../vectors/profiles/gen3-default.toml");
 
-/// A profile error, naming the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileError {
-    /// Dotted path of the offending field (empty when the TOML itself is malformed).
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "profile field `{}`: {}", self.field, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ProfileError {}
+/// A profile error, naming the field (one type for the whole profile, `[pboc]` included).
+pub use sscard_pboc::profile::ProfileError;
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ProfileError {
     ProfileError {
@@ -1244,7 +1225,7 @@ impl Profile {
             },
         };
         let pboc = match &toml.pboc {
-            Some(section) => Some(section.build().map_err(|e| err(e.field, e.message))?),
+            Some(section) => Some(section.build()?),
             None => None,
         };
         let profile = Profile {

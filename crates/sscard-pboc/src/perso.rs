@@ -47,6 +47,8 @@ impl core::fmt::Display for PersoError {
     }
 }
 
+impl core::error::Error for PersoError {}
+
 impl From<BuildError> for PersoError {
     fn from(e: BuildError) -> Self {
         PersoError::Build(e)

@@ -24,18 +24,25 @@ use crate::perso::{
     RiskParameters, RsaOda,
 };
 
-/// A profile error: the dotted path of the field and what is wrong with it.
+/// A profile error: the dotted path of the field and what is wrong with it. The one
+/// profile error of sscard: the host's profile loader (`sscard_host::profile`) reports
+/// with it too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileError {
-    /// e.g. `pboc.applications[0].keys.imk_ac`.
+    /// Dotted path of the offending field, e.g. `pboc.applications[0].keys.imk_ac`
+    /// (empty when the TOML itself is malformed).
     pub field: String,
-    /// e.g. `must be 16 bytes of hex`.
+    /// What is wrong, e.g. `must be 16 bytes of hex`.
     pub message: String,
 }
 
 impl core::fmt::Display for ProfileError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "profile field `{}`: {}", self.field, self.message)
+        }
     }
 }
 

@@ -269,6 +269,8 @@ impl core::fmt::Display for PersoError {
     }
 }
 
+impl core::error::Error for PersoError {}
+
 /// Where the standard files ended up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SscFiles {

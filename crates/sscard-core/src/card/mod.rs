@@ -15,8 +15,7 @@ use crate::atr::{Atr, contactless_atr, historical_bytes};
 use crate::auth::{AuthContext, Challenge, Effect};
 use crate::fs::access::SecurityStatus;
 use crate::fs::layout::{
-    CARD_BLOCKED, CARD_INFO_AT, CARD_STATE_AT, FileKind, Header, ImageError, LIFECYCLE_BLOCKED,
-    scan,
+    CARD_BLOCKED, CARD_INFO_AT, CARD_STATE_AT, FileKind, Header, LIFECYCLE_BLOCKED, LoadError, scan,
 };
 use crate::fs::{FileSystem, FsState, SelectOutcome};
 use crate::nvm::{Nvm, NvmError, Store};
@@ -110,7 +109,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         applets: A,
         df_apps: D,
         options: CosOptions,
-    ) -> core::result::Result<Self, ImageError> {
+    ) -> core::result::Result<Self, LoadError> {
         let header = Header::load(&nvm)?;
         Ok(Card {
             store: Store::new(nvm, crate::fs::layout::JOURNAL_AT),

@@ -565,7 +565,7 @@ fn corrupt_images_are_refused() {
             CosOptions::default()
         )
         .err(),
-        Some(ImageError::NotACard)
+        Some(LoadError::NotACard)
     );
     personalize(&mut nvm);
     let mut bad = nvm.clone().into_inner();
@@ -579,7 +579,7 @@ fn corrupt_images_are_refused() {
             CosOptions::default()
         )
         .err(),
-        Some(ImageError::Corrupt)
+        Some(LoadError::Corrupt)
     );
     let mut newer = nvm.into_inner();
     newer[9] = 9;
@@ -592,6 +592,6 @@ fn corrupt_images_are_refused() {
             CosOptions::default()
         )
         .err(),
-        Some(ImageError::UnsupportedVersion(9))
+        Some(LoadError::UnsupportedVersion(9))
     );
 }

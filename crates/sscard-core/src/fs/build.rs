@@ -62,6 +62,8 @@ impl core::fmt::Display for BuildError {
     }
 }
 
+impl core::error::Error for BuildError {}
+
 /// Table sizes chosen at personalization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capacities {

@@ -73,9 +73,9 @@ pub struct Header {
     pub secrets_used: u16,
 }
 
-/// Why an NVM image cannot be used as a card.
+/// Why an NVM body cannot be loaded as a card ([`Card::load`](crate::Card::load)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImageError {
+pub enum LoadError {
     /// No sscard magic at offset 0: not a card image, or never personalized.
     NotACard,
     /// Written by a newer format this build cannot read.
@@ -86,22 +86,24 @@ pub enum ImageError {
     Nvm(NvmError),
 }
 
-impl core::fmt::Display for ImageError {
+impl core::fmt::Display for LoadError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            ImageError::NotACard => f.write_str("not an sscard card image (bad magic)"),
-            ImageError::UnsupportedVersion(v) => {
+            LoadError::NotACard => f.write_str("not an sscard card image (bad magic)"),
+            LoadError::UnsupportedVersion(v) => {
                 write!(f, "card image format version {v} is newer than this build")
             }
-            ImageError::Corrupt => f.write_str("card image header corrupt (CRC or offsets)"),
-            ImageError::Nvm(e) => write!(f, "card memory unreadable: {e}"),
+            LoadError::Corrupt => f.write_str("card image header corrupt (CRC or offsets)"),
+            LoadError::Nvm(e) => write!(f, "card memory unreadable: {e}"),
         }
     }
 }
 
-impl From<NvmError> for ImageError {
+impl core::error::Error for LoadError {}
+
+impl From<NvmError> for LoadError {
     fn from(e: NvmError) -> Self {
-        ImageError::Nvm(e)
+        LoadError::Nvm(e)
     }
 }
 
@@ -155,18 +157,18 @@ impl Header {
     }
 
     /// Reads and validates the header of a personalized card.
-    pub fn load<N: Nvm>(nvm: &N) -> Result<Header, ImageError> {
+    pub fn load<N: Nvm>(nvm: &N) -> Result<Header, LoadError> {
         let mut h = [0u8; HEADER_LEN];
-        nvm.read(0, &mut h).map_err(|_| ImageError::NotACard)?;
+        nvm.read(0, &mut h).map_err(|_| LoadError::NotACard)?;
         if h.get(..8) != Some(&MAGIC[..]) {
-            return Err(ImageError::NotACard);
+            return Err(LoadError::NotACard);
         }
         let version = be16(&h, 8);
         if version != FORMAT_VERSION {
-            return Err(ImageError::UnsupportedVersion(version));
+            return Err(LoadError::UnsupportedVersion(version));
         }
         if header_crc(h.get(..60).unwrap_or(&[])) != be32(&h, 60) {
-            return Err(ImageError::Corrupt);
+            return Err(LoadError::Corrupt);
         }
         let header = Header {
             nvm_len: be32(&h, 12),
@@ -195,7 +197,7 @@ impl Header {
             && header.heap_used_to >= header.heap_at
             && header.heap_used_to <= header.nvm_len;
         if !sane {
-            return Err(ImageError::Corrupt);
+            return Err(LoadError::Corrupt);
         }
         Ok(header)
     }
