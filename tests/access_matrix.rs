@@ -15,7 +15,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{hex, to_hex};
+use common::{external_auth_command, hex, to_hex};
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
@@ -77,16 +77,12 @@ fn df_key(df: u8, id: u8) -> Vec<u8> {
 fn external_auth(c: &mut DefaultCard, key_id: u8, key: &[u8], good: bool) -> u16 {
     let (challenge, s) = send(c, &hex("0084000008"));
     assert_eq!(s, 0x9000);
-    let p = [0x5Au8; 8];
-    let sk = indep::session_key(Alg::Sm4, key, &challenge);
-    let mut ad = indep::auth_data(Alg::Sm4, &sk, &p);
-    if !good {
-        ad[0] ^= 1;
-    }
-    let mut cmd = vec![0x00, 0x82, 0x00, key_id, 0x10];
-    cmd.extend(ad);
-    cmd.extend(p);
-    send(c, &cmd).1
+    let spoil = (!good).then_some((0, 1));
+    send(
+        c,
+        &external_auth_command(Alg::Sm4, key_id, key, &challenge, [0x5A; 8], spoil),
+    )
+    .1
 }
 
 /// The PKI VERIFY: SM4(SM3(PIN)[0..16], challenge) (spec/ssc.md §9 item 4).

@@ -79,23 +79,20 @@ fn script_state_persists_in_an_image_across_runs() {
         "00A4040C0F 7378312E73682EC9E7BBE1B1A3D5CF => 9000\n0020000000 => 63C1\n",
     )
     .unwrap();
-    for _ in 0..2 {
-        let o = sscard(&[
+    let run_on_image = |script: &std::path::Path| {
+        sscard(&[
             "script",
             "-q",
             "--image",
             img.to_str().unwrap(),
-            wrong_pin.to_str().unwrap(),
-        ]);
+            script.to_str().unwrap(),
+        ])
+    };
+    for _ in 0..2 {
+        let o = run_on_image(&wrong_pin);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let o = sscard(&[
-        "script",
-        "-q",
-        "--image",
-        img.to_str().unwrap(),
-        query.to_str().unwrap(),
-    ]);
+    let o = run_on_image(&query);
     assert!(
         o.status.success(),
         "two wrong PINs remembered: {}",

@@ -56,6 +56,18 @@ struct Cmd {
 }
 
 impl Cmd {
+    /// A command of class 00.
+    fn class_00(ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<Le>) -> Self {
+        Cmd {
+            cla: 0,
+            ins,
+            p1,
+            p2,
+            data,
+            le,
+        }
+    }
+
     /// ISO 7816-3 encoding: short unless Le is extended.
     fn encode(&self) -> Vec<u8> {
         let mut out = vec![self.cla, self.ins, self.p1, self.p2];
@@ -744,14 +756,7 @@ fn select() -> impl Strategy<Value = Cmd> {
         p2,
         prop_oneof![Just(None), Just(Some(Le::Short(0)))],
     )
-        .prop_map(|((p1, data), p2, le)| Cmd {
-            cla: 0,
-            ins: 0xA4,
-            p1,
-            p2,
-            data,
-            le,
-        })
+        .prop_map(|((p1, data), p2, le)| Cmd::class_00(0xA4, p1, p2, data, le))
 }
 
 /// P1 of the binary commands: mostly an SFI (0 and 31 included) or a small offset.
@@ -776,13 +781,8 @@ fn read_binary() -> impl Strategy<Value = Cmd> {
         read_le(),
         prop::bool::weighted(0.05),
     )
-        .prop_map(|(p1, p2, le, with_data)| Cmd {
-            cla: 0,
-            ins: 0xB0,
-            p1,
-            p2,
-            data: if with_data { vec![0] } else { vec![] },
-            le,
+        .prop_map(|(p1, p2, le, with_data)| {
+            Cmd::class_00(0xB0, p1, p2, if with_data { vec![0] } else { vec![] }, le)
         })
 }
 
@@ -791,14 +791,8 @@ fn update_binary() -> impl Strategy<Value = Cmd> {
         5 => proptest::collection::vec(any::<u8>(), 0..12),
         1 => proptest::collection::vec(any::<u8>(), 12..48),
     ];
-    (binary_p1(), binary_offset(), data).prop_map(|(p1, p2, data)| Cmd {
-        cla: 0,
-        ins: 0xD6,
-        p1,
-        p2,
-        data,
-        le: None,
-    })
+    (binary_p1(), binary_offset(), data)
+        .prop_map(|(p1, p2, data)| Cmd::class_00(0xD6, p1, p2, data, None))
 }
 
 /// P1 of the record commands: a record number, a record identifier of the tree, or 0.
@@ -863,13 +857,14 @@ fn read_record() -> impl Strategy<Value = Cmd> {
         read_le(),
         prop::bool::weighted(0.05),
     )
-        .prop_map(|(p1, sfi, mode, le, with_data)| Cmd {
-            cla: 0,
-            ins: 0xB2,
-            p1,
-            p2: sfi << 3 | mode,
-            data: if with_data { vec![0] } else { vec![] },
-            le,
+        .prop_map(|(p1, sfi, mode, le, with_data)| {
+            Cmd::class_00(
+                0xB2,
+                p1,
+                sfi << 3 | mode,
+                if with_data { vec![0] } else { vec![] },
+                le,
+            )
         })
 }
 
@@ -881,14 +876,7 @@ fn update_record() -> impl Strategy<Value = Cmd> {
                 if tag_is_p1 && mode < 4 && p1 != 0 && !data.is_empty() {
                     data[0] = p1;
                 }
-                Cmd {
-                    cla: 0,
-                    ins: 0xDC,
-                    p1,
-                    p2: sfi << 3 | mode,
-                    data,
-                    le: None,
-                }
+                Cmd::class_00(0xDC, p1, sfi << 3 | mode, data, None)
             })
         },
     )
@@ -898,14 +886,7 @@ fn append_record() -> impl Strategy<Value = Cmd> {
     let p1 = prop_oneof![8 => Just(0u8), 1 => any::<u8>()];
     let mode = prop_oneof![8 => Just(0u8), 1 => 1u8..8];
     (p1, sfi_choice(), mode).prop_flat_map(|(p1, sfi, mode)| {
-        record_data(sfi).prop_map(move |data| Cmd {
-            cla: 0,
-            ins: 0xE2,
-            p1,
-            p2: sfi << 3 | mode,
-            data,
-            le: None,
-        })
+        record_data(sfi).prop_map(move |data| Cmd::class_00(0xE2, p1, sfi << 3 | mode, data, None))
     })
 }
 
@@ -938,14 +919,13 @@ fn op() -> impl Strategy<Value = Op> {
 /// Most sequences start inside DF01 or DF02, where the record files are.
 fn start_in_a_df() -> impl Strategy<Value = Vec<Op>> {
     let select = |p1: u8, data: &[u8]| {
-        vec![Op::Command(Cmd {
-            cla: 0,
-            ins: 0xA4,
+        vec![Op::Command(Cmd::class_00(
+            0xA4,
             p1,
-            p2: 0x0C,
-            data: data.to_vec(),
-            le: None,
-        })]
+            0x0C,
+            data.to_vec(),
+            None,
+        ))]
     };
     prop_oneof![
         6 => Just(select(0x04, fs_tree::DF01_NAME)),

@@ -100,8 +100,13 @@ fn dual_interface() {
     let mut c = card_from(&p, 2);
     // Contact: T=0 ATR, 61xx, everything selectable.
     assert_eq!(to_hex(c.atr()), format!("3B6D0000{HIST}"));
-    assert_eq!(tx(&mut c, SELECT_SSSE), "611E");
-    assert_eq!(tx(&mut c, "00A404000C504B492EC9E7BBE1B1A3D5CF00"), "6110");
+    assert_responses(
+        &mut c,
+        &[
+            (SELECT_SSSE, "611E"),
+            ("00A404000C504B492EC9E7BBE1B1A3D5CF00", "6110"),
+        ],
+    );
     // Contactless: the PC/SC ATR of an ISO 14443-4 card, direct answers, policy applied.
     let atr = c.power_on(Interface::Contactless).unwrap().to_vec();
     assert_eq!(to_hex(&atr[..4]), "3B8D8001");

@@ -7,6 +7,7 @@
 #![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
+use sscard_core::options::LeZero;
 use sscard_host::profile::Profile;
 use sscard_host::script::{Script, run};
 use sscard_vcard::image::{self, ImageFile};
@@ -22,6 +23,16 @@ fn snapshots() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// The card's Le = 00 option, and its answer to READ RECORD 1 of EF05 with Le = 00.
+fn read_ef05_record_1(card: &mut SscVirtualCard) -> (LeZero, Vec<u8>) {
+    let le_zero = card.card().options().le_zero;
+    let apdu = [0x00, 0xB2, 0x01, 0x2C, 0x00];
+    (
+        le_zero,
+        sscard_host::script::Target::transmit(card, &apdu).unwrap(),
+    )
 }
 
 #[test]
@@ -58,25 +69,15 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
         // default card recorded `le_zero = exact` (the default before issue 18), so a
         // READ RECORD with Le = 00 still answers 6Cxx there.
         if path.to_string_lossy().ends_with("-v1.img") {
-            assert_eq!(
-                card.card().options().le_zero,
-                sscard_core::options::LeZero::ExactLength
-            );
-            let r =
-                sscard_host::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
-                    .unwrap();
+            let (le_zero, r) = read_ef05_record_1(&mut card);
+            assert_eq!(le_zero, LeZero::ExactLength);
             assert_eq!(r, [0x6C, 0x12], "{}", path.display());
         }
         // Written just before the layered architecture (issue 11): the PKI key-slot
         // policy byte and the lenient Le = 00 default are in its metadata.
         if path.to_string_lossy().ends_with("-v1-r2.img") {
-            assert_eq!(
-                card.card().options().le_zero,
-                sscard_core::options::LeZero::Lenient
-            );
-            let r =
-                sscard_host::script::Target::transmit(&mut card, &[0x00, 0xB2, 0x01, 0x2C, 0x00])
-                    .unwrap();
+            let (le_zero, r) = read_ef05_record_1(&mut card);
+            assert_eq!(le_zero, LeZero::Lenient);
             assert_eq!(r.last(), Some(&0x00), "{}", path.display());
             assert_eq!(r.get(r.len() - 2), Some(&0x90), "{}", path.display());
         }

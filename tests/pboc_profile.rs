@@ -19,6 +19,13 @@ fn read(name: &str) -> String {
 
 use sscard_testkit::exchange::hex;
 
+/// The virtual card of a shipped profile (contact interface, fixed seed), not yet powered.
+fn virtual_card(profile: &str) -> SscVirtualCard {
+    let path = root().join("vectors/profiles").join(profile);
+    let profile = Profile::load(&path).unwrap();
+    SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap()
+}
+
 fn sw(r: &[u8]) -> u16 {
     u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
 }
@@ -36,9 +43,7 @@ fn the_default_card_is_gen3_ssc_plus_the_pboc_section() {
 
 #[test]
 fn both_environments_answer_behind_the_firewall() {
-    let profile = Profile::load(&root().join("vectors/profiles/gen3-default.toml")).unwrap();
-    let mut card =
-        SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();
+    let mut card = virtual_card("gen3-default.toml");
     Target::power_on(&mut card).unwrap();
     // PBOC: PSE and the debit application (T=0: 61xx).
     let r = card
@@ -62,9 +67,7 @@ fn both_environments_answer_behind_the_firewall() {
     );
 
     // A card without [pboc] answers "not found" to the PBOC names.
-    let plain = Profile::load(&root().join("vectors/profiles/gen3-ssc.toml")).unwrap();
-    let mut card =
-        SscVirtualCard::from_profile(&plain, HostRng::seeded(1), Interface::Contact).unwrap();
+    let mut card = virtual_card("gen3-ssc.toml");
     Target::power_on(&mut card).unwrap();
     let r = card
         .transmit(&hex("00A404000E325041592E5359532E444446303100"))
@@ -103,9 +106,7 @@ impl std::io::Write for SharedSink {
 #[test]
 fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
     use sscard_vcard::trace::{TraceFormat, Tracer};
-    let profile = Profile::load(&root().join("vectors/profiles/gen3-default.toml")).unwrap();
-    let mut card =
-        SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap();
+    let mut card = virtual_card("gen3-default.toml");
     let sink = SharedSink::default();
     card.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
     Target::power_on(&mut card).unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{hex, profile, to_hex};
+use common::{assert_responses, hex, profile, to_hex, tx};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
@@ -57,10 +57,10 @@ fn card(script: &[u8]) -> PkiCard {
     c
 }
 
-fn tx(c: &mut PkiCard, apdu: &str) -> String {
-    let mut out = vec![0u8; 70_000];
-    let n = c.process(&hex(apdu), &mut out);
-    to_hex(&out[..n])
+/// Selects the PKI DDF, then its ADF.
+fn select_pki(c: &mut PkiCard) {
+    ok(c, SELECT_PKI_DDF);
+    ok(c, SELECT_PKI_ADF);
 }
 
 fn ok(c: &mut PkiCard, apdu: &str) -> Vec<u8> {
@@ -120,30 +120,27 @@ fn pin_hash_and_the_published_verify_vector() {
     // spec/ssc.md §9 item 4: SM3(12 34 56) as recorded in the issuing tool.
     let challenge = hex("178CEDCF32C5D7990216632170C7CD37");
     let mut c = card(&challenge);
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     assert_eq!(
         to_hex(&ok(&mut c, "80C4010305C10312345600")),
         "3DE741F445DD357BEA4E6C3FE6437036F62B5E3EC0F00D62796EDB4305ED627F"
     );
     // The card's challenge is the recorded one; the recorded VERIFY data must pass.
     assert_eq!(to_hex(&ok(&mut c, "0084000010")), to_hex(&challenge));
-    assert_eq!(
-        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
-        "9000"
-    );
-    // Replay: the challenge was used up.
-    assert_eq!(
-        tx(&mut c, "0020018110358B51056B9B9EB2C96B20E7DB7A6B8F"),
-        "6984"
+    assert_responses(
+        &mut c,
+        &[
+            ("0020018110358B51056B9B9EB2C96B20E7DB7A6B8F", "9000"),
+            // Replay: the challenge was used up.
+            ("0020018110358B51056B9B9EB2C96B20E7DB7A6B8F", "6984"),
+        ],
     );
 }
 
 #[test]
 fn pki_pin_counts_tries() {
     let mut c = card(&[]);
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     assert_eq!(tx(&mut c, "0020018100"), "63C3");
     assert_eq!(verify_user_pin(&mut c, "654321"), "63C2");
     assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
@@ -157,14 +154,18 @@ fn pki_pin_counts_tries() {
 #[test]
 fn on_card_key_generation_and_signatures_verify_independently() {
     let mut c = card(&[]);
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     // No key yet: the public-key EF is all zero, the read-out says so.
     ok(&mut c, "00A40200020012");
     assert_eq!(to_hex(&ok(&mut c, "00B0000042")), "00".repeat(0x42));
-    assert_eq!(tx(&mut c, "80C9828042"), "6A88");
-    // Generation needs a PIN.
-    assert_eq!(tx(&mut c, "8040000008C0020012C2020013"), "6982");
+    assert_responses(
+        &mut c,
+        &[
+            ("80C9828042", "6A88"),
+            // Generation needs a PIN.
+            ("8040000008C0020012C2020013", "6982"),
+        ],
+    );
     assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
     ok(&mut c, "8040000008C0020012C2020013");
     ok(&mut c, "80C9820008C0020012C2020013");
@@ -210,16 +211,14 @@ fn on_card_key_generation_and_signatures_verify_independently() {
     // Without the PIN (after a power cycle) no signature.
     c.power_off();
     c.power_on(Interface::Contactless).unwrap();
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     assert_eq!(tx(&mut c, "002A9E9A0301020340"), "6982");
 }
 
 #[test]
 fn encryption_key_import_and_certificates() {
     let mut c = card(&[]);
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     // The GB/T 32918 recommended-curve test key pair.
     let d = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8";
     let xy = "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13";
@@ -298,8 +297,7 @@ fn key_pairs_go_only_into_the_key_slots_and_never_come_back() {
     let mut script = challenge.to_vec();
     script.extend(hex(d));
     let mut c = card(&script);
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
     let before = read_all_pki_efs(&mut c);
     ok(&mut c, SELECT_PKI_ADF);
@@ -409,8 +407,7 @@ fn a_profile_may_let_generation_fill_the_encryption_pair() {
     )
     .unwrap();
     c.power_on(Interface::Contactless).unwrap();
-    ok(&mut c, SELECT_PKI_DDF);
-    ok(&mut c, SELECT_PKI_ADF);
+    select_pki(&mut c);
     assert_eq!(verify_user_pin(&mut c, "123456"), "9000");
     ok(&mut c, "8040000008C0020014C2020015");
     assert_eq!(ok(&mut c, "80C9820008C0020014C2020015"), b"");

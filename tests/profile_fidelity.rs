@@ -125,14 +125,8 @@ fn a_df_key_can_be_given_at_the_other_level() {
     send_hex(&mut card, SELECT_SSSE);
     send_hex(&mut card, "00A4040C06D15600000500");
     let (challenge, _) = send_hex(&mut card, "0084000008");
-    let p = [0x33u8; 8];
-    let sk = indep::session_key(Alg::Sm4, &rk1, &challenge);
-    let cmd = format!(
-        "0082008410{}{}",
-        to_hex(&indep::auth_data(Alg::Sm4, &sk, &p)),
-        to_hex(&p)
-    );
-    assert_eq!(send_hex(&mut card, &cmd).1, 0x9000);
+    let cmd = external_auth_command(Alg::Sm4, 0x84, &rk1, &challenge, [0x33; 8], None);
+    assert_eq!(send(&mut card, &cmd).1, 0x9000);
     assert_eq!(
         send_hex(&mut card, "00B2012C04").1,
         0x9000,
@@ -170,14 +164,8 @@ fn unwritten_and_raw_elements_are_stored_as_real_cards_hold_them() {
     // EF06 needs RKSSSE on gen 3.
     let (_, rk) = card_keys();
     let (challenge, _) = send_hex(&mut card, "0084000008");
-    let p = [0x5Au8; 8];
-    let sk = indep::session_key(Alg::Sm4, &rk, &challenge);
-    let cmd = format!(
-        "0082000A10{}{}",
-        to_hex(&indep::auth_data(Alg::Sm4, &sk, &p)),
-        to_hex(&p)
-    );
-    assert_eq!(send_hex(&mut card, &cmd).1, 0x9000);
+    let cmd = external_auth_command(Alg::Sm4, 0x0A, &rk, &challenge, [0x5A; 8], None);
+    assert_eq!(send(&mut card, &cmd).1, 0x9000);
     assert_eq!(
         read(&mut card, "00B2023400"),
         format!("091ED5C5C8FD{}", "20".repeat(26))

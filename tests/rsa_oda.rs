@@ -74,12 +74,19 @@ fn run_kernel(
     result.expect("the kernel printed its RESULT line")
 }
 
-#[test]
-fn an_rsa_only_kernel_completes_dda_and_sda_on_contact() {
-    let mut c = card(Interface::Contact);
-    let r = run_kernel(&mut c, "contact", &mut |_, _| {});
+/// The kernel against a fresh card over `interface`, nothing tampered; it must finish
+/// without an error.
+fn untampered_run(interface: Interface, kernel_interface: &str) -> serde_json::Value {
+    let mut c = card(interface);
+    let r = run_kernel(&mut c, kernel_interface, &mut |_, _| {});
     eprintln!("{r}");
     assert!(r.get("error").is_none(), "{r}");
+    r
+}
+
+#[test]
+fn an_rsa_only_kernel_completes_dda_and_sda_on_contact() {
+    let r = untampered_run(Interface::Contact, "contact");
     assert_eq!(r["sda"], "ok", "{r}");
     assert_eq!(r["dda"], "ok", "{r}");
     assert_eq!(
@@ -110,10 +117,7 @@ fn an_rsa_only_kernel_completes_dda_and_sda_on_contact() {
 
 #[test]
 fn an_rsa_only_kernel_completes_fdda_on_qpboc_after_reading_the_uid() {
-    let mut c = card(Interface::Contactless);
-    let r = run_kernel(&mut c, "contactless", &mut |_, _| {});
-    eprintln!("{r}");
-    assert!(r.get("error").is_none(), "{r}");
+    let r = untampered_run(Interface::Contactless, "contactless");
     assert_eq!(r["uid"], "53534301");
     assert_eq!(r["cid"], "40", "offline approval: {r}");
     assert_eq!(r["fdda"], "ok", "{r}");

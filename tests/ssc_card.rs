@@ -15,6 +15,13 @@ fn gen3() -> TestCard {
     card_from(&profile("gen3-default.toml"), 11)
 }
 
+/// [`gen3`] with the SSSE selected.
+fn gen3_in_ssse() -> TestCard {
+    let mut card = gen3();
+    send_hex(&mut card, SELECT_SSSE);
+    card
+}
+
 fn key(root_byte: u8) -> Vec<u8> {
     indep::card_key(Alg::Sm4, &[root_byte; 16], AREA, &hex(HIST3))
 }
@@ -24,16 +31,12 @@ fn key(root_byte: u8) -> Vec<u8> {
 fn external_auth(card: &mut TestCard, alg: Alg, key_id: u8, card_key: &[u8], good: bool) -> u16 {
     let (challenge, sw) = send_hex(card, "0084000008");
     assert_eq!(sw, 0x9000);
-    let p = [0x5Au8; 8];
-    let sk = indep::session_key(alg, card_key, &challenge);
-    let mut ad = indep::auth_data(alg, &sk, &p);
-    if !good {
-        ad[0] ^= 1;
-    }
-    let mut cmd = vec![0x00, 0x82, 0x00, key_id, 0x10];
-    cmd.extend(ad);
-    cmd.extend(p);
-    send(card, &cmd).1
+    let spoil = (!good).then_some((0, 1));
+    send(
+        card,
+        &external_auth_command(alg, key_id, card_key, &challenge, [0x5A; 8], spoil),
+    )
+    .1
 }
 
 /// An SM command: GET CHALLENGE, then header ‖ Lc ‖ body ‖ MAC with the STK session key.
@@ -60,22 +63,33 @@ fn sm_command(
     send(card, &cmd).1
 }
 
+/// Powers the card off and on again (contact) and selects the SSSE.
+fn power_cycle_into_ssse(card: &mut TestCard) {
+    card.power_off();
+    card.power_on(Interface::Contact).unwrap();
+    send_hex(card, SELECT_SSSE);
+}
+
 #[test]
 fn atr_and_ssse_fci_exactly_as_spec() {
     let mut c = gen3();
     assert_eq!(to_hex(c.atr()), format!("3B6D0000{HIST3}"));
     // T=0: 61 1E then the FCI (spec/ssc.md §2.2, gen-3 card).
-    assert_eq!(tx(&mut c, SELECT_SSSE), "611E");
-    assert_eq!(
-        tx(&mut c, "00C000001E"),
-        "6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C038601039000"
+    assert_responses(
+        &mut c,
+        &[
+            (SELECT_SSSE, "611E"),
+            (
+                "00C000001E",
+                "6F1C840F7378312E73682EC9E7BBE1B1A3D5CFA50988011E9F0C038601039000",
+            ),
+        ],
     );
 }
 
 #[test]
 fn ef05_in_every_addressing_mode() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     let expect = [
         "0110519900D15600000500000001A1B2C3D4",
         "020133",
@@ -103,11 +117,16 @@ fn ef05_in_every_addressing_mode() {
         );
     }
     // Current EF after SELECT EF05 (P1 = 02 and 00): by number (04) and by tag (00).
-    assert_eq!(tx(&mut c, "00A4020002EF05"), "9000");
-    assert_eq!(tx(&mut c, "00B2070409"), "6C0B");
-    assert_eq!(tx(&mut c, "00B207040B"), "07094130303030303030339000");
-    assert_eq!(tx(&mut c, "00A4000002EF05"), "9000");
-    assert_eq!(tx(&mut c, "00B2030006"), "0304332E30309000");
+    assert_responses(
+        &mut c,
+        &[
+            ("00A4020002EF05", "9000"),
+            ("00B2070409", "6C0B"),
+            ("00B207040B", "07094130303030303030339000"),
+            ("00A4000002EF05", "9000"),
+            ("00B2030006", "0304332E30309000"),
+        ],
+    );
     // All records at once (P2 = 05), length 0x40 as on a real card (spec/ssc.md §4).
     let all: String = expect.concat();
     assert_eq!(all.len() / 2, 0x40);
@@ -116,8 +135,7 @@ fn ef05_in_every_addressing_mode() {
 
 #[test]
 fn internal_authentication_matches_independent_sm4() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     let (ad, sw) = send_hex(&mut c, "008800001032D9E876ADB31BBFDBF7A936D0D18C9E");
     assert_eq!(sw, 0x9000);
     let irk = key(0x11);
@@ -141,14 +159,15 @@ fn internal_authentication_matches_independent_sm4() {
 
 #[test]
 fn gen3_ef06_needs_rksssse_and_counts_failures() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
-    assert_eq!(tx(&mut c, "00B2013414"), "6982");
-    assert_eq!(tx(&mut c, "00B0870010"), "6982");
-    // No challenge → 6984 and no try spent.
-    assert_eq!(
-        tx(&mut c, "0082000A1000000000000000000000000000000000"),
-        "6984"
+    let mut c = gen3_in_ssse();
+    assert_responses(
+        &mut c,
+        &[
+            ("00B2013414", "6982"),
+            ("00B0870010", "6982"),
+            // No challenge → 6984 and no try spent.
+            ("0082000A1000000000000000000000000000000000", "6984"),
+        ],
     );
     let rk = key(0xAA);
     assert_eq!(external_auth(&mut c, Alg::Sm4, 0x0A, &rk, false), 0x63C2);
@@ -169,15 +188,18 @@ fn gen3_ef06_needs_rksssse_and_counts_failures() {
         tx(&mut c, "00B2033416"),
         "4E14".to_owned() + &"00".repeat(20) + "9000"
     );
-    assert_eq!(tx(&mut c, "00B2043403"), "0A01319000");
-    assert_eq!(tx(&mut c, "00B2053403"), "0B01019000");
-    assert_eq!(tx(&mut c, "00B2063405"), "0C031101059000");
-    assert_eq!(tx(&mut c, "00B2073406"), "0D04194912319000");
-    assert_eq!(tx(&mut c, "00B0870004"), "000000009000");
+    assert_responses(
+        &mut c,
+        &[
+            ("00B2043403", "0A01319000"),
+            ("00B2053403", "0B01019000"),
+            ("00B2063405", "0C031101059000"),
+            ("00B2073406", "0D04194912319000"),
+            ("00B0870004", "000000009000"),
+        ],
+    );
     // Gone after a power cycle.
-    c.power_off();
-    c.power_on(Interface::Contact).unwrap();
-    send_hex(&mut c, SELECT_SSSE);
+    power_cycle_into_ssse(&mut c);
     assert_eq!(tx(&mut c, "00B2013414"), "6982");
     // Exhausting the key: 63C0 then 6983, even with the right cryptogram.
     for expected in [0x63C2, 0x63C1, 0x63C0, 0x6983] {
@@ -185,16 +207,13 @@ fn gen3_ef06_needs_rksssse_and_counts_failures() {
     }
     assert_eq!(external_auth(&mut c, Alg::Sm4, 0x0A, &rk, true), 0x6983);
     // Blocked survives power cycles (persistent counter).
-    c.power_off();
-    c.power_on(Interface::Contact).unwrap();
-    send_hex(&mut c, SELECT_SSSE);
+    power_cycle_into_ssse(&mut c);
     assert_eq!(external_auth(&mut c, Alg::Sm4, 0x0A, &rk, true), 0x6983);
 }
 
 #[test]
 fn challenge_is_single_use_and_tied_to_the_application() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     let rk = key(0xAA);
     let (challenge, _) = send_hex(&mut c, "0084000008");
     let p = [1u8; 8];
@@ -211,30 +230,30 @@ fn challenge_is_single_use_and_tied_to_the_application() {
     assert_eq!(send(&mut c, &cmd).1, 0x6984);
     // Unknown key id, reserved id 00, wrong lengths.
     send_hex(&mut c, "0084000008");
-    assert_eq!(
-        tx(&mut c, "0082000E1000000000000000000000000000000000"),
-        "6A88"
-    );
-    assert_eq!(
-        tx(&mut c, "008200001000000000000000000000000000000000"),
-        "6A86"
-    );
-    assert_eq!(
-        tx(&mut c, "0082000A0F000000000000000000000000000000"),
-        "6700"
+    assert_responses(
+        &mut c,
+        &[
+            ("0082000E1000000000000000000000000000000000", "6A88"),
+            ("008200001000000000000000000000000000000000", "6A86"),
+            ("0082000A0F000000000000000000000000000000", "6700"),
+        ],
     );
 }
 
 #[test]
 fn pin_probe_wrong_right_change_block_and_reload() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
-    assert_eq!(tx(&mut c, "0020000000"), "63C3"); // probe, no decrement
-    assert_eq!(tx(&mut c, "00200000"), "63C3");
-    assert_eq!(tx(&mut c, "0020000003654321"), "63C2");
-    assert_eq!(tx(&mut c, "0020000000"), "63C2");
-    assert_eq!(tx(&mut c, "0020000003123456"), "9000");
-    assert_eq!(tx(&mut c, "0020000000"), "63C3");
+    let mut c = gen3_in_ssse();
+    assert_responses(
+        &mut c,
+        &[
+            ("0020000000", "63C3"), // probe, no decrement
+            ("00200000", "63C3"),
+            ("0020000003654321", "63C2"),
+            ("0020000000", "63C2"),
+            ("0020000003123456", "9000"),
+            ("0020000000", "63C3"),
+        ],
+    );
     // CHANGE PIN: old FF new.
     assert_eq!(
         tx(
@@ -243,18 +262,25 @@ fn pin_probe_wrong_right_change_block_and_reload() {
         ),
         "9000"
     );
-    assert_eq!(tx(&mut c, "0020000003123456"), "63C2");
-    assert_eq!(tx(&mut c, "0020000003888888"), "9000");
-    assert_eq!(tx(&mut c, "805E010007123456FF888888"), "63C2");
-    assert_eq!(tx(&mut c, "805E010005888888FF12"), "6A80"); // new PIN too short, old right
-    assert_eq!(tx(&mut c, "805E010003888888"), "6A80"); // no separator
-    assert_eq!(tx(&mut c, "805E020007888888FF123456"), "6A86");
+    assert_responses(
+        &mut c,
+        &[
+            ("0020000003123456", "63C2"),
+            ("0020000003888888", "9000"),
+            ("805E010007123456FF888888", "63C2"),
+            ("805E010005888888FF12", "6A80"), // new PIN too short, old right
+            ("805E010003888888", "6A80"),     // no separator
+            ("805E020007888888FF123456", "6A86"),
+        ],
+    );
     // Block it.
     for sw in ["63C2", "63C1", "63C0", "6983"] {
         assert_eq!(tx(&mut c, "0020000003000000"), sw);
     }
-    assert_eq!(tx(&mut c, "0020000003888888"), "6983");
-    assert_eq!(tx(&mut c, "0020000000"), "6983");
+    assert_responses(
+        &mut c,
+        &[("0020000003888888", "6983"), ("0020000000", "6983")],
+    );
     // Reload: PUK external authentication, then 8424 0001 with the new PIN under SM.
     let stk = key(0x22);
     assert_eq!(
@@ -279,27 +305,27 @@ fn pin_probe_wrong_right_change_block_and_reload() {
         ),
         0x6988
     );
+    // After the reload, and again after an unblock: three tries, PIN 654321.
+    let reloaded = [
+        ("0020000000", "63C3"),
+        ("0020000003654321", "9000"),
+        ("0020000003000000", "63C2"),
+    ];
     assert_eq!(
         sm_command(&mut c, Alg::Sm4, &stk, [0x84, 0x24, 0x00, 0x01], |sk| {
             indep::sm_encrypt(Alg::Sm4, sk, &hex("654321"))
         }),
         0x9000
     );
-    assert_eq!(tx(&mut c, "0020000000"), "63C3");
-    assert_eq!(tx(&mut c, "0020000003654321"), "9000");
+    assert_responses(&mut c, &reloaded);
     // Unblock only (8424 0000): resets the counter, keeps the PIN.
-    assert_eq!(tx(&mut c, "0020000003000000"), "63C2");
     assert_eq!(
         sm_command(&mut c, Alg::Sm4, &stk, [0x84, 0x24, 0x00, 0x00], |_| vec![]),
         0x9000
     );
-    assert_eq!(tx(&mut c, "0020000000"), "63C3");
-    assert_eq!(tx(&mut c, "0020000003654321"), "9000");
+    assert_responses(&mut c, &reloaded);
     // The counter is persistent; the verified status is not.
-    assert_eq!(tx(&mut c, "0020000003000000"), "63C2");
-    c.power_off();
-    c.power_on(Interface::Contact).unwrap();
-    send_hex(&mut c, SELECT_SSSE);
+    power_cycle_into_ssse(&mut c);
     assert_eq!(tx(&mut c, "0020000000"), "63C2");
     send_hex(&mut c, "00A4040006D15600000500");
     assert_eq!(tx(&mut c, "00B2012C00"), "6982");
@@ -307,13 +333,17 @@ fn pin_probe_wrong_right_change_block_and_reload() {
 
 #[test]
 fn pin_or_key_files_of_the_application_dfs() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     assert_eq!(send_hex(&mut c, "00A4040006D15600000500").1, 0x9000);
-    assert_eq!(tx(&mut c, "00B2012C00"), "6982");
-    // The SSSE PIN opens "PIN or RK1DF01" files.
-    assert_eq!(tx(&mut c, "0020000003123456"), "9000");
-    assert_eq!(tx(&mut c, "00B2012C04"), "200231309000");
+    assert_responses(
+        &mut c,
+        &[
+            ("00B2012C00", "6982"),
+            // The SSSE PIN opens "PIN or RK1DF01" files.
+            ("0020000003123456", "9000"),
+            ("00B2012C04", "200231309000"),
+        ],
+    );
     // DF04/EF06 needs PIN AND RK1DF04.
     assert_eq!(send_hex(&mut c, "00A4040006D15600000503").1, 0x9000);
     assert_eq!(tx(&mut c, "00B2013400"), "6982");
@@ -337,8 +367,7 @@ fn pin_or_key_files_of_the_application_dfs() {
 
 #[test]
 fn update_with_uksssse_plain_and_with_secure_messaging() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     assert_eq!(
         tx(&mut c, "00DC0228030201 32".replace(' ', "").as_str()),
         "6982"
@@ -352,12 +381,17 @@ fn update_with_uksssse_plain_and_with_secure_messaging() {
         tx(&mut c, "00DC0228030201 32".replace(' ', "").as_str()),
         "9000"
     );
-    assert_eq!(tx(&mut c, "00B2022C03"), "0201329000");
-    // Tag in P1 must match the record; Lc vs TLV.
-    assert_eq!(tx(&mut c, "00DC022803030132"), "6A80");
-    assert_eq!(tx(&mut c, "00DC02280403013200"), "6A85");
-    assert_eq!(tx(&mut c, "00DC022803020201"), "6A85");
-    assert_eq!(tx(&mut c, "00DC022C0402023200"), "9000");
+    assert_responses(
+        &mut c,
+        &[
+            ("00B2022C03", "0201329000"),
+            // Tag in P1 must match the record; Lc vs TLV.
+            ("00DC022803030132", "6A80"),
+            ("00DC02280403013200", "6A85"),
+            ("00DC022803020201", "6A85"),
+            ("00DC022C0402023200", "9000"),
+        ],
+    );
     // Secure messaging (CLA 04) with STKSSSE.
     let stk = key(0x22);
     assert_eq!(
@@ -377,9 +411,14 @@ fn update_with_uksssse_plain_and_with_secure_messaging() {
         ),
         0x6988
     );
-    assert_eq!(tx(&mut c, "04DC022C0102"), "6987");
-    // UPDATE BINARY of the fingerprint file needs UKSSSE too; reading needs RKSSSE.
-    assert_eq!(tx(&mut c, "00D6870004CAFEBABE"), "9000");
+    assert_responses(
+        &mut c,
+        &[
+            ("04DC022C0102", "6987"),
+            // UPDATE BINARY of the fingerprint file needs UKSSSE too; reading needs RKSSSE.
+            ("00D6870004CAFEBABE", "9000"),
+        ],
+    );
     assert_eq!(
         external_auth(&mut c, Alg::Sm4, 0x0A, &key(0xAA), true),
         0x9000
@@ -389,8 +428,7 @@ fn update_with_uksssse_plain_and_with_secure_messaging() {
 
 #[test]
 fn application_block_then_9303_and_card_block_then_6a81() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     send_hex(&mut c, "00A4040006D15600000500");
     let stkdf01 = indep::card_key(
         Alg::Sm4,
@@ -408,13 +446,16 @@ fn application_block_then_9303_and_card_block_then_6a81() {
         ),
         0x9000
     );
-    assert_eq!(tx(&mut c, "00B2012C00"), "9303");
-    assert_eq!(tx(&mut c, "0084000008"), "9303");
-    assert_eq!(tx(&mut c, SELECT_SSSE), "611E"); // another application is fine
-    assert_eq!(tx(&mut c, "00A4040006D15600000500"), "9303");
-    c.power_off();
-    c.power_on(Interface::Contact).unwrap();
-    send_hex(&mut c, SELECT_SSSE);
+    assert_responses(
+        &mut c,
+        &[
+            ("00B2012C00", "9303"),
+            ("0084000008", "9303"),
+            (SELECT_SSSE, "611E"), // another application is fine
+            ("00A4040006D15600000500", "9303"),
+        ],
+    );
+    power_cycle_into_ssse(&mut c);
     assert_eq!(tx(&mut c, "00A4040006D15600000500"), "9303");
     // CARD BLOCK needs BK authentication, then the STKSSSE MAC.
     send_hex(&mut c, SELECT_SSSE);
@@ -498,8 +539,10 @@ fn gen1_card() {
         "6F16840F7378312E73682EC9E7BBE1B1A3D5CFA50388010B"
     );
     // EF06 without 姓名扩展: 性别 is record 3 (spec/ssc.md §3).
-    assert_eq!(tx(&mut c, "00B2033403"), "0A01319000");
-    assert_eq!(tx(&mut c, "00B2073400"), "6A83");
+    assert_responses(
+        &mut c,
+        &[("00B2033403", "0A01319000"), ("00B2073400", "6A83")],
+    );
     assert_eq!(
         send_hex(&mut c, "00B0870001").1,
         0x9000,
@@ -515,8 +558,7 @@ fn gen1_card() {
 
 #[test]
 fn dir_file_lists_the_applications() {
-    let mut c = gen3();
-    send_hex(&mut c, SELECT_SSSE);
+    let mut c = gen3_in_ssse();
     let (r1, sw) = send_hex(&mut c, "00B201F400");
     assert_eq!(sw, 0x9000);
     assert_eq!(

@@ -9,7 +9,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, hex, profile, to_hex};
+use common::{SELECT_SSSE, external_auth_command, hex, profile, to_hex};
 use sscard_core::nvm::{RamNvm, TearingNvm};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, Interface};
@@ -80,16 +80,16 @@ impl Builder {
     }
     fn external_auth(&mut self, id: u8, k: &[u8], good: bool) -> u16 {
         let challenge = self.ok("0084000008");
-        let p = [9u8; 8];
-        let sk = indep::session_key(Alg::Sm4, k, &challenge);
-        let mut ad = indep::auth_data(Alg::Sm4, &sk, &p);
-        if !good {
-            ad[7] ^= 0x80;
-        }
-        let mut cmd = vec![0x00, 0x82, 0x00, id, 0x10];
-        cmd.extend(ad);
-        cmd.extend(p);
-        self.send(&cmd).1
+        let spoil = (!good).then_some((7, 0x80));
+        self.send(&external_auth_command(
+            Alg::Sm4,
+            id,
+            k,
+            &challenge,
+            [9; 8],
+            spoil,
+        ))
+        .1
     }
     fn sm(&mut self, header: [u8; 4], body: impl FnOnce(&[u8]) -> Vec<u8>) -> u16 {
         let challenge = self.ok("0084000008");

@@ -2,9 +2,9 @@
 //! helpers, the T=0 loop and the independent algorithms come from `sscard-testkit`.
 #![allow(dead_code, unused_imports, clippy::restriction)]
 
-use sscard_core::nvm::RamNvm;
-use sscard_core::rng::SplitMixRng;
-use sscard_core::{Card, Interface};
+use sscard_core::nvm::{Nvm, RamNvm};
+use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Applets, Card, DfApplication, Interface};
 use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
 pub use sscard_testkit::exchange::{hex, send, send_hex, to_hex, tx};
@@ -34,3 +34,35 @@ pub fn profile(name: &str) -> Profile {
 }
 
 pub const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00";
+
+/// Sends each command in turn (raw, no T=0 loop) and checks its response, both in hex.
+pub fn assert_responses<N: Nvm, R: CardRng, A: Applets, D: DfApplication>(
+    card: &mut Card<N, R, A, D>,
+    steps: &[(&str, &str)],
+) {
+    for &(apdu, response) in steps {
+        assert_eq!(tx(card, apdu), response, "response to {apdu}");
+    }
+}
+
+/// EXTERNAL AUTHENTICATE (LD/T 32 P7 §6.4) with key `key_id`: the authentication data
+/// made with `key` from the card's `challenge` and the terminal's random `p`, then `p`.
+/// `spoil` = (index, mask) flips bits of the authentication data to make it wrong.
+pub fn external_auth_command(
+    alg: indep::Alg,
+    key_id: u8,
+    key: &[u8],
+    challenge: &[u8],
+    p: [u8; 8],
+    spoil: Option<(usize, u8)>,
+) -> Vec<u8> {
+    let session_key = indep::session_key(alg, key, challenge);
+    let mut auth_data = indep::auth_data(alg, &session_key, &p);
+    if let Some((index, mask)) = spoil {
+        auth_data[index] ^= mask;
+    }
+    let mut cmd = vec![0x00, 0x82, 0x00, key_id, 0x10];
+    cmd.extend(auth_data);
+    cmd.extend(p);
+    cmd
+}

@@ -118,22 +118,17 @@ mod tests {
     #[test]
     fn pan_validation() {
         let imk = [0x11; 16];
-        assert_eq!(
-            udk_option_a(&imk, b"", 0).err(),
-            Some(CryptoError::InvalidDigits)
-        );
-        assert_eq!(
-            udk_option_a(&imk, b"12345678901234567890", 0).err(),
-            Some(CryptoError::InvalidDigits)
-        );
-        assert_eq!(
-            udk_option_a(&imk, b"1234567890123456A", 0).err(),
-            Some(CryptoError::InvalidDigits)
-        );
-        assert_eq!(
-            udk_option_a(&imk, b"1234567890123456", 0x4A).err(),
-            Some(CryptoError::InvalidDigits)
-        );
+        for (pan, sequence) in [
+            (&b""[..], 0),
+            (b"12345678901234567890", 0),
+            (b"1234567890123456A", 0),
+            (b"1234567890123456", 0x4A),
+        ] {
+            assert_eq!(
+                udk_option_a(&imk, pan, sequence).err(),
+                Some(CryptoError::InvalidDigits)
+            );
+        }
         assert!(udk_option_a(&imk, b"1234567890123456789", 0x99).is_ok());
         assert!(udk_option_a(&imk, b"1", 0x00).is_ok());
         // Only the rightmost 16 digits count.

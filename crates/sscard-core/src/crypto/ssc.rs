@@ -430,29 +430,26 @@ mod tests {
         // Good: aligned, no padding.
         let (pt, n) = decrypt_raw(&c, &[7, 1, 2, 3, 4, 5, 6, 7]).unwrap();
         assert_eq!(&pt[..n], &[1, 2, 3, 4, 5, 6, 7]);
-        // LD too large.
-        assert_eq!(
-            decrypt_raw(&c, &[8, 1, 2, 3, 4, 5, 6, 7]).err(),
-            Some(CryptoError::BadLength)
-        );
-        assert_eq!(
-            decrypt_raw(&c, &[0xFF, 1, 2, 3, 4, 5, 6, 7]).err(),
-            Some(CryptoError::BadLength)
-        );
-        // Bad padding byte / non-zero tail.
-        assert_eq!(
-            decrypt_raw(&c, &[3, 1, 2, 3, 0x00, 0, 0, 0]).err(),
-            Some(CryptoError::BadPadding)
-        );
-        assert_eq!(
-            decrypt_raw(&c, &[3, 1, 2, 3, 0x80, 0, 1, 0]).err(),
-            Some(CryptoError::BadPadding)
-        );
-        // A whole extra padding block is not P4 §8.3 format.
-        assert_eq!(
-            decrypt_raw(&c, &[7, 1, 2, 3, 4, 5, 6, 7, 0x80, 0, 0, 0, 0, 0, 0, 0]).err(),
-            Some(CryptoError::BadLength)
-        );
+        let refused: [(&[u8], CryptoError); 5] = [
+            // LD too large.
+            (&[8, 1, 2, 3, 4, 5, 6, 7], CryptoError::BadLength),
+            (&[0xFF, 1, 2, 3, 4, 5, 6, 7], CryptoError::BadLength),
+            // Bad padding byte / non-zero tail.
+            (&[3, 1, 2, 3, 0x00, 0, 0, 0], CryptoError::BadPadding),
+            (&[3, 1, 2, 3, 0x80, 0, 1, 0], CryptoError::BadPadding),
+            // A whole extra padding block is not P4 §8.3 format.
+            (
+                &[7, 1, 2, 3, 4, 5, 6, 7, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                CryptoError::BadLength,
+            ),
+        ];
+        for (ciphertext, error) in refused {
+            assert_eq!(
+                decrypt_raw(&c, ciphertext).err(),
+                Some(error),
+                "{ciphertext:02X?}"
+            );
+        }
         // LD = 0 with padding.
         let (_, n) = decrypt_raw(&c, &[0, 0x80, 0, 0, 0, 0, 0, 0]).unwrap();
         assert_eq!(n, 0);
