@@ -7,44 +7,17 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::Deserialize;
 use sscard_core::crypto::{arpc_method1, pboc_session_key, udk_option_a};
-use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
 use sscard_pboc::PbocApplet;
-use sscard_pboc::profile::PbocSection;
 
-const PROFILE: &str = include_str!("../vectors/profiles/pboc-default.toml");
 type BenchCard = Card<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
 
-#[derive(Deserialize)]
-struct File {
-    pboc: PbocSection,
-}
+use sscard_testkit::sample::pboc_only_image as image;
 
-fn image() -> Vec<u8> {
-    let file: File = toml::from_str(PROFILE).unwrap();
-    let profile = file.pboc.build().unwrap();
-    let mut nvm = RamNvm::new(vec![0u8; 64 * 1024]);
-    let atr = [
-        0x3B, 0x6D, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x43, 0x86, 0x60, 0x51, 0x99, 0x00, 0x00,
-        0x00, 0x01,
-    ];
-    let mut p = Personalizer::format(&mut nvm, Capacities::default(), &atr).unwrap();
-    profile.personalize(&mut p).unwrap();
-    p.finish().unwrap();
-    nvm.into_inner()
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use sscard_testkit::exchange::hex;
 
 /// Sends like a T=0 terminal (GET RESPONSE on 61xx); returns data, asserts 9000.
 fn send(card: &mut BenchCard, apdu: &[u8], out: &mut [u8]) -> Vec<u8> {

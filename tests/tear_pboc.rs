@@ -10,39 +10,17 @@
 //! with its log record (spec/reliability.md §A1.4 item 2, §A3 "tearing of counters").
 #![allow(clippy::restriction)]
 
-use serde::Deserialize;
 use sscard_core::crypto::{arpc_method1, pboc_session_key, retail_mac, udk_option_a};
-use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
 use sscard_pboc::PbocApplet;
-use sscard_pboc::profile::PbocSection;
 use sscard_ssc::SscCard;
 use sscard_testkit::tear::{Step, TearCard, tear_every_write};
 
-const PROFILE: &str = include_str!("../vectors/profiles/pboc-default.toml");
-const ATR: [u8; 17] = [
-    0x3B, 0x6D, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x43, 0x86, 0x60, 0x51, 0x99, 0x00, 0x00, 0x00,
-    0x01,
-];
-
 type PbocCard = TearCard<SplitMixRng, (PbocApplet,)>;
 
-#[derive(Deserialize)]
-struct File {
-    pboc: PbocSection,
-}
-
-fn image() -> Vec<u8> {
-    let file: File = toml::from_str(PROFILE).unwrap();
-    let profile = file.pboc.build().unwrap();
-    let mut nvm = RamNvm::new(vec![0u8; 64 * 1024]);
-    let mut p = Personalizer::format(&mut nvm, Capacities::default(), &ATR).unwrap();
-    profile.personalize(&mut p).unwrap();
-    p.finish().unwrap();
-    nvm.into_inner()
-}
+use sscard_testkit::sample::pboc_only_image as image;
 
 fn card_from(bytes: Vec<u8>, interface: Interface) -> PbocCard {
     let mut card = Card::load(

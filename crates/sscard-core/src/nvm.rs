@@ -431,24 +431,6 @@ impl<N: Nvm> Store<N> {
         result
     }
 
-    /// Runs `f` inside a transaction: commit on `Ok`, abort on `Err`.
-    pub fn atomic<T, E: From<NvmError>>(
-        &mut self,
-        f: impl FnOnce(&mut Self) -> Result<T, E>,
-    ) -> Result<T, E> {
-        self.begin()?;
-        match f(self) {
-            Ok(v) => {
-                self.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                self.abort();
-                Err(e)
-            }
-        }
-    }
-
     fn commit_body(&mut self, body: &[u8]) -> Result<(), NvmError> {
         let seq = self.seq.wrapping_add(1);
         self.seq = seq;
@@ -539,6 +521,50 @@ impl From<NvmError> for crate::status::Status {
                 crate::status::Status::MemoryFailure
             }
         }
+    }
+}
+
+/// What groups NVM writes into transactions: the [`Store`], and an applet's view of
+/// its region ([`AppletContext`](crate::card::applet::AppletContext)).
+pub trait Transactional {
+    /// Opens a transaction.
+    fn begin_transaction(&mut self) -> Result<(), NvmError>;
+    /// Commits the open transaction atomically.
+    fn commit_transaction(&mut self) -> Result<(), NvmError>;
+    /// Drops the open transaction.
+    fn abort_transaction(&mut self);
+
+    /// Runs `f` inside a transaction: commit on `Ok`, abort on `Err`.
+    fn atomic<T, E: From<NvmError>>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        Self: Sized,
+    {
+        self.begin_transaction()?;
+        match f(self) {
+            Ok(v) => {
+                self.commit_transaction()?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.abort_transaction();
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<N: Nvm> Transactional for Store<N> {
+    fn begin_transaction(&mut self) -> Result<(), NvmError> {
+        self.begin()
+    }
+    fn commit_transaction(&mut self) -> Result<(), NvmError> {
+        self.commit()
+    }
+    fn abort_transaction(&mut self) {
+        self.abort()
     }
 }
 

@@ -12,6 +12,7 @@ use sscard_core::AppletContext;
 use sscard_core::apdu::CommandView;
 use sscard_core::crypto::{Algorithm, CardCipher, mac_matches, pboc_session_key, retail_mac};
 use sscard_core::nvm::Nvm;
+use sscard_core::nvm::Transactional;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::parse_one;
 use zeroize::Zeroizing;

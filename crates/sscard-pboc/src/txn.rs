@@ -5,6 +5,7 @@ use heapless::Vec;
 use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::crypto::{Sm2KeyPair, arpc_method1, ct_eq, mac_matches, pboc_session_key};
 use sscard_core::nvm::Nvm;
+use sscard_core::nvm::Transactional;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::{BerWriter, DolReader, Tag, dol_value_len};
 use sscard_core::{AppletContext, Interface};

@@ -25,6 +25,7 @@ use sscard_core::crypto::{
 };
 use sscard_core::fs::layout::{Access, FileEntry, FileFlags, FileKind, scan};
 use sscard_core::nvm::Nvm;
+use sscard_core::nvm::Transactional;
 use sscard_core::status::{Result, Status};
 use sscard_core::tlv::{BerReader, Tag};
 use zeroize::Zeroizing;

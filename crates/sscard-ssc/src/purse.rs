@@ -36,6 +36,7 @@ use sscard_core::crypto::ssc::{session_key, tac_key};
 use sscard_core::crypto::{Algorithm, CardCipher, CardKey, Mac, mac_matches};
 use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
 use sscard_core::nvm::Nvm;
+use sscard_core::nvm::Transactional;
 use sscard_core::status::{Result, Status};
 use zeroize::Zeroizing;
 
@@ -436,12 +437,9 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let Pending {
-            key_version,
-            terminal,
-            random,
-            sequence,
-        } = pending;
+        let (key_version, terminal, sequence) =
+            (pending.key_version, pending.terminal, pending.sequence);
+        let random = pending.random;
         let d: &[u8; 11] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let time = &d[..7];
         let mac2 = &d[7..];
@@ -543,12 +541,9 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let Pending {
-            key_version,
-            terminal,
-            random,
-            sequence,
-        } = pending;
+        let (key_version, terminal, sequence) =
+            (pending.key_version, pending.terminal, pending.sequence);
+        let random = pending.random;
         let d: &[u8; 15] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let ttsn = [d[0], d[1], d[2], d[3]];
         let date = [d[4], d[5], d[6], d[7]];

@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
@@ -83,4 +84,34 @@ fn pboc_card_over<N: sscard_core::nvm::Nvm>(
     };
     let _ = card.power_on(Interface::Contact);
     card
+}
+
+/// The PBOC-only card: the `[pboc]` section of `vectors/profiles/pboc-default.toml`
+/// personalized alone on a formatted 64 KiB card with the default ATR (no
+/// social-security files), for the PBOC tests and benches.
+pub fn pboc_only_image() -> Vec<u8> {
+    const PROFILE: &str = include_str!("../../../vectors/profiles/pboc-default.toml");
+    #[derive(serde::Deserialize)]
+    struct File {
+        pboc: sscard_pboc::profile::PbocSection,
+    }
+    let built = toml::from_str::<File>(PROFILE)
+        .map_err(|e| e.to_string())
+        .and_then(|file| file.pboc.build().map_err(|e| e.to_string()));
+    let profile = match built {
+        Ok(profile) => profile,
+        Err(e) => unreachable!("pboc-default.toml is validated by its own tests: {e}"),
+    };
+    let mut nvm = RamNvm::new(vec![0u8; 64 * 1024]);
+    let atr = default_profile().atr().to_vec();
+    let personalized = Personalizer::format(&mut nvm, Capacities::default(), &atr)
+        .map_err(|e| e.to_string())
+        .and_then(|mut p| {
+            profile.personalize(&mut p).map_err(|e| e.to_string())?;
+            p.finish().map_err(|e| e.to_string())
+        });
+    if let Err(e) = personalized {
+        unreachable!("the PBOC-only card fits its memory: {e}");
+    }
+    nvm.into_inner()
 }

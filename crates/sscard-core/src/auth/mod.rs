@@ -14,6 +14,7 @@ use crate::crypto::{Algorithm, ct_eq, mac_matches};
 use crate::fs::FileSystem;
 use crate::fs::layout::{CARD_BLOCKED, CARD_STATE_AT, LIFECYCLE_BLOCKED, MF, OFF_LIFECYCLE};
 use crate::nvm::Nvm;
+use crate::nvm::Transactional;
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
 use secret::{

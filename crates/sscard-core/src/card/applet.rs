@@ -8,7 +8,7 @@
 //! applet, whose `deselect` must clear its own.
 
 use crate::apdu::{CommandView, Writer};
-use crate::nvm::{Nvm, NvmError, Store};
+use crate::nvm::{Nvm, NvmError, Store, Transactional};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
 
@@ -92,24 +92,21 @@ impl<'a, N: Nvm> AppletContext<'a, N> {
         self.store.abort()
     }
 
-    /// Runs `f` in a transaction: commit on `Ok`, abort on `Err`.
-    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        self.begin()?;
-        match f(self) {
-            Ok(v) => {
-                self.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                self.abort();
-                Err(e)
-            }
-        }
-    }
-
     /// Random bytes.
     pub fn random(&mut self, buf: &mut [u8]) {
         self.rng.fill(buf)
+    }
+}
+
+impl<N: Nvm> Transactional for AppletContext<'_, N> {
+    fn begin_transaction(&mut self) -> core::result::Result<(), NvmError> {
+        self.begin()
+    }
+    fn commit_transaction(&mut self) -> core::result::Result<(), NvmError> {
+        self.commit()
+    }
+    fn abort_transaction(&mut self) {
+        self.abort()
     }
 }
 

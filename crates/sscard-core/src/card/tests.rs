@@ -11,6 +11,7 @@ use super::*;
 use crate::fs::build::{Capacities, DfSpec, EfSpec, Personalizer, Structure};
 use crate::fs::layout::{Access, FileIndex, FileKind};
 use crate::nvm::RamNvm;
+use crate::nvm::Transactional;
 use crate::rng::SplitMixRng;
 use std::prelude::rust_2024::*;
 use std::vec::Vec;

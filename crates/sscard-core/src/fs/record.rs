@@ -10,6 +10,7 @@ use super::layout::{
 };
 use super::{FileSystem, record_sfi, require_kind};
 use crate::apdu::{CommandView, Writer};
+use crate::nvm::Transactional;
 use crate::nvm::{Nvm, Store};
 use crate::options::LeZero;
 use crate::status::{Result, Status};

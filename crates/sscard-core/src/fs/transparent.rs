@@ -4,6 +4,7 @@ use super::layout::FileKind;
 use super::{FileSystem, binary_address, require_kind};
 use crate::apdu::{CommandView, Writer};
 use crate::nvm::Nvm;
+use crate::nvm::Transactional;
 use crate::options::LeZero;
 use crate::status::{Result, Status};
 
