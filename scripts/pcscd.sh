@@ -2,6 +2,7 @@
 # pcscd.sh — PC/SC test bench for sscard: pcscd + vsmartcard's vpcd reader driver, no systemd.
 #
 #   scripts/pcscd.sh install   apt packages (apt-get update first; already installed ones skipped)
+#   scripts/pcscd.sh packages  print those packages' names
 #   scripts/pcscd.sh start     start `pcscd -f` in the background (setsid), PID file in the state dir,
 #                              wait until /run/pcscd/pcscd.comm exists and vpcd listens on :35963
 #   scripts/pcscd.sh stop      stop the pcscd this script started (by its PID only)
@@ -130,6 +131,7 @@ do_e2e() {
 
 case "${1:-help}" in
   install) do_install ;;
+  packages) echo "${PACKAGES[@]}" ;;
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;

@@ -85,6 +85,7 @@ fn untampered_run(interface: Interface, kernel_interface: &str) -> serde_json::V
 }
 
 #[test]
+#[ignore = "needs python3 (the independent kernel tests/e2e/emv_rsa_kernel.py); scripts/test runs it"]
 fn an_rsa_only_kernel_completes_dda_and_sda_on_contact() {
     let r = untampered_run(Interface::Contact, "contact");
     assert_eq!(r["sda"], "ok", "{r}");
@@ -116,6 +117,7 @@ fn an_rsa_only_kernel_completes_dda_and_sda_on_contact() {
 }
 
 #[test]
+#[ignore = "needs python3 (the independent kernel tests/e2e/emv_rsa_kernel.py); scripts/test runs it"]
 fn an_rsa_only_kernel_completes_fdda_on_qpboc_after_reading_the_uid() {
     let r = untampered_run(Interface::Contactless, "contactless");
     assert_eq!(r["uid"], "53534301");
@@ -127,6 +129,7 @@ fn an_rsa_only_kernel_completes_fdda_on_qpboc_after_reading_the_uid() {
 }
 
 #[test]
+#[ignore = "needs python3 (the independent kernel tests/e2e/emv_rsa_kernel.py); scripts/test runs it"]
 fn a_tampered_certificate_or_signature_fails_oda() {
     // One bit of the ICC public key remainder 9F48 (the end of SFI 4 record 2) flipped on
     // the way: the ICC certificate's hash no longer matches.
@@ -287,6 +290,7 @@ fn tlv_find(b: &[u8], tag: u16) -> Option<Vec<u8>> {
 }
 
 #[test]
+#[ignore = "needs the openssl CLI (the independent RSA); scripts/test runs it"]
 fn certificates_are_byte_exact_what_openssl_signs_and_dda_recovers_with_openssl() {
     let mut c = card(Interface::Contact);
     contact_gpo(&mut c, "00");
@@ -370,6 +374,7 @@ fn certificates_are_byte_exact_what_openssl_signs_and_dda_recovers_with_openssl(
 }
 
 #[test]
+#[ignore = "needs the openssl CLI (the independent RSA); scripts/test runs it"]
 fn the_toml_keys_are_the_openssl_key_files() {
     let capk: toml::Value =
         toml::from_str(&std::fs::read_to_string(root().join("vectors/pboc/capk.toml")).unwrap())
