@@ -123,7 +123,7 @@ fn flows(c: &mut Criterion) {
     });
     group.bench_function("host API read_card_bas (Terminal, trace)", |b| {
         let keys = support::hsm_keys();
-        let mut t = Terminal::new(InProcess::new(flow.card(), Interface::Contact));
+        let mut t = Terminal::new(InProcess::new(flow.card(), Interface::Contact).unwrap());
         let mut trng = SplitMixRng::new(1);
         b.iter(|| {
             t.trace.clear();

@@ -126,7 +126,7 @@ impl Flow {
     pub fn record_with(seed: u64, options: CosOptions) -> Flow {
         let keys = hsm_keys();
         let mut t = Terminal::new(Recorder {
-            inner: InProcess::new(card_with(seed, options), Interface::Contact),
+            inner: InProcess::new(card_with(seed, options), Interface::Contact).unwrap(),
             sent: vec![],
             received: vec![],
         });

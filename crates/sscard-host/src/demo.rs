@@ -2,7 +2,7 @@
 //! this process — what the national terminal interface's `iReadCardBas` does, then a PIN
 //! verification — printing an annotated APDU trace and the `iReadCardBas` output string.
 
-use crate::profile::{Profile, ProfileError, hex};
+use crate::profile::{Profile, hex};
 use crate::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
@@ -18,12 +18,8 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
         (),
         profile.applications(),
         profile.options(),
-    )
-    .map_err(|e| ProfileError {
-        field: String::new(),
-        message: e.to_string(),
-    })?;
-    let mut terminal = Terminal::new(InProcess::new(card, Interface::Contact));
+    )?;
+    let mut terminal = Terminal::new(InProcess::new(card, Interface::Contact)?);
     terminal.echo = echo;
     if echo {
         println!("ATR {}", crate::annotate::hex(&terminal.transport.atr()));

@@ -29,13 +29,17 @@ pub struct InProcess<N: Nvm, R: CardRng, A: Applets> {
 }
 
 impl<N: Nvm, R: CardRng, A: Applets> InProcess<N, R, A> {
-    /// Powers `card` on `interface` and wraps it.
-    pub fn new(mut card: SscCard<N, R, A>, interface: Interface) -> Self {
-        let _ = card.power_on(interface);
-        InProcess {
+    /// Powers `card` on `interface` and wraps it; a card whose memory cannot be read at
+    /// power-on (journal recovery, card state) is refused.
+    pub fn new(
+        mut card: SscCard<N, R, A>,
+        interface: Interface,
+    ) -> Result<Self, sscard_core::nvm::NvmError> {
+        card.power_on(interface)?;
+        Ok(InProcess {
             card,
-            buffer: vec![0u8; 65_538],
-        }
+            buffer: vec![0u8; sscard_core::card::MAX_RESPONSE_CAPACITY],
+        })
     }
 }
 

@@ -61,7 +61,7 @@ pub fn process<N: Nvm, R: CardRng, A: Applets, D: DfApplication>(
     card: &mut Card<N, R, A, D>,
     apdu: &[u8],
 ) -> Vec<u8> {
-    let mut out = vec![0u8; 65_538];
+    let mut out = vec![0u8; sscard_core::card::MAX_RESPONSE_CAPACITY];
     let n = card.process(apdu, &mut out);
     out.truncate(n);
     out

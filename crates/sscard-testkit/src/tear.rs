@@ -56,7 +56,7 @@ pub type TearCard<R, A = ()> = sscard_ssc::SscCard<TearingNvm<RamNvm<Vec<u8>>>, 
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
 
 /// Largest response a command can produce: an extended Le of 65536 bytes and the SW.
-const RESPONSE_CAPACITY: usize = 65_536 + 2;
+const RESPONSE_CAPACITY: usize = sscard_core::card::MAX_RESPONSE_CAPACITY;
 
 /// One step of a tear scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]

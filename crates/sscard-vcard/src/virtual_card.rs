@@ -68,7 +68,7 @@ pub type SscCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
 pub use sscard_host::profile::DEFAULT_UID;
 
 /// Largest response: 65536 data bytes and the SW.
-const RESPONSE_CAPACITY: usize = 65_538;
+const RESPONSE_CAPACITY: usize = sscard_core::card::MAX_RESPONSE_CAPACITY;
 
 struct Persistence {
     file: ImageFile,

@@ -31,6 +31,14 @@ use zeroize::Zeroize;
 /// Largest response kept for GET RESPONSE (a short Le).
 pub const PENDING_CAPACITY: usize = 256;
 
+/// An output buffer of this size takes every response of a short APDU: 256 data bytes and
+/// SW1 SW2. Over T=0 (the contact default) no response is longer.
+pub const SHORT_RESPONSE_CAPACITY: usize = 256 + 2;
+
+/// An output buffer of this size takes every response, extended Le included: 65 536 data
+/// bytes and SW1 SW2.
+pub const MAX_RESPONSE_CAPACITY: usize = 65_536 + 2;
+
 /// State that lives only while the card is powered.
 #[derive(Clone, Debug)]
 pub struct Transient {
@@ -228,6 +236,11 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     /// Processes one command APDU and writes the response (data ‖ SW1 SW2) into `out`.
     /// Returns the response length; 0 means the card is mute (unpowered, power lost
     /// during the command, or `out` shorter than 2 bytes).
+    ///
+    /// `out` should hold [`SHORT_RESPONSE_CAPACITY`] bytes (or [`MAX_RESPONSE_CAPACITY`]
+    /// for extended APDUs): when the data does not fit, the command answers `6700` with
+    /// no data, and data that was waiting for GET RESPONSE is lost as it is for any
+    /// command other than GET RESPONSE (ISO/IEC 7816-4 §5.1.3).
     pub fn process(&mut self, apdu: &[u8], out: &mut [u8]) -> usize {
         if !self.t.powered || out.len() < 2 {
             return 0;
