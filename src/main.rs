@@ -205,12 +205,14 @@ fn build_card(
                 },
                 sscard_vcard::image::describe(file.meta())
             );
-            let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)?;
+            let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)
+                .map_err(|e| e.to_string())?;
             card.set_uid(profile.uid());
             Ok((card, what))
         }
         None => {
-            let card = SscVirtualCard::from_profile(profile, rng(args.seed), interface)?;
+            let card = SscVirtualCard::from_profile(profile, rng(args.seed), interface)
+                .map_err(|e| e.to_string())?;
             Ok((
                 card,
                 format!("profile '{}' (in memory only)", profile.label()),
@@ -333,7 +335,8 @@ fn cmd_script(
     let scripts = files
         .iter()
         .map(|f| Script::load(f))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let mut target = match reader {
         Some(name) => {
             if args.profile.is_some() || args.image.is_some() {

@@ -152,7 +152,7 @@ impl Session {
             })?,
         };
         let card = SscVirtualCard::from_profile(&profile, rng(options), interface(options))
-            .map_err(|e| Error::new(ErrorKind::Profile, e))?;
+            .map_err(|e| Error::new(ErrorKind::Profile, e.to_string()))?;
         Ok(Session::around(card, ImageMeta::from_profile(&profile)))
     }
 
@@ -253,7 +253,7 @@ impl Session {
     pub fn set_interface(&mut self, interface: Interface) -> Result<(), Error> {
         self.card
             .set_interface(interface)
-            .map_err(|e| Error::new(ErrorKind::CardMute, e))
+            .map_err(|e| Error::new(ErrorKind::CardMute, e.to_string()))
     }
 
     /// Sends one C-APDU; returns the response: data ‖ SW1 SW2.

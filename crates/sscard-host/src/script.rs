@@ -191,6 +191,43 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Why a script file cannot be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file cannot be read.
+    Read {
+        /// The script.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The script is not in the language (`vectors/README.md`).
+    Parse {
+        /// The script.
+        path: PathBuf,
+        /// The first mistake, with its line.
+        error: ParseError,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Read { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            LoadError::Parse { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Read { error, .. } => Some(error),
+            LoadError::Parse { error, .. } => Some(error),
+        }
+    }
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
@@ -686,10 +723,15 @@ impl Script {
     }
 
     /// Reads and parses a script file.
-    pub fn load(path: &Path) -> Result<Script, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Script::parse(&text, Some(path)).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Script, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Script::parse(&text, Some(path)).map_err(|error| LoadError::Parse {
+            path: path.to_path_buf(),
+            error,
+        })
     }
 
     /// How scripts are named in messages.

@@ -100,6 +100,45 @@ impl std::fmt::Debug for SscVirtualCard {
     }
 }
 
+/// Why a virtual card cannot be made or switched.
+#[derive(Debug)]
+pub enum CardError {
+    /// The NVM body is not a card (bad header, newer format, unreadable).
+    Load(sscard_core::fs::layout::LoadError),
+    /// The profile cannot be personalized.
+    Profile(sscard_host::profile::ProfileError),
+    /// Another process serves the image (its lock is held), or the lock file fails.
+    Locked(crate::image_lock::LockError),
+    /// The card's memory could not be read at power-on.
+    PowerOn(sscard_core::nvm::NvmError),
+    /// The card answered power-on with no ATR (its card-information record is empty).
+    NoAtr,
+}
+
+impl std::fmt::Display for CardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CardError::Load(e) => write!(f, "cannot load the card: {e}"),
+            CardError::Profile(e) => write!(f, "{e}"),
+            CardError::Locked(e) => write!(f, "{e}"),
+            CardError::PowerOn(e) => write!(f, "card does not power on: {e}"),
+            CardError::NoAtr => f.write_str("card has no ATR"),
+        }
+    }
+}
+
+impl std::error::Error for CardError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CardError::Load(e) => Some(e),
+            CardError::Profile(e) => Some(e),
+            CardError::Locked(e) => Some(e),
+            CardError::PowerOn(e) => Some(e),
+            CardError::NoAtr => None,
+        }
+    }
+}
+
 impl SscVirtualCard {
     /// A card whose NVM is `nvm` (a personalized image body). Unpowered.
     pub fn new(
@@ -108,7 +147,7 @@ impl SscVirtualCard {
         ssc_options: SscOptions,
         rng: HostRng,
         interface: Interface,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CardError> {
         let applications = SocialSecurity::new(ssc_options);
         let card = Card::load(
             RamNvm::new(nvm),
@@ -117,7 +156,7 @@ impl SscVirtualCard {
             applications,
             options,
         )
-        .map_err(|e| format!("cannot load the card: {e}"))?;
+        .map_err(CardError::Load)?;
         let mut me = SscVirtualCard {
             card,
             interface,
@@ -136,8 +175,8 @@ impl SscVirtualCard {
         profile: &Profile,
         rng: HostRng,
         interface: Interface,
-    ) -> Result<Self, String> {
-        let nvm = profile.image().map_err(|e| e.to_string())?;
+    ) -> Result<Self, CardError> {
+        let nvm = profile.image().map_err(CardError::Profile)?;
         let mut card = SscVirtualCard::new(
             nvm,
             profile.options(),
@@ -204,8 +243,8 @@ impl SscVirtualCard {
         body: Vec<u8>,
         rng: HostRng,
         interface: Interface,
-    ) -> Result<Self, String> {
-        file.lock().map_err(|e| e.to_string())?;
+    ) -> Result<Self, CardError> {
+        file.lock().map_err(CardError::Locked)?;
         let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
         let mut me = SscVirtualCard::new(body.clone(), options, ssc_options, rng, interface)?;
         me.persistence = Some(Persistence { file, saved: body });
@@ -219,7 +258,7 @@ impl SscVirtualCard {
 
     /// The interface the next power-on uses. Takes effect at once: like moving a card
     /// from a contact reader to a contactless one, the card loses power.
-    pub fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+    pub fn set_interface(&mut self, interface: Interface) -> Result<(), CardError> {
         if self.card.is_powered() {
             self.power_off();
         }
@@ -249,15 +288,15 @@ impl SscVirtualCard {
 
     /// Power-on to read the ATR of the current interface, then power-off: the transient
     /// state is wiped either way.
-    fn learn_atr(&mut self) -> Result<(), String> {
+    fn learn_atr(&mut self) -> Result<(), CardError> {
         let atr = self
             .card
             .power_on(self.interface)
-            .map_err(|e| format!("card does not power on: {e}"))?
+            .map_err(CardError::PowerOn)?
             .to_vec();
         self.card.power_off();
         if atr.is_empty() {
-            return Err("card has no ATR".to_string());
+            return Err(CardError::NoAtr);
         }
         self.atr = atr;
         Ok(())
@@ -388,7 +427,7 @@ impl sscard_host::script::Target for SscVirtualCard {
         Ok(self.atr.clone())
     }
     fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
-        SscVirtualCard::set_interface(self, interface)?;
+        SscVirtualCard::set_interface(self, interface).map_err(|e| e.to_string())?;
         VirtualCard::power_on(self);
         Ok(())
     }
@@ -520,7 +559,11 @@ mod tests {
         let refused =
             SscVirtualCard::with_image(file, body, HostRng::seeded(3), Interface::Contact)
                 .unwrap_err();
-        assert!(refused.contains("in use by process"), "{refused}");
+        assert!(matches!(refused, CardError::Locked(_)), "{refused}");
+        assert!(
+            refused.to_string().contains("in use by process"),
+            "{refused}"
+        );
         // A restarted card from the image remembers the try counter.
         drop(c);
         let (file, body) = ImageFile::load(&path).unwrap();
