@@ -8,6 +8,8 @@
 //! and [`DfApplication`] (bound to DFs of the file system: the social-security
 //! applications of `sscard-ssc`). Every command handler returns `Result<_, Status>`:
 //! the status word is the error type.
+//!
+//! Embedding it: `docs/embedder.md` in the repository.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

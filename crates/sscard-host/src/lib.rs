@@ -7,6 +7,8 @@
 //! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
 //! * [`annotate`]: APDUs and status words explained, secrets masked, for traces;
 //! * [`demo`]: the main job, an in-process `iReadCardBas` on a card.
+//!
+//! Using it from a test suite: `docs/suite-author.md` in the repository.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -2,7 +2,7 @@
 //!
 //! A third-generation social security card carries a bank application behind the
 //! firewall. This crate is that application, as an [`Applet`] of the core's processor:
-//! `Card<N, R, (PbocApplet,)>`. It implements, after `shared/spec/pboc.md`:
+//! `Card<N, R, (PbocApplet,)>` (embedding it: `docs/embedder.md` in the repository). It implements, after `shared/spec/pboc.md`:
 //!
 //! * **selection** (§2.2, §2.3): the contact directory `1PAY.SYS.DDF01` with its directory
 //!   records, the contactless directory `2PAY.SYS.DDF01` (FCI `BF0C`), and up to three

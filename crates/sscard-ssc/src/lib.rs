@@ -10,6 +10,8 @@
 //!
 //! The OS hosts them through [`sscard_core::DfApplication`]: [`SocialSecurity`] is the
 //! card's DF application; a card is `Card<N, R, A, SocialSecurity>` ([`SscCard`]).
+//!
+//! Embedding it: `docs/embedder.md` in the repository.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -12,6 +12,8 @@
 //! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
 //!   compare the card with.
+//!
+//! Writing tests with it: `docs/suite-author.md` in the repository.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

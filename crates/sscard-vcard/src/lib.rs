@@ -46,6 +46,8 @@
 //!   `bash scripts/pcscd.sh install && bash scripts/pcscd.sh start`, then
 //!   `SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --nocapture`,
 //!   then `bash scripts/pcscd.sh stop` (or just `bash scripts/pcscd.sh e2e`).
+//!
+//! Serving a card to a terminal: `docs/terminal-vendor.md` in the repository.
 #![deny(unsafe_code)]
 
 pub mod echo;

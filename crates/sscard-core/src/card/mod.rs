@@ -99,6 +99,44 @@ impl Transient {
 /// A card: persistent memory, randomness, the applications it hosts (applets selected
 /// by AID, and the DF-bound applications of its file system) and the transient state of
 /// a session.
+///
+/// An embedder's session: personalize a memory (here in RAM, with one record EF under
+/// the MF; a social-security card comes from `sscard_ssc::personalize` or an image made
+/// by `sscard image create`), load it, power on, send APDUs.
+///
+/// ```
+/// use sscard_core::card::{Card, SHORT_RESPONSE_CAPACITY};
+/// use sscard_core::fs::build::{Capacities, EfSpec, Personalizer, Structure};
+/// use sscard_core::fs::layout::Access;
+/// use sscard_core::nvm::RamNvm;
+/// use sscard_core::rng::SplitMixRng;
+/// use sscard_core::{CosOptions, Interface};
+///
+/// let atr = [0x3B, 0x02, 0x14, 0x50];
+/// let mut nvm = RamNvm::new(vec![0u8; 8 * 1024]);
+/// let mut p = Personalizer::format(&mut nvm, Capacities::default(), &atr)?;
+/// let ef = p.ef(0, EfSpec {
+///     fid: 0xEF01,
+///     sfi: 1,
+///     structure: Structure::LinearFixed { record_len: 4, records: 2 },
+///     read: Access::Always,
+///     write: Access::Never,
+///     tlv_records: false,
+/// })?;
+/// p.append_record(ef, &[0xCA, 0xFE, 0xBA, 0xBE])?;
+/// p.finish()?;
+///
+/// // `()` for no applets and no DF applications: the bare card OS.
+/// let mut card = Card::load(nvm, SplitMixRng::new(1), (), (), CosOptions::default())?;
+/// assert_eq!(card.power_on(Interface::Contact)?, &atr);
+/// let mut out = [0u8; SHORT_RESPONSE_CAPACITY];
+/// // SELECT EF01, then READ RECORD 1 by its SFI.
+/// let n = card.process(&[0x00, 0xA4, 0x02, 0x00, 0x02, 0xEF, 0x01], &mut out);
+/// assert_eq!(&out[..n], &[0x90, 0x00]);
+/// let n = card.process(&[0x00, 0xB2, 0x01, 0x0C, 0x04], &mut out);
+/// assert_eq!(&out[..n], &[0xCA, 0xFE, 0xBA, 0xBE, 0x90, 0x00]);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
 pub struct Card<N: Nvm, R: CardRng, A: Applets = (), D: DfApplication = ()> {
     store: Store<N>,
     header: Header,
