@@ -152,6 +152,14 @@ enum ImageAction {
         #[arg(long)]
         profile: Option<PathBuf>,
     },
+    /// Write the raw card memory of an image (no header, no metadata): what firmware
+    /// loads into its NVM, e.g. with `include_bytes!` (refuses to overwrite).
+    ExportNvm {
+        /// The image.
+        file: PathBuf,
+        /// The raw memory to write.
+        out: PathBuf,
+    },
 }
 
 fn load_profile(path: Option<&PathBuf>) -> Result<Profile, String> {
@@ -481,6 +489,27 @@ fn main() -> ExitCode {
                         println!("{}: created from profile '{}'", file.display(), p.label())
                     })
                 })
+            }
+        }
+        Command::Image {
+            action: ImageAction::ExportNvm { file, out },
+        } => {
+            if out.exists() {
+                Err(format!("{}: exists; not overwritten", out.display()))
+            } else {
+                ImageFile::load(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))
+                    .and_then(|(_, body)| {
+                        sscard_vcard::image::write_atomically(&out, &body)
+                            .map_err(|e| format!("{}: {e}", out.display()))?;
+                        println!(
+                            "{}: {} bytes of card memory from {}",
+                            out.display(),
+                            body.len(),
+                            file.display()
+                        );
+                        Ok(())
+                    })
             }
         }
     };

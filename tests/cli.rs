@@ -245,3 +245,52 @@ fn a_second_process_on_an_image_in_use_is_refused_and_a_killed_holder_never_bloc
     let o = sscard(&["script", "-q", "--image", img_arg, "vectors/ssc/pin.apdu"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn export_nvm_writes_the_raw_memory_a_firmware_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("card.img");
+    let raw = dir.path().join("card.nvm");
+    assert!(
+        sscard(&["image", "create", img.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = sscard(&[
+        "image",
+        "export-nvm",
+        img.to_str().unwrap(),
+        raw.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let body = std::fs::read(&raw).unwrap();
+    let (_, from_image) = sscard_vcard::image::ImageFile::load(&img).unwrap();
+    assert_eq!(body, from_image);
+    // The raw memory is a card as it is: load it, power on, get the profile's ATR.
+    let profile = sscard_host::profile::Profile::default_gen3();
+    let mut card = sscard_core::Card::load(
+        sscard_core::nvm::RamNvm::new(body),
+        sscard_core::rng::SplitMixRng::new(1),
+        (),
+        profile.applications(),
+        profile.options(),
+    )
+    .unwrap();
+    assert_eq!(
+        card.power_on(sscard_core::Interface::Contact).unwrap(),
+        profile.atr()
+    );
+    // An existing file is never overwritten.
+    let again = sscard(&[
+        "image",
+        "export-nvm",
+        img.to_str().unwrap(),
+        raw.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("not overwritten"),
+        "{}",
+        stderr(&again)
+    );
+}
