@@ -15,13 +15,13 @@ use arbitrary::Arbitrary;
 use sscard_core::apdu::encode_command;
 use sscard_core::auth::secret::{SecretKind, find_by_usage, find_secret, usage};
 use sscard_core::crypto::{Algorithm, CardCipher, Mac, auth_data, session_key};
-use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_core::{Applets, Interface};
 use sscard_ssc::SscCard;
 
-use crate::fuzz_checks::{Checker, sample_oracle, with_checker};
-use crate::sample::pboc_sample_card;
+use crate::fuzz_checks::{Checker, on_snapshot_card, sample_oracle, with_checker};
+use crate::snapshot::ImageNvm;
+use sscard_pboc::PbocApplet;
 
 /// Where a SELECT goes.
 #[derive(Arbitrary, Clone, Copy, Debug)]
@@ -207,19 +207,19 @@ pub fn ops_session(data: &[u8]) -> Result<(), String> {
 /// Plays `ops` against a fresh sample card with PBOC, with every session check; returns
 /// the responses of the last APDU of each operation.
 pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, String> {
-    let mut card = pboc_sample_card();
-    let mut oracle = sample_oracle();
-    with_checker(&mut card, &mut oracle, |checker| {
-        let mut terminal = Terminal { checker };
-        ops.iter()
-            .take(MAX_OPS)
-            .map(|op| terminal.run(op))
-            .collect()
+    on_snapshot_card((PbocApplet::new(),), |card| {
+        with_checker(card, &mut sample_oracle(), |checker| {
+            let mut terminal = Terminal { checker };
+            ops.iter()
+                .take(MAX_OPS)
+                .map(|op| terminal.run(op))
+                .collect()
+        })
     })
 }
 
 /// The terminal side: turns operations into APDUs.
-struct Terminal<'c, 'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
+struct Terminal<'c, 'a, N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> {
     checker: &'c mut Checker<'a, N, R, A>,
 }
 
@@ -233,7 +233,7 @@ fn apdu(header: [u8; 4], data: &[u8], le: Option<u8>) -> Vec<u8> {
     out
 }
 
-impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
+impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
     fn send(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
         let mut r = self.checker.apdu(apdu)?;
         // T=0: fetch what waits with GET RESPONSE, as a PC/SC host does.

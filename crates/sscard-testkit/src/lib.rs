@@ -8,7 +8,9 @@
 //! * [`fuzz_checks`]: the checks every whole-card fuzz target and the corpus replay run
 //!   (a status word for every APDU, persistence equivalence, the secrets oracle);
 //! * [`fuzz_ops`]: typed, structure-aware fuzz sessions (`arbitrary`);
-//! * [`secret_oracle`]: no response holds a key, PIN or private key of the card.
+//! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
+//! * [`snapshot`]: card memories reset to the sample image by copying back only what a
+//!   run wrote (what makes the fuzz targets fast).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -16,4 +18,5 @@ pub mod fuzz_checks;
 pub mod fuzz_ops;
 pub mod sample;
 pub mod secret_oracle;
+pub mod snapshot;
 pub mod tear;

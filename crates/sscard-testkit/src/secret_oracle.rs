@@ -90,12 +90,36 @@ struct KeyHolder {
     key_object: bool,
 }
 
+/// What a secret is, for the failure message: built into words only when one leaks, so
+/// learning the hundreds of session keys of a run allocates no names.
+#[derive(Clone, Debug)]
+enum Label {
+    /// A secret of the profile, by its field.
+    Profile(String),
+    /// A key or PIN of the card's secret table.
+    Stored {
+        kind: SecretKind,
+        id: u8,
+        owner: sscard_core::fs::layout::FileIndex,
+    },
+    /// The purse TAC key folded from the key of this label.
+    TacKey(usize),
+    /// `KS(K, input)` of the key of this label.
+    SessionKey(usize),
+    /// The PBOC session key of the UDK of this label at this ATC.
+    PbocSessionKey { udk: usize, atc: u16 },
+    /// The content of a key object.
+    KeyObject(u16),
+    /// An SM2 private-key record in an ordinary EF.
+    PrivateKeyInEf(u16),
+}
+
 /// Secrets by window, their names, and the stored keys that derive session keys.
 #[derive(Clone, Default)]
 struct Knowledge {
     /// Every 8-byte window of every secret → index of its name (global numbering).
     windows: HashMap<u64, usize, Fast>,
-    labels: Vec<String>,
+    labels: Vec<Label>,
     keys: Vec<CardKeyValue>,
 }
 
@@ -107,9 +131,11 @@ pub struct SecretOracle {
     base: Arc<Knowledge>,
     /// What this session learned; its label indices continue the base's.
     own: Knowledge,
-    /// Every command the terminal sent, end to end: searched only when a response holds
-    /// a secret's window, which is rare, so nothing is indexed per command.
-    sent: Vec<Vec<u8>>,
+    /// Every command the terminal sent, end to end (`sent_ends` marks where each ends):
+    /// searched only when a response holds a secret's window, which is rare, so nothing
+    /// is indexed per command.
+    sent: Vec<u8>,
+    sent_ends: Vec<usize>,
     /// PBOC UDKs (from the profile), for the session keys of each ATC.
     udks: Vec<([u8; 16], usize)>,
     /// PBOC session keys are known for every ATC below this.
@@ -135,9 +161,10 @@ impl SecretOracle {
     pub fn for_profile(profile: &Profile) -> Self {
         let mut oracle = SecretOracle::default();
         for (label, value) in profile.secrets() {
-            let index = oracle.add_secret(&value, label.clone());
+            let is_udk = label.contains("udk");
+            let index = oracle.add_secret(&value, label);
             if let Ok(udk) = <[u8; 16]>::try_from(&value[..])
-                && label.contains("udk")
+                && is_udk
             {
                 oracle.udks.push((udk, index));
             }
@@ -148,16 +175,26 @@ impl SecretOracle {
 
     /// Remembers `value` as a secret named `label`; returns the label's index.
     pub fn add_secret(&mut self, value: &[u8], label: String) -> usize {
+        self.learn(value, Label::Profile(label))
+    }
+
+    /// Remembers `value` as the secret `label`; returns the label's index.
+    fn learn(&mut self, value: &[u8], label: Label) -> usize {
         if self.own.windows.capacity() == 0 {
             // A session learns a few hundred windows (session keys): one allocation.
             self.own.windows.reserve(1024);
         }
         let index = self.base.labels.len() + self.own.labels.len();
         self.own.labels.push(label);
-        let mut padded = Zeroizing::new(value.to_vec());
-        if padded.len() < WINDOW {
-            padded.resize(WINDOW, 0);
-        }
+        // A secret shorter than a window counts padded with 00 (its stored form).
+        let mut short = Zeroizing::new([0u8; WINDOW]);
+        let padded = match short.get_mut(..value.len()) {
+            Some(head) if value.len() < WINDOW => {
+                head.copy_from_slice(value);
+                &short[..]
+            }
+            _ => value,
+        };
         for w in padded.windows(WINDOW) {
             let w64 = window(w);
             if w.iter().any(|b| Some(b) != w.first()) && !self.base.windows.contains_key(&w64) {
@@ -168,13 +205,30 @@ impl SecretOracle {
     }
 
     /// The name of secret `index`.
-    fn label(&self, index: usize) -> &str {
+    fn label(&self, index: usize) -> String {
         let base = self.base.labels.len();
-        match index.checked_sub(base) {
+        let label = match index.checked_sub(base) {
             None => self.base.labels.get(index),
             Some(i) => self.own.labels.get(i),
+        };
+        match label {
+            None => "a secret".to_owned(),
+            Some(Label::Profile(name)) => name.clone(),
+            Some(Label::Stored { kind, id, owner }) => {
+                let kind = match kind {
+                    SecretKind::Key => "key",
+                    SecretKind::Pin => "PIN",
+                };
+                format!("stored {kind} {id:02X} of DF {owner}")
+            }
+            Some(Label::TacKey(of)) => format!("TAC key of {}", self.label(*of)),
+            Some(Label::SessionKey(of)) => format!("session key of {}", self.label(*of)),
+            Some(Label::PbocSessionKey { udk, atc }) => {
+                format!("session key of {}, ATC {atc}", self.label(*udk))
+            }
+            Some(Label::KeyObject(fid)) => format!("key object {fid:04X}"),
+            Some(Label::PrivateKeyInEf(fid)) => format!("SM2 private key in EF {fid:04X}"),
         }
-        .map_or("a secret", String::as_str)
     }
 
     /// Moves what this oracle learned into its shared base.
@@ -189,7 +243,8 @@ impl SecretOracle {
     /// Learns everything `card` stores now, so that a clone of this oracle, used on a
     /// copy of the card, only has the session's changes to learn.
     pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
-        self.learn_stored(card);
+        self.learn_stored(card, None);
+        self.cover_pboc_atcs();
         self.commits_read = None;
         self.freeze();
     }
@@ -203,14 +258,14 @@ impl SecretOracle {
     /// Before a command goes to the card: its bytes become terminal knowledge, and a
     /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
     pub fn before_command(&mut self, apdu: &[u8]) {
-        self.sent.push(apdu.to_vec());
+        self.terminal_knows(apdu);
         // The PKI PIN hash (`80 C4 01 03 … C1 L PIN`, spec/ssc.md §9 item 4) answers
         // SM3 of the PIN the terminal sent, which is also how the card stores that PIN's
         // key: the terminal knows it already, so it counts as sent.
         if let [0x80, 0xC4, 0x01, 0x03, _, 0xC1, len, pin @ ..] = apdu
             && let Some(pin) = pin.get(..usize::from(*len))
         {
-            self.sent.push(sscard_core::crypto::sm3(pin).to_vec());
+            self.terminal_knows(&sscard_core::crypto::sm3(pin));
         }
         let data = apdu.get(5..).unwrap_or_default();
         if let Some((random, sequence)) = self.purchase_pending.take()
@@ -231,6 +286,22 @@ impl SecretOracle {
         }
     }
 
+    /// Bytes the terminal sent (or can compute from what it sent).
+    fn terminal_knows(&mut self, bytes: &[u8]) {
+        self.sent.extend_from_slice(bytes);
+        self.sent_ends.push(self.sent.len());
+    }
+
+    /// True if the terminal sent the 8 bytes `w` within one command.
+    fn terminal_sent(&self, w: &[u8]) -> bool {
+        let mut start = 0;
+        self.sent_ends.iter().any(|&end| {
+            let command = self.sent.get(start..end).unwrap_or_default();
+            start = end;
+            command.windows(WINDOW).any(|s| s == w)
+        })
+    }
+
     /// After the card answered `apdu` with `response`: learns what the card now stores
     /// and derives, then checks the response. `Err` names the secret that leaked.
     pub fn after_command<N: Nvm, R: CardRng, A: Applets>(
@@ -239,7 +310,7 @@ impl SecretOracle {
         apdu: &[u8],
         response: &[u8],
     ) -> Result<(), String> {
-        self.learn_stored(card);
+        self.learn_stored(card, Some(apdu));
         let data = response
             .get(..response.len().saturating_sub(2))
             .unwrap_or_default();
@@ -280,10 +351,7 @@ impl SecretOracle {
                 .get(&window(w))
                 .or_else(|| self.base.windows.get(&window(w)));
             if let Some(label) = known
-                && !self
-                    .sent
-                    .iter()
-                    .any(|apdu| apdu.windows(WINDOW).any(|s| s == w))
+                && !self.terminal_sent(w)
             {
                 return Err(format!(
                     "the response gives away 8 bytes of {} at offset {at}",
@@ -295,8 +363,17 @@ impl SecretOracle {
     }
 
     /// Re-reads the secret table and the key holders when the card committed since the
-    /// last read, and learns the entries whose bytes changed.
-    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
+    /// last read, and learns the entries whose bytes changed. `written_by` is the command
+    /// that made the changes (`None`: the card as it is).
+    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(
+        &mut self,
+        card: &SscCard<N, R, A>,
+        written_by: Option<&[u8]>,
+    ) {
+        // UPDATE BINARY writes what the terminal chose next to what the EF held: a
+        // private-key record it makes that way (say `CB 20` over a certificate) is no
+        // key of the card's.
+        let terminal_wrote_binary = written_by.and_then(|apdu| apdu.get(1)) == Some(&0xD6);
         let commits = card.store().commits();
         if self.commits_read == Some(commits) {
             return;
@@ -347,10 +424,12 @@ impl SecretOracle {
             let mut now = [0u8; KEY_RECORD];
             if store.read(holder.at, &mut now).is_ok() && now != before {
                 if holder.key_object {
-                    self.add_secret(&now, format!("key object {:04X}", holder.fid));
-                } else if let [0xCB, 0x20, d @ ..] = &now {
+                    self.learn(&now, Label::KeyObject(holder.fid));
+                } else if let [0xCB, 0x20, d @ ..] = &now
+                    && !terminal_wrote_binary
+                {
                     // A private-key record in an ordinary EF: the hole of issue #10.
-                    self.add_secret(d, format!("SM2 private key in EF {:04X}", holder.fid));
+                    self.learn(d, Label::PrivateKeyInEf(holder.fid));
                 }
             }
             updated.push((holder, now));
@@ -367,16 +446,12 @@ impl SecretOracle {
         let Ok(Some(secret)) = read_secret(store, header, index) else {
             return;
         };
-        let label = format!(
-            "stored {} {:02X} of DF {}",
-            match secret.kind {
-                SecretKind::Key => "key",
-                SecretKind::Pin => "PIN",
-            },
-            secret.id,
-            secret.owner
-        );
-        let label = self.add_secret(secret.value(), label);
+        let label = Label::Stored {
+            kind: secret.kind,
+            id: secret.id,
+            owner: secret.owner,
+        };
+        let label = self.learn(secret.value(), label);
         if secret.kind == SecretKind::Key
             && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
             && let Ok(cipher) = CardCipher::new(algorithm, secret.value())
@@ -385,9 +460,11 @@ impl SecretOracle {
             if algorithm == Algorithm::Des3
                 && let (Some(l), Some(r)) = (secret.value().get(..8), secret.value().get(8..16))
             {
-                let folded: Vec<u8> = l.iter().zip(r).map(|(a, b)| a ^ b).collect();
-                let name = format!("TAC key of {}", self.label(label));
-                self.add_secret(&folded, name);
+                let mut folded = Zeroizing::new([0u8; 8]);
+                for ((f, a), b) in folded.iter_mut().zip(l).zip(r) {
+                    *f = a ^ b;
+                }
+                self.learn(&folded[..], Label::TacKey(label));
             }
             self.own.keys.push(CardKeyValue {
                 cipher: Arc::new(cipher),
@@ -405,8 +482,13 @@ impl SecretOracle {
         if !self.inputs_seen.insert(id.finish()) {
             return;
         }
-        let mut derived = vec![];
-        for key in self.base.keys.iter().chain(&self.own.keys) {
+        let keys = self.base.keys.len() + self.own.keys.len();
+        for i in 0..keys {
+            let key = match i.checked_sub(self.base.keys.len()) {
+                None => self.base.keys.get(i),
+                Some(own) => self.own.keys.get(own),
+            };
+            let Some(key) = key else { continue };
             let block_len = key.algorithm.block_len();
             if input.len() > block_len {
                 continue;
@@ -419,12 +501,9 @@ impl SecretOracle {
                 head.copy_from_slice(input);
             }
             if key.cipher.encrypt_block(block).is_ok() {
-                derived.push((Zeroizing::new(block.to_vec()), key.label));
+                let of = key.label;
+                self.learn(block, Label::SessionKey(of));
             }
-        }
-        for (value, label) in derived {
-            let name = format!("session key of {}", self.label(label));
-            self.add_secret(&value, name);
         }
     }
 
@@ -435,14 +514,11 @@ impl SecretOracle {
         let target = self.gpos.min(u32::from(u16::MAX));
         while self.atc_covered <= target {
             let atc = self.atc_covered as u16;
-            let keys: Vec<_> = self
-                .udks
-                .iter()
-                .map(|(udk, label)| (pboc_session_key(udk, atc), *label))
-                .collect();
-            for (sk, label) in keys {
-                let name = format!("session key of {}, ATC {atc}", self.label(label));
-                self.add_secret(&sk[..], name);
+            for i in 0..self.udks.len() {
+                if let Some(&(udk, of)) = self.udks.get(i) {
+                    let sk = pboc_session_key(&udk, atc);
+                    self.learn(&sk[..], Label::PbocSessionKey { udk: of, atc });
+                }
             }
             self.atc_covered += 1;
         }
@@ -456,6 +532,8 @@ mod tests {
     use crate::fuzz_checks::sample_oracle;
     use crate::sample::pboc_sample_card;
     use sscard_core::Interface;
+    use sscard_core::nvm::RamNvm;
+    use sscard_core::rng::SplitMixRng;
 
     fn hex(s: &str) -> Vec<u8> {
         sscard_host::profile::hex("test", s).unwrap()
@@ -578,31 +656,46 @@ mod tests {
         assert!(oracle.check(&with_sw(&key[..16])).is_ok());
     }
 
-    #[test]
-    fn a_generated_private_key_is_a_secret_at_once() {
+    type PbocCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)>;
+
+    /// The sample card with PBOC in the PKI application after the user PIN (and the
+    /// administrator PIN if `admin`), and its oracle.
+    fn pki_after_pins(admin: bool) -> (PbocCard, SecretOracle) {
         let mut card = pboc_sample_card();
         let _ = card.power_on(Interface::Contactless);
         let mut oracle = sample_oracle();
         send(&mut card, &mut oracle, "00A404000C504B492EC9E7BBE1B1A3D5CF");
         send(&mut card, &mut oracle, "00A404000C53532E434552542E41444631");
-        let c = send(&mut card, &mut oracle, "0084000010");
-        // VERIFY the user PIN: SM4(SM3(123456)[0..16], challenge).
-        let pin_key = sscard_ssc::pki::pin_key(&hex("123456"));
-        use sm4::cipher::{BlockCipherEncrypt, KeyInit};
-        let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
-        let mut b: [u8; 16] = c[..16].try_into().unwrap();
-        let mut block = b.into();
-        sm4.encrypt_block(&mut block);
-        b = block.into();
-        let r = send(
-            &mut card,
-            &mut oracle,
-            &format!(
-                "0020018110{}",
-                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
-            ),
-        );
-        assert_eq!(r, [0x90, 0x00]);
+        let mut pins = vec![("123456", 0x81)];
+        if admin {
+            pins.push(("12345678", 0x00));
+        }
+        for (pin, p2) in pins {
+            let c = send(&mut card, &mut oracle, "0084000010");
+            // VERIFY: SM4(SM3(PIN)[0..16], challenge).
+            let pin_key = sscard_ssc::pki::pin_key(&hex(pin));
+            use sm4::cipher::{BlockCipherEncrypt, KeyInit};
+            let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
+            let mut b: [u8; 16] = c[..16].try_into().unwrap();
+            let mut block = b.into();
+            sm4.encrypt_block(&mut block);
+            b = block.into();
+            let r = send(
+                &mut card,
+                &mut oracle,
+                &format!(
+                    "002001{p2:02X}10{}",
+                    b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+                ),
+            );
+            assert_eq!(r, [0x90, 0x00]);
+        }
+        (card, oracle)
+    }
+
+    #[test]
+    fn a_generated_private_key_is_a_secret_at_once() {
+        let (mut card, mut oracle) = pki_after_pins(false);
         let before = oracle.known_windows();
         let r = send(&mut card, &mut oracle, "8040000008C0020012C2020013");
         assert_eq!(r, [0x90, 0x00]);
@@ -617,5 +710,39 @@ mod tests {
         card.store().read(d, &mut rec).unwrap();
         assert_eq!(&rec[..2], &[0xCB, 0x20]);
         assert!(oracle.check(&with_sw(&rec[10..18])).is_err());
+    }
+
+    #[test]
+    fn a_private_key_record_in_an_ef_is_a_secret_unless_the_terminal_wrote_it() {
+        // EF 0018 of the PKI application: written after the PINs, and readable.
+        let ef = |card: &PbocCard| {
+            scan(card.store(), card.header(), |e| {
+                (e.fid == 0x0018).then_some(e.body_at as usize)
+            })
+            .unwrap()
+            .unwrap()
+        };
+        // The terminal writes `CB 20` at offset 5, then over the EF's start (found by the
+        // card_session fuzzer): the 32 bytes after the second are no key of the card's,
+        // though no 8 of them went out in one command.
+        let (mut card, mut oracle) = pki_after_pins(true);
+        send(&mut card, &mut oracle, "00A40200020018");
+        assert_eq!(send(&mut card, &mut oracle, "00D6000502CB20"), [0x90, 0x00]);
+        assert_eq!(send(&mut card, &mut oracle, "00D6000002CB20"), [0x90, 0x00]);
+        let r = send(&mut card, &mut oracle, "00B0000000");
+        assert_eq!((&r[..2], &r[5..7]), (&[0xCB, 0x20][..], &[0xCB, 0x20][..]));
+        // The card itself putting a private-key record there (the hole of issue #10:
+        // a key generated into a readable EF) makes `d` a secret at once.
+        let (mut card, mut oracle) = pki_after_pins(true);
+        let d: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5A).collect();
+        let at = ef(&card);
+        card.store_mut()
+            .atomic(|s| s.write(at, &[&[0xCB, 0x20][..], &d].concat()))
+            .map_err(|e: sscard_core::nvm::NvmError| e)
+            .unwrap();
+        oracle
+            .after_command(&card, &hex("8040000008C0020012C2020018"), &[0x90, 0x00])
+            .unwrap();
+        assert!(oracle.check(&with_sw(&d[3..11])).is_err());
     }
 }
