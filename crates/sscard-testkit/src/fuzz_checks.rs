@@ -303,10 +303,7 @@ fn play_input<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     data: &[u8],
 ) -> Result<(), String> {
     with_checker(card, &mut sample_oracle(), |checker| {
-        for event in session_events(data) {
-            checker.event(&event)?;
-        }
-        Ok(())
+        checker.play(session_events(data))
     })
 }
 
@@ -340,7 +337,7 @@ pub fn tear_session(data: &[u8]) -> Result<(), String> {
             Event::PowerCycle(_) | Event::PowerOff => crate::tear::Step::PowerCycle,
         })
         .collect();
-    crate::tear::tear_at_write(crate::sample::tear_sample_card, &steps, k, mode).map(|_| ())
+    crate::tear::tear_at_write(crate::sample::probed_tear_card, &steps, k, mode).map(|_| ())
 }
 
 /// The secrets oracle of the sample cards: every secret of the default profile.
@@ -372,12 +369,7 @@ pub fn check_session<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     events: &[Event],
     oracle: &mut SecretOracle,
 ) -> Result<(), String> {
-    with_checker(card, oracle, |checker| {
-        for event in events {
-            checker.event(event)?;
-        }
-        Ok(())
-    })
+    with_checker(card, oracle, |checker| checker.play(events))
 }
 
 /// Runs `f` with a [`Checker`] of `card` (the response buffers are per thread, kept
@@ -428,6 +420,26 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     /// The card being checked.
     pub fn card(&self) -> &SscCard<N, R, A> {
         self.card
+    }
+
+    /// Plays `events`. A power cycle followed by another through the same interface
+    /// powers the live card off and on but makes no reloaded copy: the next one
+    /// replaces it before it answers anything, loaded from the same memory (fuzzed
+    /// inputs are full of `FF FF FF` runs, and a reload costs a card load and power-up).
+    pub fn play<B: AsRef<[u8]>>(
+        &mut self,
+        events: impl IntoIterator<Item = impl std::borrow::Borrow<Event<B>>>,
+    ) -> Result<(), String> {
+        let mut events = events.into_iter().peekable();
+        while let Some(event) = events.next() {
+            match (event.borrow(), events.peek().map(|next| next.borrow())) {
+                (Event::PowerCycle(now), Some(Event::PowerCycle(next))) if now == next => {
+                    self.power_cycle_live(*now)?;
+                }
+                (event, _) => self.event(event)?,
+            }
+        }
+        Ok(())
     }
 
     /// Plays one event.
@@ -487,14 +499,17 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
         Ok(response.to_vec())
     }
 
-    /// Power off, then on through `interface`; the persistence oracle's reload point.
-    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+    /// Power off, then on through `interface`, for the live card only (the previous
+    /// copy stays unused until the next power cycle replaces it); returns the ATR.
+    fn power_cycle_live(&mut self, interface: Interface) -> Result<(), String> {
         let i = self.events;
         self.events += 1;
         self.card.power_off();
-        let spare = self.reloaded.take().map(|(copy, _)| copy.into_nvm());
-        let mut copy = reload_from_image(self.card, spare)
-            .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
+        self.power_up_live(i, interface).map(|_| ())
+    }
+
+    /// Powers the live card on at event `i`; it must give an ATR, which is returned.
+    fn power_up_live(&mut self, i: usize, interface: Interface) -> Result<Vec<u8>, String> {
         let atr = self
             .card
             .power_on(interface)
@@ -503,6 +518,18 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
         if atr.is_empty() {
             return Err(format!("event {i}: empty ATR"));
         }
+        Ok(atr)
+    }
+
+    /// Power off, then on through `interface`; the persistence oracle's reload point.
+    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+        let i = self.events;
+        self.events += 1;
+        self.card.power_off();
+        let spare = self.reloaded.take().map(|(copy, _)| copy.into_nvm());
+        let mut copy = reload_from_image(self.card, spare)
+            .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
+        let atr = self.power_up_live(i, interface)?;
         let copy_atr = copy
             .power_on(interface)
             .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
@@ -548,6 +575,7 @@ fn reload_from_image<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use sscard_core::nvm::{Nvm, RamNvm};
 
     #[test]
     fn sessions_split_into_length_prefixed_apdus_and_power_events() {
@@ -571,6 +599,78 @@ mod tests {
         );
         assert_eq!(split_session(&[0xFC, 0x01]), vec![Event::Apdu(vec![0x01])]);
         assert_eq!(split_session(&[]), vec![]);
+    }
+
+    /// An applet that counts its selections in RAM, across power cycles, and whose
+    /// copy starts from zero: state outside the image, which the persistence oracle
+    /// must catch.
+    struct Forgetful(u8);
+
+    impl Clone for Forgetful {
+        fn clone(&self) -> Self {
+            Forgetful(0)
+        }
+    }
+
+    impl sscard_core::card::applet::Applet for Forgetful {
+        fn region_name(&self) -> &[u8] {
+            // The sample image reserves the PBOC applet's region.
+            &sscard_pboc::REGION_AID
+        }
+        fn claims(&self, name: &[u8], _: Interface) -> Option<u8> {
+            (name == b"FORGET").then_some(0)
+        }
+        fn select<M: Nvm>(
+            &mut self,
+            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
+            _: u8,
+            _: &CommandView<'_>,
+            reply: &mut sscard_core::apdu::Writer<'_>,
+        ) -> Result<(), Status> {
+            self.0 += 1;
+            reply.push_byte(self.0)
+        }
+        fn process<M: Nvm>(
+            &mut self,
+            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
+            _: &CommandView<'_>,
+            _: &mut sscard_core::apdu::Writer<'_>,
+        ) -> Result<(), Status> {
+            Err(Status::InstructionNotSupported)
+        }
+        fn deselect(&mut self) {}
+    }
+
+    #[test]
+    fn state_outside_the_image_is_caught_after_any_run_of_power_cycles() {
+        // SELECT, then GET RESPONSE of the count (the sample card speaks T=0).
+        let select = Event::Apdu(b"\x00\xA4\x04\x00\x06FORGET\x00".to_vec());
+        let count = Event::Apdu(vec![0x00, 0xC0, 0x00, 0x00, 0x01]);
+        let contact = Event::PowerCycle(Interface::Contact);
+        let contactless = Event::PowerCycle(Interface::Contactless);
+        let run = |events: &[Event]| {
+            let nvm = RamNvm::new(sample_image().to_vec());
+            let mut card =
+                crate::sample::card_over(nvm, (Forgetful(0),), default_profile().options());
+            check_session(&mut card, events, &mut SecretOracle::default())
+        };
+        assert!(run(&[select.clone(), count.clone(), select.clone(), count.clone()]).is_ok());
+        // One power cycle, three of the same (one copy made, at the last), or mixed.
+        for cycles in [
+            vec![contact.clone()],
+            vec![contact.clone(), contact.clone(), contact.clone()],
+            vec![contactless.clone(), contact.clone(), contact.clone()],
+            vec![contact.clone(), Event::PowerOff, contact.clone()],
+        ] {
+            let events = [
+                vec![select.clone(), count.clone()],
+                cycles.clone(),
+                vec![select.clone(), count.clone()],
+            ]
+            .concat();
+            let failure = run(&events).unwrap_err();
+            assert!(failure.contains("reloaded"), "{cycles:?}: {failure}");
+        }
     }
 
     #[test]

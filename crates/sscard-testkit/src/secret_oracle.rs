@@ -23,9 +23,11 @@
 //!
 //! It runs on every fuzz execution, so it keeps its cost small: secret windows are
 //! `u64`s in a hash map with a multiplicative hash, the terminal's bytes are searched only
-//! when a response holds a secret window, and stored secrets are re-read only when the
-//! card committed and re-learned only where the bytes changed. An oracle primed on a
-//! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
+//! when a response holds a secret window, stored secrets are re-read only when the card
+//! committed and re-learned only where the bytes changed, session keys are derived only
+//! when a response of 8 bytes or more comes (most are a bare status word), and secrets
+//! are named only when one leaks. An oracle primed on a card ([`SecretOracle::prime`])
+//! and cloned for each run starts with all of that done.
 
 use sscard_ssc::SscCard;
 use std::collections::{HashMap, HashSet};
@@ -140,8 +142,11 @@ pub struct SecretOracle {
     udks: Vec<([u8; 16], usize)>,
     /// PBOC session keys are known for every ATC below this.
     atc_covered: u32,
-    /// Session inputs already derived from, so each costs once.
+    /// Session inputs already seen, so each costs once.
     inputs_seen: HashSet<u64, Fast>,
+    /// Session inputs (length, bytes) whose session keys are not derived yet: they are
+    /// when a response long enough to hold 8 bytes of one comes (most are a bare SW).
+    inputs_pending: Vec<(usize, [u8; 16])>,
     /// The card's commit count when its stored secrets were last read.
     commits_read: Option<u32>,
     /// The secret table as last read.
@@ -197,7 +202,8 @@ impl SecretOracle {
         };
         for w in padded.windows(WINDOW) {
             let w64 = window(w);
-            if w.iter().any(|b| Some(b) != w.first()) && !self.base.windows.contains_key(&w64) {
+            // A window in the base too keeps both names; a leak reports this one.
+            if w64 != (w64 & 0xFF) * 0x0101_0101_0101_0101 {
                 self.own.windows.entry(w64).or_insert(index);
             }
         }
@@ -337,13 +343,17 @@ impl SecretOracle {
             } => self.purchase_pending = Some((random, sequence)),
             PurseState::Idle => {}
         }
-        self.cover_pboc_atcs();
         self.check(response)
     }
 
     /// `Err` naming the secret if `response` holds 8 bytes of one that the terminal did
     /// not send itself.
-    pub fn check(&self, response: &[u8]) -> Result<(), String> {
+    pub fn check(&mut self, response: &[u8]) -> Result<(), String> {
+        if response.len() < WINDOW {
+            return Ok(());
+        }
+        self.derive_pending();
+        self.cover_pboc_atcs();
         for (at, w) in response.windows(WINDOW).enumerate() {
             let known = self
                 .own
@@ -474,14 +484,32 @@ impl SecretOracle {
         }
     }
 
-    /// `KS(K, input)` for every stored key: the block cipher over the input padded
-    /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
+    /// Notes a session input: `KS(K, input)` for every stored key becomes a secret
+    /// (derived by [`Self::derive_pending`] before the next check that needs it).
     fn derive_session_keys(&mut self, input: &[u8]) {
+        let mut block = [0u8; 16];
+        // No key's block holds a longer input.
+        let Some(head) = block.get_mut(..input.len()) else {
+            return;
+        };
+        head.copy_from_slice(input);
         let mut id = WindowHasher::default();
         id.write(input);
-        if !self.inputs_seen.insert(id.finish()) {
-            return;
+        if self.inputs_seen.insert(id.finish()) {
+            self.inputs_pending.push((input.len(), block));
         }
+    }
+
+    /// Derives the session keys of the inputs noted since the last time.
+    fn derive_pending(&mut self) {
+        while let Some((len, input)) = self.inputs_pending.pop() {
+            self.derive_from(input.get(..len).unwrap_or_default());
+        }
+    }
+
+    /// `KS(K, input)` for every stored key: the block cipher over the input padded
+    /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
+    fn derive_from(&mut self, input: &[u8]) {
         let keys = self.base.keys.len() + self.own.keys.len();
         for i in 0..keys {
             let key = match i.checked_sub(self.base.keys.len()) {
@@ -623,6 +651,16 @@ mod tests {
         sm4.encrypt_block(&mut b);
         let session: [u8; 16] = b.into();
         assert!(oracle.check(&with_sw(&session)).is_err());
+        // A 4-byte challenge answers 6 bytes, too short to check: its session keys are
+        // derived later, when a response long enough comes, and still caught.
+        let short = send(&mut card, &mut oracle, "0084000004");
+        assert_eq!(short.len(), 6);
+        let mut block = [0u8; 16];
+        block[..4].copy_from_slice(&short[..4]);
+        let mut b = block.into();
+        sm4.encrypt_block(&mut b);
+        let session: [u8; 16] = b.into();
+        assert!(oracle.check(&with_sw(&session[8..])).is_err());
         // PBOC session keys of the first ATCs: derived from the UDK by the core's own
         // derivation (its known-answer tests live with it).
         let (udk, _) = *oracle.udks.first().unwrap();
