@@ -70,7 +70,7 @@ pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::Pb
 pub fn probed_tear_card()
 -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,), crate::tear::CommitProbe> {
     pboc_card_over(sscard_core::nvm::TearingNvm::new(
-        crate::tear::CommitProbe::new(sample_image().to_vec()),
+        crate::tear::CommitProbe::new(sample_image()),
     ))
 }
 

@@ -16,8 +16,9 @@ const BLOCK: usize = 64;
 
 /// RAM NVM that remembers the image it was made from and the blocks written since.
 ///
-/// Invariant: every block not marked written holds the image's bytes.
-#[derive(Clone, Debug)]
+/// Invariant: every block not marked written holds the image's bytes. The default is
+/// an empty memory (of an empty image).
+#[derive(Clone, Debug, Default)]
 pub struct SnapshotNvm {
     bytes: Vec<u8>,
     image: &'static [u8],
@@ -115,8 +116,9 @@ pub fn take(image: &'static [u8]) -> SnapshotNvm {
 /// A memory that a run no longer needs, for the next [`take`] of this thread.
 pub fn give_back(nvm: SnapshotNvm) {
     SPARES.with_borrow_mut(|spares| {
-        // A run uses two (the live card and its reloaded copy); keep a few.
-        if spares.len() < 4 {
+        // A run uses two or three (the live card and its reloaded copy, the cards of a
+        // tear point); keep a few, not empty ones.
+        if spares.len() < 4 && !nvm.bytes.is_empty() {
             spares.push(nvm);
         }
     });
