@@ -302,8 +302,8 @@ fn play_input<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut SscCard<N, R, A>,
     data: &[u8],
 ) -> Result<(), String> {
-    with_checker(card, &mut sample_oracle(), |checker| {
-        checker.play(session_events(data))
+    with_sample_oracle(|oracle| {
+        with_checker(card, oracle, |checker| checker.play(session_events(data)))
     })
 }
 
@@ -342,14 +342,29 @@ pub fn tear_session(data: &[u8]) -> Result<(), String> {
 
 /// The secrets oracle of the sample cards: every secret of the default profile.
 pub fn sample_oracle() -> SecretOracle {
+    primed_sample_oracle().clone()
+}
+
+/// The sample oracle, made and primed once per process.
+fn primed_sample_oracle() -> &'static SecretOracle {
     static ORACLE: OnceLock<SecretOracle> = OnceLock::new();
-    ORACLE
-        .get_or_init(|| {
-            let mut oracle = SecretOracle::for_profile(default_profile());
-            oracle.prime(&sample_card());
-            oracle
-        })
-        .clone()
+    ORACLE.get_or_init(|| {
+        let mut oracle = SecretOracle::for_profile(default_profile());
+        oracle.prime(&sample_card());
+        oracle
+    })
+}
+
+/// Runs `f` with [`sample_oracle`] as it starts a session, reusing the thread's oracle
+/// of the previous run (its maps keep their room).
+pub fn with_sample_oracle<T>(f: impl FnOnce(&mut SecretOracle) -> T) -> T {
+    thread_local! {
+        static ORACLE: std::cell::RefCell<SecretOracle> = std::cell::RefCell::default();
+    }
+    ORACLE.with_borrow_mut(|oracle| {
+        oracle.reset_to(primed_sample_oracle());
+        f(oracle)
+    })
 }
 
 /// Plays `events` against `card`: while powered, every APDU must get a response of at

@@ -19,7 +19,7 @@ use sscard_core::rng::CardRng;
 use sscard_core::{Applets, Interface};
 use sscard_ssc::SscCard;
 
-use crate::fuzz_checks::{Checker, on_snapshot_card, sample_oracle, with_checker};
+use crate::fuzz_checks::{Checker, on_snapshot_card, with_checker, with_sample_oracle};
 use crate::snapshot::ImageNvm;
 use sscard_pboc::PbocApplet;
 
@@ -178,6 +178,13 @@ pub enum Op {
 /// Most operations a session runs (bounds one execution's cost).
 const MAX_OPS: usize = 64;
 
+/// Most operations of each kind that make the card generate or use a private key (PKI
+/// key generation and signature, PBOC GPO and GENERATE AC with their dynamic
+/// signatures) a session runs; the rest are skipped. One costs as much as a few hundred
+/// other commands under the fuzzer's instrumentation, and a third of a kind in one
+/// session reaches nothing the first two did not.
+const MAX_KEY_OPS: u8 = 2;
+
 /// The key ids a terminal authenticates with: RKSSSE, UKSSSE, BK, PUK, RK1/UK/RK2 of a
 /// DF, the purse's DSK.
 const KEY_IDS: [u8; 8] = [0x0A, 0x04, 0x05, 0x06, 0x84, 0x83, 0x85, 0x89];
@@ -208,12 +215,17 @@ pub fn ops_session(data: &[u8]) -> Result<(), String> {
 /// the responses of the last APDU of each operation.
 pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, String> {
     on_snapshot_card((PbocApplet::new(),), |card| {
-        with_checker(card, &mut sample_oracle(), |checker| {
-            let mut terminal = Terminal { checker };
-            ops.iter()
-                .take(MAX_OPS)
-                .map(|op| terminal.run(op))
-                .collect()
+        with_sample_oracle(|oracle| {
+            with_checker(card, oracle, |checker| {
+                let mut terminal = Terminal {
+                    checker,
+                    key_ops: [0; 4],
+                };
+                ops.iter()
+                    .take(MAX_OPS)
+                    .map(|op| terminal.run(op))
+                    .collect()
+            })
         })
     })
 }
@@ -221,6 +233,8 @@ pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, String> {
 /// The terminal side: turns operations into APDUs.
 struct Terminal<'c, 'a, N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> {
     checker: &'c mut Checker<'a, N, R, A>,
+    /// Private-key operations run, by kind (see [`MAX_KEY_OPS`]).
+    key_ops: [u8; 4],
 }
 
 /// A short command APDU (data cut to 255 bytes; `Some(0)` is Le = 00, up to 256).
@@ -285,6 +299,19 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
     }
 
     fn run(&mut self, op: &Op) -> Result<Vec<u8>, String> {
+        let key_op = match op {
+            Op::PkiGenerate { .. } => Some(0),
+            Op::PkiSign { .. } => Some(1),
+            Op::PbocGpo { .. } => Some(2),
+            Op::PbocGenerateAc { .. } => Some(3),
+            _ => None,
+        };
+        if let Some(count) = key_op.and_then(|kind| self.key_ops.get_mut(kind)) {
+            if *count >= MAX_KEY_OPS {
+                return Ok(Vec::new());
+            }
+            *count += 1;
+        }
         match op {
             Op::Raw(bytes) => self.checker.apdu(bytes),
             Op::PowerCycle { contactless } => {
@@ -631,6 +658,33 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(sw(&bad[2]), 0x9302);
+    }
+
+    #[test]
+    fn a_session_runs_two_private_key_operations_of_a_kind() {
+        let mut ops = vec![
+            Op::Select(Target::Pki),
+            Op::PkiVerify {
+                admin: false,
+                good: true,
+            },
+        ];
+        ops.extend([
+            Op::PkiGenerate { slot: true },
+            Op::PkiGenerate { slot: true },
+        ]);
+        ops.extend([Op::PkiSign { data: vec![1] }, Op::PkiSign { data: vec![2] }]);
+        ops.extend([
+            Op::PkiGenerate { slot: true },
+            Op::PkiSign { data: vec![3] },
+        ]);
+        let responses = play_ops(&ops).unwrap();
+        assert!(responses[2..6].iter().all(|r| sw(r) == 0x9000));
+        assert_eq!(
+            responses[6..],
+            [vec![], vec![]],
+            "the third of each is skipped"
+        );
     }
 
     #[test]

@@ -255,6 +255,29 @@ impl SecretOracle {
         self.freeze();
     }
 
+    /// Becomes a copy of `template` (an oracle that learned nothing since it was primed
+    /// or made), keeping this one's allocations: what a fuzz execution starts from.
+    pub fn reset_to(&mut self, template: &SecretOracle) {
+        self.base = Arc::clone(&template.base);
+        // Maps cleared and refilled, not cloned: a clone of an empty map drops the room.
+        self.own.windows.clear();
+        self.own.windows.extend(&template.own.windows);
+        self.own.labels.clone_from(&template.own.labels);
+        self.own.keys.clone_from(&template.own.keys);
+        self.sent.clone_from(&template.sent);
+        self.sent_ends.clone_from(&template.sent_ends);
+        self.udks.clone_from(&template.udks);
+        self.atc_covered = template.atc_covered;
+        self.inputs_seen.clear();
+        self.inputs_seen.extend(&template.inputs_seen);
+        self.inputs_pending.clone_from(&template.inputs_pending);
+        self.commits_read = template.commits_read;
+        self.secret_table.clone_from(&template.secret_table);
+        self.holders.clone_from(&template.holders);
+        self.purchase_pending = template.purchase_pending;
+        self.gpos = template.gpos;
+    }
+
     /// Number of distinct secret windows known (for reports and to show the oracle is
     /// armed).
     pub fn known_windows(&self) -> usize {
@@ -675,6 +698,29 @@ mod tests {
             oracle.check(&with_sw(&next[..])).is_ok(),
             "one GPO, one ATC"
         );
+    }
+
+    #[test]
+    fn an_oracle_reset_to_its_template_forgets_the_session_and_keeps_the_card() {
+        let template = sample_oracle();
+        let mut card = pboc_sample_card();
+        let mut oracle = sample_oracle();
+        send(&mut card, &mut oracle, "00D6000008A1B2C3D4E5F60718");
+        let c = send(&mut card, &mut oracle, "0084000008");
+        let pin_block = with_sw(&hex("26123456FFFFFFFF"));
+        let before = oracle.known_windows();
+        assert!(before > template.known_windows(), "session keys learned");
+        oracle.reset_to(&template);
+        assert_eq!(oracle.known_windows(), template.known_windows());
+        // The terminal's bytes are forgotten: they count as a secret's again if one has
+        // them; the card's secrets are still known.
+        assert!(oracle.check(&pin_block).is_err());
+        assert!(!oracle.terminal_sent(&hex("A1B2C3D4E5F60718")));
+        // The same session again learns the same.
+        send(&mut card, &mut oracle, "00D6000008A1B2C3D4E5F60718");
+        oracle.derive_session_keys(&c[..8]);
+        oracle.derive_pending();
+        assert_eq!(oracle.known_windows(), before);
     }
 
     #[test]
