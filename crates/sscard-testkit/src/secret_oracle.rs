@@ -30,7 +30,7 @@
 //! and cloned for each run starts with all of that done.
 
 use sscard_ssc::SscCard;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -116,17 +116,120 @@ enum Label {
     PrivateKeyInEf(u16),
 }
 
-/// Secrets by window, their names, and the stored keys that derive session keys.
+/// Windows of secrets, each with the index of its secret's name: a list behind a Bloom
+/// filter, so that learning a secret costs a push and two bit sets per window, and
+/// checking a response two bit tests per window; the list is searched only when the
+/// filter says "maybe".
 #[derive(Clone, Default)]
+struct Windows {
+    /// Two bits per window; empty until the first window.
+    filter: Vec<u64>,
+    /// log2 of the filter's bits.
+    filter_bits: u32,
+    entries: Vec<(u64, usize)>,
+    /// The entries are sorted by window, one per window (the frozen base).
+    sorted: bool,
+}
+
+impl Windows {
+    /// An empty set whose filter will have `2^bits` bits.
+    fn with_filter_bits(bits: u32) -> Self {
+        Windows {
+            filter_bits: bits,
+            ..Windows::default()
+        }
+    }
+
+    /// The filter's two bits of `w` (word index, mask).
+    fn bits(&self, w: u64) -> [(usize, u64); 2] {
+        let shift = 64 - self.filter_bits;
+        [0x9E37_79B9_7F4A_7C15u64, 0xC2B2_AE3D_27D4_EB4F].map(|k| {
+            let bit = (w.wrapping_mul(k) >> shift) as usize;
+            (bit / 64, 1 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, w: u64, label: usize) {
+        if self.filter.is_empty() {
+            self.filter = vec![0; (1usize << self.filter_bits) / 64];
+        }
+        for (word, mask) in self.bits(w) {
+            if let Some(word) = self.filter.get_mut(word) {
+                *word |= mask;
+            }
+        }
+        self.entries.push((w, label));
+        self.sorted = false;
+    }
+
+    /// The label of the first secret with window `w`.
+    fn get(&self, w: u64) -> Option<usize> {
+        let maybe = self
+            .bits(w)
+            .iter()
+            .all(|&(word, mask)| self.filter.get(word).is_some_and(|bits| bits & mask != 0));
+        if !maybe {
+            return None;
+        }
+        if self.sorted {
+            let at = self.entries.binary_search_by_key(&w, |e| e.0).ok()?;
+            return self.entries.get(at).map(|e| e.1);
+        }
+        self.entries.iter().find(|e| e.0 == w).map(|e| e.1)
+    }
+
+    /// Sorts by window, keeping the first label of each (done once, for the base).
+    fn sort(&mut self) {
+        self.entries.sort_by_key(|e| e.0);
+        self.entries.dedup_by_key(|e| e.0);
+        self.sorted = true;
+    }
+
+    /// Empties the set, unsetting only the bits its entries set.
+    fn clear(&mut self) {
+        for &(w, _) in &self.entries {
+            for (word, _) in self.bits(w) {
+                if let Some(word) = self.filter.get_mut(word) {
+                    *word = 0;
+                }
+            }
+        }
+        self.entries.clear();
+    }
+
+    /// Number of windows (each once, for a sorted set).
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Secrets by window, their names, and the stored keys that derive session keys.
+#[derive(Clone)]
 struct Knowledge {
     /// Every 8-byte window of every secret → index of its name (global numbering).
-    windows: HashMap<u64, usize, Fast>,
+    windows: Windows,
     labels: Vec<Label>,
     keys: Vec<CardKeyValue>,
 }
 
+impl Knowledge {
+    /// Empty, with a filter of `2^bits` bits.
+    fn new(filter_bits: u32) -> Self {
+        Knowledge {
+            windows: Windows::with_filter_bits(filter_bits),
+            labels: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Filter bits of the base (some ten thousand windows) and of a session's own learning
+/// (a few thousand): false "maybe"s stay below one in a thousand windows.
+const BASE_FILTER_BITS: u32 = 20;
+const OWN_FILTER_BITS: u32 = 18;
+
 /// The secrets of one card session and the bytes the terminal sent.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SecretOracle {
     /// What every session starts with (the profile's secrets, the card as primed):
     /// shared, so that cloning an oracle for each fuzz run costs no copy of it.
@@ -161,6 +264,26 @@ pub struct SecretOracle {
     gpos: u32,
 }
 
+impl Default for SecretOracle {
+    fn default() -> Self {
+        SecretOracle {
+            base: Arc::new(Knowledge::new(BASE_FILTER_BITS)),
+            own: Knowledge::new(OWN_FILTER_BITS),
+            sent: Vec::new(),
+            sent_ends: Vec::new(),
+            udks: Vec::new(),
+            atc_covered: 0,
+            inputs_seen: HashSet::default(),
+            inputs_pending: Vec::new(),
+            commits_read: None,
+            secret_table: Vec::new(),
+            holders: None,
+            purchase_pending: None,
+            gpos: 0,
+        }
+    }
+}
+
 impl SecretOracle {
     /// An oracle that knows the secrets `profile` gives its cards.
     pub fn for_profile(profile: &Profile) -> Self {
@@ -185,10 +308,6 @@ impl SecretOracle {
 
     /// Remembers `value` as the secret `label`; returns the label's index.
     fn learn(&mut self, value: &[u8], label: Label) -> usize {
-        if self.own.windows.capacity() == 0 {
-            // A session learns a few hundred windows (session keys): one allocation.
-            self.own.windows.reserve(1024);
-        }
         let index = self.base.labels.len() + self.own.labels.len();
         self.own.labels.push(label);
         // A secret shorter than a window counts padded with 00 (its stored form).
@@ -204,7 +323,7 @@ impl SecretOracle {
             let w64 = window(w);
             // A window in the base too keeps both names; a leak reports this one.
             if w64 != (w64 & 0xFF) * 0x0101_0101_0101_0101 {
-                self.own.windows.entry(w64).or_insert(index);
+                self.own.windows.insert(w64, index);
             }
         }
         index
@@ -239,9 +358,12 @@ impl SecretOracle {
 
     /// Moves what this oracle learned into its shared base.
     fn freeze(&mut self) {
-        let own = std::mem::take(&mut self.own);
+        let own = std::mem::replace(&mut self.own, Knowledge::new(OWN_FILTER_BITS));
         let base = Arc::make_mut(&mut self.base);
-        base.windows.extend(own.windows);
+        for (w, label) in own.windows.entries {
+            base.windows.insert(w, label);
+        }
+        base.windows.sort();
         base.labels.extend(own.labels);
         base.keys.extend(own.keys);
     }
@@ -259,9 +381,11 @@ impl SecretOracle {
     /// or made), keeping this one's allocations: what a fuzz execution starts from.
     pub fn reset_to(&mut self, template: &SecretOracle) {
         self.base = Arc::clone(&template.base);
-        // Maps cleared and refilled, not cloned: a clone of an empty map drops the room.
+        // Cleared and refilled, not cloned: a clone of an empty set drops the room.
         self.own.windows.clear();
-        self.own.windows.extend(&template.own.windows);
+        for &(w, label) in &template.own.windows.entries {
+            self.own.windows.insert(w, label);
+        }
         self.own.labels.clone_from(&template.own.labels);
         self.own.keys.clone_from(&template.own.keys);
         self.sent.clone_from(&template.sent);
@@ -278,8 +402,8 @@ impl SecretOracle {
         self.gpos = template.gpos;
     }
 
-    /// Number of distinct secret windows known (for reports and to show the oracle is
-    /// armed).
+    /// Number of secret windows known (for reports and to show the oracle is armed;
+    /// what a session learned may count a window twice).
     pub fn known_windows(&self) -> usize {
         self.base.windows.len() + self.own.windows.len()
     }
@@ -381,14 +505,14 @@ impl SecretOracle {
             let known = self
                 .own
                 .windows
-                .get(&window(w))
-                .or_else(|| self.base.windows.get(&window(w)));
+                .get(window(w))
+                .or_else(|| self.base.windows.get(window(w)));
             if let Some(label) = known
                 && !self.terminal_sent(w)
             {
                 return Err(format!(
                     "the response gives away 8 bytes of {} at offset {at}",
-                    self.label(*label)
+                    self.label(label)
                 ));
             }
         }
@@ -698,6 +822,30 @@ mod tests {
             oracle.check(&with_sw(&next[..])).is_ok(),
             "one GPO, one ATC"
         );
+    }
+
+    #[test]
+    fn the_window_set_finds_exactly_what_it_holds() {
+        let mut set = Windows::with_filter_bits(10);
+        let held: Vec<u64> = (1..=300u64)
+            .map(|i| i.wrapping_mul(0x0123_4567_89AB_CDEF))
+            .collect();
+        for (label, &w) in held.iter().enumerate() {
+            set.insert(w, label);
+        }
+        set.insert(held[7], 999); // a second name: the first one is kept
+        let absent = (301..=5000u64).map(|i| i.wrapping_mul(0x0123_4567_89AB_CDEF));
+        for sorted in [false, true] {
+            for (label, &w) in held.iter().enumerate() {
+                assert_eq!(set.get(w), Some(label), "sorted {sorted}");
+            }
+            assert!(absent.clone().all(|w| set.get(w).is_none()));
+            set.sort();
+        }
+        assert_eq!(set.len(), 300);
+        set.clear();
+        assert!(held.iter().all(|&w| set.get(w).is_none()));
+        assert!(set.filter.iter().all(|&bits| bits == 0));
     }
 
     #[test]
