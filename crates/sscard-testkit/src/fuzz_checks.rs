@@ -251,7 +251,7 @@ pub fn session_events(data: &[u8]) -> impl Iterator<Item = Event<&[u8]>> {
     std::iter::from_fn(move || {
         let (&first, tail) = rest.split_first()?;
         let (len, skip) = match first {
-            0xFD | 0xFE | 0xFF => {
+            0xFD..=0xFF => {
                 rest = tail;
                 return Some(match first {
                     0xFD => Event::PowerOff,
