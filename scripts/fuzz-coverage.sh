@@ -61,6 +61,26 @@ summarize() {
     }' | sort
 }
 
+# The handler files of an `llvm-cov report` on stdin.
+handler_files() {
+  awk -v handlers="$handlers" -v not_handlers="$not_handlers" \
+    '$1 ~ handlers && $1 !~ not_handlers { print $1 }'
+}
+
+# Handler functions whose first line ran zero times (all instantiations together), for
+# the profile $1 and the binaries after it.
+unentered_functions() {
+  local profile=$1 file
+  shift
+  for file in $("$tools/llvm-cov" report "$@" -instr-profile="$profile" \
+    -ignore-filename-regex="$not_ours" 2>/dev/null | handler_files); do
+    "$tools/llvm-cov" show "$@" -instr-profile="$profile" -show-instantiations=false \
+      "$(find crates -path "*${file#crates/}" | head -1)" 2>/dev/null |
+      grep -E '^\s*[0-9]+\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ' |
+      sed -E "s#^\s*([0-9]+)\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ([A-Za-z0-9_]+).*#  \5 ($file:\1)#" || true
+  done
+}
+
 objects=()
 for target in "${targets[@]}"; do
   RUSTC_BOOTSTRAP=1 cargo fuzz coverage "$target" "fuzz/corpus/$target" >/dev/null 2>&1
@@ -70,6 +90,8 @@ for target in "${targets[@]}"; do
   echo "== $target ($(find "fuzz/corpus/$target" -type f | wc -l) corpus inputs)"
   "$tools/llvm-cov" report "$binary" -instr-profile="$work/$target.profdata" \
     -ignore-filename-regex="$not_ours" 2>/dev/null | summarize
+  echo "  handler functions this target never enters: $(unentered_functions \
+    "$work/$target.profdata" "$binary" | wc -l)"
 done
 
 "$tools/llvm-profdata" merge -sparse "$work"/*.profdata -o "$work/all.profdata"
@@ -88,18 +110,11 @@ echo "== handler files, all targets together (lines, not run, covered)"
 awk -v handlers="$handlers" -v not_handlers="$not_handlers" \
   '$1 ~ handlers && $1 !~ not_handlers { printf "  %-40s %5d %5d %8s\n", $1, $8, $9, $10 }' <<<"$report"
 
-# Handler functions whose first line ran zero times (all instantiations together).
-handler_files=$(awk -v handlers="$handlers" -v not_handlers="$not_handlers" \
-  '$1 ~ handlers && $1 !~ not_handlers { print $1 }' <<<"$report")
 echo "== handler functions no target enters"
-for file in $handler_files; do
-  cov show -show-instantiations=false "$(find crates -path "*${file#crates/}" | head -1)" |
-    grep -E '^\s*[0-9]+\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ' |
-    sed -E "s#^\s*([0-9]+)\|\s+0\|\s*(pub(\([a-z]+\))? )?(const )?fn ([A-Za-z0-9_]+).*#  \5 ($file:\1)#" || true
-done
+unentered_functions "$work/all.profdata" "${object_args[@]}"
 if $show_lines; then
   echo "== handler lines no target runs"
-  for file in $handler_files; do
+  for file in $(handler_files <<<"$report"); do
     cov show -show-instantiations=false "$(find crates -path "*${file#crates/}" | head -1)" |
       grep -E '^\s*[0-9]+\|\s+0\|' | sed -E "s#^\s*([0-9]+)\|\s+0\|#  $file:\1 #" || true
   done

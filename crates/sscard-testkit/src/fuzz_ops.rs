@@ -1295,6 +1295,22 @@ mod tests {
     }
 
     #[test]
+    fn the_pin_change_seed_decodes_to_a_pboc_transaction_with_scripts() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fuzz/corpus/ops_session/pboc_pin_change_by_script"
+        );
+        let data = std::fs::read(path).unwrap();
+        let steps = Vec::<Step>::arbitrary_take_rest(arbitrary::Unstructured::new(&data)).unwrap();
+        let ops: Vec<String> = steps.iter().map(|s| format!("{:?}", s.op)).collect();
+        assert_eq!(steps.len(), 10, "{ops:?}");
+        assert!(ops[0].starts_with("Select(Pboc)"), "{ops:?}");
+        assert!(ops[2].starts_with("PbocGenerateAc {"), "{ops:?}");
+        assert!(ops[4].contains("PinChange { with_current: true"), "{ops:?}");
+        assert!(steps.iter().all(|s| s.tweak.is_none()));
+    }
+
+    #[test]
     fn any_bytes_decode_to_a_session() {
         for seed in 0u8..32 {
             let data: Vec<u8> = (0..200u16)
