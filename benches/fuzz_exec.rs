@@ -1,7 +1,8 @@
 //! What one fuzz execution costs, in-process and without libFuzzer's instrumentation:
-//! each target's check over its committed corpus, and for the whole-card targets the
-//! parts of a run (a fresh card, the APDUs alone, the secrets oracle). Figures are
-//! executions per second and ratios to `apdu_parse` measured in the same run.
+//! each target's check over its committed corpus, and for the byte-level whole-card
+//! targets the parts of a run (a fresh card reset from the snapshot, the card's work on
+//! the APDUs without any check). Figures are executions per second and ratios to
+//! `apdu_parse` measured in the same run. Under libFuzzer: `scripts/fuzz-speed.sh`.
 //!
 //! `cargo bench --bench fuzz_exec`
 
@@ -9,8 +10,9 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sscard_testkit::fuzz_checks::{self, Event, split_session};
-use sscard_testkit::sample::{pboc_sample_card, sample_card};
+use sscard_pboc::PbocApplet;
+use sscard_testkit::fuzz_checks::{self, Event, on_snapshot_card, session_events};
+use sscard_testkit::fuzz_ops;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,30 +38,32 @@ fn rate(inputs: &[Vec<u8>], budget: Duration, mut run: impl FnMut(&[u8])) -> f64
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A fuzz target's check.
+type Check = fn(&[u8]) -> Result<(), String>;
+
+/// The card's own work on `data`: its APDUs and power events, no check.
 fn apdus_only(data: &[u8], pboc: bool) {
     let mut out = vec![0u8; 65_538];
-    let events = split_session(data);
     macro_rules! play {
         ($card:expr) => {{
-            let mut card = $card;
-            for e in &events {
+            for e in session_events(data) {
                 match e {
                     Event::Apdu(a) => {
-                        black_box(card.process(a, &mut out));
+                        black_box($card.process(a, &mut out));
                     }
                     Event::PowerCycle(i) => {
-                        card.power_off();
-                        let _ = card.power_on(*i);
+                        $card.power_off();
+                        let _ = $card.power_on(i);
                     }
-                    Event::PowerOff => card.power_off(),
+                    Event::PowerOff => $card.power_off(),
                 }
             }
         }};
     }
     if pboc {
-        play!(pboc_sample_card())
+        on_snapshot_card((PbocApplet::new(),), |card| play!(card))
     } else {
-        play!(sample_card())
+        on_snapshot_card((), |card| play!(card))
     }
 }
 
@@ -77,16 +81,16 @@ fn main() {
     println!("target / part                         execs/s   ratio to apdu_parse");
     let row = |name: &str, r: f64| println!("{name:<36} {r:>10.0}   {:.5}", r / reference);
     row("apdu_parse (check)", reference);
-    row(
-        "tlv (check)",
-        rate(&corpus("tlv"), budget, |d| {
-            let _ = fuzz_checks::tlv(d);
-        }),
-    );
-    // FUZZ_EXEC_ONLY=card_session (or pboc_session) measures one whole-card target,
-    // for a profiler.
+    // FUZZ_EXEC_ONLY=<target> measures one target (and its parts), for a profiler.
     let only = std::env::var("FUZZ_EXEC_ONLY").ok();
-    for (target, pboc) in [("card_session", false), ("pboc_session", true)] {
+    let targets: [(&str, Check); 5] = [
+        ("tlv", fuzz_checks::tlv),
+        ("card_session", fuzz_checks::card_session),
+        ("pboc_session", fuzz_checks::pboc_session),
+        ("tear_session", fuzz_checks::tear_session),
+        ("ops_session", fuzz_ops::ops_session),
+    ];
+    for (target, check) in targets {
         if only.as_deref().is_some_and(|o| o != target) {
             continue;
         }
@@ -94,32 +98,27 @@ fn main() {
         row(
             &format!("{target} (check)"),
             rate(&inputs, budget, |d| {
-                let _ = if pboc {
-                    fuzz_checks::pboc_session(d)
-                } else {
-                    fuzz_checks::card_session(d)
-                };
+                let _ = check(d);
             }),
         );
+        let pboc = match target {
+            "card_session" => false,
+            "pboc_session" => true,
+            _ => continue,
+        };
         row(
             &format!("  {target}: fresh card only"),
             rate(&inputs, budget, |_| {
                 if pboc {
-                    black_box(pboc_sample_card());
+                    on_snapshot_card((PbocApplet::new(),), |card| black_box(card.is_powered()));
                 } else {
-                    black_box(sample_card());
+                    on_snapshot_card((), |card| black_box(card.is_powered()));
                 }
             }),
         );
         row(
             &format!("  {target}: card + APDUs, no checks"),
             rate(&inputs, budget, |d| apdus_only(d, pboc)),
-        );
-        row(
-            &format!("  {target}: secrets oracle set-up"),
-            rate(&inputs, budget, |_| {
-                black_box(fuzz_checks::sample_oracle());
-            }),
         );
     }
 }

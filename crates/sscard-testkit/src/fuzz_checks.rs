@@ -20,7 +20,6 @@
 //!   card reloaded from its image answers the rest of the session exactly as it does.
 
 use sscard_core::apdu::{CommandView, encode_command};
-use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_core::tlv::{
     BerReader, BerWriter, DolReader, MAX_DEPTH, SimpleReader, Tag, dol_value_len, find, find_path,
@@ -29,9 +28,10 @@ use sscard_core::tlv::{
 use sscard_core::{Applets, Card, Interface, Status};
 use sscard_ssc::SscCard;
 
-use crate::sample::{default_profile, pboc_sample_card, sample_card};
+use crate::sample::{default_profile, sample_card, sample_image, snapshot_card};
 use crate::secret_oracle::SecretOracle;
-use sscard_core::nvm::RamNvm;
+use crate::snapshot::{self, ImageNvm, SnapshotNvm};
+use sscard_core::rng::SplitMixRng;
 use std::sync::OnceLock;
 
 /// True if `inner` is empty or lies within `outer` (the same memory, not equal bytes).
@@ -214,11 +214,12 @@ fn check_ber_level(parent: &[u8], level: BerReader<'_>, depth: usize) -> Result<
 // ---------------------------------------------------------------------------------------
 // Card sessions
 
-/// One event of a card session.
+/// One event of a card session; the APDU bytes are owned (`Vec<u8>`) or borrowed from
+/// the fuzz input (`&[u8]`, see [`session_events`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum Event<B = Vec<u8>> {
     /// A command APDU (any bytes).
-    Apdu(Vec<u8>),
+    Apdu(B),
     /// Power off, then on through this interface.
     PowerCycle(Interface),
     /// Power off (the card stays unpowered until the next power cycle).
@@ -235,47 +236,75 @@ pub enum Event {
 /// | `FE` | power cycle through the contactless interface |
 /// | `FF` | power cycle through the contacts |
 pub fn split_session(data: &[u8]) -> Vec<Event> {
-    let mut events = Vec::new();
+    session_events(data)
+        .map(|event| match event {
+            Event::Apdu(apdu) => Event::Apdu(apdu.to_vec()),
+            Event::PowerCycle(interface) => Event::PowerCycle(interface),
+            Event::PowerOff => Event::PowerOff,
+        })
+        .collect()
+}
+
+/// The events of [`split_session`], borrowing the APDUs from `data`.
+pub fn session_events(data: &[u8]) -> impl Iterator<Item = Event<&[u8]>> {
     let mut rest = data;
-    while let Some((&first, tail)) = rest.split_first() {
-        let (len, body) = match first {
-            0xFD => (None, Some(Event::PowerOff)),
-            0xFE => (None, Some(Event::PowerCycle(Interface::Contactless))),
-            0xFF => (None, Some(Event::PowerCycle(Interface::Contact))),
-            0xFC => match tail {
-                [hi, lo, ..] => (Some((usize::from(*hi) << 8 | usize::from(*lo), 2)), None),
-                _ => (Some((tail.len(), 0)), None),
-            },
-            n => (Some((usize::from(n), 0)), None),
-        };
-        match (len, body) {
-            (Some((len, skip)), _) => {
-                let after_len = tail.get(skip..).unwrap_or_default();
-                let (apdu, next) = after_len.split_at(len.min(after_len.len()));
-                events.push(Event::Apdu(apdu.to_vec()));
-                rest = next;
-            }
-            (None, Some(event)) => {
-                events.push(event);
+    std::iter::from_fn(move || {
+        let (&first, tail) = rest.split_first()?;
+        let (len, skip) = match first {
+            0xFD..=0xFF => {
                 rest = tail;
+                return Some(match first {
+                    0xFD => Event::PowerOff,
+                    0xFE => Event::PowerCycle(Interface::Contactless),
+                    _ => Event::PowerCycle(Interface::Contact),
+                });
             }
-            (None, None) => break,
-        }
-    }
-    events
+            0xFC => match tail {
+                [hi, lo, ..] => (usize::from(*hi) << 8 | usize::from(*lo), 2),
+                _ => (tail.len(), 0),
+            },
+            n => (usize::from(n), 0),
+        };
+        let after_len = tail.get(skip..).unwrap_or_default();
+        let (apdu, next) = after_len.split_at(len.min(after_len.len()));
+        rest = next;
+        Some(Event::Apdu(apdu))
+    })
 }
 
 /// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
 pub fn card_session(data: &[u8]) -> Result<(), String> {
-    let mut card = sample_card();
-    check_session(&mut card, &split_session(data), &mut sample_oracle())
+    on_snapshot_card((), |card| play_input(card, data))
 }
 
 /// Plays `data` as a session against a fresh gen-3 card carrying the PBOC applet
 /// (`crates/sscard-pboc`): the same never-mute rule, through the financial environment.
 pub fn pboc_session(data: &[u8]) -> Result<(), String> {
-    let mut card = pboc_sample_card();
-    check_session(&mut card, &split_session(data), &mut sample_oracle())
+    on_snapshot_card((sscard_pboc::PbocApplet::new(),), |card| {
+        play_input(card, data)
+    })
+}
+
+/// Runs `f` on a fresh sample card with `applets` over a reused memory
+/// ([`crate::snapshot`]), which goes back to the pool afterwards.
+pub fn on_snapshot_card<A: Applets, T>(
+    applets: A,
+    f: impl FnOnce(&mut SscCard<SnapshotNvm, SplitMixRng, A>) -> T,
+) -> T {
+    let mut card = snapshot_card(applets);
+    let result = f(&mut card);
+    snapshot::give_back(card.into_nvm());
+    result
+}
+
+/// Plays the events of `data` against `card` with every check of [`check_session`].
+fn play_input<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
+    card: &mut SscCard<N, R, A>,
+    data: &[u8],
+) -> Result<(), String> {
+    with_sample_oracle(|oracle| {
+        with_checker(card, oracle, |checker| checker.play(session_events(data)))
+    })
 }
 
 /// Longest session the tear check plays: each execution replays it some twenty times.
@@ -308,19 +337,34 @@ pub fn tear_session(data: &[u8]) -> Result<(), String> {
             Event::PowerCycle(_) | Event::PowerOff => crate::tear::Step::PowerCycle,
         })
         .collect();
-    crate::tear::tear_at_write(crate::sample::tear_sample_card, &steps, k, mode).map(|_| ())
+    crate::tear::tear_at_write(crate::sample::probed_tear_card, &steps, k, mode).map(|_| ())
 }
 
 /// The secrets oracle of the sample cards: every secret of the default profile.
 pub fn sample_oracle() -> SecretOracle {
+    primed_sample_oracle().clone()
+}
+
+/// The sample oracle, made and primed once per process.
+fn primed_sample_oracle() -> &'static SecretOracle {
     static ORACLE: OnceLock<SecretOracle> = OnceLock::new();
-    ORACLE
-        .get_or_init(|| {
-            let mut oracle = SecretOracle::for_profile(default_profile());
-            oracle.prime(&sample_card());
-            oracle
-        })
-        .clone()
+    ORACLE.get_or_init(|| {
+        let mut oracle = SecretOracle::for_profile(default_profile());
+        oracle.prime(&sample_card());
+        oracle
+    })
+}
+
+/// Runs `f` with [`sample_oracle`] as it starts a session, reusing the thread's oracle
+/// of the previous run (its maps keep their room).
+pub fn with_sample_oracle<T>(f: impl FnOnce(&mut SecretOracle) -> T) -> T {
+    thread_local! {
+        static ORACLE: std::cell::RefCell<SecretOracle> = std::cell::RefCell::default();
+    }
+    ORACLE.with_borrow_mut(|oracle| {
+        oracle.reset_to(primed_sample_oracle());
+        f(oracle)
+    })
 }
 
 /// Plays `events` against `card`: while powered, every APDU must get a response of at
@@ -335,17 +379,12 @@ pub fn sample_oracle() -> SecretOracle {
 ///   options are loaded into a second card (with a copy of the random source), and the
 ///   rest of the session must get the same answers, byte for byte, from both: nothing
 ///   the card needs lives outside its image.
-pub fn check_session<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
+pub fn check_session<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut SscCard<N, R, A>,
     events: &[Event],
     oracle: &mut SecretOracle,
 ) -> Result<(), String> {
-    with_checker(card, oracle, |checker| {
-        for event in events {
-            checker.event(event)?;
-        }
-        Ok(())
-    })
+    with_checker(card, oracle, |checker| checker.play(events))
 }
 
 /// Runs `f` with a [`Checker`] of `card` (the response buffers are per thread, kept
@@ -356,7 +395,7 @@ pub fn with_checker<N, R, A, T>(
     f: impl FnOnce(&mut Checker<'_, N, R, A>) -> Result<T, String>,
 ) -> Result<T, String>
 where
-    N: Nvm,
+    N: ImageNvm,
     R: CardRng + Clone,
     A: Applets + Clone,
 {
@@ -373,12 +412,16 @@ where
             reloaded: None,
             events: 0,
         };
-        f(&mut checker)
+        let result = f(&mut checker);
+        if let Some((copy, _)) = checker.reloaded.take() {
+            snapshot::give_back(copy.into_nvm());
+        }
+        result
     })
 }
 
 /// Plays events against a card, one at a time, with every check of [`check_session`].
-pub struct Checker<'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
+pub struct Checker<'a, N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> {
     card: &'a mut SscCard<N, R, A>,
     oracle: &'a mut SecretOracle,
     out: &'a mut [u8],
@@ -388,16 +431,36 @@ pub struct Checker<'a, N: Nvm, R: CardRng + Clone, A: Applets + Clone> {
     events: usize,
 }
 
-impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
+impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     /// The card being checked.
     pub fn card(&self) -> &SscCard<N, R, A> {
         self.card
     }
 
+    /// Plays `events`. A power cycle followed by another through the same interface
+    /// powers the live card off and on but makes no reloaded copy: the next one
+    /// replaces it before it answers anything, loaded from the same memory (fuzzed
+    /// inputs are full of `FF FF FF` runs, and a reload costs a card load and power-up).
+    pub fn play<B: AsRef<[u8]>>(
+        &mut self,
+        events: impl IntoIterator<Item = impl std::borrow::Borrow<Event<B>>>,
+    ) -> Result<(), String> {
+        let mut events = events.into_iter().peekable();
+        while let Some(event) = events.next() {
+            match (event.borrow(), events.peek().map(|next| next.borrow())) {
+                (Event::PowerCycle(now), Some(Event::PowerCycle(next))) if now == next => {
+                    self.power_cycle_live(*now)?;
+                }
+                (event, _) => self.event(event)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Plays one event.
-    pub fn event(&mut self, event: &Event) -> Result<(), String> {
+    pub fn event(&mut self, event: &Event<impl AsRef<[u8]>>) -> Result<(), String> {
         match event {
-            Event::Apdu(apdu) => self.apdu(apdu).map(|_| ()),
+            Event::Apdu(apdu) => self.apdu(apdu.as_ref()).map(|_| ()),
             Event::PowerCycle(interface) => self.power_cycle(*interface),
             Event::PowerOff => {
                 self.events += 1;
@@ -451,13 +514,17 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
         Ok(response.to_vec())
     }
 
-    /// Power off, then on through `interface`; the persistence oracle's reload point.
-    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+    /// Power off, then on through `interface`, for the live card only (the previous
+    /// copy stays unused until the next power cycle replaces it); returns the ATR.
+    fn power_cycle_live(&mut self, interface: Interface) -> Result<(), String> {
         let i = self.events;
         self.events += 1;
         self.card.power_off();
-        let mut copy = reload_from_image(self.card)
-            .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
+        self.power_up_live(i, interface).map(|_| ())
+    }
+
+    /// Powers the live card on at event `i`; it must give an ATR, which is returned.
+    fn power_up_live(&mut self, i: usize, interface: Interface) -> Result<Vec<u8>, String> {
         let atr = self
             .card
             .power_on(interface)
@@ -466,6 +533,18 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
         if atr.is_empty() {
             return Err(format!("event {i}: empty ATR"));
         }
+        Ok(atr)
+    }
+
+    /// Power off, then on through `interface`; the persistence oracle's reload point.
+    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+        let i = self.events;
+        self.events += 1;
+        self.card.power_off();
+        let spare = self.reloaded.take().map(|(copy, _)| copy.into_nvm());
+        let mut copy = reload_from_image(self.card, spare)
+            .map_err(|e| format!("event {i}: the saved image does not load: {e}"))?;
+        let atr = self.power_up_live(i, interface)?;
         let copy_atr = copy
             .power_on(interface)
             .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
@@ -482,20 +561,23 @@ impl<N: Nvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
 }
 
 /// A card loaded from an image file's body.
-type ReloadedCard<R, A> = SscCard<RamNvm<Vec<u8>>, R, A>;
+type ReloadedCard<R, A> = SscCard<SnapshotNvm, R, A>;
 
 /// The card as a restarted `sscard run --image` would load it: the same NVM bytes (what
 /// an image file's body holds; the file format itself has its own tests in
 /// `tests/image_compat.rs`), the same options, a copy of the random source and of the
-/// applets.
-fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
+/// applets. The bytes go into `spare` (the previous copy's memory) when there is one.
+fn reload_from_image<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &SscCard<N, R, A>,
+    spare: Option<SnapshotNvm>,
 ) -> Result<ReloadedCard<R, A>, String> {
-    let nvm = card.store().nvm();
-    let mut body = vec![0u8; nvm.len()];
-    nvm.read(0, &mut body).map_err(|e| e.to_string())?;
+    let mut body = spare.unwrap_or_else(|| snapshot::take(sample_image()));
+    card.store()
+        .nvm()
+        .copy_into(&mut body)
+        .map_err(|e| e.to_string())?;
     Card::load(
-        RamNvm::new(body),
+        body,
         card.rng().clone(),
         card.applets().clone(),
         card.df_applications().clone(),
@@ -508,6 +590,7 @@ fn reload_from_image<N: Nvm, R: CardRng + Clone, A: Applets + Clone>(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use sscard_core::nvm::{Nvm, RamNvm};
 
     #[test]
     fn sessions_split_into_length_prefixed_apdus_and_power_events() {
@@ -531,6 +614,78 @@ mod tests {
         );
         assert_eq!(split_session(&[0xFC, 0x01]), vec![Event::Apdu(vec![0x01])]);
         assert_eq!(split_session(&[]), vec![]);
+    }
+
+    /// An applet that counts its selections in RAM, across power cycles, and whose
+    /// copy starts from zero: state outside the image, which the persistence oracle
+    /// must catch.
+    struct Forgetful(u8);
+
+    impl Clone for Forgetful {
+        fn clone(&self) -> Self {
+            Forgetful(0)
+        }
+    }
+
+    impl sscard_core::card::applet::Applet for Forgetful {
+        fn region_name(&self) -> &[u8] {
+            // The sample image reserves the PBOC applet's region.
+            &sscard_pboc::REGION_AID
+        }
+        fn claims(&self, name: &[u8], _: Interface) -> Option<u8> {
+            (name == b"FORGET").then_some(0)
+        }
+        fn select<M: Nvm>(
+            &mut self,
+            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
+            _: u8,
+            _: &CommandView<'_>,
+            reply: &mut sscard_core::apdu::Writer<'_>,
+        ) -> Result<(), Status> {
+            self.0 += 1;
+            reply.push_byte(self.0)
+        }
+        fn process<M: Nvm>(
+            &mut self,
+            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
+            _: &CommandView<'_>,
+            _: &mut sscard_core::apdu::Writer<'_>,
+        ) -> Result<(), Status> {
+            Err(Status::InstructionNotSupported)
+        }
+        fn deselect(&mut self) {}
+    }
+
+    #[test]
+    fn state_outside_the_image_is_caught_after_any_run_of_power_cycles() {
+        // SELECT, then GET RESPONSE of the count (the sample card speaks T=0).
+        let select = Event::Apdu(b"\x00\xA4\x04\x00\x06FORGET\x00".to_vec());
+        let count = Event::Apdu(vec![0x00, 0xC0, 0x00, 0x00, 0x01]);
+        let contact = Event::PowerCycle(Interface::Contact);
+        let contactless = Event::PowerCycle(Interface::Contactless);
+        let run = |events: &[Event]| {
+            let nvm = RamNvm::new(sample_image().to_vec());
+            let mut card =
+                crate::sample::card_over(nvm, (Forgetful(0),), default_profile().options());
+            check_session(&mut card, events, &mut SecretOracle::default())
+        };
+        assert!(run(&[select.clone(), count.clone(), select.clone(), count.clone()]).is_ok());
+        // One power cycle, three of the same (one copy made, at the last), or mixed.
+        for cycles in [
+            vec![contact.clone()],
+            vec![contact.clone(), contact.clone(), contact.clone()],
+            vec![contactless.clone(), contact.clone(), contact.clone()],
+            vec![contact.clone(), Event::PowerOff, contact.clone()],
+        ] {
+            let events = [
+                vec![select.clone(), count.clone()],
+                cycles.clone(),
+                vec![select.clone(), count.clone()],
+            ]
+            .concat();
+            let failure = run(&events).unwrap_err();
+            assert!(failure.contains("reloaded"), "{cycles:?}: {failure}");
+        }
     }
 
     #[test]

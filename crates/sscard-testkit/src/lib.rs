@@ -11,7 +11,9 @@
 //! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
 //! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
-//!   compare the card with.
+//!   compare the card with;
+//! * [`snapshot`]: card memories reset to the sample image by copying back only what a
+//!   run wrote (what makes the fuzz targets fast).
 //!
 //! Writing tests with it: `docs/suite-author.md` in the repository.
 #![forbid(unsafe_code)]
@@ -23,4 +25,5 @@ pub mod fuzz_ops;
 pub mod indep;
 pub mod sample;
 pub mod secret_oracle;
+pub mod snapshot;
 pub mod tear;

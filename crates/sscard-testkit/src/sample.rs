@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use crate::snapshot::SnapshotNvm;
 use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
@@ -37,11 +38,54 @@ pub fn sample_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
 
 /// A fresh default card with other spec choices, powered on the contact interface.
 pub fn sample_card_with(options: CosOptions) -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
-    let nvm = RamNvm::new(sample_image().to_vec());
+    card_over(RamNvm::new(sample_image().to_vec()), (), options)
+}
+
+/// A fresh gen-3 card with the PBOC applet, powered on the contact interface.
+pub fn pboc_sample_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
+    pboc_card_over(RamNvm::new(sample_image().to_vec()))
+}
+
+/// A fresh default card with `applets` over a memory reused from an earlier run of this
+/// thread ([`crate::snapshot`]): the same card as [`sample_card`] (or
+/// [`pboc_sample_card`]), without copying the whole image. Give the memory back with
+/// `snapshot::give_back(card.into_nvm())`.
+pub fn snapshot_card<A: sscard_core::Applets>(applets: A) -> SscCard<SnapshotNvm, SplitMixRng, A> {
+    card_over(
+        crate::snapshot::take(sample_image()),
+        applets,
+        default_profile().options(),
+    )
+}
+
+/// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`](sscard_core::nvm::TearingNvm)
+/// (no tear scheduled), powered on the contact interface: the tear harness's card.
+pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
+    pboc_card_over(sscard_core::nvm::TearingNvm::new(RamNvm::new(
+        sample_image().to_vec(),
+    )))
+}
+
+/// [`tear_sample_card`] over a [`CommitProbe`](crate::tear::CommitProbe): the card of
+/// [`tear_at_write`](crate::tear::tear_at_write).
+pub fn probed_tear_card()
+-> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,), crate::tear::CommitProbe> {
+    pboc_card_over(sscard_core::nvm::TearingNvm::new(
+        crate::tear::CommitProbe::new(sample_image()),
+    ))
+}
+
+/// A fresh default card over `nvm` (holding the sample image) with `applets`, powered on
+/// the contact interface.
+pub fn card_over<N: sscard_core::nvm::Nvm, A: sscard_core::Applets>(
+    nvm: N,
+    applets: A,
+    options: CosOptions,
+) -> SscCard<N, SplitMixRng, A> {
     let mut card = match Card::load(
         nvm,
         SplitMixRng::new(0x5EED),
-        (),
+        applets,
         default_profile().applications(),
         options,
     ) {
@@ -53,37 +97,16 @@ pub fn sample_card_with(options: CosOptions) -> SscCard<RamNvm<Vec<u8>>, SplitMi
     card
 }
 
-/// A fresh gen-3 card with the PBOC applet, powered on the contact interface.
-pub fn pboc_sample_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    pboc_card_over(RamNvm::new(sample_image().to_vec()))
-}
-
-/// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`](sscard_core::nvm::TearingNvm)
-/// (no tear scheduled), powered on the contact interface: the tear harness's card.
-pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    pboc_card_over(sscard_core::nvm::TearingNvm::new(RamNvm::new(
-        sample_image().to_vec(),
-    )))
-}
-
 /// The default card with the PBOC applet over `nvm` (holding the sample image), powered
 /// on the contact interface.
-fn pboc_card_over<N: sscard_core::nvm::Nvm>(
+pub fn pboc_card_over<N: sscard_core::nvm::Nvm>(
     nvm: N,
 ) -> SscCard<N, SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    let applets = (sscard_pboc::PbocApplet::new(),);
-    let mut card = match Card::load(
+    card_over(
         nvm,
-        SplitMixRng::new(0x5EED),
-        applets,
-        default_profile().applications(),
+        (sscard_pboc::PbocApplet::new(),),
         default_profile().options(),
-    ) {
-        Ok(card) => card,
-        Err(e) => unreachable!("default image: {e}"),
-    };
-    let _ = card.power_on(Interface::Contact);
-    card
+    )
 }
 
 /// The PBOC-only card: the `[pboc]` section of `vectors/profiles/pboc-default.toml`

@@ -23,12 +23,14 @@
 //!
 //! It runs on every fuzz execution, so it keeps its cost small: secret windows are
 //! `u64`s in a hash map with a multiplicative hash, the terminal's bytes are searched only
-//! when a response holds a secret window, and stored secrets are re-read only when the
-//! card committed and re-learned only where the bytes changed. An oracle primed on a
-//! card ([`SecretOracle::prime`]) and cloned for each run starts with all of that done.
+//! when a response holds a secret window, stored secrets are re-read only when the card
+//! committed and re-learned only where the bytes changed, session keys are derived only
+//! when a response of 8 bytes or more comes (most are a bare status word), and secrets
+//! are named only when one leaks. An oracle primed on a card ([`SecretOracle::prime`])
+//! and cloned for each run starts with all of that done.
 
 use sscard_ssc::SscCard;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -90,32 +92,164 @@ struct KeyHolder {
     key_object: bool,
 }
 
-/// Secrets by window, their names, and the stored keys that derive session keys.
+/// What a secret is, for the failure message: built into words only when one leaks, so
+/// learning the hundreds of session keys of a run allocates no names.
+#[derive(Clone, Debug)]
+enum Label {
+    /// A secret of the profile, by its field.
+    Profile(String),
+    /// A key or PIN of the card's secret table.
+    Stored {
+        kind: SecretKind,
+        id: u8,
+        owner: sscard_core::fs::layout::FileIndex,
+    },
+    /// The purse TAC key folded from the key of this label.
+    TacKey(usize),
+    /// `KS(K, input)` of the key of this label.
+    SessionKey(usize),
+    /// The PBOC session key of the UDK of this label at this ATC.
+    PbocSessionKey { udk: usize, atc: u16 },
+    /// The content of a key object.
+    KeyObject(u16),
+    /// An SM2 private-key record in an ordinary EF.
+    PrivateKeyInEf(u16),
+}
+
+/// Windows of secrets, each with the index of its secret's name: a list behind a Bloom
+/// filter, so that learning a secret costs a push and two bit sets per window, and
+/// checking a response two bit tests per window; the list is searched only when the
+/// filter says "maybe".
 #[derive(Clone, Default)]
+struct Windows {
+    /// Two bits per window; empty until the first window.
+    filter: Vec<u64>,
+    /// log2 of the filter's bits.
+    filter_bits: u32,
+    entries: Vec<(u64, usize)>,
+    /// The entries are sorted by window, one per window (the frozen base).
+    sorted: bool,
+}
+
+impl Windows {
+    /// An empty set whose filter will have `2^bits` bits.
+    fn with_filter_bits(bits: u32) -> Self {
+        Windows {
+            filter_bits: bits,
+            ..Windows::default()
+        }
+    }
+
+    /// The filter's two bits of `w` (word index, mask).
+    fn bits(&self, w: u64) -> [(usize, u64); 2] {
+        let shift = 64 - self.filter_bits;
+        [0x9E37_79B9_7F4A_7C15u64, 0xC2B2_AE3D_27D4_EB4F].map(|k| {
+            let bit = (w.wrapping_mul(k) >> shift) as usize;
+            (bit / 64, 1 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, w: u64, label: usize) {
+        if self.filter.is_empty() {
+            self.filter = vec![0; (1usize << self.filter_bits) / 64];
+        }
+        for (word, mask) in self.bits(w) {
+            if let Some(word) = self.filter.get_mut(word) {
+                *word |= mask;
+            }
+        }
+        self.entries.push((w, label));
+        self.sorted = false;
+    }
+
+    /// The label of the first secret with window `w`.
+    fn get(&self, w: u64) -> Option<usize> {
+        let maybe = self
+            .bits(w)
+            .iter()
+            .all(|&(word, mask)| self.filter.get(word).is_some_and(|bits| bits & mask != 0));
+        if !maybe {
+            return None;
+        }
+        if self.sorted {
+            let at = self.entries.binary_search_by_key(&w, |e| e.0).ok()?;
+            return self.entries.get(at).map(|e| e.1);
+        }
+        self.entries.iter().find(|e| e.0 == w).map(|e| e.1)
+    }
+
+    /// Sorts by window, keeping the first label of each (done once, for the base).
+    fn sort(&mut self) {
+        self.entries.sort_by_key(|e| e.0);
+        self.entries.dedup_by_key(|e| e.0);
+        self.sorted = true;
+    }
+
+    /// Empties the set, unsetting only the bits its entries set.
+    fn clear(&mut self) {
+        for &(w, _) in &self.entries {
+            for (word, _) in self.bits(w) {
+                if let Some(word) = self.filter.get_mut(word) {
+                    *word = 0;
+                }
+            }
+        }
+        self.entries.clear();
+    }
+
+    /// Number of windows (each once, for a sorted set).
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Secrets by window, their names, and the stored keys that derive session keys.
+#[derive(Clone)]
 struct Knowledge {
     /// Every 8-byte window of every secret → index of its name (global numbering).
-    windows: HashMap<u64, usize, Fast>,
-    labels: Vec<String>,
+    windows: Windows,
+    labels: Vec<Label>,
     keys: Vec<CardKeyValue>,
 }
 
+impl Knowledge {
+    /// Empty, with a filter of `2^bits` bits.
+    fn new(filter_bits: u32) -> Self {
+        Knowledge {
+            windows: Windows::with_filter_bits(filter_bits),
+            labels: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Filter bits of the base (some ten thousand windows) and of a session's own learning
+/// (a few thousand): false "maybe"s stay below one in a thousand windows.
+const BASE_FILTER_BITS: u32 = 20;
+const OWN_FILTER_BITS: u32 = 18;
+
 /// The secrets of one card session and the bytes the terminal sent.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SecretOracle {
     /// What every session starts with (the profile's secrets, the card as primed):
     /// shared, so that cloning an oracle for each fuzz run costs no copy of it.
     base: Arc<Knowledge>,
     /// What this session learned; its label indices continue the base's.
     own: Knowledge,
-    /// Every command the terminal sent, end to end: searched only when a response holds
-    /// a secret's window, which is rare, so nothing is indexed per command.
-    sent: Vec<Vec<u8>>,
+    /// Every command the terminal sent, end to end (`sent_ends` marks where each ends):
+    /// searched only when a response holds a secret's window, which is rare, so nothing
+    /// is indexed per command.
+    sent: Vec<u8>,
+    sent_ends: Vec<usize>,
     /// PBOC UDKs (from the profile), for the session keys of each ATC.
     udks: Vec<([u8; 16], usize)>,
     /// PBOC session keys are known for every ATC below this.
     atc_covered: u32,
-    /// Session inputs already derived from, so each costs once.
+    /// Session inputs already seen, so each costs once.
     inputs_seen: HashSet<u64, Fast>,
+    /// Session inputs (length, bytes) whose session keys are not derived yet: they are
+    /// when a response long enough to hold 8 bytes of one comes (most are a bare SW).
+    inputs_pending: Vec<(usize, [u8; 16])>,
     /// The card's commit count when its stored secrets were last read.
     commits_read: Option<u32>,
     /// The secret table as last read.
@@ -130,14 +264,35 @@ pub struct SecretOracle {
     gpos: u32,
 }
 
+impl Default for SecretOracle {
+    fn default() -> Self {
+        SecretOracle {
+            base: Arc::new(Knowledge::new(BASE_FILTER_BITS)),
+            own: Knowledge::new(OWN_FILTER_BITS),
+            sent: Vec::new(),
+            sent_ends: Vec::new(),
+            udks: Vec::new(),
+            atc_covered: 0,
+            inputs_seen: HashSet::default(),
+            inputs_pending: Vec::new(),
+            commits_read: None,
+            secret_table: Vec::new(),
+            holders: None,
+            purchase_pending: None,
+            gpos: 0,
+        }
+    }
+}
+
 impl SecretOracle {
     /// An oracle that knows the secrets `profile` gives its cards.
     pub fn for_profile(profile: &Profile) -> Self {
         let mut oracle = SecretOracle::default();
         for (label, value) in profile.secrets() {
-            let index = oracle.add_secret(&value, label.clone());
+            let is_udk = label.contains("udk");
+            let index = oracle.add_secret(&value, label);
             if let Ok(udk) = <[u8; 16]>::try_from(&value[..])
-                && label.contains("udk")
+                && is_udk
             {
                 oracle.udks.push((udk, index));
             }
@@ -148,40 +303,67 @@ impl SecretOracle {
 
     /// Remembers `value` as a secret named `label`; returns the label's index.
     pub fn add_secret(&mut self, value: &[u8], label: String) -> usize {
-        if self.own.windows.capacity() == 0 {
-            // A session learns a few hundred windows (session keys): one allocation.
-            self.own.windows.reserve(1024);
-        }
+        self.learn(value, Label::Profile(label))
+    }
+
+    /// Remembers `value` as the secret `label`; returns the label's index.
+    fn learn(&mut self, value: &[u8], label: Label) -> usize {
         let index = self.base.labels.len() + self.own.labels.len();
         self.own.labels.push(label);
-        let mut padded = Zeroizing::new(value.to_vec());
-        if padded.len() < WINDOW {
-            padded.resize(WINDOW, 0);
-        }
+        // A secret shorter than a window counts padded with 00 (its stored form).
+        let mut short = Zeroizing::new([0u8; WINDOW]);
+        let padded = match short.get_mut(..value.len()) {
+            Some(head) if value.len() < WINDOW => {
+                head.copy_from_slice(value);
+                &short[..]
+            }
+            _ => value,
+        };
         for w in padded.windows(WINDOW) {
             let w64 = window(w);
-            if w.iter().any(|b| Some(b) != w.first()) && !self.base.windows.contains_key(&w64) {
-                self.own.windows.entry(w64).or_insert(index);
+            // A window in the base too keeps both names; a leak reports this one.
+            if w64 != (w64 & 0xFF) * 0x0101_0101_0101_0101 {
+                self.own.windows.insert(w64, index);
             }
         }
         index
     }
 
     /// The name of secret `index`.
-    fn label(&self, index: usize) -> &str {
+    fn label(&self, index: usize) -> String {
         let base = self.base.labels.len();
-        match index.checked_sub(base) {
+        let label = match index.checked_sub(base) {
             None => self.base.labels.get(index),
             Some(i) => self.own.labels.get(i),
+        };
+        match label {
+            None => "a secret".to_owned(),
+            Some(Label::Profile(name)) => name.clone(),
+            Some(Label::Stored { kind, id, owner }) => {
+                let kind = match kind {
+                    SecretKind::Key => "key",
+                    SecretKind::Pin => "PIN",
+                };
+                format!("stored {kind} {id:02X} of DF {owner}")
+            }
+            Some(Label::TacKey(of)) => format!("TAC key of {}", self.label(*of)),
+            Some(Label::SessionKey(of)) => format!("session key of {}", self.label(*of)),
+            Some(Label::PbocSessionKey { udk, atc }) => {
+                format!("session key of {}, ATC {atc}", self.label(*udk))
+            }
+            Some(Label::KeyObject(fid)) => format!("key object {fid:04X}"),
+            Some(Label::PrivateKeyInEf(fid)) => format!("SM2 private key in EF {fid:04X}"),
         }
-        .map_or("a secret", String::as_str)
     }
 
     /// Moves what this oracle learned into its shared base.
     fn freeze(&mut self) {
-        let own = std::mem::take(&mut self.own);
+        let own = std::mem::replace(&mut self.own, Knowledge::new(OWN_FILTER_BITS));
         let base = Arc::make_mut(&mut self.base);
-        base.windows.extend(own.windows);
+        for (w, label) in own.windows.entries {
+            base.windows.insert(w, label);
+        }
+        base.windows.sort();
         base.labels.extend(own.labels);
         base.keys.extend(own.keys);
     }
@@ -189,13 +371,39 @@ impl SecretOracle {
     /// Learns everything `card` stores now, so that a clone of this oracle, used on a
     /// copy of the card, only has the session's changes to learn.
     pub fn prime<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
-        self.learn_stored(card);
+        self.learn_stored(card, None);
+        self.cover_pboc_atcs();
         self.commits_read = None;
         self.freeze();
     }
 
-    /// Number of distinct secret windows known (for reports and to show the oracle is
-    /// armed).
+    /// Becomes a copy of `template` (an oracle that learned nothing since it was primed
+    /// or made), keeping this one's allocations: what a fuzz execution starts from.
+    pub fn reset_to(&mut self, template: &SecretOracle) {
+        self.base = Arc::clone(&template.base);
+        // Cleared and refilled, not cloned: a clone of an empty set drops the room.
+        self.own.windows.clear();
+        for &(w, label) in &template.own.windows.entries {
+            self.own.windows.insert(w, label);
+        }
+        self.own.labels.clone_from(&template.own.labels);
+        self.own.keys.clone_from(&template.own.keys);
+        self.sent.clone_from(&template.sent);
+        self.sent_ends.clone_from(&template.sent_ends);
+        self.udks.clone_from(&template.udks);
+        self.atc_covered = template.atc_covered;
+        self.inputs_seen.clear();
+        self.inputs_seen.extend(&template.inputs_seen);
+        self.inputs_pending.clone_from(&template.inputs_pending);
+        self.commits_read = template.commits_read;
+        self.secret_table.clone_from(&template.secret_table);
+        self.holders.clone_from(&template.holders);
+        self.purchase_pending = template.purchase_pending;
+        self.gpos = template.gpos;
+    }
+
+    /// Number of secret windows known (for reports and to show the oracle is armed;
+    /// what a session learned may count a window twice).
     pub fn known_windows(&self) -> usize {
         self.base.windows.len() + self.own.windows.len()
     }
@@ -203,14 +411,14 @@ impl SecretOracle {
     /// Before a command goes to the card: its bytes become terminal knowledge, and a
     /// purse purchase or INTERNAL AUTHENTICATE gives session inputs.
     pub fn before_command(&mut self, apdu: &[u8]) {
-        self.sent.push(apdu.to_vec());
+        self.terminal_knows(apdu);
         // The PKI PIN hash (`80 C4 01 03 … C1 L PIN`, spec/ssc.md §9 item 4) answers
         // SM3 of the PIN the terminal sent, which is also how the card stores that PIN's
         // key: the terminal knows it already, so it counts as sent.
         if let [0x80, 0xC4, 0x01, 0x03, _, 0xC1, len, pin @ ..] = apdu
             && let Some(pin) = pin.get(..usize::from(*len))
         {
-            self.sent.push(sscard_core::crypto::sm3(pin).to_vec());
+            self.terminal_knows(&sscard_core::crypto::sm3(pin));
         }
         let data = apdu.get(5..).unwrap_or_default();
         if let Some((random, sequence)) = self.purchase_pending.take()
@@ -231,6 +439,22 @@ impl SecretOracle {
         }
     }
 
+    /// Bytes the terminal sent (or can compute from what it sent).
+    fn terminal_knows(&mut self, bytes: &[u8]) {
+        self.sent.extend_from_slice(bytes);
+        self.sent_ends.push(self.sent.len());
+    }
+
+    /// True if the terminal sent the 8 bytes `w` within one command.
+    fn terminal_sent(&self, w: &[u8]) -> bool {
+        let mut start = 0;
+        self.sent_ends.iter().any(|&end| {
+            let command = self.sent.get(start..end).unwrap_or_default();
+            start = end;
+            command.windows(WINDOW).any(|s| s == w)
+        })
+    }
+
     /// After the card answered `apdu` with `response`: learns what the card now stores
     /// and derives, then checks the response. `Err` names the secret that leaked.
     pub fn after_command<N: Nvm, R: CardRng, A: Applets>(
@@ -239,7 +463,7 @@ impl SecretOracle {
         apdu: &[u8],
         response: &[u8],
     ) -> Result<(), String> {
-        self.learn_stored(card);
+        self.learn_stored(card, Some(apdu));
         let data = response
             .get(..response.len().saturating_sub(2))
             .unwrap_or_default();
@@ -272,28 +496,29 @@ impl SecretOracle {
             ) => self.purchase_pending = Some((random, sequence)),
             PurseState::Idle => {}
         }
-        self.cover_pboc_atcs();
         self.check(response)
     }
 
     /// `Err` naming the secret if `response` holds 8 bytes of one that the terminal did
     /// not send itself.
-    pub fn check(&self, response: &[u8]) -> Result<(), String> {
+    pub fn check(&mut self, response: &[u8]) -> Result<(), String> {
+        if response.len() < WINDOW {
+            return Ok(());
+        }
+        self.derive_pending();
+        self.cover_pboc_atcs();
         for (at, w) in response.windows(WINDOW).enumerate() {
             let known = self
                 .own
                 .windows
-                .get(&window(w))
-                .or_else(|| self.base.windows.get(&window(w)));
+                .get(window(w))
+                .or_else(|| self.base.windows.get(window(w)));
             if let Some(label) = known
-                && !self
-                    .sent
-                    .iter()
-                    .any(|apdu| apdu.windows(WINDOW).any(|s| s == w))
+                && !self.terminal_sent(w)
             {
                 return Err(format!(
                     "the response gives away 8 bytes of {} at offset {at}",
-                    self.label(*label)
+                    self.label(label)
                 ));
             }
         }
@@ -301,8 +526,17 @@ impl SecretOracle {
     }
 
     /// Re-reads the secret table and the key holders when the card committed since the
-    /// last read, and learns the entries whose bytes changed.
-    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(&mut self, card: &SscCard<N, R, A>) {
+    /// last read, and learns the entries whose bytes changed. `written_by` is the command
+    /// that made the changes (`None`: the card as it is).
+    fn learn_stored<N: Nvm, R: CardRng, A: Applets>(
+        &mut self,
+        card: &SscCard<N, R, A>,
+        written_by: Option<&[u8]>,
+    ) {
+        // UPDATE BINARY writes what the terminal chose next to what the EF held: a
+        // private-key record it makes that way (say `CB 20` over a certificate) is no
+        // key of the card's.
+        let terminal_wrote_binary = written_by.and_then(|apdu| apdu.get(1)) == Some(&0xD6);
         let commits = card.store().commits();
         if self.commits_read == Some(commits) {
             return;
@@ -353,10 +587,12 @@ impl SecretOracle {
             let mut now = [0u8; KEY_RECORD];
             if store.read(holder.at, &mut now).is_ok() && now != before {
                 if holder.key_object {
-                    self.add_secret(&now, format!("key object {:04X}", holder.fid));
-                } else if let [0xCB, 0x20, d @ ..] = &now {
+                    self.learn(&now, Label::KeyObject(holder.fid));
+                } else if let [0xCB, 0x20, d @ ..] = &now
+                    && !terminal_wrote_binary
+                {
                     // A private-key record in an ordinary EF: the hole of issue #10.
-                    self.add_secret(d, format!("SM2 private key in EF {:04X}", holder.fid));
+                    self.learn(d, Label::PrivateKeyInEf(holder.fid));
                 }
             }
             updated.push((holder, now));
@@ -373,16 +609,12 @@ impl SecretOracle {
         let Ok(Some(secret)) = read_secret(store, header, index) else {
             return;
         };
-        let label = format!(
-            "stored {} {:02X} of DF {}",
-            match secret.kind {
-                SecretKind::Key => "key",
-                SecretKind::Pin => "PIN",
-            },
-            secret.id,
-            secret.owner
-        );
-        let label = self.add_secret(secret.value(), label);
+        let label = Label::Stored {
+            kind: secret.kind,
+            id: secret.id,
+            owner: secret.owner,
+        };
+        let label = self.learn(secret.value(), label);
         if secret.kind == SecretKind::Key
             && let Some(algorithm) = Algorithm::from_id(secret.algorithm)
             && let Ok(cipher) = CardCipher::new(algorithm, secret.value())
@@ -391,9 +623,11 @@ impl SecretOracle {
             if algorithm == Algorithm::Des3
                 && let (Some(l), Some(r)) = (secret.value().get(..8), secret.value().get(8..16))
             {
-                let folded: Vec<u8> = l.iter().zip(r).map(|(a, b)| a ^ b).collect();
-                let name = format!("TAC key of {}", self.label(label));
-                self.add_secret(&folded, name);
+                let mut folded = Zeroizing::new([0u8; 8]);
+                for ((f, a), b) in folded.iter_mut().zip(l).zip(r) {
+                    *f = a ^ b;
+                }
+                self.learn(&folded[..], Label::TacKey(label));
             }
             self.own.keys.push(CardKeyValue {
                 cipher: Arc::new(cipher),
@@ -403,16 +637,39 @@ impl SecretOracle {
         }
     }
 
-    /// `KS(K, input)` for every stored key: the block cipher over the input padded
-    /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
+    /// Notes a session input: `KS(K, input)` for every stored key becomes a secret
+    /// (derived by [`Self::derive_pending`] before the next check that needs it).
     fn derive_session_keys(&mut self, input: &[u8]) {
+        let mut block = [0u8; 16];
+        // No key's block holds a longer input.
+        let Some(head) = block.get_mut(..input.len()) else {
+            return;
+        };
+        head.copy_from_slice(input);
         let mut id = WindowHasher::default();
         id.write(input);
-        if !self.inputs_seen.insert(id.finish()) {
-            return;
+        if self.inputs_seen.insert(id.finish()) {
+            self.inputs_pending.push((input.len(), block));
         }
-        let mut derived = vec![];
-        for key in self.base.keys.iter().chain(&self.own.keys) {
+    }
+
+    /// Derives the session keys of the inputs noted since the last time.
+    fn derive_pending(&mut self) {
+        while let Some((len, input)) = self.inputs_pending.pop() {
+            self.derive_from(input.get(..len).unwrap_or_default());
+        }
+    }
+
+    /// `KS(K, input)` for every stored key: the block cipher over the input padded
+    /// with `00` (P4 §8.4); the 8-byte algorithm's session key is that block.
+    fn derive_from(&mut self, input: &[u8]) {
+        let keys = self.base.keys.len() + self.own.keys.len();
+        for i in 0..keys {
+            let key = match i.checked_sub(self.base.keys.len()) {
+                None => self.base.keys.get(i),
+                Some(own) => self.own.keys.get(own),
+            };
+            let Some(key) = key else { continue };
             let block_len = key.algorithm.block_len();
             if input.len() > block_len {
                 continue;
@@ -425,12 +682,9 @@ impl SecretOracle {
                 head.copy_from_slice(input);
             }
             if key.cipher.encrypt_block(block).is_ok() {
-                derived.push((Zeroizing::new(block.to_vec()), key.label));
+                let of = key.label;
+                self.learn(block, Label::SessionKey(of));
             }
-        }
-        for (value, label) in derived {
-            let name = format!("session key of {}", self.label(label));
-            self.add_secret(&value, name);
         }
     }
 
@@ -441,14 +695,11 @@ impl SecretOracle {
         let target = self.gpos.min(u32::from(u16::MAX));
         while self.atc_covered <= target {
             let atc = self.atc_covered as u16;
-            let keys: Vec<_> = self
-                .udks
-                .iter()
-                .map(|(udk, label)| (pboc_session_key(udk, atc), *label))
-                .collect();
-            for (sk, label) in keys {
-                let name = format!("session key of {}, ATC {atc}", self.label(label));
-                self.add_secret(&sk[..], name);
+            for i in 0..self.udks.len() {
+                if let Some(&(udk, of)) = self.udks.get(i) {
+                    let sk = pboc_session_key(&udk, atc);
+                    self.learn(&sk[..], Label::PbocSessionKey { udk: of, atc });
+                }
             }
             self.atc_covered += 1;
         }
@@ -462,6 +713,8 @@ mod tests {
     use crate::fuzz_checks::sample_oracle;
     use crate::sample::pboc_sample_card;
     use sscard_core::Interface;
+    use sscard_core::nvm::{RamNvm, Transactional};
+    use sscard_core::rng::SplitMixRng;
 
     fn hex(s: &str) -> Vec<u8> {
         sscard_host::profile::hex("test", s).unwrap()
@@ -551,6 +804,16 @@ mod tests {
         sm4.encrypt_block(&mut b);
         let session: [u8; 16] = b.into();
         assert!(oracle.check(&with_sw(&session)).is_err());
+        // A 4-byte challenge answers 6 bytes, too short to check: its session keys are
+        // derived later, when a response long enough comes, and still caught.
+        let short = send(&mut card, &mut oracle, "0084000004");
+        assert_eq!(short.len(), 6);
+        let mut block = [0u8; 16];
+        block[..4].copy_from_slice(&short[..4]);
+        let mut b = block.into();
+        sm4.encrypt_block(&mut b);
+        let session: [u8; 16] = b.into();
+        assert!(oracle.check(&with_sw(&session[8..])).is_err());
         // PBOC session keys of the first ATCs: derived from the UDK by the core's own
         // derivation (its known-answer tests live with it).
         let (udk, _) = *oracle.udks.first().unwrap();
@@ -565,6 +828,53 @@ mod tests {
             oracle.check(&with_sw(&next[..])).is_ok(),
             "one GPO, one ATC"
         );
+    }
+
+    #[test]
+    fn the_window_set_finds_exactly_what_it_holds() {
+        let mut set = Windows::with_filter_bits(10);
+        let held: Vec<u64> = (1..=300u64)
+            .map(|i| i.wrapping_mul(0x0123_4567_89AB_CDEF))
+            .collect();
+        for (label, &w) in held.iter().enumerate() {
+            set.insert(w, label);
+        }
+        set.insert(held[7], 999); // a second name: the first one is kept
+        let absent = (301..=5000u64).map(|i| i.wrapping_mul(0x0123_4567_89AB_CDEF));
+        for sorted in [false, true] {
+            for (label, &w) in held.iter().enumerate() {
+                assert_eq!(set.get(w), Some(label), "sorted {sorted}");
+            }
+            assert!(absent.clone().all(|w| set.get(w).is_none()));
+            set.sort();
+        }
+        assert_eq!(set.len(), 300);
+        set.clear();
+        assert!(held.iter().all(|&w| set.get(w).is_none()));
+        assert!(set.filter.iter().all(|&bits| bits == 0));
+    }
+
+    #[test]
+    fn an_oracle_reset_to_its_template_forgets_the_session_and_keeps_the_card() {
+        let template = sample_oracle();
+        let mut card = pboc_sample_card();
+        let mut oracle = sample_oracle();
+        send(&mut card, &mut oracle, "00D6000008A1B2C3D4E5F60718");
+        let c = send(&mut card, &mut oracle, "0084000008");
+        let pin_block = with_sw(&hex("26123456FFFFFFFF"));
+        let before = oracle.known_windows();
+        assert!(before > template.known_windows(), "session keys learned");
+        oracle.reset_to(&template);
+        assert_eq!(oracle.known_windows(), template.known_windows());
+        // The terminal's bytes are forgotten: they count as a secret's again if one has
+        // them; the card's secrets are still known.
+        assert!(oracle.check(&pin_block).is_err());
+        assert!(!oracle.terminal_sent(&hex("A1B2C3D4E5F60718")));
+        // The same session again learns the same.
+        send(&mut card, &mut oracle, "00D6000008A1B2C3D4E5F60718");
+        oracle.derive_session_keys(&c[..8]);
+        oracle.derive_pending();
+        assert_eq!(oracle.known_windows(), before);
     }
 
     #[test]
@@ -584,31 +894,46 @@ mod tests {
         assert!(oracle.check(&with_sw(&key[..16])).is_ok());
     }
 
-    #[test]
-    fn a_generated_private_key_is_a_secret_at_once() {
+    type PbocCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng, (sscard_pboc::PbocApplet,)>;
+
+    /// The sample card with PBOC in the PKI application after the user PIN (and the
+    /// administrator PIN if `admin`), and its oracle.
+    fn pki_after_pins(admin: bool) -> (PbocCard, SecretOracle) {
         let mut card = pboc_sample_card();
         let _ = card.power_on(Interface::Contactless);
         let mut oracle = sample_oracle();
         send(&mut card, &mut oracle, "00A404000C504B492EC9E7BBE1B1A3D5CF");
         send(&mut card, &mut oracle, "00A404000C53532E434552542E41444631");
-        let c = send(&mut card, &mut oracle, "0084000010");
-        // VERIFY the user PIN: SM4(SM3(123456)[0..16], challenge).
-        let pin_key = sscard_ssc::pki::pin_key(&hex("123456"));
-        use sm4::cipher::{BlockCipherEncrypt, KeyInit};
-        let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
-        let mut b: [u8; 16] = c[..16].try_into().unwrap();
-        let mut block = b.into();
-        sm4.encrypt_block(&mut block);
-        b = block.into();
-        let r = send(
-            &mut card,
-            &mut oracle,
-            &format!(
-                "0020018110{}",
-                b.iter().map(|x| format!("{x:02X}")).collect::<String>()
-            ),
-        );
-        assert_eq!(r, [0x90, 0x00]);
+        let mut pins = vec![("123456", 0x81)];
+        if admin {
+            pins.push(("12345678", 0x00));
+        }
+        for (pin, p2) in pins {
+            let c = send(&mut card, &mut oracle, "0084000010");
+            // VERIFY: SM4(SM3(PIN)[0..16], challenge).
+            let pin_key = sscard_ssc::pki::pin_key(&hex(pin));
+            use sm4::cipher::{BlockCipherEncrypt, KeyInit};
+            let sm4 = sm4::Sm4::new_from_slice(&pin_key).unwrap();
+            let mut b: [u8; 16] = c[..16].try_into().unwrap();
+            let mut block = b.into();
+            sm4.encrypt_block(&mut block);
+            b = block.into();
+            let r = send(
+                &mut card,
+                &mut oracle,
+                &format!(
+                    "002001{p2:02X}10{}",
+                    b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+                ),
+            );
+            assert_eq!(r, [0x90, 0x00]);
+        }
+        (card, oracle)
+    }
+
+    #[test]
+    fn a_generated_private_key_is_a_secret_at_once() {
+        let (mut card, mut oracle) = pki_after_pins(false);
         let before = oracle.known_windows();
         let r = send(&mut card, &mut oracle, "8040000008C0020012C2020013");
         assert_eq!(r, [0x90, 0x00]);
@@ -624,5 +949,39 @@ mod tests {
         card.store().read(d, &mut rec).unwrap();
         assert_eq!(&rec[..2], &[0xCB, 0x20]);
         assert!(oracle.check(&with_sw(&rec[10..18])).is_err());
+    }
+
+    #[test]
+    fn a_private_key_record_in_an_ef_is_a_secret_unless_the_terminal_wrote_it() {
+        // EF 0018 of the PKI application: written after the PINs, and readable.
+        let ef = |card: &PbocCard| {
+            scan(card.store(), card.header(), |e| {
+                (e.fid == 0x0018).then_some(e.body_at as usize)
+            })
+            .unwrap()
+            .unwrap()
+        };
+        // The terminal writes `CB 20` at offset 5, then over the EF's start (found by the
+        // card_session fuzzer): the 32 bytes after the second are no key of the card's,
+        // though no 8 of them went out in one command.
+        let (mut card, mut oracle) = pki_after_pins(true);
+        send(&mut card, &mut oracle, "00A40200020018");
+        assert_eq!(send(&mut card, &mut oracle, "00D6000502CB20"), [0x90, 0x00]);
+        assert_eq!(send(&mut card, &mut oracle, "00D6000002CB20"), [0x90, 0x00]);
+        let r = send(&mut card, &mut oracle, "00B0000000");
+        assert_eq!((&r[..2], &r[5..7]), (&[0xCB, 0x20][..], &[0xCB, 0x20][..]));
+        // The card itself putting a private-key record there (the hole of issue #10:
+        // a key generated into a readable EF) makes `d` a secret at once.
+        let (mut card, mut oracle) = pki_after_pins(true);
+        let d: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37) ^ 0x5A).collect();
+        let at = ef(&card);
+        card.store_mut()
+            .atomic(|s| s.write(at, &[&[0xCB, 0x20][..], &d].concat()))
+            .map_err(|e: sscard_core::nvm::NvmError| e)
+            .unwrap();
+        oracle
+            .after_command(&card, &hex("8040000008C0020012C2020018"), &[0x90, 0x00])
+            .unwrap();
+        assert!(oracle.check(&with_sw(&d[3..11])).is_err());
     }
 }

@@ -46,11 +46,94 @@ use std::fmt;
 
 use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
-use sscard_core::nvm::{JOURNAL_AREA_LEN, RamNvm, TearMode, TearingNvm};
+use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::CardRng;
 
+use crate::snapshot::{self, SnapshotNvm};
+
 /// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
-pub type TearCard<R, A = ()> = sscard_ssc::SscCard<TearingNvm<RamNvm<Vec<u8>>>, R, A>;
+pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>> = sscard_ssc::SscCard<TearingNvm<M>, R, A>;
+
+/// A memory behind the [`TearingNvm`] whose raw bytes the harness compares.
+pub trait TornMemory: Nvm {
+    /// The raw contents.
+    fn bytes(&self) -> &[u8];
+}
+
+impl TornMemory for RamNvm<Vec<u8>> {
+    fn bytes(&self) -> &[u8] {
+        RamNvm::bytes(self)
+    }
+}
+
+/// The memory of [`tear_at_write`]'s card: RAM that notes the write at which each
+/// commit starts and keeps a copy of itself at the start of one chosen commit, so one
+/// run tells which commit a write belongs to and another gives the state before it
+/// (rather than a torn run at each write of the commit).
+///
+/// Its memory comes from the thread's pool of [`SnapshotNvm`]s and goes back to it on
+/// drop: the three cards of a tear point copy only what the runs wrote.
+#[derive(Debug)]
+pub struct CommitProbe {
+    ram: SnapshotNvm,
+    writes: u32,
+    starts: Vec<u32>,
+    keep_at: Option<usize>,
+    kept: Option<Vec<u8>>,
+}
+
+impl CommitProbe {
+    /// A probe over `image`, logging nothing yet.
+    pub fn new(image: &'static [u8]) -> Self {
+        CommitProbe {
+            ram: snapshot::take(image),
+            writes: 0,
+            starts: Vec::new(),
+            keep_at: None,
+            kept: None,
+        }
+    }
+
+    /// Starts the log afresh (writes and commits counted from now) and keeps the bytes
+    /// as they are when commit `keep_at` starts.
+    fn restart(&mut self, keep_at: Option<usize>) {
+        self.writes = 0;
+        self.starts.clear();
+        self.keep_at = keep_at;
+        self.kept = None;
+    }
+}
+
+impl Nvm for CommitProbe {
+    fn len(&self) -> usize {
+        self.ram.len()
+    }
+    fn read(&self, addr: usize, buf: &mut [u8]) -> Result<(), NvmError> {
+        self.ram.read(addr, buf)
+    }
+    fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
+        self.writes = self.writes.saturating_add(1);
+        self.ram.write(addr, data)
+    }
+    fn commit_started(&mut self) {
+        if self.keep_at == Some(self.starts.len()) {
+            self.kept = Some(self.ram.bytes().to_vec());
+        }
+        self.starts.push(self.writes);
+    }
+}
+
+impl Drop for CommitProbe {
+    fn drop(&mut self) {
+        snapshot::give_back(std::mem::take(&mut self.ram));
+    }
+}
+
+impl TornMemory for CommitProbe {
+    fn bytes(&self) -> &[u8] {
+        self.ram.bytes()
+    }
+}
 
 /// Every way the torn write can end, in the order the harness tries them.
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
@@ -101,14 +184,15 @@ impl fmt::Display for TearPoint {
 /// `invariant` gets the powered card and the tear point.
 ///
 /// Returns the number of tear points checked (writes × modes), or the first failure.
-pub fn tear_every_write<R, A>(
-    make_card: impl Fn() -> TearCard<R, A>,
+pub fn tear_every_write<R, A, M>(
+    make_card: impl Fn() -> TearCard<R, A, M>,
     scenario: &[Step],
-    mut invariant: impl FnMut(&mut TearCard<R, A>, &TearPoint) -> Result<(), String>,
+    mut invariant: impl FnMut(&mut TearCard<R, A, M>, &TearPoint) -> Result<(), String>,
 ) -> Result<usize, String>
 where
     R: CardRng,
     A: Applets,
+    M: TornMemory,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
 
@@ -174,13 +258,14 @@ where
 
 /// One tear point instead of all of them: the power is cut at write `k` (taken modulo
 /// the clean run's writes) in `mode`, the card recovers, and its persistent image must
-/// be the state before or after the torn commit. The two states come from torn runs
-/// (nothing written) at the first write of the torn commit and of the next one, found
-/// by stepping from `k`; the last commit's "after" is the clean run's final image.
-/// For fuzzing, where the input picks the point. `Ok(None)` when the scenario writes
-/// nothing.
+/// be the state before or after the torn commit. The clean run's [`CommitProbe`] tells
+/// where each commit starts; the torn run keeps the image at the start of the torn
+/// commit (the state before it), and a second clean run the image at the start of the
+/// next one (the state after it; for the last commit, the clean run's final image):
+/// the same states as torn runs with nothing written at those writes. For fuzzing,
+/// where the input picks the point. `Ok(None)` when the scenario writes nothing.
 pub fn tear_at_write<R, A>(
-    make_card: impl Fn() -> TearCard<R, A>,
+    make_card: impl Fn() -> TearCard<R, A, CommitProbe>,
     scenario: &[Step],
     k: u32,
     mode: TearMode,
@@ -190,41 +275,63 @@ where
     A: Applets,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
-    let card = clean_run(&make_card, scenario, &mut out)?;
-    let writes = card.store().nvm().writes();
+    let probed = |keep_at: Option<usize>, tear: Option<(u32, TearMode)>, out: &mut [u8]| {
+        let mut card = powered(&make_card)?;
+        let nvm = card.store_mut().nvm_mut();
+        match tear {
+            Some((k, mode)) => nvm.tear_at(k, mode),
+            None => nvm.reset_counter(),
+        }
+        nvm.inner_mut().restart(keep_at);
+        let torn = run(&mut card, scenario, out)?;
+        Ok::<_, String>((card, torn))
+    };
+    let (clean, torn) = probed(None, None, &mut out)?;
+    if let Some(step) = torn {
+        return Err(format!("the clean run lost power in step {step}"));
+    }
+    let writes = clean.store().nvm().writes();
     if writes == 0 {
         return Ok(None);
     }
-    let final_image = image(&card).to_vec();
     let k = k % writes;
-    let commit_at = |w: u32, out: &mut [u8]| -> Result<(TearCard<R, A>, u32), String> {
-        let (card, step) = torn_run(&make_card, scenario, w, TearMode::Nothing, out)?;
-        let commit = torn_commit(&card, w, step)?;
-        Ok((card, commit))
+    let starts = &clean.store().nvm().inner().starts;
+    let commit = starts
+        .iter()
+        .rposition(|&start| start <= k)
+        .ok_or_else(|| format!("write {k} happened outside any commit"))?;
+    let after = match starts.get(commit + 1) {
+        Some(_) => {
+            let (mut card, _) = probed(Some(commit + 1), None, &mut out)?;
+            card.store_mut().nvm_mut().inner_mut().kept.take()
+        }
+        None => Some(image(&clean).to_vec()),
+    }
+    .ok_or(
+        "the second clean run never started the next commit: the scenario is not deterministic",
+    )?;
+    let (mut card, step) = match probed(Some(commit), Some((k, mode)), &mut out)? {
+        (card, Some(step)) => (card, step),
+        (_, None) => {
+            return Err(format!(
+                "write {k} of the clean run never happened: the scenario is not deterministic"
+            ));
+        }
     };
-    let (_, commit) = commit_at(k, &mut out)?;
-    // Down to the first write of the torn commit: a torn run there (nothing written)
-    // leaves the state before the commit.
-    let mut before = None;
-    for w in (0..=k).rev() {
-        let (card, c) = commit_at(w, &mut out)?;
-        if c != commit {
-            break;
-        }
-        before = Some(image(&card).to_vec());
+    let commit = u32::try_from(commit).map_err(|e| e.to_string())?;
+    if torn_commit(&card, k, step)? != commit {
+        return Err(format!(
+            "write {k} belongs to another commit from run to run: the scenario is not \
+             deterministic"
+        ));
     }
-    let before = before.ok_or("no state before the torn commit")?;
-    // The first write of the next commit: its image is the state after this one.
-    let mut after = None;
-    for w in k + 1..writes {
-        let (card, c) = commit_at(w, &mut out)?;
-        if c != commit {
-            after = Some(image(&card).to_vec());
-            break;
-        }
-    }
-    let after = after.unwrap_or(final_image);
-    let (mut card, step) = torn_run(&make_card, scenario, k, mode, &mut out)?;
+    let before = card
+        .store_mut()
+        .nvm_mut()
+        .inner_mut()
+        .kept
+        .take()
+        .ok_or("no state before the torn commit")?;
     let point = TearPoint {
         write: k,
         mode,
@@ -242,11 +349,11 @@ where
 }
 
 /// The scenario on a fresh card without a tear, counting from its start.
-fn clean_run<R: CardRng, A: Applets>(
-    make_card: &impl Fn() -> TearCard<R, A>,
+fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
+    make_card: &impl Fn() -> TearCard<R, A, M>,
     scenario: &[Step],
     out: &mut [u8],
-) -> Result<TearCard<R, A>, String> {
+) -> Result<TearCard<R, A, M>, String> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().reset_counter();
     if let Some(step) = run(&mut card, scenario, out)? {
@@ -257,8 +364,8 @@ fn clean_run<R: CardRng, A: Applets>(
 
 /// Power back on the torn `card` (recovery runs), then its persistent image must be
 /// `before` or `after` the torn commit; returns `point` with `landed` set.
-fn recover_old_or_new<R: CardRng, A: Applets>(
-    card: &mut TearCard<R, A>,
+fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
+    card: &mut TearCard<R, A, M>,
     mut point: TearPoint,
     before: &[u8],
     after: &[u8],
@@ -285,9 +392,9 @@ fn recover_old_or_new<R: CardRng, A: Applets>(
 }
 
 /// A fresh card from the factory, powered.
-fn powered<R: CardRng, A: Applets>(
-    make_card: &impl Fn() -> TearCard<R, A>,
-) -> Result<TearCard<R, A>, String> {
+fn powered<R: CardRng, A: Applets, M: TornMemory>(
+    make_card: &impl Fn() -> TearCard<R, A, M>,
+) -> Result<TearCard<R, A, M>, String> {
     let mut card = make_card();
     if !card.is_powered() {
         let interface = card.interface();
@@ -299,13 +406,13 @@ fn powered<R: CardRng, A: Applets>(
 
 /// Runs the scenario on a fresh card with the power cut at write `k`; returns the dead
 /// card and the step in which the power went.
-fn torn_run<R: CardRng, A: Applets>(
-    make_card: &impl Fn() -> TearCard<R, A>,
+fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
+    make_card: &impl Fn() -> TearCard<R, A, M>,
     scenario: &[Step],
     k: u32,
     mode: TearMode,
     out: &mut [u8],
-) -> Result<(TearCard<R, A>, usize), String> {
+) -> Result<(TearCard<R, A, M>, usize), String> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().tear_at(k, mode);
     match run(&mut card, scenario, out)? {
@@ -317,8 +424,8 @@ fn torn_run<R: CardRng, A: Applets>(
 }
 
 /// Index of the commit torn at write `k` (the hook counted it before its first write).
-fn torn_commit<R: CardRng, A: Applets>(
-    card: &TearCard<R, A>,
+fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
+    card: &TearCard<R, A, M>,
     k: u32,
     step: usize,
 ) -> Result<u32, String> {
@@ -330,8 +437,8 @@ fn torn_commit<R: CardRng, A: Applets>(
 }
 
 /// Runs the steps until the end or until the power is cut; returns the torn step.
-fn run<R: CardRng, A: Applets>(
-    card: &mut TearCard<R, A>,
+fn run<R: CardRng, A: Applets, M: TornMemory>(
+    card: &mut TearCard<R, A, M>,
     scenario: &[Step],
     out: &mut [u8],
 ) -> Result<Option<usize>, String> {
@@ -368,7 +475,7 @@ fn run<R: CardRng, A: Applets>(
 }
 
 /// The raw NVM bytes.
-fn image<R: CardRng, A: Applets>(card: &TearCard<R, A>) -> &[u8] {
+fn image<R: CardRng, A: Applets, M: TornMemory>(card: &TearCard<R, A, M>) -> &[u8] {
     card.store().nvm().inner().bytes()
 }
 
@@ -377,14 +484,19 @@ fn journal_area() -> std::ops::Range<usize> {
     JOURNAL_AT..JOURNAL_AT + JOURNAL_AREA_LEN
 }
 
-/// Equal outside the journal area.
+/// Equal outside the journal area (compared as slices: this runs on every fuzz
+/// execution of `tear_session`).
 fn same_persistent_state(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && outside_journal(a) == outside_journal(b)
+}
+
+/// The bytes of an image before and after the journal area.
+fn outside_journal(image: &[u8]) -> (&[u8], &[u8]) {
     let journal = journal_area();
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .enumerate()
-            .all(|(at, (x, y))| x == y || journal.contains(&at))
+    (
+        image.get(..journal.start).unwrap_or(image),
+        image.get(journal.end..).unwrap_or_default(),
+    )
 }
 
 /// Describes the first persistent address where `a` and `b` differ.
@@ -453,7 +565,7 @@ mod tests {
         assert!(checked >= 6, "{checked} tear points");
         for point in &seen {
             let one = tear_at_write(
-                crate::sample::tear_sample_card,
+                crate::sample::probed_tear_card,
                 &scenario,
                 point.write,
                 point.mode,
@@ -464,7 +576,7 @@ mod tests {
         }
         // Past the last write: taken modulo the writes.
         let wrapped = tear_at_write(
-            crate::sample::tear_sample_card,
+            crate::sample::probed_tear_card,
             &scenario,
             seen.iter().map(|p| p.write).max().unwrap() + 1,
             TearMode::Complete,
