@@ -450,15 +450,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             &seslk.cipher(),
             &[&amount.to_be_bytes(), &kind, &terminal, time],
         ));
-        if !mac_matches(&expected[..], mac2) {
-            return Err(sw::MAC_INVALID);
-        }
-        let file = self.purse_file()?;
-        let log = self.log_file()?;
-        let mut v = self.values(&file)?;
-        if v.load_seq != sequence {
-            return Err(Status::InvalidState);
-        }
+        let (file, log, mut v) = self.accept(&expected[..], mac2, |v| v.load_seq, sequence)?;
         let new_balance = v
             .balance
             .checked_add(amount)
@@ -558,15 +550,7 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         let kind = [self.options.purchase_type];
         let [a0, a1, a2] = amounts.map(u32::to_be_bytes);
         let expected = Zeroizing::new(mac_of(&cipher, &[&a0, &a1, &a2, &kind, &terminal, time]));
-        if !mac_matches(&expected[..], mac1) {
-            return Err(sw::MAC_INVALID);
-        }
-        let file = self.purse_file()?;
-        let log = self.log_file()?;
-        let mut v = self.values(&file)?;
-        if v.purchase_seq != sequence {
-            return Err(Status::InvalidState);
-        }
+        let (file, log, mut v) = self.accept(&expected[..], mac1, |v| v.purchase_seq, sequence)?;
         v.balance = v
             .balance
             .checked_sub(amounts[0])
@@ -598,6 +582,28 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         self.record(&file, &log, &v, &done, time)?;
         reply.push(&tac)?;
         reply.push(&mac2)
+    }
+
+    /// The terminal's MAC checked against `expected` (9302 if wrong), then the purse and
+    /// log files and the purse values, whose sequence number must still be the one the
+    /// INITIALIZE saw (6901 otherwise: another transaction came between).
+    fn accept(
+        &self,
+        expected: &[u8],
+        mac: &[u8],
+        sequence_of: fn(&PurseValues) -> u16,
+        sequence: u16,
+    ) -> Result<(FileEntry, FileEntry, PurseValues)> {
+        if !mac_matches(expected, mac) {
+            return Err(sw::MAC_INVALID);
+        }
+        let file = self.purse_file()?;
+        let log = self.log_file()?;
+        let v = self.values(&file)?;
+        if sequence_of(&v) != sequence {
+            return Err(Status::InvalidState);
+        }
+        Ok((file, log, v))
     }
 
     /// Writes the outcome of a load or purchase as one transaction: the new values, the
