@@ -58,6 +58,15 @@ pub trait Nvm {
     /// Reads `buf.len()` bytes at `addr`.
     fn read(&self, addr: usize, buf: &mut [u8]) -> Result<(), NvmError>;
     /// Writes `data` at `addr`. One call is one "NVM write" for the tear tests.
+    ///
+    /// **The tear contract** — what the card assumes of a memory when power is cut: the
+    /// writes of one [`Store`] land in call order; a write interrupted by the cut leaves
+    /// its range with nothing, a prefix, or all of `data` written (the tear harness tries
+    /// the three: [`TearMode`]), and every byte outside that range as it was; once the cut
+    /// happened no later write lands. Under that contract the journal makes each
+    /// transaction old or new after [`Store::recover`]. A flash that must erase a page
+    /// before writing it does not keep this contract by itself (the erase touches bytes
+    /// outside the range): its adapter must.
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError>;
     /// Called by [`Store`] before the first write of a commit (a hook for test
     /// instrumentation; real memories ignore it).
