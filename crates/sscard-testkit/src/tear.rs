@@ -47,7 +47,7 @@ use std::fmt;
 use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
-use sscard_core::rng::CardRng;
+use sscard_core::rng::{CardRng, SplitMixRng};
 
 use crate::snapshot::{self, SnapshotNvm};
 
@@ -584,5 +584,131 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(wrapped.write, 0);
+    }
+}
+
+/// A card of `profile` behind a [`TearingNvm`] (no tear scheduled), with the PBOC applet
+/// and the profile's spec choices, its randomness seeded with `seed`: the card
+/// [`tear_script`] tears. Unpowered.
+pub fn tear_card_from_profile(
+    profile: &sscard_host::profile::Profile,
+    seed: u64,
+) -> Result<TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)>, String> {
+    let image = profile.image().map_err(|e| e.to_string())?;
+    sscard_core::Card::load(
+        TearingNvm::new(RamNvm::new(image)),
+        SplitMixRng::new(seed),
+        (sscard_pboc::PbocApplet::new(),),
+        profile.applications(),
+        profile.options(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Records what a script sends to a tear card (on the contact interface), so that the
+/// harness can replay it: every APDU, and a power cycle for `reset` / `power-off` +
+/// `power-on`.
+struct Recorder<R: CardRng, A: Applets> {
+    card: TearCard<R, A>,
+    steps: Vec<Step>,
+    out: Vec<u8>,
+}
+
+impl<R: CardRng, A: Applets> sscard_host::script::Target for Recorder<R, A> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+        self.steps.push(Step::Apdu(apdu.to_vec()));
+        let n = self.card.process(apdu, &mut self.out);
+        Ok(self.out.get(..n).unwrap_or(&[]).to_vec())
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, String> {
+        self.steps.push(Step::PowerCycle);
+        self.card
+            .reset()
+            .map(<[u8]>::to_vec)
+            .map_err(|e| e.to_string())
+    }
+    fn power_off(&mut self) -> Result<(), String> {
+        self.card.power_off();
+        Ok(())
+    }
+    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+        self.steps.push(Step::PowerCycle);
+        let interface = self.card.interface();
+        self.card
+            .power_on(interface)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| e.to_string())
+    }
+    fn set_interface(&mut self, _: sscard_core::Interface) -> Result<(), String> {
+        Err("the tear harness runs scripts on the contact interface only".to_string())
+    }
+    fn atr(&mut self) -> Result<Vec<u8>, String> {
+        Ok(self.card.atr().to_vec())
+    }
+}
+
+/// Tears `script` at every NVM write of every step: the script runs once on a card of
+/// `profile` (it must pass: its expected responses are checked), then the APDUs it sent
+/// (GET RESPONSE and resends included) are replayed by [`tear_every_write`] with the
+/// power cut at each write, in each [`TearMode`]; after recovery the memory must be old
+/// or new. The card's randomness is seeded, so challenges, and the cryptograms the
+/// script computed from them, repeat on every replay. Returns the tear points checked.
+pub fn tear_script(
+    profile: &sscard_host::profile::Profile,
+    script: &sscard_host::script::Script,
+) -> Result<usize, String> {
+    const SEED: u64 = 0x7EA2;
+    let mut card = tear_card_from_profile(profile, SEED)?;
+    card.power_on(sscard_core::Interface::Contact)
+        .map_err(|e| e.to_string())?;
+    let mut recorder = Recorder {
+        card,
+        steps: Vec::new(),
+        out: vec![0u8; RESPONSE_CAPACITY],
+    };
+    let outcome = sscard_host::script::run(script, &mut recorder, false, &mut |_| {});
+    if !outcome.passed() {
+        return Err(format!(
+            "{} fails before any tear: {:?}",
+            script.name(),
+            outcome.failures
+        ));
+    }
+    let make = || match tear_card_from_profile(profile, SEED) {
+        Ok(card) => card,
+        // The same profile loaded a moment ago.
+        Err(e) => unreachable!("{e}"),
+    };
+    tear_every_write(make, &recorder.steps, |_, _| Ok(()))
+}
+
+#[cfg(test)]
+mod script_tests {
+    use super::*;
+
+    #[test]
+    fn a_script_with_a_pin_change_is_torn_at_every_write() {
+        let profile = sscard_host::profile::Profile::default_gen3();
+        let text = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00 => 61XX | 9000\n\
+                    0020000003123456 => 9000\n\
+                    805E0100071234 56FF 654321 => 9000\n\
+                    0020000003654321 => 9000\n";
+        let script = sscard_host::script::Script::parse(text, None).unwrap();
+        let points = tear_script(&profile, &script).unwrap();
+        // Each VERIFY and the CHANGE PIN write; three modes per write.
+        assert!(points >= 3 * 3, "{points}");
+        assert_eq!(points % 3, 0);
+    }
+
+    #[test]
+    fn a_script_that_fails_cleanly_is_reported_not_torn() {
+        let profile = sscard_host::profile::Profile::default_gen3();
+        let script =
+            sscard_host::script::Script::parse("0020000003999999 => 9000\n", None).unwrap();
+        assert!(
+            tear_script(&profile, &script)
+                .unwrap_err()
+                .contains("fails before any tear")
+        );
     }
 }
