@@ -683,6 +683,7 @@ pub fn tear_script(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod script_tests {
     use super::*;
 
