@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 flows=${1:-2000}
-exe=$(cargo bench --bench flow_profile --no-run --message-format=json 2>/dev/null |
+exe=$(cargo bench --manifest-path benches/openssl/Cargo.toml --bench flow_profile --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -48,7 +48,7 @@ for g in order:
 
 if [ "${1:-}" = "--count" ]; then
   shift
-  exe=$(cargo bench --bench crypto_count --no-run --message-format=json 2>/dev/null |
+  exe=$(cargo bench --manifest-path benches/openssl/Cargo.toml --bench crypto_count --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -68,12 +68,12 @@ for line in sys.stdin:
 fi
 
 if [ "${1:-}" != "--criterion" ]; then
-  exec cargo bench --bench crypto_ratio -- "$@"
+  exec cargo bench --manifest-path benches/openssl/Cargo.toml --bench crypto_ratio -- "$@"
 fi
 shift
 stamp=$(mktemp)
 trap 'rm -f "$stamp"' EXIT
-cargo bench --bench crypto -- "$@"
+cargo bench --manifest-path benches/openssl/Cargo.toml --bench crypto -- "$@"
 echo
 echo "median time per operation, this run:"
 python3 -c '
