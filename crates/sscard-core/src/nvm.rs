@@ -534,7 +534,7 @@ impl From<NvmError> for crate::status::Status {
 }
 
 /// What groups NVM writes into transactions: the [`Store`], and an applet's view of
-/// its region ([`AppletContext`](crate::card::applet::AppletContext)).
+/// its region (`card::applet::AppletContext`).
 pub trait Transactional {
     /// Opens a transaction.
     fn begin_transaction(&mut self) -> Result<(), NvmError>;

@@ -337,7 +337,7 @@ pub fn tear_session(data: &[u8]) -> Result<(), String> {
             Event::PowerCycle(_) | Event::PowerOff => crate::tear::Step::PowerCycle,
         })
         .collect();
-    crate::tear::tear_at_write(crate::sample::probed_tear_card, &steps, k, mode).map(|_| ())
+    crate::tear::tear_at_write(crate::tear::probed_tear_card, &steps, k, mode).map(|_| ())
 }
 
 /// The secrets oracle of the sample cards: every secret of the default profile.

@@ -58,23 +58,6 @@ pub fn snapshot_card<A: sscard_core::Applets>(applets: A) -> SscCard<SnapshotNvm
     )
 }
 
-/// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`](sscard_core::nvm::TearingNvm)
-/// (no tear scheduled), powered on the contact interface: the tear harness's card.
-pub fn tear_sample_card() -> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
-    pboc_card_over(sscard_core::nvm::TearingNvm::new(RamNvm::new(
-        sample_image().to_vec(),
-    )))
-}
-
-/// [`tear_sample_card`] over a [`CommitProbe`](crate::tear::CommitProbe): the card of
-/// [`tear_at_write`](crate::tear::tear_at_write).
-pub fn probed_tear_card()
--> crate::tear::TearCard<SplitMixRng, (sscard_pboc::PbocApplet,), crate::tear::CommitProbe> {
-    pboc_card_over(sscard_core::nvm::TearingNvm::new(
-        crate::tear::CommitProbe::new(sample_image()),
-    ))
-}
-
 /// A fresh default card over `nvm` (holding the sample image) with `applets`, powered on
 /// the contact interface.
 pub fn card_over<N: sscard_core::nvm::Nvm, A: sscard_core::Applets>(

@@ -557,26 +557,21 @@ mod tests {
             Step::Apdu(hex("805E00000703123456FF654321")),
         ];
         let mut seen = Vec::new();
-        let checked = tear_every_write(crate::sample::tear_sample_card, &scenario, |_, point| {
+        let checked = tear_every_write(tear_sample_card, &scenario, |_, point| {
             seen.push(*point);
             Ok(())
         })
         .unwrap();
         assert!(checked >= 6, "{checked} tear points");
         for point in &seen {
-            let one = tear_at_write(
-                crate::sample::probed_tear_card,
-                &scenario,
-                point.write,
-                point.mode,
-            )
-            .unwrap()
-            .unwrap();
+            let one = tear_at_write(probed_tear_card, &scenario, point.write, point.mode)
+                .unwrap()
+                .unwrap();
             assert_eq!(one, *point);
         }
         // Past the last write: taken modulo the writes.
         let wrapped = tear_at_write(
-            crate::sample::probed_tear_card,
+            probed_tear_card,
             &scenario,
             seen.iter().map(|p| p.write).max().unwrap() + 1,
             TearMode::Complete,
@@ -585,6 +580,22 @@ mod tests {
         .unwrap();
         assert_eq!(wrapped.write, 0);
     }
+}
+
+/// A fresh gen-3 card with the PBOC applet behind a [`TearingNvm`]
+/// (no tear scheduled), powered on the contact interface: the tear harness's card.
+pub fn tear_sample_card() -> TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)> {
+    crate::sample::pboc_card_over(sscard_core::nvm::TearingNvm::new(RamNvm::new(
+        crate::sample::sample_image().to_vec(),
+    )))
+}
+
+/// [`tear_sample_card`] over a [`CommitProbe`]: the card of
+/// [`tear_at_write`].
+pub fn probed_tear_card() -> TearCard<SplitMixRng, (sscard_pboc::PbocApplet,), CommitProbe> {
+    crate::sample::pboc_card_over(sscard_core::nvm::TearingNvm::new(CommitProbe::new(
+        crate::sample::sample_image(),
+    )))
 }
 
 /// A card of `profile` behind a [`TearingNvm`] (no tear scheduled), with the PBOC applet
