@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use sscard_testkit::fuzz_checks;
 
 /// Runs `check` on every file of the target's corpus; fails with all failures listed.
-fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) {
+fn replay(target: &str, check: fn(&[u8]) -> Result<(), sscard_testkit::Violation>) {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fuzz", "corpus", target]
         .iter()
         .collect();

@@ -31,7 +31,7 @@ fn read_ef05_record_1(card: &mut SscVirtualCard) -> (LeZero, Vec<u8>) {
     let apdu = [0x00, 0xB2, 0x01, 0x2C, 0x00];
     (
         le_zero,
-        sscard_host::script::Target::transmit(card, &apdu).unwrap(),
+        sscard_host::link::CardLink::transmit(card, &apdu).unwrap(),
     )
 }
 
@@ -52,7 +52,7 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
         assert_eq!(body, body2);
         let mut card =
             SscVirtualCard::with_image(file, body, HostRng::seeded(5), Interface::Contact).unwrap();
-        sscard_host::script::Target::power_on(&mut card).unwrap();
+        sscard_host::link::CardLink::power_on(&mut card).unwrap();
         let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/ssc");
         for name in ["select-ssse.apdu", "ef05-addressing.apdu"] {
             let script = Script::load(&vectors.join(name)).unwrap();
@@ -91,7 +91,7 @@ fn refused_untouched(bytes: &[u8], what: &str) {
     let err = ImageFile::open_or_create(&path, &Profile::default_gen3(), false)
         .err()
         .unwrap_or_else(|| panic!("{what}: accepted"));
-    assert!(err.contains("not modified"), "{what}: {err}");
+    assert!(err.to_string().contains("not modified"), "{what}: {err}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "{what}: file changed");
     // Nothing else was left in the directory either (no temporary file); only the
     // image's lock file, which stays beside it as the lock's anchor.

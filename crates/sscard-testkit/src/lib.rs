@@ -27,3 +27,37 @@ pub mod sample;
 pub mod secret_oracle;
 pub mod snapshot;
 pub mod tear;
+
+/// A property the card broke, or a harness step that could not run: what the fuzz
+/// checks, the tear harness and the secrets oracle report. The text names the rule and
+/// the evidence (the APDU, the write, the bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl core::fmt::Display for Violation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl From<String> for Violation {
+    fn from(text: String) -> Self {
+        Violation(text)
+    }
+}
+
+impl From<&str> for Violation {
+    fn from(text: &str) -> Self {
+        Violation(text.to_string())
+    }
+}
+
+/// A [`Violation`] from `format!` arguments.
+macro_rules! violation {
+    ($($arg:tt)*) => {
+        $crate::Violation(format!($($arg)*))
+    };
+}
+pub(crate) use violation;

@@ -311,6 +311,68 @@ impl From<std::io::Error> for ImageError {
     }
 }
 
+/// Why [`ImageFile::open_or_create`] could not give a card; the file is left as it was.
+#[derive(Debug)]
+pub struct OpenError {
+    /// The image file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub cause: OpenCause,
+}
+
+/// The cause of an [`OpenError`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenCause {
+    /// Another process holds the image (or the lock file cannot be made).
+    Lock(LockError),
+    /// The file exists but is not a usable image.
+    Load(ImageError),
+    /// The image was made from another profile than the one given.
+    OtherProfile {
+        /// The label of the image's profile.
+        image: String,
+        /// The label of the given profile.
+        given: String,
+    },
+    /// The profile cannot personalize a card.
+    Profile(sscard_host::profile::ProfileError),
+    /// A new image could not be written.
+    Create(ImageError),
+    /// The file cannot be looked at.
+    Stat(std::io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.path.display();
+        match &self.cause {
+            OpenCause::Lock(e) => write!(f, "{e}"),
+            OpenCause::Load(e) => write!(f, "image {shown}: {e}; not modified"),
+            OpenCause::OtherProfile { image, given } => write!(
+                f,
+                "image {shown} holds a card made from profile '{image}', not from the given \
+                 profile '{given}'; drop --profile to use the image, or give another --image"
+            ),
+            OpenCause::Profile(e) => write!(f, "{e}"),
+            OpenCause::Create(e) => write!(f, "cannot create image {shown}: {e}"),
+            OpenCause::Stat(e) => write!(f, "image {shown}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            OpenCause::Lock(e) => Some(e),
+            OpenCause::Load(e) | OpenCause::Create(e) => Some(e),
+            OpenCause::Profile(e) => Some(e),
+            OpenCause::Stat(e) => Some(e),
+            OpenCause::OtherProfile { .. } => None,
+        }
+    }
+}
+
 /// Encodes an image: header, metadata, body.
 pub fn encode(meta: &ImageMeta, body: &[u8]) -> Vec<u8> {
     let m = meta.encode();
@@ -442,39 +504,39 @@ impl ImageFile {
         path: &Path,
         profile: &Profile,
         profile_given: bool,
-    ) -> Result<(ImageFile, Vec<u8>, Origin), String> {
-        let shown = path.display();
+    ) -> Result<(ImageFile, Vec<u8>, Origin), OpenError> {
+        let failed = |cause| OpenError {
+            path: path.to_path_buf(),
+            cause,
+        };
         // Locked before anything is read, so the card is never loaded from a file that
         // another process is about to overwrite.
-        let lock = Arc::new(ImageLock::acquire(path).map_err(|e| e.to_string())?);
+        let lock = Arc::new(ImageLock::acquire(path).map_err(|e| failed(OpenCause::Lock(e)))?);
         match fs::metadata(path) {
             Ok(_) => {
-                let (mut file, body) = ImageFile::load(path)
-                    .map_err(|e| format!("image {shown}: {e}; not modified"))?;
+                let (mut file, body) =
+                    ImageFile::load(path).map_err(|e| failed(OpenCause::Load(e)))?;
                 file.lock = Some(lock);
                 if profile_given && file.meta.profile_digest != profile.digest() {
-                    return Err(format!(
-                        "image {shown} holds a card made from profile '{}', not from the given \
-                         profile '{}'; drop --profile to use the image, or give another --image",
-                        file.meta.profile_label,
-                        profile.label()
-                    ));
+                    return Err(failed(OpenCause::OtherProfile {
+                        image: file.meta.profile_label.clone(),
+                        given: profile.label().to_string(),
+                    }));
                 }
                 file.remove_stale_temporaries();
                 Ok((file, body, Origin::Loaded))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let body = profile.image().map_err(|e| e.to_string())?;
+                let body = profile.image().map_err(|e| failed(OpenCause::Profile(e)))?;
                 let file = ImageFile {
                     path: path.to_path_buf(),
                     meta: ImageMeta::from_profile(profile),
                     lock: Some(lock),
                 };
-                file.save(&body)
-                    .map_err(|e| format!("cannot create image {shown}: {e}"))?;
+                file.save(&body).map_err(|e| failed(OpenCause::Create(e)))?;
                 Ok((file, body, Origin::Created))
             }
-            Err(e) => Err(format!("image {shown}: {e}")),
+            Err(e) => Err(failed(OpenCause::Stat(e))),
         }
     }
 
