@@ -19,8 +19,8 @@
 //!
 //! 1. **Clean run.** The scenario runs once on a fresh card behind a
 //!    [`TearingNvm`] with no tear scheduled, counting NVM writes (*W*) and commits
-//!    (*C*, counted by [`TearingNvm`] through the `Nvm::commit_started` hook that
-//!    `Store` calls before the first write of every commit). The final persistent image
+//!    (*C*, counted by [`TearingNvm`] at the write of a journal body, at
+//!    `nvm::JOURNAL_BODY_AT`, the first write of every commit). The final persistent image
 //!    is kept.
 //! 2. **Commit map.** For every write *k* < *W* the scenario is re-run on a fresh card
 //!    with the power cut at write *k* in [`TearMode::Nothing`]. The commit counter at
@@ -48,6 +48,7 @@ use std::fmt;
 
 use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
+use sscard_core::nvm::JOURNAL_BODY_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 
@@ -114,14 +115,15 @@ impl Nvm for CommitProbe {
         self.ram.read(addr, buf)
     }
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
+        if addr == JOURNAL_BODY_AT {
+            // A commit starts (the journal body is its first write).
+            if self.keep_at == Some(self.starts.len()) {
+                self.kept = Some(self.ram.bytes().to_vec());
+            }
+            self.starts.push(self.writes);
+        }
         self.writes = self.writes.saturating_add(1);
         self.ram.write(addr, data)
-    }
-    fn commit_started(&mut self) {
-        if self.keep_at == Some(self.starts.len()) {
-            self.kept = Some(self.ram.bytes().to_vec());
-        }
-        self.starts.push(self.writes);
     }
 }
 

@@ -25,7 +25,8 @@ pub const CARD_INFO_AT: usize = HEADER_LEN;
 /// Card info length.
 pub const CARD_INFO_LEN: usize = 64;
 /// Journal area offset.
-pub const JOURNAL_AT: usize = CARD_INFO_AT + CARD_INFO_LEN;
+pub const JOURNAL_AT: usize = crate::nvm::JOURNAL_AT;
+const _: () = assert!(JOURNAL_AT == CARD_INFO_AT + CARD_INFO_LEN);
 /// Card-state area offset.
 pub const CARD_STATE_AT: usize = JOURNAL_AT + JOURNAL_AREA_LEN;
 /// Card-state length.
