@@ -1422,6 +1422,9 @@ impl Profile {
                 .map_err(|e| err("pboc", e.to_string()))?;
         }
         p.finish().map_err(|e| err("", e.to_string()))?;
+        // The spec choices travel with the card (firmware loads them from the memory).
+        sscard_ssc::options::store(&mut nvm, &self.options(), &self.ssc_options())
+            .map_err(|e| err("", format!("cannot store the options: {e}")))?;
         Ok(nvm.into_inner())
     }
 }

@@ -85,6 +85,10 @@ pub enum LoadError {
     Corrupt,
     /// The memory could not be read.
     Nvm(NvmError),
+    /// Loading from the stored options, but the memory was personalized before the
+    /// options record existed ([`StoredOptions`](crate::options::StoredOptions)): the
+    /// options must be given.
+    NoStoredOptions,
 }
 
 impl core::fmt::Display for LoadError {
@@ -96,6 +100,9 @@ impl core::fmt::Display for LoadError {
             }
             LoadError::Corrupt => f.write_str("card image header corrupt (CRC or offsets)"),
             LoadError::Nvm(e) => write!(f, "card memory unreadable: {e}"),
+            LoadError::NoStoredOptions => {
+                f.write_str("the card memory stores no options (personalized by an older sscard)")
+            }
         }
     }
 }
