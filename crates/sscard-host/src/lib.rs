@@ -2,6 +2,7 @@
 //! card, the bindings and the tests.
 //!
 //! * [`profile`]: personalization profiles (TOML) → card images and spec choices;
+//! * [`psam`]: the PSAM that goes with a profile's card (`[psam]`);
 //! * [`script`]: the `.apdu` script language (`vectors/README.md`) and its runner,
 //!   against any [`script::Target`];
 //! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
@@ -17,5 +18,6 @@ pub mod demo;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
+pub mod psam;
 pub mod script;
 pub mod terminal;

@@ -141,9 +141,7 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
         let cipher =
             CardCipher::new(self.algorithm, master.value()).map_err(|_| Status::MemoryFailure)?;
         let mut buf = Zeroizing::new([0u8; 32]);
-        let buf = buf
-            .get_mut(..ciphertext.len())
-            .ok_or(Status::WrongLength)?;
+        let buf = buf.get_mut(..ciphertext.len()).ok_or(Status::WrongLength)?;
         buf.copy_from_slice(ciphertext);
         let plain = sm_decrypt_in_place(&cipher, buf).map_err(|_| Status::SmDataIncorrect)?;
         if change {
@@ -292,7 +290,10 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
                 (true, _) => {
                     let (iv, rest) = data.split_at(block);
                     let mut state = [0u8; 16];
-                    state.get_mut(..block).ok_or(Status::MemoryFailure)?.copy_from_slice(iv);
+                    state
+                        .get_mut(..block)
+                        .ok_or(Status::MemoryFailure)?
+                        .copy_from_slice(iv);
                     (state, rest)
                 }
                 (false, Some(state)) => (state, data),
@@ -301,7 +302,9 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
             for chunk in rest.chunks_exact(block) {
                 let st = state.get_mut(..block).ok_or(Status::MemoryFailure)?;
                 st.iter_mut().zip(chunk).for_each(|(s, d)| *s ^= d);
-                cipher.encrypt_block(st).map_err(|_| Status::MemoryFailure)?;
+                cipher
+                    .encrypt_block(st)
+                    .map_err(|_| Status::MemoryFailure)?;
             }
             if step.finishes() {
                 temporary.chain = None;
@@ -341,14 +344,20 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
     /// levels (`6A88`) gives DPK; SESPK = KS(DPK, random ‖ sequence ‖ TTSN[2..4]),
     /// MAC1 = MAC(SESPK, amounts ‖ type ‖ terminal id (0016) ‖ date ‖ time). The new
     /// TTSN is committed before TTSN ‖ MAC1 is returned (`6985` once it cannot move).
-    fn init_sam_for_purchase(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<()> {
+    fn init_sam_for_purchase(
+        &mut self,
+        cmd: &CommandView<'_>,
+        reply: &mut Writer<'_>,
+    ) -> Result<()> {
         let data = cmd.data();
         let n = data
             .len()
             .checked_sub(PURCHASE_HEAD_LEN)
             .filter(|r| r % 8 == 0)
             .map(|r| r / 8)
-            .filter(|n| (1..=MAX_LEVELS).contains(n) || (*n == 0 && self.options.purchase_without_factors))
+            .filter(|n| {
+                (1..=MAX_LEVELS).contains(n) || (*n == 0 && self.options.purchase_without_factors)
+            })
             .ok_or(Status::WrongLength)?;
         self.require_environment()?;
         let (head, factors) = data.split_at(PURCHASE_HEAD_LEN);
@@ -371,7 +380,9 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
         let mut stored = [0u8; 4];
         let ttsn_at = self.read_ef(adf, TTSN_FID, &mut stored)?;
         let stored = u32::from_be_bytes(stored);
-        let next = stored.checked_add(1).ok_or(Status::ConditionsNotSatisfied)?;
+        let next = stored
+            .checked_add(1)
+            .ok_or(Status::ConditionsNotSatisfied)?;
         let used = match self.options.ttsn {
             TtsnTiming::UseThenIncrement => stored,
             TtsnTiming::IncrementThenUse => next,
@@ -381,8 +392,8 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
         let input = [
             head[0], head[1], head[2], head[3], head[4], head[5], used[2], used[3],
         ];
-        let sespk =
-            session_key(self.algorithm, dpk.as_bytes(), &input).map_err(|_| Status::MemoryFailure)?;
+        let sespk = session_key(self.algorithm, dpk.as_bytes(), &input)
+            .map_err(|_| Status::MemoryFailure)?;
         let mut mac_data = [0u8; 26];
         mac_data[..13].copy_from_slice(&head[6..19]);
         mac_data[13..19].copy_from_slice(&terminal);
@@ -420,8 +431,9 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
             .filter(|p| p.adf == adf)
             .ok_or(Status::InvalidState)?;
         let cipher = purchase.sespk.key()?.cipher();
-        let expected =
-            Zeroizing::new(card_mac(&cipher, &[], &purchase.amounts).map_err(|_| Status::MemoryFailure)?);
+        let expected = Zeroizing::new(
+            card_mac(&cipher, &[], &purchase.amounts).map_err(|_| Status::MemoryFailure)?,
+        );
         if mac_matches(&expected[..], mac2) {
             Ok(())
         } else {
@@ -452,7 +464,12 @@ fn key_load_mac(alg: Algorithm, key: &[u8], iv: &[u8], parts: &[&[u8]]) -> Resul
 
 /// A finished CIPHER DATA MAC as the options want it: 4 bytes as P4 §8.2.4 forms them,
 /// or the whole block.
-fn mac_output(state: &[u8; 16], block: usize, output: MacOutput, reply: &mut Writer<'_>) -> Result<()> {
+fn mac_output(
+    state: &[u8; 16],
+    block: usize,
+    output: MacOutput,
+    reply: &mut Writer<'_>,
+) -> Result<()> {
     match (output, block) {
         (MacOutput::FullBlock, _) => reply.push(state.get(..block).unwrap_or(&[])),
         (MacOutput::Four, 8) => reply.push(state.get(..4).unwrap_or(&[])),

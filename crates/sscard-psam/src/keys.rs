@@ -271,7 +271,11 @@ pub fn append<N: Nvm>(fs: &mut FileSystem<'_, N>, file: &FileEntry, record: &[u8
 }
 
 /// Replaces the value of the key `found` as one transaction.
-pub fn replace_value<N: Nvm>(fs: &mut FileSystem<'_, N>, found: &Found, value: &[u8]) -> Result<()> {
+pub fn replace_value<N: Nvm>(
+    fs: &mut FileSystem<'_, N>,
+    found: &Found,
+    value: &[u8],
+) -> Result<()> {
     use sscard_core::nvm::Transactional;
     let at = found.at + RECORD_HEAD_LEN;
     fs.store.atomic(|s| s.write(at, value))?;

@@ -20,8 +20,7 @@ pub const NVM_SIZE: usize = 32 * 1024;
 
 /// The ATR of the test PSAM: `3B 6C 00 00` and 12 historical bytes (synthetic).
 pub const TEST_ATR: [u8; 16] = [
-    0x3B, 0x6C, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x50, 0x53, 0x41, 0x4D, 0x00, 0x00, 0x00,
-    0x01,
+    0x3B, 0x6C, 0x00, 0x00, 0x00, 0x81, 0x53, 0x53, 0x50, 0x53, 0x41, 0x4D, 0x00, 0x00, 0x00, 0x01,
 ];
 
 /// Which root a key is (P9 §8, TB1).
@@ -186,7 +185,10 @@ impl core::fmt::Display for PersoError {
 impl core::error::Error for PersoError {}
 
 /// Formats `nvm` and builds the PSAM described by `perso` into it.
-pub fn personalize<N: Nvm>(nvm: &mut N, perso: &PsamPersonalization<'_>) -> Result<Header, PersoError> {
+pub fn personalize<N: Nvm>(
+    nvm: &mut N,
+    perso: &PsamPersonalization<'_>,
+) -> Result<Header, PersoError> {
     let caps = Capacities {
         files: 32,
         secrets: 16,
@@ -231,7 +233,9 @@ fn own_key<N: Nvm>(
     try_limit: u8,
 ) -> Result<(), PersoError> {
     if !algorithm.accepts_key_len(value.len()) {
-        return Err(PersoError::BadKey("own key length does not fit the environment"));
+        return Err(PersoError::BadKey(
+            "own key length does not fit the environment",
+        ));
     }
     let entry = SecretSpec {
         kind: SecretKind::Key,
@@ -297,7 +301,10 @@ fn environment<N: Nvm>(
     p.write_body(public, 1, &perso.serial)?;
     p.write_body(public, 11, &[perso.version, perso.key_card_type])?;
     p.write_body(public, 13, &perso.fci_data)?;
-    let terminal = p.ef(df, transparent(TERMINAL_INFO_FID, TERMINAL_INFO_LEN, ddf_mk))?;
+    let terminal = p.ef(
+        df,
+        transparent(TERMINAL_INFO_FID, TERMINAL_INFO_LEN, ddf_mk),
+    )?;
     p.write_body(terminal, 0, &perso.terminal_id)?;
     let ext = KeyUsage::EXTERNAL_AUTH;
     let limit = perso.key_try_limit;
@@ -324,7 +331,15 @@ fn environment<N: Nvm>(
         p.write_body(ef, 0, info)?;
     }
     let master_usage = KeyUsage::SECURE_MESSAGING | ext;
-    own_key(p, adf, ADF_MASTER_KEY, master_usage, algorithm, own.adf_master, limit)?;
+    own_key(
+        p,
+        adf,
+        ADF_MASTER_KEY,
+        master_usage,
+        algorithm,
+        own.adf_master,
+        limit,
+    )?;
     for (kid, value) in KID.iter().zip(own.auth) {
         own_key(p, adf, *kid, ext, algorithm, value, limit)?;
     }
@@ -346,9 +361,15 @@ fn environment<N: Nvm>(
         )?;
         p.add_flags(*file, FileFlags::KEY_OBJECT)?;
     }
-    for root in perso.roots.iter().filter(|r| r.algorithm.family() == algorithm) {
+    for root in perso
+        .roots
+        .iter()
+        .filter(|r| r.algorithm.family() == algorithm)
+    {
         if root.value.len() != root.algorithm.key_len() {
-            return Err(PersoError::BadKey("root key length does not fit its algorithm"));
+            return Err(PersoError::BadKey(
+                "root key length does not fit its algorithm",
+            ));
         }
         let mut record = [0u8; MAX_RECORD_LEN];
         let head = [

@@ -44,15 +44,19 @@
 
 use std::fmt;
 
-use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Applets, DfApplication};
 
 use crate::snapshot::{self, SnapshotNvm};
 
 /// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
-pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>> = sscard_ssc::SscCard<TearingNvm<M>, R, A>;
+///
+/// `D` is the card's DF application: the social-security applications by default, the
+/// PSAM for `tests/psam.rs`.
+pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>, D = sscard_ssc::SocialSecurity> =
+    sscard_core::Card<TearingNvm<M>, R, A, D>;
 
 /// A memory behind the [`TearingNvm`] whose raw bytes the harness compares.
 pub trait TornMemory: Nvm {
@@ -184,15 +188,16 @@ impl fmt::Display for TearPoint {
 /// `invariant` gets the powered card and the tear point.
 ///
 /// Returns the number of tear points checked (writes × modes), or the first failure.
-pub fn tear_every_write<R, A, M>(
-    make_card: impl Fn() -> TearCard<R, A, M>,
+pub fn tear_every_write<R, A, M, D>(
+    make_card: impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
-    mut invariant: impl FnMut(&mut TearCard<R, A, M>, &TearPoint) -> Result<(), String>,
+    mut invariant: impl FnMut(&mut TearCard<R, A, M, D>, &TearPoint) -> Result<(), String>,
 ) -> Result<usize, String>
 where
     R: CardRng,
     A: Applets,
     M: TornMemory,
+    D: DfApplication,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
 
@@ -349,11 +354,11 @@ where
 }
 
 /// The scenario on a fresh card without a tear, counting from its start.
-fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn clean_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
-) -> Result<TearCard<R, A, M>, String> {
+) -> Result<TearCard<R, A, M, D>, String> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().reset_counter();
     if let Some(step) = run(&mut card, scenario, out)? {
@@ -364,8 +369,8 @@ fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
 
 /// Power back on the torn `card` (recovery runs), then its persistent image must be
 /// `before` or `after` the torn commit; returns `point` with `landed` set.
-fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     mut point: TearPoint,
     before: &[u8],
     after: &[u8],
@@ -392,9 +397,9 @@ fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// A fresh card from the factory, powered.
-fn powered<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
-) -> Result<TearCard<R, A, M>, String> {
+fn powered<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
+) -> Result<TearCard<R, A, M, D>, String> {
     let mut card = make_card();
     if !card.is_powered() {
         let interface = card.interface();
@@ -406,13 +411,13 @@ fn powered<R: CardRng, A: Applets, M: TornMemory>(
 
 /// Runs the scenario on a fresh card with the power cut at write `k`; returns the dead
 /// card and the step in which the power went.
-fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn torn_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     k: u32,
     mode: TearMode,
     out: &mut [u8],
-) -> Result<(TearCard<R, A, M>, usize), String> {
+) -> Result<(TearCard<R, A, M, D>, usize), String> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().tear_at(k, mode);
     match run(&mut card, scenario, out)? {
@@ -424,8 +429,8 @@ fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// Index of the commit torn at write `k` (the hook counted it before its first write).
-fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
-    card: &TearCard<R, A, M>,
+fn torn_commit<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
     k: u32,
     step: usize,
 ) -> Result<u32, String> {
@@ -437,8 +442,8 @@ fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// Runs the steps until the end or until the power is cut; returns the torn step.
-fn run<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
 ) -> Result<Option<usize>, String> {
@@ -475,7 +480,9 @@ fn run<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// The raw NVM bytes.
-fn image<R: CardRng, A: Applets, M: TornMemory>(card: &TearCard<R, A, M>) -> &[u8] {
+fn image<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
+) -> &[u8] {
     card.store().nvm().inner().bytes()
 }
 
