@@ -6,7 +6,9 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    // Amounts are written yuan_fen (200_00 = 200.00 yuan).
+    clippy::inconsistent_digit_grouping
 )]
 
 mod common;
@@ -141,7 +143,7 @@ fn cbc(alg: Alg, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
 fn pad80(data: &[u8], n: usize) -> Vec<u8> {
     let mut m = data.to_vec();
     m.push(0x80);
-    while m.len() % n != 0 {
+    while !m.len().is_multiple_of(n) {
         m.push(0);
     }
     m

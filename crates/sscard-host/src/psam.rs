@@ -10,9 +10,9 @@
 //!
 //! Key ids (P9 TA1, spec choice): the card's DDF-level keys (IRK, STK, UK, BK, PUK,
 //! RKSSSE, in that order) take `08`+i (national), `10`+i (provincial) or `18`+i (city);
-//! its DF keys `82`–`85` of DF01, DF02, DF03, DF04, DF07 take `20`/`40`/`80` + 4·DF slot
-//! + (id − `82`); DPK is the medical-purchase key of version 1. IRK and STK keys are of
-//! type MAC (STK) or encryption (the rest), as P9 TB1 lists them.
+//! its DF keys `82`–`85` of DF01, DF02, DF03, DF04, DF07 (DF slot 0–4) take
+//! `20`/`40`/`80` plus 4 × slot plus (id − `82`); DPK is the medical-purchase key of
+//! version 1. STK keys are of type MAC, the others of type encryption (P9 TB1).
 
 use crate::profile::{Profile, ProfileError, cn};
 use serde::Deserialize;

@@ -142,6 +142,9 @@ impl TornMemory for CommitProbe {
 /// Every way the torn write can end, in the order the harness tries them.
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
 
+/// A torn scenario: the card after the cut and the step it was cut in.
+type TornRun<R, A, M, D> = (TearCard<R, A, M, D>, usize);
+
 /// Largest response a command can produce: an extended Le of 65536 bytes and the SW.
 const RESPONSE_CAPACITY: usize = sscard_core::card::MAX_RESPONSE_CAPACITY;
 
@@ -417,7 +420,7 @@ fn torn_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
     k: u32,
     mode: TearMode,
     out: &mut [u8],
-) -> Result<(TearCard<R, A, M, D>, usize), String> {
+) -> Result<TornRun<R, A, M, D>, String> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().tear_at(k, mode);
     match run(&mut card, scenario, out)? {
