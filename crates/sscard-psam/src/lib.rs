@@ -9,7 +9,7 @@
 //!
 //! `no_std`, no heap, no `unsafe`. The OS serves SELECT, GET CHALLENGE, READ BINARY and
 //! READ RECORD of the PSAM's files ([`layout`]); [`Psam`], its
-//! [`DfApplication`](sscard_core::DfApplication), takes the PSAM's own commands
+//! [`DfApplication`], takes the PSAM's own commands
 //! ([`command`]) in the ADF `DF01` of either environment. Keys live in key files
 //! ([`keys`]) no file command can read; derived keys live only in RAM and are wiped when
 //! dropped, on power-off, reset and leaving the environment. Where part 9 is silent the
