@@ -59,6 +59,11 @@ fn pboc_session_corpus() {
 }
 
 #[test]
+fn psam_session_corpus() {
+    replay("psam_session", sscard_testkit::psam_fuzz::psam_session);
+}
+
+#[test]
 fn tear_session_corpus() {
     replay("tear_session", fuzz_checks::tear_session);
 }

@@ -4,6 +4,7 @@
 //! * [`profile`]: personalization profiles (TOML) → card images and spec choices;
 //! * [`link`]: the one card trait, [`link::CardLink`], that terminals, scripts, the tear
 //!   harness and the CLI drive: a card in this process, served to PC/SC, or in a reader;
+//! * [`psam`]: the PSAM that goes with a profile's card (`[psam]`);
 //! * [`script`]: the `.apdu` script language (`vectors/README.md`) and its runner,
 //!   against any [`link::CardLink`];
 //! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
@@ -20,5 +21,6 @@ pub mod link;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
+pub mod psam;
 pub mod script;
 pub mod terminal;

@@ -83,6 +83,9 @@ pub struct ProfileToml {
     /// The PBOC 3.0 financial application behind the firewall (`crates/sscard-pboc`).
     #[serde(default)]
     pub pboc: Option<sscard_pboc::profile::PbocSection>,
+    /// The PSAM beside the card (`crate::psam`).
+    #[serde(default)]
+    pub psam: Option<crate::psam::PsamToml>,
 }
 
 /// `[interfaces]`: "both" (default), "contact" or "contactless" per application.
@@ -1273,6 +1276,11 @@ impl Profile {
     /// The contact ATR.
     pub fn atr(&self) -> &[u8] {
         &self.atr
+    }
+    /// The card's keys: location, id, value (a root when the flag says it is
+    /// diversified for the card), version.
+    pub(crate) fn key_roots(&self) -> &[(Location, u8, Vec<u8>, u8, bool)] {
+        &self.keys
     }
     /// The contactless UID the reader reports (`FF CA 00 00 00`).
     pub fn uid(&self) -> &[u8] {

@@ -8,6 +8,7 @@
 //! * [`fuzz_checks`]: the checks every whole-card fuzz target and the corpus replay run
 //!   (a status word for every APDU, persistence equivalence, the secrets oracle);
 //! * [`fuzz_ops`]: typed, structure-aware fuzz sessions (`arbitrary`);
+//! * [`psam_fuzz`]: the fuzz check of the virtual PSAM (target `psam_session`);
 //! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
 //! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
@@ -23,6 +24,7 @@ pub mod exchange;
 pub mod fuzz_checks;
 pub mod fuzz_ops;
 pub mod indep;
+pub mod psam_fuzz;
 pub mod sample;
 pub mod secret_oracle;
 pub mod snapshot;

@@ -46,16 +46,20 @@ use crate::{Violation, violation};
 use sscard_host::link::LinkError;
 use std::fmt;
 
-use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
 use sscard_core::nvm::JOURNAL_BODY_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Applets, DfApplication};
 
 use crate::snapshot::{self, SnapshotNvm};
 
 /// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
-pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>> = sscard_ssc::SscCard<TearingNvm<M>, R, A>;
+///
+/// `D` is the card's DF application: the social-security applications by default, the
+/// PSAM for `tests/psam.rs`.
+pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>, D = sscard_ssc::SocialSecurity> =
+    sscard_core::Card<TearingNvm<M>, R, A, D>;
 
 /// A memory behind the [`TearingNvm`] whose raw bytes the harness compares.
 pub trait TornMemory: Nvm {
@@ -142,6 +146,9 @@ impl TornMemory for CommitProbe {
 /// Every way the torn write can end, in the order the harness tries them.
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
 
+/// A torn scenario: the card after the cut and the step it was cut in.
+type TornRun<R, A, M, D> = (TearCard<R, A, M, D>, usize);
+
 /// Largest response a command can produce: an extended Le of 65536 bytes and the SW.
 const RESPONSE_CAPACITY: usize = sscard_core::card::MAX_RESPONSE_CAPACITY;
 
@@ -188,15 +195,16 @@ impl fmt::Display for TearPoint {
 /// `invariant` gets the powered card and the tear point.
 ///
 /// Returns the number of tear points checked (writes × modes), or the first failure.
-pub fn tear_every_write<R, A, M>(
-    make_card: impl Fn() -> TearCard<R, A, M>,
+pub fn tear_every_write<R, A, M, D>(
+    make_card: impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
-    mut invariant: impl FnMut(&mut TearCard<R, A, M>, &TearPoint) -> Result<(), Violation>,
+    mut invariant: impl FnMut(&mut TearCard<R, A, M, D>, &TearPoint) -> Result<(), Violation>,
 ) -> Result<usize, Violation>
 where
     R: CardRng,
     A: Applets,
     M: TornMemory,
+    D: DfApplication,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
 
@@ -353,11 +361,11 @@ where
 }
 
 /// The scenario on a fresh card without a tear, counting from its start.
-fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn clean_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
-) -> Result<TearCard<R, A, M>, Violation> {
+) -> Result<TearCard<R, A, M, D>, Violation> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().reset_counter();
     if let Some(step) = run(&mut card, scenario, out)? {
@@ -368,8 +376,8 @@ fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
 
 /// Power back on the torn `card` (recovery runs), then its persistent image must be
 /// `before` or `after` the torn commit; returns `point` with `landed` set.
-fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     mut point: TearPoint,
     before: &[u8],
     after: &[u8],
@@ -396,9 +404,9 @@ fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// A fresh card from the factory, powered.
-fn powered<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
-) -> Result<TearCard<R, A, M>, Violation> {
+fn powered<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
+) -> Result<TearCard<R, A, M, D>, Violation> {
     let mut card = make_card();
     if !card.is_powered() {
         let interface = card.interface();
@@ -410,13 +418,13 @@ fn powered<R: CardRng, A: Applets, M: TornMemory>(
 
 /// Runs the scenario on a fresh card with the power cut at write `k`; returns the dead
 /// card and the step in which the power went.
-fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn torn_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     k: u32,
     mode: TearMode,
     out: &mut [u8],
-) -> Result<(TearCard<R, A, M>, usize), Violation> {
+) -> Result<TornRun<R, A, M, D>, Violation> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().tear_at(k, mode);
     match run(&mut card, scenario, out)? {
@@ -428,8 +436,8 @@ fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// Index of the commit torn at write `k` (the hook counted it before its first write).
-fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
-    card: &TearCard<R, A, M>,
+fn torn_commit<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
     k: u32,
     step: usize,
 ) -> Result<u32, Violation> {
@@ -441,8 +449,8 @@ fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// Runs the steps until the end or until the power is cut; returns the torn step.
-fn run<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
 ) -> Result<Option<usize>, Violation> {
@@ -481,7 +489,9 @@ fn run<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// The raw NVM bytes.
-fn image<R: CardRng, A: Applets, M: TornMemory>(card: &TearCard<R, A, M>) -> &[u8] {
+fn image<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
+) -> &[u8] {
     card.store().nvm().inner().bytes()
 }
 
