@@ -32,6 +32,8 @@ pub enum NvmError {
     TransactionState,
     /// The commit buffer or the journal area is full.
     CommitBufferFull,
+    /// The memory device reported a failure (a flash that would not erase or program).
+    Device,
 }
 
 impl core::fmt::Display for NvmError {
@@ -41,6 +43,7 @@ impl core::fmt::Display for NvmError {
             NvmError::PowerLost => "power lost during NVM access",
             NvmError::TransactionState => "transaction already open or not open",
             NvmError::CommitBufferFull => "commit buffer full",
+            NvmError::Device => "the memory device failed",
         })
     }
 }
@@ -66,7 +69,8 @@ pub trait Nvm {
     /// happened no later write lands. Under that contract the journal makes each
     /// transaction old or new after [`Store::recover`]. A flash that must erase a page
     /// before writing it does not keep this contract by itself (the erase touches bytes
-    /// outside the range): its adapter must.
+    /// outside the range): its adapter must, as `flash::NorFlashNvm` does for an
+    /// `embedded-storage` NOR flash (cargo feature `embedded-storage`).
     ///
     /// A memory that wants to see commits (test instrumentation) recognizes a commit's
     /// first write by its address, [`JOURNAL_BODY_AT`]: no other write goes there.
@@ -526,7 +530,8 @@ impl From<NvmError> for crate::status::Status {
             // The processor notices lost power separately; the SW is never sent.
             NvmError::PowerLost => crate::status::Status::MemoryFailure,
             NvmError::CommitBufferFull => crate::status::Status::NotEnoughMemory,
-            NvmError::OutOfRange | NvmError::TransactionState => {
+            // 6581 (ISO/IEC 7816-4 §5.6: memory failure) for a device that failed too.
+            NvmError::OutOfRange | NvmError::TransactionState | NvmError::Device => {
                 crate::status::Status::MemoryFailure
             }
         }
