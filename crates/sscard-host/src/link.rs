@@ -29,6 +29,127 @@ pub trait CardLink {
     fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError>;
     /// The card's current ATR.
     fn atr(&mut self) -> Result<Vec<u8>, LinkError>;
+    /// Arms a fault (the `.apdu` fault directives; the test bench's control channel).
+    /// A link that cannot do it says so.
+    fn inject(&mut self, fault: &Fault) -> Result<(), LinkError> {
+        let _ = fault;
+        Err(LinkError::Unsupported("faults on this link"))
+    }
+}
+
+/// A fault a test arms on the card, as a terminal test plan needs them (LD/T 6001.2
+/// anti-tear, LD/T 6001.5 terminal time-outs and error handling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// `tear-at K`: during the next command that writes the card's memory, power is lost
+    /// at its K-th NVM write (0-based): no answer, the card is out of the reader until
+    /// `insert`, which powers it up and recovers it as a real card does.
+    TearAt(u32),
+    /// `delay N`: the next response comes N milliseconds late.
+    Delay(u32),
+    /// `answer-sw HEX`: the next command is answered with this status word instead of
+    /// reaching the card.
+    AnswerSw(u16),
+    /// `remove`: the card leaves the reader (unpowered, mute) until `insert`.
+    Remove,
+    /// `insert`: the card comes back and is powered (cold reset).
+    Insert,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::TearAt(k) => write!(f, "tear-at {k}"),
+            Fault::Delay(ms) => write!(f, "delay {ms}"),
+            Fault::AnswerSw(sw) => write!(f, "answer-sw {sw:04X}"),
+            Fault::Remove => f.write_str("remove"),
+            Fault::Insert => f.write_str("insert"),
+        }
+    }
+}
+
+/// Any link with the faults a host can play on it itself: delay, a status word instead
+/// of the card's answer, removal and insertion. `tear-at` goes to the inner link (only a
+/// card whose memory can be torn takes it).
+pub struct Faulty<L: CardLink> {
+    /// The link the faults are played on.
+    pub inner: L,
+    delay_ms: u32,
+    answer_sw: Option<u16>,
+    removed: bool,
+}
+
+impl<L: CardLink> Faulty<L> {
+    /// `inner` with no fault armed.
+    pub fn new(inner: L) -> Self {
+        Faulty {
+            inner,
+            delay_ms: 0,
+            answer_sw: None,
+            removed: false,
+        }
+    }
+}
+
+impl<L: CardLink> CardLink for Faulty<L> {
+    fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
+        if self.removed {
+            return Err(LinkError::Removed);
+        }
+        self.inner.power_on()
+    }
+    fn power_off(&mut self) -> Result<(), LinkError> {
+        self.inner.power_off()
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
+        if self.removed {
+            return Err(LinkError::Removed);
+        }
+        self.inner.reset()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
+        if self.removed {
+            return Ok(Vec::new());
+        }
+        let response = match self.answer_sw.take() {
+            Some(sw) => sw.to_be_bytes().to_vec(),
+            None => self.inner.transmit(apdu)?,
+        };
+        let delay = core::mem::take(&mut self.delay_ms);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(delay)));
+        }
+        Ok(response)
+    }
+    fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError> {
+        if self.removed {
+            return Err(LinkError::Removed);
+        }
+        self.inner.set_interface(interface)
+    }
+    fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
+        if self.removed {
+            return Err(LinkError::Removed);
+        }
+        self.inner.atr()
+    }
+    fn inject(&mut self, fault: &Fault) -> Result<(), LinkError> {
+        match *fault {
+            Fault::Delay(ms) => self.delay_ms = ms,
+            Fault::AnswerSw(sw) => self.answer_sw = Some(sw),
+            Fault::Remove => {
+                self.inner.power_off()?;
+                self.removed = true;
+            }
+            Fault::Insert => {
+                self.removed = false;
+                self.inner.power_on()?;
+            }
+            Fault::TearAt(_) => self.inner.inject(fault)?,
+        }
+        Ok(())
+    }
 }
 
 impl<L: CardLink + ?Sized> CardLink for Box<L> {
@@ -49,6 +170,9 @@ impl<L: CardLink + ?Sized> CardLink for Box<L> {
     }
     fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         (**self).atr()
+    }
+    fn inject(&mut self, fault: &Fault) -> Result<(), LinkError> {
+        (**self).inject(fault)
     }
 }
 
@@ -71,6 +195,8 @@ pub enum LinkError {
     Unsupported(&'static str),
     /// The card behind the link refused (for example a profile the card cannot take).
     Card(Box<dyn std::error::Error + Send + Sync>),
+    /// The card is not in the reader (removed, or lost power in a tear, until `insert`).
+    Removed,
 }
 
 impl fmt::Display for LinkError {
@@ -80,6 +206,7 @@ impl fmt::Display for LinkError {
             LinkError::Reader { call, detail } => write!(f, "{call}: {detail}"),
             LinkError::Unsupported(what) => write!(f, "not supported here: {what}"),
             LinkError::Card(e) => write!(f, "card: {e}"),
+            LinkError::Removed => f.write_str("no card in the reader"),
         }
     }
 }
@@ -89,7 +216,7 @@ impl std::error::Error for LinkError {
         match self {
             LinkError::Memory(e) => Some(e),
             LinkError::Card(e) => Some(e.as_ref()),
-            LinkError::Reader { .. } | LinkError::Unsupported(_) => None,
+            LinkError::Reader { .. } | LinkError::Unsupported(_) | LinkError::Removed => None,
         }
     }
 }

@@ -25,7 +25,7 @@
 //! command with its expected response.
 
 use crate::annotate::{hex, split_response, sw_meaning};
-use crate::link::{CardLink, LinkError};
+use crate::link::{CardLink, Fault, LinkError};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_till1, take_until, take_while, take_while1};
 use nom::character::complete::{anychar, char, digit1};
@@ -153,6 +153,8 @@ pub enum Action {
     Set(String, Vec<u8>),
     /// Stop the script (scriptor's `exit`).
     Exit,
+    /// Arm a fault: `tear-at K`, `delay N`, `answer-sw HEX`, `remove`, `insert`.
+    Fault(Fault),
 }
 
 /// A step with its line number.
@@ -508,8 +510,33 @@ fn directive(input: &str) -> Parsed<'_, Line<'_>> {
         preceded((keyword(&["atr"]), blank), atr),
         preceded((keyword(&["set"]), blank), set),
         preceded((keyword(&["profile"]), blank), profile),
+        fault_with_argument,
     ))
     .parse(input)
+}
+
+/// `tear-at K`, `delay N` (decimal) and `answer-sw HEX` (two bytes).
+fn fault_with_argument(input: &str) -> Parsed<'_, Line<'_>> {
+    let (argument, word) = terminated(
+        keyword(&["tear-at", "delay", "answer-sw"]),
+        take_while(char::is_whitespace),
+    )
+    .parse(input)?;
+    let argument = argument.trim_end();
+    let word = word.to_ascii_lowercase();
+    let fault = match word.as_str() {
+        "tear-at" => argument.parse().ok().map(Fault::TearAt),
+        "delay" => argument.parse().ok().map(Fault::Delay),
+        _ => (argument.len() == 4)
+            .then(|| u16::from_str_radix(argument, 16).ok())
+            .flatten()
+            .map(Fault::AnswerSw),
+    };
+    match fault {
+        Some(fault) => Ok(("", Line::Step(Action::Fault(fault)))),
+        None if word == "answer-sw" => bad("`answer-sw` takes a status word: 4 hex digits"),
+        None => bad(format!("`{word}` takes a decimal number")),
+    }
 }
 
 /// A directive that takes no argument.
@@ -524,6 +551,8 @@ fn no_argument(input: &str) -> Parsed<'_, Line<'_>> {
             keyword(&["contactless"]),
         ),
         value(Action::Exit, keyword(&["exit", "quit"])),
+        value(Action::Fault(Fault::Remove), keyword(&["remove"])),
+        value(Action::Fault(Fault::Insert), keyword(&["insert"])),
     )))
     .parse(input)?;
     let (rest, _) = blank(rest)?;
@@ -896,6 +925,10 @@ pub fn run(
                 };
                 power_step(name, target.set_interface(*i).map(|()| String::new()))
             }
+            Action::Fault(fault) => (
+                fault.to_string(),
+                target.inject(fault).err().map(|e| e.to_string()),
+            ),
             Action::Atr(items) => match target.atr() {
                 Ok(atr) => {
                     let failure = match_items(items, &atr, &mut Vec::new())
@@ -1169,6 +1202,10 @@ mod tests {
             ("reset\n00A4 \\\n  => 90 0G\n", 2, "odd number of hex digits before 'G'"),
             ("frobnicate", 1, "unknown directive or bad hex: \"frobnicate\""),
             ("atr=>9000", 1, "unknown directive or bad hex: \"atr=>9000\""),
+            ("delay soon", 1, "`delay` takes a decimal number"),
+            ("tear-at -1", 1, "`tear-at` takes a decimal number"),
+            ("answer-sw 6A8", 1, "`answer-sw` takes a status word: 4 hex digits"),
+            ("remove now", 1, "`remove` takes no argument"),
         ];
         for &(text, line, message) in cases {
             let e = Script::parse(text, None).unwrap_err();
@@ -1218,5 +1255,45 @@ mod tests {
         assert_eq!(lines, [3, 4]);
         let stop = run(&s, &mut Fake { log: vec![] }, false, &mut |_| {});
         assert_eq!(stop.steps, 3);
+    }
+
+    #[test]
+    fn fault_directives_are_parsed_and_played_by_the_faulty_link() {
+        use crate::link::Faulty;
+        let s = Script::parse(
+            "answer-sw 6A81\n0084000004 => 6A81\n0084000004 => $CH:4 9000\nDELAY 30\n\
+             0084000004 => 9000\nremove\n0084000004 => mute\ninsert\n\
+             0084000004 => 9000\ntear-at 2\n",
+            None,
+        )
+        .unwrap();
+        let faults: Vec<&Action> = s
+            .steps
+            .iter()
+            .map(|step| &step.action)
+            .filter(|a| matches!(a, Action::Fault(_)))
+            .collect();
+        assert_eq!(
+            faults,
+            [
+                &Action::Fault(Fault::AnswerSw(0x6A81)),
+                &Action::Fault(Fault::Delay(30)),
+                &Action::Fault(Fault::Remove),
+                &Action::Fault(Fault::Insert),
+                &Action::Fault(Fault::TearAt(2)),
+            ]
+        );
+        let mut link = Faulty::new(Fake { log: vec![] });
+        let started = std::time::Instant::now();
+        let outcome = run(&s, &mut link, true, &mut |_| {});
+        assert!(started.elapsed() >= std::time::Duration::from_millis(30));
+        // The status word stood in for the card (it never saw that command), the mute
+        // card was not asked, and the fake has no memory to tear.
+        assert_eq!(link.inner.log.len(), 3);
+        let failed: Vec<usize> = outcome.failures.iter().map(|f| f.line).collect();
+        assert_eq!(failed, [10], "{:?}", outcome.failures);
+        // Without the wrapper, a link takes no faults.
+        let plain = run(&s, &mut Fake { log: vec![] }, false, &mut |_| {});
+        assert_eq!(plain.failures.first().map(|f| f.line), Some(1));
     }
 }
