@@ -50,11 +50,16 @@
 //! Serving a card to a terminal: `docs/terminal-vendor.md` in the repository.
 #![deny(unsafe_code)]
 
+pub mod card_state;
+#[cfg(unix)]
+pub mod control;
 pub mod echo;
+pub mod faults;
 pub mod image;
 pub mod image_lock;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_harness;
+pub mod personas;
 pub mod trace;
 pub mod virtual_card;
 pub mod vpcd;
