@@ -30,6 +30,15 @@ fn describe_file(entry: &FileEntry) -> Value {
     })
 }
 
+/// A DF by its FID, or by its name (hex) when it has no FID (the SSSE).
+fn df_label(entry: &FileEntry) -> String {
+    if entry.fid == 0 {
+        hex(entry.name())
+    } else {
+        format!("{:04X}", entry.fid)
+    }
+}
+
 impl SscVirtualCard {
     /// The card's observable state (see the module docs). Works powered or not.
     pub fn state(&self) -> Value {
@@ -64,7 +73,7 @@ impl SscVirtualCard {
             let owner = read_entry(store, header, secret.owner)
                 .ok()
                 .flatten()
-                .map_or_else(String::new, |e| format!("{:04X}", e.fid));
+                .map_or_else(String::new, |e| df_label(&e));
             let counter = json!({
                 "df": owner,
                 "id": secret.id,
