@@ -21,16 +21,21 @@ use sscard_core::nvm::TearMode;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest request line accepted; a longer one closes the connection.
 pub const MAX_REQUEST_LEN: usize = 64 * 1024;
 
-/// How long a swap waits for the reader to see the card leave.
+/// How long a swap waits for the slot to drop its connection.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The shortest time the card stays out of the reader, however it left (removed, torn,
+/// mute, swapped): pcscd polls vpcd for the card about every 0.4 s, and a card back
+/// before vpcd noticed it gone is not seen at all (measured with Debian's vpcd).
+pub const ABSENCE: Duration = Duration::from_secs(1);
 
 /// What a tear leaves of the write that loses power.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +175,11 @@ pub struct Bench {
     slot: SlotHandle,
     /// Seed for the cards of persona swaps (`None`: the operating system's randomness).
     seed: Option<u64>,
+    /// Removals asked through the channel: a card that comes back by itself after a mute
+    /// does not if the tester removed it meanwhile.
+    removals: AtomicU64,
+    /// When the card last left the reader.
+    left_at: Mutex<Option<Instant>>,
 }
 
 /// What a vpcd slot serves: the bench's card through its faults.
@@ -183,6 +193,8 @@ impl Bench {
             layer: Mutex::new(FaultLayer::new(card)),
             slot,
             seed,
+            removals: AtomicU64::new(0),
+            left_at: Mutex::new(None),
         })
     }
 
@@ -197,6 +209,21 @@ impl Bench {
         self.layer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Takes the card out of the reader.
+    fn remove(&self) {
+        *self.left_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        self.slot.remove();
+    }
+
+    /// Puts the card back, once it has been out for [`ABSENCE`].
+    fn insert(&self) {
+        let left_at = *self.left_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rest) = left_at.and_then(|t| ABSENCE.checked_sub(t.elapsed())) {
+            thread::sleep(rest);
+        }
+        self.slot.insert();
+    }
+
     fn rng(&self) -> HostRng {
         self.seed.map_or_else(HostRng::os, HostRng::seeded)
     }
@@ -208,11 +235,11 @@ impl Bench {
         swap: impl FnOnce(&mut FaultLayer<SscVirtualCard>) -> Result<Value, String>,
     ) -> Result<Value, String> {
         let was_inserted = self.slot.is_inserted();
-        self.slot.remove();
+        self.remove();
         let _ = self.slot.wait_connected(false, LEAVE_TIMEOUT);
         let answer = swap(&mut self.layer());
         if was_inserted {
-            self.slot.insert();
+            self.insert();
         }
         answer
     }
@@ -233,13 +260,14 @@ impl Bench {
     fn run(&self, request: Request) -> Result<Value, String> {
         match request {
             Request::Remove => {
-                self.slot.remove();
+                self.removals.fetch_add(1, Ordering::SeqCst);
+                self.remove();
                 self.layer().log("remove", "card removed from the reader");
                 Ok(Value::Null)
             }
             Request::Insert => {
                 self.layer().log("insert", "card inserted in the reader");
-                self.slot.insert();
+                self.insert();
                 Ok(Value::Null)
             }
             Request::Tear { at_write, mode } => {
@@ -343,7 +371,24 @@ impl VirtualCard for ServedBench {
         // while an answer is held back.
         let Effects { delay, power_lost } = self.0.layer().transmit(apdu, response);
         if power_lost {
-            self.0.slot.remove();
+            self.0.remove();
+        } else if response.is_empty() {
+            // Mute: vpcd has no time-out, so the card leaves the reader and comes back,
+            // as a card reset by a reader that timed out.
+            self.0.remove();
+            let bench = Arc::clone(&self.0);
+            let removals = bench.removals.load(Ordering::SeqCst);
+            let spawned = thread::Builder::new()
+                .name("sscard-reinsert".into())
+                .spawn(move || {
+                    thread::sleep(ABSENCE);
+                    if bench.removals.load(Ordering::SeqCst) == removals {
+                        bench.insert();
+                    }
+                });
+            if spawned.is_err() {
+                self.0.slot.insert();
+            }
         }
         if !delay.is_zero() {
             thread::sleep(delay);
