@@ -826,7 +826,7 @@ mod e2e {
             state["current_df"]["name"],
             "7378312E73682EC9E7BBE1B1A3D5CF"
         );
-        assert_eq!(state["purse"]["balance"], 100_00);
+        assert_eq!(state["purse"]["balance"], 10_000);
         assert_eq!(state["powered"], true);
         let generation = state["image"]["generation"].as_u64().unwrap();
         assert!(generation >= 1, "{state}");
