@@ -414,6 +414,7 @@ fn control_requests_do_what_they_say_and_bad_ones_are_refused() {
         (r#"{"cmd":"delay"}"#, "missing field `ms`"),
         (r#"{"cmd":"delay","ms":1,"count":0}"#, "at least 1"),
         (r#"{"cmd":"delay","ms":-1}"#, "bad request"),
+        (r#"{"cmd":"delay","ms":600001}"#, "at most 600000"),
         (r#"{"cmd":"sw","sw":"6A8"}"#, "4 hex digits"),
         (r#"{"cmd":"sw","sw":"6A82","ins":"XYZ"}"#, "2 hex digits"),
         (r#"{"cmd":"tear","at_write":0}"#, "from 1"),

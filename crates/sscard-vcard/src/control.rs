@@ -26,6 +26,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// Longest delay accepted: a delay in progress cannot be cancelled, so an absurd one would
+/// hold the slot for good.
+pub const MAX_DELAY_MS: u64 = 600_000;
+
 /// Longest request line accepted; a longer one closes the connection.
 pub const MAX_REQUEST_LEN: usize = 64 * 1024;
 
@@ -285,7 +289,12 @@ impl Bench {
                 );
                 Ok(Value::Null)
             }
-            Request::Delay { ms, count } => self.arm(Fault::Delay { ms }, count),
+            Request::Delay { ms, count } => {
+                if ms > MAX_DELAY_MS {
+                    return Err(format!("ms must be at most {MAX_DELAY_MS} (10 minutes)"));
+                }
+                self.arm(Fault::Delay { ms }, count)
+            }
             Request::Mute { count } => self.arm(Fault::Mute, count),
             Request::Sw { sw, ins, count } => {
                 let sw = parse_hex_byte("sw", &sw, 4)?;
