@@ -617,3 +617,51 @@ proptest! {
         prop_assert_eq!(r, vec![0x90, 0x00]);
     }
 }
+
+#[test]
+fn the_control_socket_answers_lines_refuses_garbage_and_a_second_listener() {
+    use sscard_vcard::control::{ControlServer, MAX_REQUEST_LEN, request};
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.sock");
+    // A socket file left by a process that is gone is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let b = bench();
+    let server = ControlServer::start(&path, std::sync::Arc::clone(&b)).unwrap();
+    let refused = ControlServer::start(&path, bench()).unwrap_err();
+    assert!(refused.to_string().contains("another card"), "{refused}");
+    assert_eq!(
+        request(&path, &Request::Mute { count: 2 }).unwrap()["ok"],
+        true
+    );
+    assert_eq!(
+        request(&path, &Request::Faults).unwrap()["faults"][0]["count"],
+        2
+    );
+    // Several lines on one connection, garbage among them; then a line too long.
+    let mut stream = UnixStream::connect(&path).unwrap();
+    let mut lines = BufReader::new(stream.try_clone().unwrap()).lines();
+    stream
+        .write_all(b"{\"cmd\":\"clear\"}\nnot json\n\n\xff\xfe\n{\"cmd\":\"faults\"}\n")
+        .unwrap();
+    let answers: Vec<Value> = (0..4)
+        .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
+        .collect();
+    assert_eq!(answers[0]["cleared"], 1);
+    assert_eq!(answers[1]["ok"], false);
+    assert_eq!(answers[2]["error"], "request is not UTF-8");
+    assert_eq!(answers[3]["faults"], serde_json::json!([]));
+    stream.write_all(&vec![b' '; MAX_REQUEST_LEN + 10]).unwrap();
+    stream.write_all(b"\n").unwrap_or(());
+    let long: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(
+        long["error"].as_str().unwrap().contains("longer than"),
+        "{long}"
+    );
+    assert!(lines.next().is_none(), "the connection is closed after it");
+    // The card is unharmed and the socket goes with the server.
+    assert_eq!(request(&path, &Request::State).unwrap()["ok"], true);
+    drop(server);
+    assert!(!path.exists());
+}
