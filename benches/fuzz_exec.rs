@@ -39,7 +39,7 @@ fn rate(inputs: &[Vec<u8>], budget: Duration, mut run: impl FnMut(&[u8])) -> f64
 }
 
 /// A fuzz target's check.
-type Check = fn(&[u8]) -> Result<(), String>;
+type Check = fn(&[u8]) -> Result<(), sscard_testkit::Violation>;
 
 /// The card's own work on `data`: its APDUs and power events, no check.
 fn apdus_only(data: &[u8], pboc: bool) {

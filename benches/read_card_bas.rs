@@ -35,8 +35,9 @@ use sscard_core::nvm::RamNvm;
 use sscard_core::options::LeZero;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
+use sscard_host::link::InProcess;
 use sscard_host::profile::Profile;
-use sscard_host::terminal::{InProcess, Terminal, read_card_bas};
+use sscard_host::terminal::{Terminal, read_card_bas};
 use sscard_testkit::sample::sample_image;
 use support::{Flow, check_replay};
 

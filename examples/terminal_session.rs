@@ -5,8 +5,9 @@
 
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
+use sscard_host::link::InProcess;
 use sscard_host::profile::{Profile, hex};
-use sscard_host::terminal::{HsmKeys, InProcess, Terminal, read_card_bas};
+use sscard_host::terminal::{HsmKeys, Terminal, read_card_bas};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let profile = Profile::default_gen3();

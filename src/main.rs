@@ -2,8 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sscard_core::card::applet::Interface;
+use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
-use sscard_host::script::{Script, StepReport, Target};
+use sscard_host::script::{Script, StepReport};
 use sscard_vcard::control::{Bench, ControlServer, Request, TearModeArg};
 use sscard_vcard::image::{ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
@@ -346,7 +347,8 @@ fn build_card(
     match image {
         Some(path) => {
             let (file, body, origin) =
-                ImageFile::open_or_create(path, profile, args.profile.is_some())?;
+                ImageFile::open_or_create(path, profile, args.profile.is_some())
+                    .map_err(|e| e.to_string())?;
             let what = format!(
                 "image {} ({}; {})",
                 path.display(),
@@ -501,10 +503,11 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
 }
 
 /// The card in a PC/SC reader, as a script target.
-fn reader_target(name: &str) -> Result<Box<dyn Target>, String> {
+fn reader_target(name: &str) -> Result<Box<dyn CardLink>, String> {
     #[cfg(feature = "pcsc")]
     {
-        let reader = sscard_host::pcsc_target::PcscTarget::connect(name)?;
+        let reader =
+            sscard_host::pcsc_target::PcscTarget::connect(name).map_err(|e| e.to_string())?;
         eprintln!("sscard: reader \"{}\"", reader.reader_name());
         Ok(Box::new(reader))
     }
@@ -546,7 +549,7 @@ fn cmd_script(
     for script in &scripts {
         // In-process, each script gets a fresh card (or the shared image, in order).
         let mut fresh;
-        let target: &mut dyn Target = match target.as_mut() {
+        let target: &mut dyn CardLink = match target.as_mut() {
             Some(t) => t.as_mut(),
             None => {
                 let profile = match (&args.profile, &script.profile) {
@@ -687,9 +690,11 @@ fn main() -> ExitCode {
                 Err(format!("{}: exists; not overwritten", file.display()))
             } else {
                 load_profile(profile.as_ref()).and_then(|p| {
-                    ImageFile::open_or_create(&file, &p, true).map(|_| {
-                        println!("{}: created from profile '{}'", file.display(), p.label())
-                    })
+                    ImageFile::open_or_create(&file, &p, true)
+                        .map(|_| {
+                            println!("{}: created from profile '{}'", file.display(), p.label())
+                        })
+                        .map_err(|e| e.to_string())
                 })
             }
         }

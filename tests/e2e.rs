@@ -575,7 +575,7 @@ mod e2e {
             sscard_core::Interface::Contact,
         )
         .unwrap();
-        use sscard_host::script::Target;
+        use sscard_host::link::CardLink;
         card.power_on().unwrap();
         card.transmit(SELECT_SSSE).unwrap();
         (0..SLOTS)

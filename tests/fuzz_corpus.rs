@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use sscard_testkit::fuzz_checks;
 
 /// Runs `check` on every file of the target's corpus; fails with all failures listed.
-fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) {
+fn replay(target: &str, check: fn(&[u8]) -> Result<(), sscard_testkit::Violation>) {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fuzz", "corpus", target]
         .iter()
         .collect();
@@ -56,6 +56,11 @@ fn card_session_corpus() {
 #[test]
 fn pboc_session_corpus() {
     replay("pboc_session", fuzz_checks::pboc_session);
+}
+
+#[test]
+fn psam_session_corpus() {
+    replay("psam_session", sscard_testkit::psam_fuzz::psam_session);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //!
 //! `tests/images/gen3-default-v1.img` was written by format version 1 (`sscard image
 //! create`), `gen3-default-v1-r2.img` by the same format with the options of December
-//! 2026; they must never be regenerated: add a file per new version instead.
+//! 2026, `gen3-default-v2.img` by format version 2 (the options stored in the card's
+//! memory); they must never be regenerated: add a file per new version instead.
 #![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
@@ -31,7 +32,7 @@ fn read_ef05_record_1(card: &mut SscVirtualCard) -> (LeZero, Vec<u8>) {
     let apdu = [0x00, 0xB2, 0x01, 0x2C, 0x00];
     (
         le_zero,
-        sscard_host::script::Target::transmit(card, &apdu).unwrap(),
+        sscard_host::link::CardLink::transmit(card, &apdu).unwrap(),
     )
 }
 
@@ -52,7 +53,7 @@ fn every_snapshot_loads_and_runs_the_social_security_scripts() {
         assert_eq!(body, body2);
         let mut card =
             SscVirtualCard::with_image(file, body, HostRng::seeded(5), Interface::Contact).unwrap();
-        sscard_host::script::Target::power_on(&mut card).unwrap();
+        sscard_host::link::CardLink::power_on(&mut card).unwrap();
         let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/ssc");
         for name in ["select-ssse.apdu", "ef05-addressing.apdu"] {
             let script = Script::load(&vectors.join(name)).unwrap();
@@ -91,7 +92,7 @@ fn refused_untouched(bytes: &[u8], what: &str) {
     let err = ImageFile::open_or_create(&path, &Profile::default_gen3(), false)
         .err()
         .unwrap_or_else(|| panic!("{what}: accepted"));
-    assert!(err.contains("not modified"), "{what}: {err}");
+    assert!(err.to_string().contains("not modified"), "{what}: {err}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "{what}: file changed");
     // Nothing else was left in the directory either (no temporary file); only the
     // image's lock file, which stays beside it as the lock's anchor.
@@ -120,12 +121,51 @@ fn corrupt_truncated_and_foreign_images_are_refused_and_left_alone() {
 
 #[test]
 fn the_snapshot_format_is_byte_stable() {
-    // Decoding the snapshot and encoding it again gives its exact bytes: this build still
-    // writes version 1 as version 1 (a change here is a format change and needs a new
-    // version and a new snapshot).
-    let (file, body) = ImageFile::load(&snapshots()[0]).unwrap();
+    // Decoding the current version's snapshot and encoding it again gives its exact
+    // bytes (a change here is a format change and needs a new version and a new
+    // snapshot).
+    let current = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/images/gen3-default-v2.img");
+    let (file, body) = ImageFile::load(&current).unwrap();
     assert_eq!(
         image::encode(file.meta(), &body),
-        std::fs::read(&snapshots()[0]).unwrap()
+        std::fs::read(&current).unwrap()
     );
+}
+
+#[test]
+fn version_1_images_move_their_options_into_the_card_memory() {
+    // Loaded, a version-1 image's body gains the options record with the metadata's
+    // options; its next save is version 2, and firmware could load that body alone.
+    for name in ["gen3-default-v1.img", "gen3-default-v1-r2.img"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/images")
+            .join(name);
+        let (file, body) = ImageFile::load(&path).unwrap();
+        let stored =
+            sscard_core::options::StoredOptions::read(&sscard_core::nvm::RamNvm::new(body.clone()))
+                .unwrap()
+                .unwrap();
+        assert_eq!(stored.cos, file.meta().options, "{name}");
+        assert_eq!(
+            &stored.application[..],
+            &file.meta().ssc_options.encode()[..],
+            "{name}"
+        );
+        let resaved = image::encode(file.meta(), &body);
+        assert_eq!(resaved[8..10], [0, 2], "{name}: saved as version 2");
+        let (meta, body2) = image::decode(&resaved).unwrap();
+        assert_eq!(
+            (meta.options, meta.ssc_options, &body2),
+            (file.meta().options, file.meta().ssc_options, &body),
+            "{name}"
+        );
+        let card = sscard_core::Card::load_stored(
+            sscard_core::nvm::RamNvm::new(body2),
+            sscard_core::rng::SplitMixRng::new(1),
+            (),
+            sscard_ssc::SocialSecurity::from_stored,
+        )
+        .unwrap();
+        assert_eq!(*card.options(), file.meta().options, "{name}");
+    }
 }

@@ -4,8 +4,8 @@
 #![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
+use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
-use sscard_host::script::Target;
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::path::Path;
 
@@ -44,7 +44,7 @@ fn the_default_card_is_gen3_ssc_plus_the_pboc_section() {
 #[test]
 fn both_environments_answer_behind_the_firewall() {
     let mut card = virtual_card("gen3-default.toml");
-    Target::power_on(&mut card).unwrap();
+    CardLink::power_on(&mut card).unwrap();
     // PBOC: PSE and the debit application (T=0: 61xx).
     let r = card
         .transmit(&hex("00A404000E315041592E5359532E444446303100"))
@@ -68,7 +68,7 @@ fn both_environments_answer_behind_the_firewall() {
 
     // A card without [pboc] answers "not found" to the PBOC names.
     let mut card = virtual_card("gen3-ssc.toml");
-    Target::power_on(&mut card).unwrap();
+    CardLink::power_on(&mut card).unwrap();
     let r = card
         .transmit(&hex("00A404000E325041592E5359532E444446303100"))
         .unwrap();
@@ -109,7 +109,7 @@ fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
     let mut card = virtual_card("gen3-default.toml");
     let sink = SharedSink::default();
     card.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
-    Target::power_on(&mut card).unwrap();
+    CardLink::power_on(&mut card).unwrap();
     // PBOC: SFI 3 record 2 is 70 { 9F74 … }.
     card.transmit(&hex("00A4040008A00000033301010100")).unwrap();
     let r = card.transmit(&hex("00B2021C00")).unwrap();

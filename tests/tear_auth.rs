@@ -158,7 +158,7 @@ fn verify_wrong_and_right_never_gives_a_try_back() {
         if ok {
             Ok(())
         } else {
-            Err(format!("{point}: {tries} tries left"))
+            Err(format!("{point}: {tries} tries left").into())
         }
     })
     .unwrap();
@@ -183,10 +183,10 @@ fn external_authentication_counter_is_monotonic_through_tears() {
             &[2, 1, 3]
         };
         if !allowed.contains(&left_before) {
-            return Err(format!("{point}: {left_before} tries"));
+            return Err(format!("{point}: {left_before} tries").into());
         }
         if point.step < before_right && point.landed && left_before != 2 {
-            return Err(format!("{point}: decrement landed but {left_before} tries"));
+            return Err(format!("{point}: decrement landed but {left_before} tries").into());
         }
         Ok(())
     })
@@ -205,7 +205,7 @@ fn change_pin_is_old_or_new() {
         match (old, new) {
             (0x9000, sw) if sw & 0xFFF0 == 0x63C0 => Ok(()),
             (sw, 0x9000) if sw & 0xFFF0 == 0x63C0 => Ok(()),
-            other => Err(format!("{point}: old/new PIN answered {other:04X?}")),
+            other => Err(format!("{point}: old/new PIN answered {other:04X?}").into()),
         }
     })
     .unwrap();
@@ -233,7 +233,7 @@ fn pin_reload_under_sm_is_old_or_new_and_unblocks_once() {
         send(card, &hex(SELECT_SSSE));
         if point.step < last {
             if tries > 3 {
-                return Err(format!("{point}: {tries}"));
+                return Err(format!("{point}: {tries}").into());
             }
             return Ok(());
         }
@@ -243,9 +243,9 @@ fn pin_reload_under_sm_is_old_or_new_and_unblocks_once() {
             (0, false) => Ok(()),
             (3, true) => match send(card, &hex("0020000003778899")).1 {
                 0x9000 => Ok(()),
-                sw => Err(format!("{point}: new PIN answered {sw:04X}")),
+                sw => Err(format!("{point}: new PIN answered {sw:04X}").into()),
             },
-            other => Err(format!("{point}: tries/landed {other:?}")),
+            other => Err(format!("{point}: tries/landed {other:?}").into()),
         }
     })
     .unwrap();
@@ -270,7 +270,7 @@ fn pki_verify_predecrements() {
         let sw = send(card, &hex("0020018100")).1;
         match (sw, point.landed) {
             (0x63C2, true) | (0x63C3, false) => Ok(()),
-            other => Err(format!("{point}: {other:04X?}")),
+            other => Err(format!("{point}: {other:04X?}").into()),
         }
     })
     .unwrap();

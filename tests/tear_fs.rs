@@ -167,7 +167,7 @@ fn tear_check(name: &str, script: &[&str], expected_change: impl Fn(&mut Df01)) 
             let got = read_df01(card)?;
             landed[usize::from(point.landed)] += 1;
             if &got != want {
-                return Err(format!("read back {got:?}, expected {want:?}"));
+                return Err(format!("read back {got:?}, expected {want:?}").into());
             }
             Ok(())
         },
@@ -306,12 +306,12 @@ fn the_harness_reports_both_outcomes_and_invariant_failures() {
                 if point.landed == must_land {
                     Ok(())
                 } else {
-                    Err(format!("landed = {}", point.landed))
+                    Err(format!("landed = {}", point.landed).into())
                 }
             },
         );
         let error = result.expect_err("one outcome alone cannot cover every tear");
-        assert!(error.contains("tear at write"), "{error}");
+        assert!(error.0.contains("tear at write"), "{error}");
     }
 }
 

@@ -76,7 +76,9 @@ fn snapshot<N: Nvm>(card: &mut SscCard<N, SplitMixRng, (PbocApplet,)>) -> Result
             match sw {
                 0x9000 => log.push(d),
                 0x6A83 => break,
-                other => return Err(format!("READ RECORD {n} of log SFI {sfi}: {other:04X}")),
+                other => {
+                    return Err(format!("READ RECORD {n} of log SFI {sfi}: {other:04X}"));
+                }
             }
         }
     }
@@ -219,7 +221,7 @@ fn contact_transaction_and_scripts_survive_a_tear_at_every_write() {
     let checked = tear_every_write(
         || card_from(image(), Interface::Contact),
         &steps(&apdus),
-        |card, tp| check(card, &apdus, &states, tp.step).map_err(|e| format!("{tp}: {e}")),
+        |card, tp| check(card, &apdus, &states, tp.step).map_err(|e| format!("{tp}: {e}").into()),
     )
     .unwrap();
     assert!(checked > 50, "{checked} tear points");
@@ -264,7 +266,8 @@ fn qpboc_offline_approval_torn(df69: &str) {
                     "{tp}: ATC {} with balance {}",
                     now.atc,
                     to_hex(&now.balance)
-                ));
+                )
+                .into());
             }
             Ok(())
         },

@@ -4,8 +4,9 @@
 #![allow(clippy::restriction)]
 
 use sscard_core::card::applet::Interface;
+use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
-use sscard_host::script::{Script, Target, run};
+use sscard_host::script::{Script, run};
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +28,7 @@ fn card_for(script: &Script) -> SscVirtualCard {
     };
     let mut card =
         SscVirtualCard::from_profile(&profile, HostRng::seeded(42), Interface::Contact).unwrap();
-    Target::power_on(&mut card).unwrap();
+    CardLink::power_on(&mut card).unwrap();
     card
 }
 

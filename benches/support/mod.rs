@@ -23,8 +23,9 @@ use sscard_core::crypto::{Algorithm, CardKey, ct_eq};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
+use sscard_host::link::{CardLink, InProcess, LinkError};
 use sscard_host::profile::{Profile, hex};
-use sscard_host::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
+use sscard_host::terminal::{HsmKeys, Terminal, read_card_bas};
 use sscard_testkit::sample::sample_image;
 
 /// The benches' card: the default gen-3 image in a `Vec`, the deterministic RNG.
@@ -72,15 +73,27 @@ struct Recorder {
     received: Vec<Vec<u8>>,
 }
 
-impl Transport for Recorder {
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+impl CardLink for Recorder {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         self.sent.push(apdu.to_vec());
-        let r = self.inner.transmit(apdu);
+        let r = self.inner.transmit(apdu)?;
         self.received.push(r.clone());
-        r
+        Ok(r)
     }
-    fn atr(&self) -> Vec<u8> {
+    fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         self.inner.atr()
+    }
+    fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
+        self.inner.power_on()
+    }
+    fn power_off(&mut self) -> Result<(), LinkError> {
+        self.inner.power_off()
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
+        self.inner.reset()
+    }
+    fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError> {
+        self.inner.set_interface(interface)
     }
 }
 
@@ -133,7 +146,7 @@ impl Flow {
         let mut trng = SplitMixRng::new(0x7E57);
         let bas = read_card_bas(&mut t, &keys, |b| trng.fill(b)).expect("iReadCardBas");
         assert!(bas.spec_version.starts_with("3."), "a gen-3 flow");
-        let (apdus, responses) = (t.transport.sent, t.transport.received);
+        let (apdus, responses) = (t.link.sent, t.link.received);
         let at = |ins: u8| {
             apdus
                 .iter()

@@ -22,6 +22,8 @@ pub mod atr;
 pub mod auth;
 pub mod card;
 pub mod crypto;
+#[cfg(feature = "embedded-storage")]
+pub mod flash;
 pub mod fs;
 pub mod nvm;
 pub mod options;

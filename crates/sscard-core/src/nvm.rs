@@ -32,6 +32,8 @@ pub enum NvmError {
     TransactionState,
     /// The commit buffer or the journal area is full.
     CommitBufferFull,
+    /// The memory device reported a failure (a flash that would not erase or program).
+    Device,
 }
 
 impl core::fmt::Display for NvmError {
@@ -41,6 +43,7 @@ impl core::fmt::Display for NvmError {
             NvmError::PowerLost => "power lost during NVM access",
             NvmError::TransactionState => "transaction already open or not open",
             NvmError::CommitBufferFull => "commit buffer full",
+            NvmError::Device => "the memory device failed",
         })
     }
 }
@@ -66,11 +69,12 @@ pub trait Nvm {
     /// happened no later write lands. Under that contract the journal makes each
     /// transaction old or new after [`Store::recover`]. A flash that must erase a page
     /// before writing it does not keep this contract by itself (the erase touches bytes
-    /// outside the range): its adapter must.
+    /// outside the range): its adapter must, as `flash::NorFlashNvm` does for an
+    /// `embedded-storage` NOR flash (cargo feature `embedded-storage`).
+    ///
+    /// A memory that wants to see commits (test instrumentation) recognizes a commit's
+    /// first write by its address, [`JOURNAL_BODY_AT`]: no other write goes there.
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError>;
-    /// Called by [`Store`] before the first write of a commit (a hook for test
-    /// instrumentation; real memories ignore it).
-    fn commit_started(&mut self) {}
 }
 
 impl<N: Nvm + ?Sized> Nvm for &mut N {
@@ -82,9 +86,6 @@ impl<N: Nvm + ?Sized> Nvm for &mut N {
     }
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
         (**self).write(addr, data)
-    }
-    fn commit_started(&mut self) {
-        (**self).commit_started()
     }
 }
 
@@ -226,6 +227,9 @@ impl<N: Nvm> Nvm for TearingNvm<N> {
         if self.torn {
             return Err(NvmError::PowerLost);
         }
+        if addr == JOURNAL_BODY_AT {
+            self.commits = self.commits.saturating_add(1);
+        }
         let this = self.writes;
         self.writes = self.writes.saturating_add(1);
         if self.tear_at == Some(this) {
@@ -235,21 +239,22 @@ impl<N: Nvm> Nvm for TearingNvm<N> {
                 TearMode::FirstHalf => data.get(..data.len() / 2).unwrap_or(&[]),
                 TearMode::Complete => data,
             };
-            if !landed.is_empty() {
-                self.inner.write(addr, landed)?;
-            }
+            // Passed on even when nothing lands (an empty write), so an instrumented
+            // memory underneath sees where the cut fell (a commit start included).
+            self.inner.write(addr, landed)?;
             return Err(NvmError::PowerLost);
         }
         self.inner.write(addr, data)
     }
-    fn commit_started(&mut self) {
-        if !self.torn {
-            self.commits = self.commits.saturating_add(1);
-        }
-        self.inner.commit_started();
-    }
 }
 
+/// Where the card's journal area starts: after the 64-byte header and the 64-byte card
+/// info (`fs::layout` places the other regions around it).
+pub const JOURNAL_AT: usize = 0x80;
+/// Where a commit writes its journal body: the first write of every commit on the
+/// card's store, and the only write to that address, so instrumented memories (the
+/// tear harness) see a commit start without a hook on [`Nvm`].
+pub const JOURNAL_BODY_AT: usize = JOURNAL_AT + JOURNAL_HEADER_LEN;
 /// Capacity of the RAM commit buffer, entry headers included.
 pub const TX_CAPACITY: usize = 1024;
 /// Bytes of the journal header on NVM.
@@ -444,7 +449,6 @@ impl<N: Nvm> Store<N> {
         let seq = self.seq.wrapping_add(1);
         self.seq = seq;
         let body_at = self.journal_at + JOURNAL_HEADER_LEN;
-        self.nvm.commit_started();
         self.nvm.write(body_at, body)?;
         let len = u32::try_from(body.len()).map_err(|_| NvmError::CommitBufferFull)?;
         let mut header = [0u8; JOURNAL_HEADER_LEN];
@@ -526,7 +530,8 @@ impl From<NvmError> for crate::status::Status {
             // The processor notices lost power separately; the SW is never sent.
             NvmError::PowerLost => crate::status::Status::MemoryFailure,
             NvmError::CommitBufferFull => crate::status::Status::NotEnoughMemory,
-            NvmError::OutOfRange | NvmError::TransactionState => {
+            // 6581 (ISO/IEC 7816-4 §5.6: memory failure) for a device that failed too.
+            NvmError::OutOfRange | NvmError::TransactionState | NvmError::Device => {
                 crate::status::Status::MemoryFailure
             }
         }

@@ -3,6 +3,15 @@
 //!
 //! Each field names the open question, the default chosen and why. Profiles can change
 //! every one of them, so a COS vendor's behaviour is a configuration, not a fork.
+//!
+//! The choices travel with the card: personalization stores them, with the
+//! applications' own option bytes, in the card-info area of the NVM
+//! ([`StoredOptions`]), so firmware that loads an exported NVM body needs no copy of
+//! the profile. Memories personalized before the record existed have none; their
+//! options come from the image file's metadata.
+
+use crate::fs::layout::{CARD_INFO_AT, CARD_INFO_LEN, LoadError};
+use crate::nvm::{Nvm, NvmError};
 
 /// How a short `Le = 00` is answered by READ RECORD, READ BINARY and GET RESPONSE when
 /// fewer than 256 bytes are there to send.
@@ -45,5 +54,100 @@ impl Default for CosOptions {
             fcp_as_fci: true,
             read_binary_le_exact: true,
         }
+    }
+}
+
+impl CosOptions {
+    /// Bytes of [`CosOptions::encode`].
+    pub const ENCODED_LEN: usize = 4;
+
+    /// One byte per choice, `00` or `01`: Le = 00 lenient, T=0 GET RESPONSE, FCP as
+    /// FCI, READ BINARY exact Le (the order of the image metadata's option bytes).
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        [
+            u8::from(self.le_zero == LeZero::Lenient),
+            u8::from(self.t0_get_response),
+            u8::from(self.fcp_as_fci),
+            u8::from(self.read_binary_le_exact),
+        ]
+    }
+
+    /// Reads [`CosOptions::encode`]'s bytes (the first [`Self::ENCODED_LEN`] of
+    /// `bytes`); `None` if one is missing or not `00`/`01`.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let flag = |i: usize| match bytes.get(i) {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        };
+        Some(CosOptions {
+            le_zero: if flag(0)? {
+                LeZero::Lenient
+            } else {
+                LeZero::ExactLength
+            },
+            t0_get_response: flag(1)?,
+            fcp_as_fci: flag(2)?,
+            read_binary_le_exact: flag(3)?,
+        })
+    }
+}
+
+/// Where the options record starts: after the ATR's length byte and its 33 bytes in
+/// the card-info area.
+pub const STORED_OPTIONS_AT: usize = CARD_INFO_AT + 34;
+/// The record's first two bytes.
+const RECORD_MARK: [u8; 2] = *b"OP";
+/// Room for the applications' option bytes in the record.
+pub const APPLICATION_OPTIONS_CAPACITY: usize =
+    CARD_INFO_LEN - 34 - RECORD_MARK.len() - 1 - CosOptions::ENCODED_LEN;
+
+/// The options stored in the card's memory at personalization: `OP` ‖ length ‖ the
+/// OS's bytes ([`CosOptions::encode`]) ‖ the applications' bytes (each application
+/// reads its own; the OS does not interpret them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOptions {
+    /// The OS's choices.
+    pub cos: CosOptions,
+    /// The applications' option bytes, in the order the applications define.
+    pub application: heapless::Vec<u8, APPLICATION_OPTIONS_CAPACITY>,
+}
+
+impl StoredOptions {
+    /// Reads the record from a personalized memory: `Ok(None)` when it has none (a
+    /// memory personalized before the record existed), [`LoadError::Corrupt`] when the
+    /// record is malformed.
+    pub fn read<N: Nvm>(nvm: &N) -> Result<Option<Self>, LoadError> {
+        let mut raw = [0u8; CARD_INFO_LEN - 34];
+        nvm.read(STORED_OPTIONS_AT, &mut raw)?;
+        let [m0, m1, len, body @ ..] = &raw;
+        if [*m0, *m1] != RECORD_MARK {
+            return Ok(None);
+        }
+        let body = body.get(..usize::from(*len)).ok_or(LoadError::Corrupt)?;
+        let cos = CosOptions::decode(body).ok_or(LoadError::Corrupt)?;
+        let application = body
+            .get(CosOptions::ENCODED_LEN..)
+            .and_then(|a| heapless::Vec::from_slice(a).ok())
+            .ok_or(LoadError::Corrupt)?;
+        Ok(Some(StoredOptions { cos, application }))
+    }
+
+    /// Writes the record (at personalization, before the card is loaded: a direct
+    /// write, not a transaction).
+    pub fn write<N: Nvm>(&self, nvm: &mut N) -> Result<(), NvmError> {
+        let mut raw = [0u8; CARD_INFO_LEN - 34];
+        // At most 4 + APPLICATION_OPTIONS_CAPACITY (27): fits the length byte.
+        let len = [(CosOptions::ENCODED_LEN + self.application.len()) as u8];
+        let cos = self.cos.encode();
+        let parts = RECORD_MARK
+            .iter()
+            .chain(len.iter())
+            .chain(cos.iter())
+            .chain(self.application.iter());
+        for (dst, src) in raw.iter_mut().zip(parts) {
+            *dst = *src;
+        }
+        nvm.write(STORED_OPTIONS_AT, &raw)
     }
 }

@@ -2,8 +2,9 @@
 //! this process — what the national terminal interface's `iReadCardBas` does, then a PIN
 //! verification — printing an annotated APDU trace and the `iReadCardBas` output string.
 
+use crate::link::{CardLink, InProcess};
 use crate::profile::{Profile, hex};
-use crate::terminal::{HsmKeys, InProcess, Terminal, Transport, read_card_bas};
+use crate::terminal::{HsmKeys, Terminal, read_card_bas};
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
@@ -22,7 +23,7 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
     let mut terminal = Terminal::new(InProcess::new(card, Interface::Contact)?);
     terminal.echo = echo;
     if echo {
-        println!("ATR {}", crate::annotate::hex(&terminal.transport.atr()));
+        println!("ATR {}", crate::annotate::hex(&terminal.link.atr()?));
     }
     let keys = HsmKeys {
         irk: hex("keys.irk", &profile.toml.keys.irk)?,

@@ -2,8 +2,11 @@
 //! card, the bindings and the tests.
 //!
 //! * [`profile`]: personalization profiles (TOML) → card images and spec choices;
+//! * [`link`]: the one card trait, [`link::CardLink`], that terminals, scripts, the tear
+//!   harness and the CLI drive: a card in this process, served to PC/SC, or in a reader;
+//! * [`psam`]: the PSAM that goes with a profile's card (`[psam]`);
 //! * [`script`]: the `.apdu` script language (`vectors/README.md`) and its runner,
-//!   against any [`script::Target`];
+//!   against any [`link::CardLink`];
 //! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
 //! * [`annotate`]: APDUs and status words explained, secrets masked, for traces;
 //! * [`demo`]: the main job, an in-process `iReadCardBas` on a card.
@@ -14,8 +17,10 @@
 
 pub mod annotate;
 pub mod demo;
+pub mod link;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
+pub mod psam;
 pub mod script;
 pub mod terminal;

@@ -6,7 +6,7 @@
 //! cannot be done through a reader: `contact` / `contactless` power-cycle a card that is
 //! already on that interface and fail the step otherwise.
 
-use crate::script::Target;
+use crate::link::{CardLink, LinkError};
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
 use sscard_core::card::applet::Interface;
 use std::ffi::CString;
@@ -29,19 +29,31 @@ impl std::fmt::Debug for PcscTarget {
     }
 }
 
-fn pcsc_error(what: &str, e: pcsc::Error) -> String {
-    format!("{what}: {e}")
+fn pcsc_error(call: &'static str, e: pcsc::Error) -> LinkError {
+    LinkError::Reader {
+        call,
+        detail: e.to_string(),
+    }
+}
+
+fn no_reader(detail: String) -> LinkError {
+    LinkError::Reader {
+        call: "SCardListReaders",
+        detail,
+    }
 }
 
 impl PcscTarget {
     /// Connects to the reader named `name`, or whose name contains `name` (when only
     /// one does).
-    pub fn connect(name: &str) -> Result<Self, String> {
-        let context = Context::establish(Scope::User)
-            .map_err(|e| pcsc_error("PC/SC unavailable (is pcscd running?)", e))?;
+    pub fn connect(name: &str) -> Result<Self, LinkError> {
+        let context = Context::establish(Scope::User).map_err(|e| LinkError::Reader {
+            call: "SCardEstablishContext",
+            detail: format!("{e} (is pcscd running?)"),
+        })?;
         let readers: Vec<CString> = context
             .list_readers_owned()
-            .map_err(|e| pcsc_error("cannot list readers", e))?;
+            .map_err(|e| pcsc_error("SCardListReaders", e))?;
         let names: Vec<String> = readers
             .iter()
             .map(|r| r.to_string_lossy().into_owned())
@@ -54,17 +66,28 @@ impl PcscTarget {
                     .collect();
                 match matching.as_slice() {
                     [i] => *i,
-                    [] => return Err(format!("no reader matches {name:?}; readers: {names:?}")),
-                    _ => return Err(format!("several readers match {name:?}: {names:?}")),
+                    [] => {
+                        return Err(no_reader(format!(
+                            "no reader matches {name:?}; readers: {names:?}"
+                        )));
+                    }
+                    _ => {
+                        return Err(no_reader(format!(
+                            "several readers match {name:?}: {names:?}"
+                        )));
+                    }
                 }
             }
         };
         let (Some(reader), Some(shown)) = (readers.get(chosen), names.get(chosen)) else {
-            return Err("reader list changed".into());
+            return Err(no_reader("the reader list changed".into()));
         };
         let card = context
             .connect(reader, ShareMode::Shared, Protocols::ANY)
-            .map_err(|e| pcsc_error(&format!("cannot connect to the card in {shown:?}"), e))?;
+            .map_err(|e| LinkError::Reader {
+                call: "SCardConnect",
+                detail: format!("{shown:?}: {e}"),
+            })?;
         Ok(PcscTarget {
             _context: context,
             card,
@@ -79,7 +102,7 @@ impl PcscTarget {
         &self.reader
     }
 
-    fn reconnect(&mut self, how: Disposition) -> Result<Vec<u8>, String> {
+    fn reconnect(&mut self, how: Disposition) -> Result<Vec<u8>, LinkError> {
         self.card
             .reconnect(ShareMode::Shared, Protocols::ANY, how)
             .map_err(|e| pcsc_error("SCardReconnect", e))?;
@@ -88,8 +111,8 @@ impl PcscTarget {
     }
 }
 
-impl Target for PcscTarget {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+impl CardLink for PcscTarget {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         if self.off {
             // No power, no answer: what `=> mute` expects (the reader is not asked).
             return Ok(Vec::new());
@@ -99,17 +122,17 @@ impl Target for PcscTarget {
             .map(<[u8]>::to_vec)
             .map_err(|e| pcsc_error("SCardTransmit", e))
     }
-    fn reset(&mut self) -> Result<Vec<u8>, String> {
+    fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
         self.reconnect(Disposition::ResetCard)
     }
-    fn power_off(&mut self) -> Result<(), String> {
+    fn power_off(&mut self) -> Result<(), LinkError> {
         self.off = true;
         Ok(())
     }
-    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+    fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
         self.reconnect(Disposition::UnpowerCard)
     }
-    fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
+    fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError> {
         // A reader cannot move its card; when the card already is on that interface
         // (PC/SC's contactless ATR `3B 8n 80 01 …`), the directive is a power cycle.
         let atr = self.atr()?;
@@ -117,10 +140,12 @@ impl Target for PcscTarget {
         if contactless == (interface == Interface::Contactless) {
             self.reconnect(Disposition::UnpowerCard).map(|_| ())
         } else {
-            Err("a PC/SC reader cannot move its card to another interface".into())
+            Err(LinkError::Unsupported(
+                "a PC/SC reader cannot move its card to another interface",
+            ))
         }
     }
-    fn atr(&mut self) -> Result<Vec<u8>, String> {
+    fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         let status = self
             .card
             .status2_owned()

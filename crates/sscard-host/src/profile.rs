@@ -83,6 +83,9 @@ pub struct ProfileToml {
     /// The PBOC 3.0 financial application behind the firewall (`crates/sscard-pboc`).
     #[serde(default)]
     pub pboc: Option<sscard_pboc::profile::PbocSection>,
+    /// The PSAM beside the card (`crate::psam`).
+    #[serde(default)]
+    pub psam: Option<crate::psam::PsamToml>,
 }
 
 /// `[interfaces]`: "both" (default), "contact" or "contactless" per application.
@@ -1274,6 +1277,11 @@ impl Profile {
     pub fn atr(&self) -> &[u8] {
         &self.atr
     }
+    /// The card's keys: location, id, value (a root when the flag says it is
+    /// diversified for the card), version.
+    pub(crate) fn key_roots(&self) -> &[(Location, u8, Vec<u8>, u8, bool)] {
+        &self.keys
+    }
     /// The contactless UID the reader reports (`FF CA 00 00 00`).
     pub fn uid(&self) -> &[u8] {
         &self.uid
@@ -1428,6 +1436,9 @@ impl Profile {
                 .map_err(|e| err("pboc", e.to_string()))?;
         }
         p.finish().map_err(|e| err("", e.to_string()))?;
+        // The spec choices travel with the card (firmware loads them from the memory).
+        sscard_ssc::options::store(&mut nvm, &self.options(), &self.ssc_options())
+            .map_err(|e| err("", format!("cannot store the options: {e}")))?;
         Ok(nvm.into_inner())
     }
 }

@@ -1,6 +1,6 @@
 //! APDU scripts: the format of `vectors/**/*.apdu` (documented in `vectors/README.md`),
 //! which also reads pcsc-tools `scriptor` files, and the runner that plays a script
-//! against any [`Target`] — a card in this process or a PC/SC reader.
+//! against any [`CardLink`] — a card in this process, served to PC/SC or in a reader.
 //!
 //! One line, one step:
 //!
@@ -25,6 +25,7 @@
 //! command with its expected response.
 
 use crate::annotate::{hex, split_response, sw_meaning};
+use crate::link::{CardLink, LinkError};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till, take_till1, take_until, take_while, take_while1};
 use nom::character::complete::{anychar, char, digit1};
@@ -742,22 +743,6 @@ impl Script {
     }
 }
 
-/// Something that runs scripts: a card in this process, or a card in a PC/SC reader.
-pub trait Target {
-    /// Sends a command; an empty response means the card was mute.
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String>;
-    /// Warm reset; returns the ATR.
-    fn reset(&mut self) -> Result<Vec<u8>, String>;
-    /// Cuts power.
-    fn power_off(&mut self) -> Result<(), String>;
-    /// Powers on; returns the ATR.
-    fn power_on(&mut self) -> Result<Vec<u8>, String>;
-    /// Moves the card to another interface.
-    fn set_interface(&mut self, interface: Interface) -> Result<(), String>;
-    /// The current ATR.
-    fn atr(&mut self) -> Result<Vec<u8>, String>;
-}
-
 /// What happened at one step.
 #[derive(Clone, Debug)]
 pub struct StepReport {
@@ -824,22 +809,59 @@ fn match_items(
     Ok(())
 }
 
+/// Why a response does not match a pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The pattern is `mute`, the card answered.
+    ExpectedMute,
+    /// The card did not answer.
+    CardMute,
+    /// Another status word.
+    StatusWord {
+        /// What the card answered.
+        actual: u16,
+        /// The pattern's SW1 SW2 (`63CX` style).
+        expected: String,
+    },
+    /// The data differ: where and how.
+    Data(String),
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::ExpectedMute => f.write_str("expected no response"),
+            Mismatch::CardMute => f.write_str("card mute"),
+            Mismatch::StatusWord { actual, expected } => {
+                write!(f, "SW {actual:04X}, expected {expected}")
+            }
+            Mismatch::Data(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
 /// Checks `response` against `pattern`; on success returns the captures.
-pub fn check(pattern: &Pattern, response: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn check(pattern: &Pattern, response: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Mismatch> {
     let mut captures = Vec::new();
     match pattern {
         Pattern::Mute if response.is_empty() => Ok(captures),
-        Pattern::Mute => Err("expected no response".into()),
+        Pattern::Mute => Err(Mismatch::ExpectedMute),
         Pattern::Response { data, sw } => {
             let (body, Some(actual)) = split_response(response) else {
-                return Err("card mute".into());
+                return Err(Mismatch::CardMute);
             };
             let [a, b] = actual.to_be_bytes();
             if !(sw[0].matches(a) && sw[1].matches(b)) {
-                return Err(format!("SW {actual:04X}, expected {}{}", sw[0], sw[1]));
+                return Err(Mismatch::StatusWord {
+                    actual,
+                    expected: format!("{}{}", sw[0], sw[1]),
+                });
             }
             if let Some(items) = data {
-                match_items(items, body, &mut captures)?;
+                match_items(items, body, &mut captures).map_err(Mismatch::Data)?;
             }
             Ok(captures)
         }
@@ -850,7 +872,7 @@ pub fn check(pattern: &Pattern, response: &[u8]) -> Result<Vec<(String, Vec<u8>)
 /// conformance report); otherwise stop at the first. `progress` sees every step.
 pub fn run(
     script: &Script,
-    target: &mut dyn Target,
+    target: &mut dyn CardLink,
     keep_going: bool,
     progress: &mut dyn FnMut(&StepReport),
 ) -> Outcome {
@@ -881,7 +903,7 @@ pub fn run(
                         .map(|e| format!("ATR {}: {e}", hex(&atr)));
                     (format!("atr {}", hex(&atr)), failure)
                 }
-                Err(e) => ("atr".to_string(), Some(e)),
+                Err(e) => ("atr".to_string(), Some(e.to_string())),
             },
             Action::Apdu { command, expect } => {
                 outcome.commands += 1;
@@ -904,18 +926,18 @@ pub fn run(
     outcome
 }
 
-fn power_step(name: &str, result: Result<String, String>) -> (String, Option<String>) {
+fn power_step(name: &str, result: Result<String, LinkError>) -> (String, Option<String>) {
     match result {
         Ok(atr) if atr.is_empty() => (name.to_string(), None),
         Ok(atr) => (format!("{name}: ATR {atr}"), None),
-        Err(e) => (name.to_string(), Some(e)),
+        Err(e) => (name.to_string(), Some(e.to_string())),
     }
 }
 
 fn apdu_step(
     command: &[Piece],
     expect: &[Pattern],
-    target: &mut dyn Target,
+    target: &mut dyn CardLink,
     vars: &mut HashMap<String, Vec<u8>>,
 ) -> (String, Option<String>) {
     let mut apdu = Vec::new();
@@ -936,7 +958,7 @@ fn apdu_step(
     let shown = crate::annotate::masked_command(&apdu);
     let response = match target.transmit(&apdu) {
         Ok(r) => r,
-        Err(e) => return (shown, Some(e)),
+        Err(e) => return (shown, Some(e.to_string())),
     };
     let (_, sw) = split_response(&response);
     let summary = match sw {
@@ -1157,27 +1179,27 @@ mod tests {
     struct Fake {
         log: Vec<Vec<u8>>,
     }
-    impl Target for Fake {
-        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+    impl CardLink for Fake {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
             self.log.push(apdu.to_vec());
             Ok(match apdu {
                 [0, 0x84, ..] => vec![9, 8, 7, 6, 0x90, 0],
                 _ => vec![0x6A, 0x82],
             })
         }
-        fn reset(&mut self) -> Result<Vec<u8>, String> {
+        fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
             Ok(vec![0x3B])
         }
-        fn power_off(&mut self) -> Result<(), String> {
+        fn power_off(&mut self) -> Result<(), LinkError> {
             Ok(())
         }
-        fn power_on(&mut self) -> Result<Vec<u8>, String> {
+        fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
             Ok(vec![0x3B])
         }
-        fn set_interface(&mut self, _: Interface) -> Result<(), String> {
-            Err("not here".into())
+        fn set_interface(&mut self, _: Interface) -> Result<(), LinkError> {
+            Err(LinkError::Unsupported("not here"))
         }
-        fn atr(&mut self) -> Result<Vec<u8>, String> {
+        fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
             Ok(vec![0x3B, 0x00])
         }
     }

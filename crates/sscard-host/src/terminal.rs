@@ -3,55 +3,12 @@
 //! interface's `iReadCardBas` flow (spec/ssc.md §7) with the HSM's key derivation.
 
 use crate::annotate as trace;
-use sscard_core::Interface;
-use sscard_core::card::applet::Applets;
 use sscard_core::crypto::ssc::{auth_data, card_factor, city_factor, diversify_path, session_key};
 use sscard_core::crypto::{Algorithm, ct_eq};
-use sscard_core::nvm::Nvm;
-use sscard_core::rng::CardRng;
 use sscard_core::tlv::{Tag, find_path};
-use sscard_ssc::SscCard;
 use std::fmt;
 
-/// Something that carries APDUs to a card.
-pub trait Transport {
-    /// Sends one command APDU, returns the response (data ‖ SW). Empty = card mute.
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
-    /// The card's ATR.
-    fn atr(&self) -> Vec<u8>;
-}
-
-/// A card in this process.
-pub struct InProcess<N: Nvm, R: CardRng, A: Applets> {
-    /// The card.
-    pub card: SscCard<N, R, A>,
-    buffer: Vec<u8>,
-}
-
-impl<N: Nvm, R: CardRng, A: Applets> InProcess<N, R, A> {
-    /// Powers `card` on `interface` and wraps it; a card whose memory cannot be read at
-    /// power-on (journal recovery, card state) is refused.
-    pub fn new(
-        mut card: SscCard<N, R, A>,
-        interface: Interface,
-    ) -> Result<Self, sscard_core::nvm::NvmError> {
-        card.power_on(interface)?;
-        Ok(InProcess {
-            card,
-            buffer: vec![0u8; sscard_core::card::MAX_RESPONSE_CAPACITY],
-        })
-    }
-}
-
-impl<N: Nvm, R: CardRng, A: Applets> Transport for InProcess<N, R, A> {
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let n = self.card.process(apdu, &mut self.buffer);
-        self.buffer.get(..n).unwrap_or(&[]).to_vec()
-    }
-    fn atr(&self) -> Vec<u8> {
-        self.card.atr().to_vec()
-    }
-}
+use crate::link::{CardLink, LinkError};
 
 /// A response split into data and status word.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,10 +20,13 @@ pub struct Response {
 }
 
 /// Why a terminal flow stopped.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum TerminalError {
     /// The card did not answer.
     Mute,
+    /// The link to the card failed.
+    Link(LinkError),
     /// A command got an unexpected status word.
     Status {
         /// What the terminal was doing.
@@ -82,48 +42,62 @@ impl fmt::Display for TerminalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TerminalError::Mute => f.write_str("card did not answer"),
+            TerminalError::Link(e) => write!(f, "link: {e}"),
             TerminalError::Status { step, sw } => write!(f, "{step}: card answered {sw:04X}"),
             TerminalError::Check(what) => write!(f, "check failed: {what}"),
         }
     }
 }
 
-impl std::error::Error for TerminalError {}
+impl std::error::Error for TerminalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TerminalError::Link(e) => Some(e),
+            TerminalError::Mute | TerminalError::Status { .. } | TerminalError::Check(_) => None,
+        }
+    }
+}
+
+impl From<LinkError> for TerminalError {
+    fn from(e: LinkError) -> Self {
+        TerminalError::Link(e)
+    }
+}
 
 /// A terminal driving one card, keeping a readable trace.
-pub struct Terminal<T: Transport> {
-    /// The transport.
-    pub transport: T,
+pub struct Terminal<T: CardLink> {
+    /// The card.
+    pub link: T,
     /// Trace lines, one per exchange (raw exchanges, GET RESPONSE included).
     pub trace: Vec<String>,
     /// Print each exchange as it happens.
     pub echo: bool,
 }
 
-impl<T: Transport> Terminal<T> {
-    /// A terminal on `transport`.
-    pub fn new(transport: T) -> Self {
+impl<T: CardLink> Terminal<T> {
+    /// A terminal on `link`.
+    pub fn new(link: T) -> Self {
         Terminal {
-            transport,
+            link,
             trace: vec![],
             echo: false,
         }
     }
 
-    fn raw(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let r = self.transport.transmit(apdu);
+    fn raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
+        let r = self.link.transmit(apdu)?;
         let line = trace::describe(apdu, &r);
         if self.echo {
             println!("{line}");
         }
         self.trace.push(line);
-        r
+        Ok(r)
     }
 
     /// Sends a command the way PC/SC host software does: follows 61xx with GET RESPONSE
     /// and answers 6Cxx by resending with Le = xx.
     pub fn send(&mut self, apdu: &[u8]) -> Result<Response, TerminalError> {
-        let mut r = self.raw(apdu);
+        let mut r = self.raw(apdu)?;
         if let [.., 0x6C, le] = r[..] {
             let mut again = apdu.to_vec();
             let has_le = apdu.len() == 5
@@ -137,7 +111,7 @@ impl<T: Transport> Terminal<T> {
             } else {
                 again.push(le);
             }
-            r = self.raw(&again);
+            r = self.raw(&again)?;
         }
         let mut data = vec![];
         loop {
@@ -147,7 +121,7 @@ impl<T: Transport> Terminal<T> {
             match sw >> 8 {
                 0x61 => {
                     let get = [0x00, 0xC0, 0x00, 0x00, sw as u8];
-                    r = self.raw(&get);
+                    r = self.raw(&get)?;
                 }
                 _ => return Ok(Response { data, sw }),
             }
@@ -243,12 +217,12 @@ fn record_value(record: &[u8]) -> &[u8] {
 /// id, INTERNAL AUTHENTICATE with the diversified IRK (the terminal checks the card),
 /// for 3.0 cards EXTERNAL AUTHENTICATE with RKSSSE, then read EF05/EF06 items.
 /// `random` supplies the terminal's random numbers.
-pub fn read_card_bas<T: Transport>(
+pub fn read_card_bas<T: CardLink>(
     t: &mut Terminal<T>,
     keys: &HsmKeys,
     mut random: impl FnMut(&mut [u8]),
 ) -> Result<CardBas, TerminalError> {
-    let atr = t.transport.atr();
+    let atr = t.link.atr()?;
     let hist = sscard_core::atr::historical_bytes(&atr)
         .ok_or(TerminalError::Check("ATR without historical bytes"))?
         .to_vec();

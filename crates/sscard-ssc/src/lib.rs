@@ -51,6 +51,13 @@ pub struct SocialSecurity {
 }
 
 impl SocialSecurity {
+    /// The applications as the card's memory stores their options (bytes of
+    /// [`SscOptions::encode`]); `None` for bytes they cannot read. For
+    /// `Card::load_stored`.
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        SscOptions::decode(bytes).map(Self::new)
+    }
+
     /// The applications with these spec choices.
     pub fn new(options: SscOptions) -> Self {
         SocialSecurity {

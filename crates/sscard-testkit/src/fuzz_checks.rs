@@ -19,6 +19,7 @@
 //!   [secrets oracle](crate::secret_oracle)); and at every power cycle a copy of the
 //!   card reloaded from its image answers the rest of the session exactly as it does.
 
+use crate::{Violation, violation};
 use sscard_core::apdu::{CommandView, encode_command};
 use sscard_core::rng::CardRng;
 use sscard_core::tlv::{
@@ -48,13 +49,13 @@ fn hex(bytes: &[u8]) -> String {
 // APDU parsing
 
 /// Parse, field and round-trip checks of a command APDU.
-pub fn apdu_parse(data: &[u8]) -> Result<(), String> {
+pub fn apdu_parse(data: &[u8]) -> Result<(), Violation> {
     let cmd = match CommandView::parse(data) {
         Ok(cmd) => cmd,
         Err(Status::WrongLength) => return Ok(()),
-        Err(other) => return Err(format!("{}: parse error {other:?}, not 6700", hex(data))),
+        Err(other) => return Err(violation!("{}: parse error {other:?}, not 6700", hex(data))),
     };
-    let fail = |what: &str| Err(format!("{}: {what}", hex(data)));
+    let fail = |what: &str| Err(violation!("{}: {what}", hex(data)));
     if cmd.raw() != data || data.get(..4) != Some(&cmd.header()[..]) {
         return fail("raw bytes or header differ from the input");
     }
@@ -77,7 +78,7 @@ pub fn apdu_parse(data: &[u8]) -> Result<(), String> {
         )
     })?;
     if (again.header(), again.data(), again.le()) != (cmd.header(), cmd.data(), cmd.le()) {
-        return Err(format!(
+        return Err(violation!(
             "{}: re-encoded as {}, fields differ",
             hex(data),
             hex(encoded)
@@ -85,7 +86,7 @@ pub fn apdu_parse(data: &[u8]) -> Result<(), String> {
     }
     // The short form is the one the encoder prefers: a short input comes back unchanged.
     if !cmd.is_extended() && encoded != data {
-        return Err(format!("{}: re-encoded as {}", hex(data), hex(encoded)));
+        return Err(violation!("{}: re-encoded as {}", hex(data), hex(encoded)));
     }
     Ok(())
 }
@@ -94,8 +95,8 @@ pub fn apdu_parse(data: &[u8]) -> Result<(), String> {
 // TLV
 
 /// Bounds, round-trip and consistency checks of the BER-TLV, simple-TLV and DOL readers.
-pub fn tlv(data: &[u8]) -> Result<(), String> {
-    let fail = |what: String| Err(format!("{}: {what}", hex(data)));
+pub fn tlv(data: &[u8]) -> Result<(), Violation> {
+    let fail = |what: String| Err(violation!("{}: {what}", hex(data)));
     check_ber_level(data, BerReader::new(data), 1)?;
     check_ber_level(data, BerReader::new(data).skipping_padding(), 1)?;
 
@@ -176,12 +177,12 @@ pub fn tlv(data: &[u8]) -> Result<(), String> {
 
 /// Each object of `level` lies inside `parent`, its value is the tail of its bytes, and
 /// writing its tag and value gives its bytes back; then the same for its children.
-fn check_ber_level(parent: &[u8], level: BerReader<'_>, depth: usize) -> Result<(), String> {
+fn check_ber_level(parent: &[u8], level: BerReader<'_>, depth: usize) -> Result<(), Violation> {
     for item in level {
         let Ok(object) = item else { break };
         let (raw, value) = (object.raw(), object.value());
         if !within(parent, raw) || !within(raw, value) || !raw.ends_with(value) {
-            return Err(format!(
+            return Err(violation!(
                 "{} (in {}): object outside its parent or value not at its end",
                 hex(raw),
                 hex(parent)
@@ -196,7 +197,7 @@ fn check_ber_level(parent: &[u8], level: BerReader<'_>, depth: usize) -> Result<
             )
         })?;
         if writer.written() != raw {
-            return Err(format!(
+            return Err(violation!(
                 "{}: re-encodes as {}",
                 hex(raw),
                 hex(writer.written())
@@ -273,13 +274,13 @@ pub fn session_events(data: &[u8]) -> impl Iterator<Item = Event<&[u8]>> {
 }
 
 /// Plays `data` as a session (see [`split_session`]) against a fresh sample card.
-pub fn card_session(data: &[u8]) -> Result<(), String> {
+pub fn card_session(data: &[u8]) -> Result<(), Violation> {
     on_snapshot_card((), |card| play_input(card, data))
 }
 
 /// Plays `data` as a session against a fresh gen-3 card carrying the PBOC applet
 /// (`crates/sscard-pboc`): the same never-mute rule, through the financial environment.
-pub fn pboc_session(data: &[u8]) -> Result<(), String> {
+pub fn pboc_session(data: &[u8]) -> Result<(), Violation> {
     on_snapshot_card((sscard_pboc::PbocApplet::new(),), |card| {
         play_input(card, data)
     })
@@ -301,7 +302,7 @@ pub fn on_snapshot_card<A: Applets, T>(
 fn play_input<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut SscCard<N, R, A>,
     data: &[u8],
-) -> Result<(), String> {
+) -> Result<(), Violation> {
     with_sample_oracle(|oracle| {
         with_checker(card, oracle, |checker| checker.play(session_events(data)))
     })
@@ -317,7 +318,7 @@ const TEAR_SESSION_EVENTS: usize = 48;
 /// persistent memory must be the state before or after the torn commit (so try counters
 /// and purse money are old or new, never mixed), and the card must answer
 /// ([`crate::tear::tear_at_write`]).
-pub fn tear_session(data: &[u8]) -> Result<(), String> {
+pub fn tear_session(data: &[u8]) -> Result<(), Violation> {
     let (k, mode, session) = match data {
         [hi, lo, mode, rest @ ..] => (
             u32::from(u16::from_be_bytes([*hi, *lo])),
@@ -383,7 +384,7 @@ pub fn check_session<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &mut SscCard<N, R, A>,
     events: &[Event],
     oracle: &mut SecretOracle,
-) -> Result<(), String> {
+) -> Result<(), Violation> {
     with_checker(card, oracle, |checker| checker.play(events))
 }
 
@@ -392,8 +393,8 @@ pub fn check_session<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
 pub fn with_checker<N, R, A, T>(
     card: &mut SscCard<N, R, A>,
     oracle: &mut SecretOracle,
-    f: impl FnOnce(&mut Checker<'_, N, R, A>) -> Result<T, String>,
-) -> Result<T, String>
+    f: impl FnOnce(&mut Checker<'_, N, R, A>) -> Result<T, Violation>,
+) -> Result<T, Violation>
 where
     N: ImageNvm,
     R: CardRng + Clone,
@@ -444,7 +445,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     pub fn play<B: AsRef<[u8]>>(
         &mut self,
         events: impl IntoIterator<Item = impl std::borrow::Borrow<Event<B>>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Violation> {
         let mut events = events.into_iter().peekable();
         while let Some(event) = events.next() {
             match (event.borrow(), events.peek().map(|next| next.borrow())) {
@@ -458,7 +459,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     }
 
     /// Plays one event.
-    pub fn event(&mut self, event: &Event<impl AsRef<[u8]>>) -> Result<(), String> {
+    pub fn event(&mut self, event: &Event<impl AsRef<[u8]>>) -> Result<(), Violation> {
         match event {
             Event::Apdu(apdu) => self.apdu(apdu.as_ref()).map(|_| ()),
             Event::PowerCycle(interface) => self.power_cycle(*interface),
@@ -474,7 +475,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     }
 
     /// Sends one APDU; returns the response (data and status word).
-    pub fn apdu(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn apdu(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Violation> {
         let i = self.events;
         self.events += 1;
         let powered = self.card.is_powered();
@@ -489,20 +490,23 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
             _ => false,
         };
         if powered && !well_formed {
-            return Err(format!(
+            return Err(violation!(
                 "event {i}: {} answered {:?} while powered",
                 hex(apdu),
                 hex(response)
             ));
         }
         if !powered && n != 0 {
-            return Err(format!("event {i}: {} answered while unpowered", hex(apdu)));
+            return Err(violation!(
+                "event {i}: {} answered while unpowered",
+                hex(apdu)
+            ));
         }
         if let Some((copy, since)) = self.reloaded.as_mut() {
             let m = copy.process(apdu, self.out_reloaded);
             let other = self.out_reloaded.get(..m).unwrap_or_default();
             if other != response {
-                return Err(format!(
+                return Err(violation!(
                     "event {i}: {}: the card reloaded from its image at event {since} \
                      answered {}, the live card {}",
                     hex(apdu),
@@ -516,7 +520,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
 
     /// Power off, then on through `interface`, for the live card only (the previous
     /// copy stays unused until the next power cycle replaces it); returns the ATR.
-    fn power_cycle_live(&mut self, interface: Interface) -> Result<(), String> {
+    fn power_cycle_live(&mut self, interface: Interface) -> Result<(), Violation> {
         let i = self.events;
         self.events += 1;
         self.card.power_off();
@@ -524,20 +528,20 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
     }
 
     /// Powers the live card on at event `i`; it must give an ATR, which is returned.
-    fn power_up_live(&mut self, i: usize, interface: Interface) -> Result<Vec<u8>, String> {
+    fn power_up_live(&mut self, i: usize, interface: Interface) -> Result<Vec<u8>, Violation> {
         let atr = self
             .card
             .power_on(interface)
             .map_err(|e| format!("event {i}: power-up failed: {e}"))?
             .to_vec();
         if atr.is_empty() {
-            return Err(format!("event {i}: empty ATR"));
+            return Err(violation!("event {i}: empty ATR"));
         }
         Ok(atr)
     }
 
     /// Power off, then on through `interface`; the persistence oracle's reload point.
-    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), String> {
+    pub fn power_cycle(&mut self, interface: Interface) -> Result<(), Violation> {
         let i = self.events;
         self.events += 1;
         self.card.power_off();
@@ -549,7 +553,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Checker<'_, N, R, A> {
             .power_on(interface)
             .map_err(|e| format!("event {i}: the reloaded card fails to power up: {e}"))?;
         if copy_atr != atr.as_slice() {
-            return Err(format!(
+            return Err(violation!(
                 "event {i}: the reloaded card's ATR {} differs from {}",
                 hex(copy_atr),
                 hex(&atr)
@@ -570,12 +574,12 @@ type ReloadedCard<R, A> = SscCard<SnapshotNvm, R, A>;
 fn reload_from_image<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
     card: &SscCard<N, R, A>,
     spare: Option<SnapshotNvm>,
-) -> Result<ReloadedCard<R, A>, String> {
+) -> Result<ReloadedCard<R, A>, Violation> {
     let mut body = spare.unwrap_or_else(|| snapshot::take(sample_image()));
     card.store()
         .nvm()
         .copy_into(&mut body)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Violation(e.to_string()))?;
     Card::load(
         body,
         card.rng().clone(),
@@ -583,7 +587,7 @@ fn reload_from_image<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
         card.df_applications().clone(),
         *card.options(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| Violation(e.to_string()))
 }
 
 #[cfg(test)]
@@ -684,7 +688,7 @@ mod tests {
             ]
             .concat();
             let failure = run(&events).unwrap_err();
-            assert!(failure.contains("reloaded"), "{cycles:?}: {failure}");
+            assert!(failure.0.contains("reloaded"), "{cycles:?}: {failure}");
         }
     }
 

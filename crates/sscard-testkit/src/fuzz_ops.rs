@@ -11,6 +11,7 @@
 //! own secret table (what an issuer's HSM holds), as a fuzzing harness may; the cryptograms
 //! are checked against independent implementations elsewhere (tests/, vectors/).
 
+use crate::Violation;
 use arbitrary::Arbitrary;
 use sscard_core::apdu::encode_command;
 use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage, find_secret};
@@ -455,7 +456,7 @@ const SELECT_SSSE: &[u8] = &[
 ];
 
 /// Plays `data`, decoded as a sequence of [`Step`]s, against the sample card with PBOC.
-pub fn ops_session(data: &[u8]) -> Result<(), String> {
+pub fn ops_session(data: &[u8]) -> Result<(), Violation> {
     let u = arbitrary::Unstructured::new(data);
     let Ok(steps) = Vec::<Step>::arbitrary_take_rest(u) else {
         return Ok(());
@@ -464,7 +465,7 @@ pub fn ops_session(data: &[u8]) -> Result<(), String> {
 }
 
 /// Plays `ops` (none changed) like [`play_steps`].
-pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, String> {
+pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, Violation> {
     let steps: Vec<Step> = ops
         .iter()
         .map(|op| Step {
@@ -477,7 +478,7 @@ pub fn play_ops(ops: &[Op]) -> Result<Vec<Vec<u8>>, String> {
 
 /// Plays `steps` against a fresh sample card with PBOC, with every session check;
 /// returns the response of the last APDU of each operation (empty when it sent none).
-pub fn play_steps(steps: &[Step]) -> Result<Vec<Vec<u8>>, String> {
+pub fn play_steps(steps: &[Step]) -> Result<Vec<Vec<u8>>, Violation> {
     on_snapshot_card((PbocApplet::new(),), |card| {
         with_sample_oracle(|oracle| {
             with_checker(card, oracle, |checker| {
@@ -539,7 +540,7 @@ fn mac_under(alg: Algorithm, key: &[u8], input: &[u8], parts: &[&[u8]]) -> [u8; 
 }
 
 impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
-    fn send(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+    fn send(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Violation> {
         let mut r = self.checker.apdu(apdu)?;
         // T=0: fetch what waits with GET RESPONSE, as a PC/SC host does.
         while let [.., 0x61, n] = r[..] {
@@ -580,7 +581,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         header: [u8; 4],
         data: &[u8],
         le: Option<u8>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Violation> {
         let (header, data, le) = self.tweaked(header, data, le);
         self.send(&apdu(header, &data, le))
     }
@@ -635,7 +636,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
     }
 
     /// GET CHALLENGE of `n` bytes; empty if refused.
-    fn challenge(&mut self, n: u8) -> Result<Vec<u8>, String> {
+    fn challenge(&mut self, n: u8) -> Result<Vec<u8>, Violation> {
         let r = self.send(&[0x00, 0x84, 0x00, 0x00, n])?;
         Ok(match r.split_last_chunk::<2>() {
             Some((data, [0x90, 0x00])) => data.to_vec(),
@@ -655,7 +656,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         }
     }
 
-    fn run(&mut self, op: &Op) -> Result<Vec<u8>, String> {
+    fn run(&mut self, op: &Op) -> Result<Vec<u8>, Violation> {
         if let Some(count) = Self::key_op_kind(op).and_then(|kind| self.key_ops.get_mut(kind)) {
             if *count >= MAX_KEY_OPS {
                 return Ok(Vec::new());
@@ -869,7 +870,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         }
     }
 
-    fn select(&mut self, target: Target) -> Result<Vec<u8>, String> {
+    fn select(&mut self, target: Target) -> Result<Vec<u8>, Violation> {
         match target {
             Target::Mf => self.send_main([0x00, 0xA4, 0x00, 0x00], &[0x3F, 0x00], None),
             Target::Ssse => {
@@ -917,7 +918,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
     /// A secure-messaging command (LD/T 32 P4 §8.3): MAC over header ‖ Lc ‖ data with
     /// the STK session key of the card's challenge; the new PIN of a reload enciphered
     /// under the same session key.
-    fn secure(&mut self, command: &SecureCommand, good: bool) -> Result<Vec<u8>, String> {
+    fn secure(&mut self, command: &SecureCommand, good: bool) -> Result<Vec<u8>, Violation> {
         let stk = self.key_by_usage(KeyUsage::SECURE_MESSAGING);
         let challenge = self.challenge(8)?;
         let session = stk
@@ -973,7 +974,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         self.send(&apdu(header, &[body, &mac[..]].concat(), None))
     }
 
-    fn purse_load(&mut self, amount: u16, good: bool) -> Result<Vec<u8>, String> {
+    fn purse_load(&mut self, amount: u16, good: bool) -> Result<Vec<u8>, Violation> {
         let terminal = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
         let amount = u32::from(amount).to_be_bytes();
         let init = [&[0x01][..], &amount, &terminal].concat();
@@ -998,7 +999,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         )
     }
 
-    fn purse_purchase(&mut self, amounts: [u16; 3], good: bool) -> Result<Vec<u8>, String> {
+    fn purse_purchase(&mut self, amounts: [u16; 3], good: bool) -> Result<Vec<u8>, Violation> {
         let terminal = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
         let amounts: Vec<u8> = amounts
             .iter()
@@ -1024,7 +1025,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         self.send_main([0xB0, 0x2C, 0x01, 0x00], &data, Some(0))
     }
 
-    fn pki_verify(&mut self, admin: bool, good: bool) -> Result<Vec<u8>, String> {
+    fn pki_verify(&mut self, admin: bool, good: bool) -> Result<Vec<u8>, Violation> {
         let pin: &[u8] = match (admin, good) {
             (false, true) => &[0x12, 0x34, 0x56],
             (true, true) => &[0x12, 0x34, 0x56, 0x78],
@@ -1046,7 +1047,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
     /// IMPORT KEY (spec/ssc.md §9 item 4): the public half is the card's own signature
     /// key read back (a valid point), the private half a fixed scalar (whose public key
     /// then does not match: the card refuses it unless the pair was imported whole).
-    fn pki_import(&mut self, private: bool, encryption: bool) -> Result<Vec<u8>, String> {
+    fn pki_import(&mut self, private: bool, encryption: bool) -> Result<Vec<u8>, Violation> {
         let (public_fid, private_fid) = if encryption {
             (0x14, 0x15)
         } else {
@@ -1073,7 +1074,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         ec: bool,
         ttq: [u8; 4],
         foreign: bool,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Violation> {
         let amount = u32::from(amount).to_be_bytes();
         let df69 = u8::from(sm);
         let currency: [u8; 2] = if foreign { [0x08, 0x40] } else { [0x01, 0x56] };
@@ -1102,7 +1103,11 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
 
     /// The enciphered PIN block of a PIN CHANGE script (see [`Script::PinChange`]); the
     /// ATC is read with GET DATA, the UDKs are the profile's.
-    fn pboc_pin_change(&mut self, with_current: bool, digits: [u8; 3]) -> Result<Vec<u8>, String> {
+    fn pboc_pin_change(
+        &mut self,
+        with_current: bool,
+        digits: [u8; 3],
+    ) -> Result<Vec<u8>, Violation> {
         let r = self.send(&[0x80, 0xCA, 0x9F, 0x36, 0x00])?;
         let atc = match r[..] {
             [0x9F, 0x36, 0x02, hi, lo, 0x90, 0x00] => u16::from_be_bytes([hi, lo]),
@@ -1143,7 +1148,7 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         Ok(block.to_vec())
     }
 
-    fn pboc_script(&mut self, script: &Script) -> Result<Vec<u8>, String> {
+    fn pboc_script(&mut self, script: &Script) -> Result<Vec<u8>, Violation> {
         let mac = [0xA5, 0x5A, 0x0F, 0xF0];
         let (header, body) = match script {
             Script::ApplicationBlock => ([0x84, 0x1E, 0x00, 0x00], Vec::new()),

@@ -8,6 +8,7 @@
 //! * [`fuzz_checks`]: the checks every whole-card fuzz target and the corpus replay run
 //!   (a status word for every APDU, persistence equivalence, the secrets oracle);
 //! * [`fuzz_ops`]: typed, structure-aware fuzz sessions (`arbitrary`);
+//! * [`psam_fuzz`]: the fuzz check of the virtual PSAM (target `psam_session`);
 //! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
 //! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
@@ -23,7 +24,42 @@ pub mod exchange;
 pub mod fuzz_checks;
 pub mod fuzz_ops;
 pub mod indep;
+pub mod psam_fuzz;
 pub mod sample;
 pub mod secret_oracle;
 pub mod snapshot;
 pub mod tear;
+
+/// A property the card broke, or a harness step that could not run: what the fuzz
+/// checks, the tear harness and the secrets oracle report. The text names the rule and
+/// the evidence (the APDU, the write, the bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl core::fmt::Display for Violation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl From<String> for Violation {
+    fn from(text: String) -> Self {
+        Violation(text)
+    }
+}
+
+impl From<&str> for Violation {
+    fn from(text: &str) -> Self {
+        Violation(text.to_string())
+    }
+}
+
+/// A [`Violation`] from `format!` arguments.
+macro_rules! violation {
+    ($($arg:tt)*) => {
+        $crate::Violation(format!($($arg)*))
+    };
+}
+pub(crate) use violation;

@@ -29,6 +29,7 @@
 //! are named only when one leaks. An oracle primed on a card ([`SecretOracle::prime`])
 //! and cloned for each run starts with all of that done.
 
+use crate::{Violation, violation};
 use sscard_ssc::SscCard;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -462,7 +463,7 @@ impl SecretOracle {
         card: &SscCard<N, R, A>,
         apdu: &[u8],
         response: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), Violation> {
         self.learn_stored(card, Some(apdu));
         let data = response
             .get(..response.len().saturating_sub(2))
@@ -501,7 +502,7 @@ impl SecretOracle {
 
     /// `Err` naming the secret if `response` holds 8 bytes of one that the terminal did
     /// not send itself.
-    pub fn check(&mut self, response: &[u8]) -> Result<(), String> {
+    pub fn check(&mut self, response: &[u8]) -> Result<(), Violation> {
         if response.len() < WINDOW {
             return Ok(());
         }
@@ -516,7 +517,7 @@ impl SecretOracle {
             if let Some(label) = known
                 && !self.terminal_sent(w)
             {
-                return Err(format!(
+                return Err(violation!(
                     "the response gives away 8 bytes of {} at offset {at}",
                     self.label(label)
                 ));

@@ -19,8 +19,8 @@
 //!
 //! 1. **Clean run.** The scenario runs once on a fresh card behind a
 //!    [`TearingNvm`] with no tear scheduled, counting NVM writes (*W*) and commits
-//!    (*C*, counted by [`TearingNvm`] through the `Nvm::commit_started` hook that
-//!    `Store` calls before the first write of every commit). The final persistent image
+//!    (*C*, counted by [`TearingNvm`] at the write of a journal body, at
+//!    `nvm::JOURNAL_BODY_AT`, the first write of every commit). The final persistent image
 //!    is kept.
 //! 2. **Commit map.** For every write *k* < *W* the scenario is re-run on a fresh card
 //!    with the power cut at write *k* in [`TearMode::Nothing`]. The commit counter at
@@ -42,17 +42,24 @@
 //! design. The scenario must be deterministic (seeded RNG, same card every time); a
 //! run that does not reach write *k* is reported as an error rather than skipped.
 
+use crate::{Violation, violation};
+use sscard_host::link::LinkError;
 use std::fmt;
 
-use sscard_core::Applets;
 use sscard_core::fs::layout::JOURNAL_AT;
+use sscard_core::nvm::JOURNAL_BODY_AT;
 use sscard_core::nvm::{JOURNAL_AREA_LEN, Nvm, NvmError, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
+use sscard_core::{Applets, DfApplication};
 
 use crate::snapshot::{self, SnapshotNvm};
 
 /// The card type the harness drives: RAM-backed NVM behind a [`TearingNvm`].
-pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>> = sscard_ssc::SscCard<TearingNvm<M>, R, A>;
+///
+/// `D` is the card's DF application: the social-security applications by default, the
+/// PSAM for `tests/psam.rs`.
+pub type TearCard<R, A = (), M = RamNvm<Vec<u8>>, D = sscard_ssc::SocialSecurity> =
+    sscard_core::Card<TearingNvm<M>, R, A, D>;
 
 /// A memory behind the [`TearingNvm`] whose raw bytes the harness compares.
 pub trait TornMemory: Nvm {
@@ -112,14 +119,15 @@ impl Nvm for CommitProbe {
         self.ram.read(addr, buf)
     }
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
+        if addr == JOURNAL_BODY_AT {
+            // A commit starts (the journal body is its first write).
+            if self.keep_at == Some(self.starts.len()) {
+                self.kept = Some(self.ram.bytes().to_vec());
+            }
+            self.starts.push(self.writes);
+        }
         self.writes = self.writes.saturating_add(1);
         self.ram.write(addr, data)
-    }
-    fn commit_started(&mut self) {
-        if self.keep_at == Some(self.starts.len()) {
-            self.kept = Some(self.ram.bytes().to_vec());
-        }
-        self.starts.push(self.writes);
     }
 }
 
@@ -137,6 +145,9 @@ impl TornMemory for CommitProbe {
 
 /// Every way the torn write can end, in the order the harness tries them.
 pub const TEAR_MODES: [TearMode; 3] = [TearMode::Nothing, TearMode::FirstHalf, TearMode::Complete];
+
+/// A torn scenario: the card after the cut and the step it was cut in.
+type TornRun<R, A, M, D> = (TearCard<R, A, M, D>, usize);
 
 /// Largest response a command can produce: an extended Le of 65536 bytes and the SW.
 const RESPONSE_CAPACITY: usize = sscard_core::card::MAX_RESPONSE_CAPACITY;
@@ -184,15 +195,16 @@ impl fmt::Display for TearPoint {
 /// `invariant` gets the powered card and the tear point.
 ///
 /// Returns the number of tear points checked (writes × modes), or the first failure.
-pub fn tear_every_write<R, A, M>(
-    make_card: impl Fn() -> TearCard<R, A, M>,
+pub fn tear_every_write<R, A, M, D>(
+    make_card: impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
-    mut invariant: impl FnMut(&mut TearCard<R, A, M>, &TearPoint) -> Result<(), String>,
-) -> Result<usize, String>
+    mut invariant: impl FnMut(&mut TearCard<R, A, M, D>, &TearPoint) -> Result<(), Violation>,
+) -> Result<usize, Violation>
 where
     R: CardRng,
     A: Applets,
     M: TornMemory,
+    D: DfApplication,
 {
     let mut out = vec![0u8; RESPONSE_CAPACITY];
 
@@ -211,7 +223,7 @@ where
         if commit as usize == before_commit.len() {
             before_commit.push(image(&card).to_vec());
         } else if commit as usize > before_commit.len() {
-            return Err(format!(
+            return Err(violation!(
                 "write {k} belongs to commit {commit} but commit {} made no write",
                 before_commit.len()
             ));
@@ -219,7 +231,7 @@ where
         commit_of_write.push(commit);
     }
     if before_commit.len() != commits as usize {
-        return Err(format!(
+        return Err(violation!(
             "the clean run started {commits} commits but its writes belong to {}",
             before_commit.len()
         ));
@@ -232,7 +244,7 @@ where
         for (k, &commit) in (0..writes).zip(&commit_of_write) {
             let (mut card, step) = torn_run(&make_card, scenario, k, mode, &mut out)?;
             if torn_commit(&card, k, step)? != commit {
-                return Err(format!(
+                return Err(violation!(
                     "write {k} belongs to another commit from run to run: the scenario is \
                      not deterministic"
                 ));
@@ -269,7 +281,7 @@ pub fn tear_at_write<R, A>(
     scenario: &[Step],
     k: u32,
     mode: TearMode,
-) -> Result<Option<TearPoint>, String>
+) -> Result<Option<TearPoint>, Violation>
 where
     R: CardRng,
     A: Applets,
@@ -284,11 +296,11 @@ where
         }
         nvm.inner_mut().restart(keep_at);
         let torn = run(&mut card, scenario, out)?;
-        Ok::<_, String>((card, torn))
+        Ok::<_, Violation>((card, torn))
     };
     let (clean, torn) = probed(None, None, &mut out)?;
     if let Some(step) = torn {
-        return Err(format!("the clean run lost power in step {step}"));
+        return Err(violation!("the clean run lost power in step {step}"));
     }
     let writes = clean.store().nvm().writes();
     if writes == 0 {
@@ -299,7 +311,7 @@ where
     let commit = starts
         .iter()
         .rposition(|&start| start <= k)
-        .ok_or_else(|| format!("write {k} happened outside any commit"))?;
+        .ok_or_else(|| violation!("write {k} happened outside any commit"))?;
     let after = match starts.get(commit + 1) {
         Some(_) => {
             let (mut card, _) = probed(Some(commit + 1), None, &mut out)?;
@@ -313,14 +325,14 @@ where
     let (mut card, step) = match probed(Some(commit), Some((k, mode)), &mut out)? {
         (card, Some(step)) => (card, step),
         (_, None) => {
-            return Err(format!(
+            return Err(violation!(
                 "write {k} of the clean run never happened: the scenario is not deterministic"
             ));
         }
     };
-    let commit = u32::try_from(commit).map_err(|e| e.to_string())?;
+    let commit = u32::try_from(commit).map_err(|e| Violation(e.to_string()))?;
     if torn_commit(&card, k, step)? != commit {
-        return Err(format!(
+        return Err(violation!(
             "write {k} belongs to another commit from run to run: the scenario is not \
              deterministic"
         ));
@@ -343,33 +355,33 @@ where
     // The recovered card works: it answers with a status word.
     let n = card.process(&[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00], &mut out);
     if n < 2 {
-        return Err(format!("{point}: the recovered card does not answer"));
+        return Err(violation!("{point}: the recovered card does not answer"));
     }
     Ok(Some(point))
 }
 
 /// The scenario on a fresh card without a tear, counting from its start.
-fn clean_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn clean_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
-) -> Result<TearCard<R, A, M>, String> {
+) -> Result<TearCard<R, A, M, D>, Violation> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().reset_counter();
     if let Some(step) = run(&mut card, scenario, out)? {
-        return Err(format!("the clean run lost power in step {step}"));
+        return Err(violation!("the clean run lost power in step {step}"));
     }
     Ok(card)
 }
 
 /// Power back on the torn `card` (recovery runs), then its persistent image must be
 /// `before` or `after` the torn commit; returns `point` with `landed` set.
-fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     mut point: TearPoint,
     before: &[u8],
     after: &[u8],
-) -> Result<TearPoint, String> {
+) -> Result<TearPoint, Violation> {
     let interface = card.interface();
     card.store_mut().nvm_mut().restore_power();
     card.power_on(interface).map_err(|e| {
@@ -381,7 +393,7 @@ fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
     let now = image(card);
     point.landed = same_persistent_state(now, after);
     if !point.landed && !same_persistent_state(now, before) {
-        return Err(format!(
+        return Err(violation!(
             "{point}: the recovered image is neither old nor new (first difference from the \
              old state at {}, from the new state at {})",
             first_difference(now, before),
@@ -392,9 +404,9 @@ fn recover_old_or_new<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// A fresh card from the factory, powered.
-fn powered<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
-) -> Result<TearCard<R, A, M>, String> {
+fn powered<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
+) -> Result<TearCard<R, A, M, D>, Violation> {
     let mut card = make_card();
     if !card.is_powered() {
         let interface = card.interface();
@@ -406,42 +418,42 @@ fn powered<R: CardRng, A: Applets, M: TornMemory>(
 
 /// Runs the scenario on a fresh card with the power cut at write `k`; returns the dead
 /// card and the step in which the power went.
-fn torn_run<R: CardRng, A: Applets, M: TornMemory>(
-    make_card: &impl Fn() -> TearCard<R, A, M>,
+fn torn_run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    make_card: &impl Fn() -> TearCard<R, A, M, D>,
     scenario: &[Step],
     k: u32,
     mode: TearMode,
     out: &mut [u8],
-) -> Result<(TearCard<R, A, M>, usize), String> {
+) -> Result<TornRun<R, A, M, D>, Violation> {
     let mut card = powered(make_card)?;
     card.store_mut().nvm_mut().tear_at(k, mode);
     match run(&mut card, scenario, out)? {
         Some(step) => Ok((card, step)),
-        None => Err(format!(
+        None => Err(violation!(
             "write {k} of the clean run never happened: the scenario is not deterministic"
         )),
     }
 }
 
 /// Index of the commit torn at write `k` (the hook counted it before its first write).
-fn torn_commit<R: CardRng, A: Applets, M: TornMemory>(
-    card: &TearCard<R, A, M>,
+fn torn_commit<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
     k: u32,
     step: usize,
-) -> Result<u32, String> {
+) -> Result<u32, Violation> {
     card.store()
         .nvm()
         .commits()
         .checked_sub(1)
-        .ok_or_else(|| format!("write {k} (step {step}) happened outside any commit"))
+        .ok_or_else(|| violation!("write {k} (step {step}) happened outside any commit"))
 }
 
 /// Runs the steps until the end or until the power is cut; returns the torn step.
-fn run<R: CardRng, A: Applets, M: TornMemory>(
-    card: &mut TearCard<R, A, M>,
+fn run<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &mut TearCard<R, A, M, D>,
     scenario: &[Step],
     out: &mut [u8],
-) -> Result<Option<usize>, String> {
+) -> Result<Option<usize>, Violation> {
     for (i, step) in scenario.iter().enumerate() {
         match step {
             Step::Apdu(apdu) => {
@@ -451,11 +463,13 @@ fn run<R: CardRng, A: Applets, M: TornMemory>(
                     return if n == 0 {
                         Ok(Some(i))
                     } else {
-                        Err(format!("step {i}: the card answered after losing power"))
+                        Err(violation!("step {i}: the card answered after losing power"))
                     };
                 }
                 if n < 2 {
-                    return Err(format!("step {i}: {n}-byte response from a powered card"));
+                    return Err(violation!(
+                        "step {i}: {n}-byte response from a powered card"
+                    ));
                 }
             }
             Step::PowerCycle => {
@@ -465,7 +479,7 @@ fn run<R: CardRng, A: Applets, M: TornMemory>(
                     return if card.store().nvm().is_torn() {
                         Ok(Some(i))
                     } else {
-                        Err(format!("step {i}: power-up failed: {e}"))
+                        Err(violation!("step {i}: power-up failed: {e}"))
                     };
                 }
             }
@@ -475,7 +489,9 @@ fn run<R: CardRng, A: Applets, M: TornMemory>(
 }
 
 /// The raw NVM bytes.
-fn image<R: CardRng, A: Applets, M: TornMemory>(card: &TearCard<R, A, M>) -> &[u8] {
+fn image<R: CardRng, A: Applets, M: TornMemory, D: DfApplication>(
+    card: &TearCard<R, A, M, D>,
+) -> &[u8] {
     card.store().nvm().inner().bytes()
 }
 
@@ -604,8 +620,8 @@ pub fn probed_tear_card() -> TearCard<SplitMixRng, (sscard_pboc::PbocApplet,), C
 pub fn tear_card_from_profile(
     profile: &sscard_host::profile::Profile,
     seed: u64,
-) -> Result<TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)>, String> {
-    let image = profile.image().map_err(|e| e.to_string())?;
+) -> Result<TearCard<SplitMixRng, (sscard_pboc::PbocApplet,)>, Violation> {
+    let image = profile.image().map_err(|e| Violation(e.to_string()))?;
     sscard_core::Card::load(
         TearingNvm::new(RamNvm::new(image)),
         SplitMixRng::new(seed),
@@ -613,7 +629,7 @@ pub fn tear_card_from_profile(
         profile.applications(),
         profile.options(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| Violation(e.to_string()))
 }
 
 /// Records what a script sends to a tear card (on the contact interface), so that the
@@ -625,35 +641,37 @@ struct Recorder<R: CardRng, A: Applets> {
     out: Vec<u8>,
 }
 
-impl<R: CardRng, A: Applets> sscard_host::script::Target for Recorder<R, A> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+impl<R: CardRng, A: Applets> sscard_host::link::CardLink for Recorder<R, A> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         self.steps.push(Step::Apdu(apdu.to_vec()));
         let n = self.card.process(apdu, &mut self.out);
         Ok(self.out.get(..n).unwrap_or(&[]).to_vec())
     }
-    fn reset(&mut self) -> Result<Vec<u8>, String> {
+    fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
         self.steps.push(Step::PowerCycle);
         self.card
             .reset()
             .map(<[u8]>::to_vec)
-            .map_err(|e| e.to_string())
+            .map_err(LinkError::Memory)
     }
-    fn power_off(&mut self) -> Result<(), String> {
+    fn power_off(&mut self) -> Result<(), LinkError> {
         self.card.power_off();
         Ok(())
     }
-    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+    fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
         self.steps.push(Step::PowerCycle);
         let interface = self.card.interface();
         self.card
             .power_on(interface)
             .map(<[u8]>::to_vec)
-            .map_err(|e| e.to_string())
+            .map_err(LinkError::Memory)
     }
-    fn set_interface(&mut self, _: sscard_core::Interface) -> Result<(), String> {
-        Err("the tear harness runs scripts on the contact interface only".to_string())
+    fn set_interface(&mut self, _: sscard_core::Interface) -> Result<(), LinkError> {
+        Err(LinkError::Unsupported(
+            "the tear harness runs scripts on the contact interface only",
+        ))
     }
-    fn atr(&mut self) -> Result<Vec<u8>, String> {
+    fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         Ok(self.card.atr().to_vec())
     }
 }
@@ -667,11 +685,11 @@ impl<R: CardRng, A: Applets> sscard_host::script::Target for Recorder<R, A> {
 pub fn tear_script(
     profile: &sscard_host::profile::Profile,
     script: &sscard_host::script::Script,
-) -> Result<usize, String> {
+) -> Result<usize, Violation> {
     const SEED: u64 = 0x7EA2;
     let mut card = tear_card_from_profile(profile, SEED)?;
     card.power_on(sscard_core::Interface::Contact)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Violation(e.to_string()))?;
     let mut recorder = Recorder {
         card,
         steps: Vec::new(),
@@ -679,7 +697,7 @@ pub fn tear_script(
     };
     let outcome = sscard_host::script::run(script, &mut recorder, false, &mut |_| {});
     if !outcome.passed() {
-        return Err(format!(
+        return Err(violation!(
             "{} fails before any tear: {:?}",
             script.name(),
             outcome.failures
@@ -720,6 +738,7 @@ mod script_tests {
         assert!(
             tear_script(&profile, &script)
                 .unwrap_err()
+                .0
                 .contains("fails before any tear")
         );
     }

@@ -1,7 +1,7 @@
 //! Card images: a card's persistent state in a file, saved atomically after every
 //! command that changed it.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! All integers big-endian.
 //!
@@ -9,7 +9,7 @@
 //! offset  size  field
 //!      0     8  magic 89 53 53 43 49 4D 47 0A ("\x89SSCIMG\n": the high byte and the
 //!               newline catch 7-bit and line-ending mangling, as PNG's signature does)
-//!      8     2  format version (1)
+//!      8     2  format version (2)
 //!     10     2  M = metadata length
 //!     12     4  B = body length
 //!     16     4  CRC-32 (ISO-HDLC) of the body
@@ -19,11 +19,15 @@
 //! ```
 //!
 //! The file is exactly `24 + M + B` bytes. Metadata says where the card came from
-//! (profile name and SM3 digest of its TOML, ATR) and carries the spec choices
-//! ([`CosOptions`]) the card was made with, which live outside NVM. Readers skip
-//! metadata tags they do not know, so later versions can add tags without a version
-//! bump; a version bump is for changes older readers must not misread, and every later
-//! version keeps loading version 1 (snapshot test `tests/image_compat.rs`).
+//! (profile name and SM3 digest of its TOML, ATR). The spec choices the card was made
+//! with ([`CosOptions`], [`SscOptions`]) are in the body, in the card's own options
+//! record ([`StoredOptions`]), so the body alone is a complete card (`sscard image
+//! export-nvm`). Version 1 kept them in the metadata (tag [`meta::OPTIONS`]); a
+//! version-1 image still loads, its options move into the body and its next save is
+//! version 2. Readers skip metadata tags they do not know, so later versions can add
+//! tags without a version bump; a version bump is for changes older readers must not
+//! misread, and every later version keeps loading the earlier ones (snapshot test
+//! `tests/image_compat.rs`).
 //!
 //! # Durability
 //!
@@ -45,10 +49,10 @@
 
 use crate::image_lock::{ImageLock, LockError};
 use sscard_core::CosOptions;
-use sscard_core::options::LeZero;
+use sscard_core::options::StoredOptions;
 use sscard_host::annotate::hex;
 use sscard_host::profile::Profile;
-use sscard_ssc::options::{PkiKeyPolicy, PurseOptions, SlotPolicy, SscOptions};
+use sscard_ssc::options::SscOptions;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -58,7 +62,7 @@ use std::sync::Arc;
 /// The image signature.
 pub const MAGIC: [u8; 8] = *b"\x89SSCIMG\n";
 /// The format version this build writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Length of the fixed header, before the metadata.
 pub const FIXED_HEADER_LEN: usize = 24;
 /// Largest body accepted (the profile limit on NVM size).
@@ -74,9 +78,10 @@ pub mod meta {
     pub const PROFILE_DIGEST: u8 = 0x02;
     /// Contact ATR as personalized.
     pub const ATR: u8 = 0x03;
-    /// Spec choices: le_zero (0 exact, 1 lenient), t0_get_response, fcp_as_fci,
-    /// read_binary_le_exact (0/1 each), then optionally the purse's load and purchase
-    /// transaction-type bytes (absent: the defaults).
+    /// Version 1 only (version 2 keeps them in the body): spec choices, le_zero (0
+    /// exact, 1 lenient), t0_get_response, fcp_as_fci, read_binary_le_exact (0/1 each),
+    /// then optionally the purse's load and purchase transaction-type bytes and the PKI
+    /// key-policy byte (absent: the defaults).
     pub const OPTIONS: u8 = 0x04;
     /// Version of the sscard that created the image (UTF-8).
     pub const CREATED_BY: u8 = 0x05;
@@ -113,33 +118,11 @@ impl ImageMeta {
     }
 
     fn encode(&self) -> Vec<u8> {
-        let (o, a) = (self.options, self.ssc_options);
-        let options = [
-            u8::from(o.le_zero == LeZero::Lenient),
-            u8::from(o.t0_get_response),
-            u8::from(o.fcp_as_fci),
-            u8::from(o.read_binary_le_exact),
-            a.purse.load_type,
-            a.purse.purchase_type,
-            encode_key_policy(&a.pki_keys),
-        ];
-        // The purse bytes, then the PKI key-slot byte, came after the first images: each
-        // is written only when it (or a later one) differs from the defaults, so images of
-        // version 1 keep their exact bytes.
-        let used = if a.pki_keys != PkiKeyPolicy::default() {
-            7
-        } else if a.purse != PurseOptions::default() {
-            6
-        } else {
-            4
-        };
-        let options = options.get(..used).unwrap_or(&[]);
         let mut out = Vec::new();
         for (tag, value) in [
             (meta::PROFILE_LABEL, self.profile_label.as_bytes()),
             (meta::PROFILE_DIGEST, &self.profile_digest[..]),
             (meta::ATR, &self.atr[..]),
-            (meta::OPTIONS, options),
             (meta::CREATED_BY, self.created_by.as_bytes()),
         ] {
             // Values are short by construction; cap at 255 so the length byte is right.
@@ -151,7 +134,12 @@ impl ImageMeta {
         out
     }
 
-    fn decode(mut bytes: &[u8]) -> Result<Self, ImageError> {
+    /// Reads the metadata; the options come from the body's record (`stored`) when it
+    /// has one, else from the metadata (version-1 images).
+    fn decode(
+        mut bytes: &[u8],
+        stored: Option<(CosOptions, SscOptions)>,
+    ) -> Result<Self, ImageError> {
         let mut label = None;
         let mut digest = None;
         let mut atr = None;
@@ -175,7 +163,9 @@ impl ImageMeta {
         if !bytes.is_empty() {
             return Err(ImageError::Corrupt("metadata truncated"));
         }
-        let (options, ssc_options) = options.ok_or(ImageError::Corrupt("no options"))?;
+        let (options, ssc_options) = stored
+            .or(options)
+            .ok_or(ImageError::Corrupt("no options"))?;
         Ok(ImageMeta {
             profile_label: label.ok_or(ImageError::Corrupt("no profile label"))?,
             profile_digest: digest.ok_or(ImageError::Corrupt("no profile digest"))?,
@@ -188,75 +178,9 @@ impl ImageMeta {
 }
 
 fn decode_options(v: &[u8]) -> Option<(CosOptions, SscOptions)> {
-    let defaults = SscOptions::default();
-    let flag = |i: usize| match v.get(i) {
-        Some(0) => Some(false),
-        Some(1) => Some(true),
-        _ => None,
-    };
-    let cos = CosOptions {
-        le_zero: if flag(0)? {
-            LeZero::Lenient
-        } else {
-            LeZero::ExactLength
-        },
-        t0_get_response: flag(1)?,
-        fcp_as_fci: flag(2)?,
-        read_binary_le_exact: flag(3)?,
-    };
-    let ssc = SscOptions {
-        // Added after the first images were written: absent means the defaults.
-        purse: PurseOptions {
-            load_type: v.get(4).copied().unwrap_or(defaults.purse.load_type),
-            purchase_type: v.get(5).copied().unwrap_or(defaults.purse.purchase_type),
-        },
-        pki: defaults.pki,
-        pki_keys: match v.get(6) {
-            Some(bits) => decode_key_policy(*bits)?,
-            None => defaults.pki_keys,
-        },
-    };
+    let cos = CosOptions::decode(v)?;
+    let ssc = SscOptions::decode(v.get(CosOptions::ENCODED_LEN..).unwrap_or(&[]))?;
     Some((cos, ssc))
-}
-
-bitflags::bitflags! {
-    /// Option byte 6 of the image metadata: the PKI key-slot policy (which key-pair
-    /// slots GENERATE KEY PAIR and IMPORT KEY may fill, docs/spec-choices.md "PKI
-    /// application"). The high nibble is reserved: an image that sets it is refused.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    struct KeyPolicyByte: u8 {
-        /// b1: the signature pair may be generated on the card.
-        const GENERATE_SIGNATURE = 0x01;
-        /// b2: the signature pair may be imported.
-        const IMPORT_SIGNATURE = 0x02;
-        /// b3: the encryption pair may be generated on the card.
-        const GENERATE_ENCRYPTION = 0x04;
-        /// b4: the encryption pair may be imported.
-        const IMPORT_ENCRYPTION = 0x08;
-    }
-}
-
-fn encode_key_policy(p: &PkiKeyPolicy) -> u8 {
-    let mut bits = KeyPolicyByte::empty();
-    bits.set(KeyPolicyByte::GENERATE_SIGNATURE, p.signature.generate);
-    bits.set(KeyPolicyByte::IMPORT_SIGNATURE, p.signature.import);
-    bits.set(KeyPolicyByte::GENERATE_ENCRYPTION, p.encryption.generate);
-    bits.set(KeyPolicyByte::IMPORT_ENCRYPTION, p.encryption.import);
-    bits.bits()
-}
-
-fn decode_key_policy(byte: u8) -> Option<PkiKeyPolicy> {
-    let bits = KeyPolicyByte::from_bits(byte)?;
-    Some(PkiKeyPolicy {
-        signature: SlotPolicy {
-            generate: bits.contains(KeyPolicyByte::GENERATE_SIGNATURE),
-            import: bits.contains(KeyPolicyByte::IMPORT_SIGNATURE),
-        },
-        encryption: SlotPolicy {
-            generate: bits.contains(KeyPolicyByte::GENERATE_ENCRYPTION),
-            import: bits.contains(KeyPolicyByte::IMPORT_ENCRYPTION),
-        },
-    })
 }
 
 /// Why an image file cannot be used.
@@ -308,6 +232,68 @@ impl std::error::Error for ImageError {}
 impl From<std::io::Error> for ImageError {
     fn from(e: std::io::Error) -> Self {
         ImageError::Io(e)
+    }
+}
+
+/// Why [`ImageFile::open_or_create`] could not give a card; the file is left as it was.
+#[derive(Debug)]
+pub struct OpenError {
+    /// The image file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub cause: OpenCause,
+}
+
+/// The cause of an [`OpenError`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenCause {
+    /// Another process holds the image (or the lock file cannot be made).
+    Lock(LockError),
+    /// The file exists but is not a usable image.
+    Load(ImageError),
+    /// The image was made from another profile than the one given.
+    OtherProfile {
+        /// The label of the image's profile.
+        image: String,
+        /// The label of the given profile.
+        given: String,
+    },
+    /// The profile cannot personalize a card.
+    Profile(sscard_host::profile::ProfileError),
+    /// A new image could not be written.
+    Create(ImageError),
+    /// The file cannot be looked at.
+    Stat(std::io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.path.display();
+        match &self.cause {
+            OpenCause::Lock(e) => write!(f, "{e}"),
+            OpenCause::Load(e) => write!(f, "image {shown}: {e}; not modified"),
+            OpenCause::OtherProfile { image, given } => write!(
+                f,
+                "image {shown} holds a card made from profile '{image}', not from the given \
+                 profile '{given}'; drop --profile to use the image, or give another --image"
+            ),
+            OpenCause::Profile(e) => write!(f, "{e}"),
+            OpenCause::Create(e) => write!(f, "cannot create image {shown}: {e}"),
+            OpenCause::Stat(e) => write!(f, "image {shown}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            OpenCause::Lock(e) => Some(e),
+            OpenCause::Load(e) | OpenCause::Create(e) => Some(e),
+            OpenCause::Profile(e) => Some(e),
+            OpenCause::Stat(e) => Some(e),
+            OpenCause::OtherProfile { .. } => None,
+        }
     }
 }
 
@@ -383,10 +369,28 @@ pub fn decode(bytes: &[u8]) -> Result<(ImageMeta, Vec<u8>), ImageError> {
     if CRC32.checksum(body) != be32(fixed, 16) {
         return Err(ImageError::Corrupt("body CRC mismatch"));
     }
-    let meta = ImageMeta::decode(meta_bytes)?;
     // The body must be a card this build can run.
-    let nvm = sscard_core::nvm::RamNvm::new(body.to_vec());
+    let mut nvm = sscard_core::nvm::RamNvm::new(body.to_vec());
     sscard_core::fs::layout::Header::load(&nvm).map_err(|e| ImageError::NotACard(e.to_string()))?;
+    let stored = StoredOptions::read(&nvm).map_err(|e| ImageError::NotACard(e.to_string()))?;
+    let from_body = match &stored {
+        Some(record) => Some((
+            record.cos,
+            SscOptions::decode(&record.application)
+                .ok_or(ImageError::Corrupt("the stored application options"))?,
+        )),
+        None if version >= 2 => {
+            return Err(ImageError::Corrupt("no options record in the body"));
+        }
+        None => None,
+    };
+    let meta = ImageMeta::decode(meta_bytes, from_body)?;
+    if stored.is_none() {
+        // A version-1 image: its options move into the body, where the card (and the
+        // next save, in version 2) keeps them.
+        sscard_ssc::options::store(&mut nvm, &meta.options, &meta.ssc_options)
+            .map_err(|e| ImageError::NotACard(e.to_string()))?;
+    }
     Ok((meta, nvm.into_inner()))
 }
 
@@ -442,39 +446,39 @@ impl ImageFile {
         path: &Path,
         profile: &Profile,
         profile_given: bool,
-    ) -> Result<(ImageFile, Vec<u8>, Origin), String> {
-        let shown = path.display();
+    ) -> Result<(ImageFile, Vec<u8>, Origin), OpenError> {
+        let failed = |cause| OpenError {
+            path: path.to_path_buf(),
+            cause,
+        };
         // Locked before anything is read, so the card is never loaded from a file that
         // another process is about to overwrite.
-        let lock = Arc::new(ImageLock::acquire(path).map_err(|e| e.to_string())?);
+        let lock = Arc::new(ImageLock::acquire(path).map_err(|e| failed(OpenCause::Lock(e)))?);
         match fs::metadata(path) {
             Ok(_) => {
-                let (mut file, body) = ImageFile::load(path)
-                    .map_err(|e| format!("image {shown}: {e}; not modified"))?;
+                let (mut file, body) =
+                    ImageFile::load(path).map_err(|e| failed(OpenCause::Load(e)))?;
                 file.lock = Some(lock);
                 if profile_given && file.meta.profile_digest != profile.digest() {
-                    return Err(format!(
-                        "image {shown} holds a card made from profile '{}', not from the given \
-                         profile '{}'; drop --profile to use the image, or give another --image",
-                        file.meta.profile_label,
-                        profile.label()
-                    ));
+                    return Err(failed(OpenCause::OtherProfile {
+                        image: file.meta.profile_label.clone(),
+                        given: profile.label().to_string(),
+                    }));
                 }
                 file.remove_stale_temporaries();
                 Ok((file, body, Origin::Loaded))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let body = profile.image().map_err(|e| e.to_string())?;
+                let body = profile.image().map_err(|e| failed(OpenCause::Profile(e)))?;
                 let file = ImageFile {
                     path: path.to_path_buf(),
                     meta: ImageMeta::from_profile(profile),
                     lock: Some(lock),
                 };
-                file.save(&body)
-                    .map_err(|e| format!("cannot create image {shown}: {e}"))?;
+                file.save(&body).map_err(|e| failed(OpenCause::Create(e)))?;
                 Ok((file, body, Origin::Created))
             }
-            Err(e) => Err(format!("image {shown}: {e}")),
+            Err(e) => Err(failed(OpenCause::Stat(e))),
         }
     }
 
@@ -624,8 +628,8 @@ mod tests {
     fn newer_version_is_refused_by_name() {
         let (meta, body) = sample();
         let mut bytes = encode(&meta, &body);
-        bytes[9] = 2;
-        assert!(matches!(decode(&bytes), Err(ImageError::NewerVersion(2))));
+        bytes[9] = 3;
+        assert!(matches!(decode(&bytes), Err(ImageError::NewerVersion(3))));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use sscard_core::card::applet::Interface;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions};
+use sscard_host::link::LinkError;
 use sscard_host::profile::Profile;
 use sscard_pboc::PbocApplet;
 use sscard_ssc::{SocialSecurity, SscOptions};
@@ -304,7 +305,7 @@ impl SscVirtualCard {
     /// from a contact reader to a contactless one, the card loses power.
     pub fn set_interface(&mut self, interface: Interface) -> Result<(), CardError> {
         if self.card.is_powered() {
-            self.power_off();
+            VirtualCard::power_off(self);
         }
         self.interface = interface;
         self.learn_atr()
@@ -563,32 +564,32 @@ impl VirtualCard for SscVirtualCard {
     }
 }
 
-/// Scripts run on the card in this process: every directive is supported, including
-/// interface switches.
-impl sscard_host::script::Target for SscVirtualCard {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+/// Scripts and terminals run on the card in this process: every directive is supported,
+/// including interface switches.
+impl sscard_host::link::CardLink for SscVirtualCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         let mut response = Vec::new();
         VirtualCard::transmit(self, apdu, &mut response);
         Ok(response)
     }
-    fn reset(&mut self) -> Result<Vec<u8>, String> {
+    fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
         VirtualCard::reset(self);
         Ok(self.atr.clone())
     }
-    fn power_off(&mut self) -> Result<(), String> {
+    fn power_off(&mut self) -> Result<(), LinkError> {
         VirtualCard::power_off(self);
         Ok(())
     }
-    fn power_on(&mut self) -> Result<Vec<u8>, String> {
+    fn power_on(&mut self) -> Result<Vec<u8>, LinkError> {
         VirtualCard::power_on(self);
         Ok(self.atr.clone())
     }
-    fn set_interface(&mut self, interface: Interface) -> Result<(), String> {
-        SscVirtualCard::set_interface(self, interface).map_err(|e| e.to_string())?;
+    fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError> {
+        SscVirtualCard::set_interface(self, interface).map_err(|e| LinkError::Card(Box::new(e)))?;
         VirtualCard::power_on(self);
         Ok(())
     }
-    fn atr(&mut self) -> Result<Vec<u8>, String> {
+    fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         Ok(self.atr.clone())
     }
 }

@@ -168,6 +168,23 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         })
     }
 
+    /// Loads a card whose memory stores its options
+    /// ([`StoredOptions`](crate::options::StoredOptions), written at personalization):
+    /// the OS takes its own, `applications` builds the DF applications from theirs
+    /// (`None`: bytes it cannot read, [`LoadError::Corrupt`]). What firmware does with
+    /// an exported NVM body.
+    pub fn load_stored(
+        nvm: N,
+        rng: R,
+        applets: A,
+        applications: impl FnOnce(&[u8]) -> Option<D>,
+    ) -> core::result::Result<Self, LoadError> {
+        let stored =
+            crate::options::StoredOptions::read(&nvm)?.ok_or(LoadError::NoStoredOptions)?;
+        let df_apps = applications(&stored.application).ok_or(LoadError::Corrupt)?;
+        Self::load(nvm, rng, applets, df_apps, stored.cos)
+    }
+
     /// Wipes everything that must not survive a power cycle, the applications' state too.
     fn wipe(&mut self) {
         self.t.wipe();

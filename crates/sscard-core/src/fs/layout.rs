@@ -25,7 +25,8 @@ pub const CARD_INFO_AT: usize = HEADER_LEN;
 /// Card info length.
 pub const CARD_INFO_LEN: usize = 64;
 /// Journal area offset.
-pub const JOURNAL_AT: usize = CARD_INFO_AT + CARD_INFO_LEN;
+pub const JOURNAL_AT: usize = crate::nvm::JOURNAL_AT;
+const _: () = assert!(JOURNAL_AT == CARD_INFO_AT + CARD_INFO_LEN);
 /// Card-state area offset.
 pub const CARD_STATE_AT: usize = JOURNAL_AT + JOURNAL_AREA_LEN;
 /// Card-state length.
@@ -84,6 +85,10 @@ pub enum LoadError {
     Corrupt,
     /// The memory could not be read.
     Nvm(NvmError),
+    /// Loading from the stored options, but the memory was personalized before the
+    /// options record existed ([`StoredOptions`](crate::options::StoredOptions)): the
+    /// options must be given.
+    NoStoredOptions,
 }
 
 impl core::fmt::Display for LoadError {
@@ -95,6 +100,9 @@ impl core::fmt::Display for LoadError {
             }
             LoadError::Corrupt => f.write_str("card image header corrupt (CRC or offsets)"),
             LoadError::Nvm(e) => write!(f, "card memory unreadable: {e}"),
+            LoadError::NoStoredOptions => {
+                f.write_str("the card memory stores no options (personalized by an older sscard)")
+            }
         }
     }
 }
