@@ -5,11 +5,12 @@ use sscard_core::card::applet::Interface;
 use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
 use sscard_host::script::{Script, StepReport};
+use sscard_vcard::control::{Bench, ControlServer, Request, TearModeArg};
 use sscard_vcard::image::{ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use sscard_vcard::vpcd::{Slot, SlotConfig};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -100,6 +101,23 @@ enum Command {
         /// Serve N cards on slots 0..N-1.
         #[arg(long, value_name = "N", conflicts_with = "slot")]
         cards: Option<u8>,
+        /// Listen for test-bench commands (docs/control.md) on this Unix socket; with
+        /// several cards, put `{slot}` in the name.
+        #[arg(long, value_name = "PATH")]
+        control: Option<PathBuf>,
+        /// Serve a shipped persona (`sscard personas`) instead of a profile, in memory.
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["profile", "image"])]
+        persona: Option<String>,
+    },
+    /// List the shipped personas, one line each.
+    Personas,
+    /// Send one test-bench command to a card served with `run --control`.
+    Ctl {
+        /// The card's control socket.
+        #[arg(long, value_name = "PATH")]
+        control: PathBuf,
+        #[command(subcommand)]
+        action: CtlAction,
     },
     /// Run APDU scripts (`vectors/README.md`; scriptor files too) on an in-process card,
     /// or on the card in a PC/SC reader with --reader.
@@ -127,6 +145,131 @@ enum Command {
         #[command(subcommand)]
         action: ImageAction,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TearModeValue {
+    Nothing,
+    Half,
+    Complete,
+}
+
+/// The commands of `sscard ctl`, one per request of docs/control.md.
+#[derive(Subcommand)]
+enum CtlAction {
+    /// The reader sees the card leave.
+    Remove,
+    /// The reader sees the card come back.
+    Insert,
+    /// Cut the power at write K (from 1) of the next command that writes.
+    Tear {
+        /// Which write.
+        #[arg(long, value_name = "K")]
+        at_write: u32,
+        /// What the torn write leaves.
+        #[arg(long, value_enum, default_value = "nothing")]
+        mode: TearModeValue,
+    },
+    /// The next C answers come N ms late.
+    Delay {
+        /// Milliseconds.
+        #[arg(long, value_name = "N")]
+        ms: u64,
+        /// How many answers.
+        #[arg(long, value_name = "C", default_value_t = 1)]
+        count: u32,
+    },
+    /// No answer to the next C commands.
+    Mute {
+        /// How many commands.
+        #[arg(long, value_name = "C", default_value_t = 1)]
+        count: u32,
+    },
+    /// Answer this status word instead (the command does not reach the card).
+    Sw {
+        /// Status word, 4 hex digits.
+        sw: String,
+        /// Only commands with this instruction byte (2 hex digits).
+        #[arg(long, value_name = "XX")]
+        ins: Option<String>,
+        /// How many commands.
+        #[arg(long, value_name = "C", default_value_t = 1)]
+        count: u32,
+    },
+    /// Invert byte I of the next C responses (data ‖ SW1 SW2, from 0).
+    Corrupt {
+        /// Offset.
+        #[arg(long, value_name = "I")]
+        byte: usize,
+        /// How many responses.
+        #[arg(long, value_name = "C", default_value_t = 1)]
+        count: u32,
+    },
+    /// Power-cycle through the other interface.
+    Interface {
+        /// contact or contactless.
+        #[arg(value_enum)]
+        interface: InterfaceArg,
+    },
+    /// Swap in another card: a persona name or a profile file.
+    Persona {
+        /// Persona name or profile path.
+        name: String,
+    },
+    /// The card's state as JSON.
+    State,
+    /// The armed faults.
+    Faults,
+    /// Cancel every armed fault.
+    Clear,
+}
+
+impl From<CtlAction> for Request {
+    fn from(action: CtlAction) -> Self {
+        use sscard_vcard::control::InterfaceArg as Wire;
+        match action {
+            CtlAction::Remove => Request::Remove,
+            CtlAction::Insert => Request::Insert,
+            CtlAction::Tear { at_write, mode } => Request::Tear {
+                at_write,
+                mode: match mode {
+                    TearModeValue::Nothing => TearModeArg::Nothing,
+                    TearModeValue::Half => TearModeArg::Half,
+                    TearModeValue::Complete => TearModeArg::Complete,
+                },
+            },
+            CtlAction::Delay { ms, count } => Request::Delay { ms, count },
+            CtlAction::Mute { count } => Request::Mute { count },
+            CtlAction::Sw { sw, ins, count } => Request::Sw { sw, ins, count },
+            CtlAction::Corrupt { byte, count } => Request::Corrupt { byte, count },
+            CtlAction::Interface { interface } => Request::Interface {
+                interface: match interface {
+                    InterfaceArg::Contact => Wire::Contact,
+                    InterfaceArg::Contactless => Wire::Contactless,
+                },
+            },
+            CtlAction::Persona { name } => Request::Persona { name },
+            CtlAction::State => Request::State,
+            CtlAction::Faults => Request::Faults,
+            CtlAction::Clear => Request::Clear,
+        }
+    }
+}
+
+fn cmd_ctl(control: &Path, action: CtlAction) -> Result<(), String> {
+    let answer = sscard_vcard::control::request(control, &Request::from(action))
+        .map_err(|e| format!("{}: {e}", control.display()))?;
+    if answer.get("ok") == Some(&serde_json::Value::Bool(true)) {
+        // A closed pipe (`| head`) is the reader's choice, not an error of the card.
+        let _ = writeln!(std::io::stdout(), "{answer}");
+        Ok(())
+    } else {
+        Err(answer
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("the card refused the request")
+            .to_string())
+    }
 }
 
 #[derive(Subcommand)]
@@ -231,13 +374,16 @@ fn build_card(
     }
 }
 
-fn image_for_slot(
-    image: Option<&PathBuf>,
+/// The file of slot `slot` for option `--flag` (`{slot}` replaced); several cards must
+/// not share one.
+fn path_for_slot(
+    flag: &str,
+    path: Option<&PathBuf>,
     slot: u8,
     cards: usize,
 ) -> Result<Option<PathBuf>, String> {
-    let Some(image) = image else { return Ok(None) };
-    let text = image.to_string_lossy();
+    let Some(path) = path else { return Ok(None) };
+    let text = path.to_string_lossy();
     if text.contains("{slot}") {
         return Ok(Some(PathBuf::from(
             text.replace("{slot}", &slot.to_string()),
@@ -245,13 +391,30 @@ fn image_for_slot(
     }
     if cards > 1 {
         return Err(format!(
-            "{cards} cards cannot share one image: put {{slot}} in --image (e.g. card-{{slot}}.img)"
+            "{cards} cards cannot share one {flag}: put {{slot}} in --{flag} (e.g. card-{{slot}}.{})",
+            if flag == "image" { "img" } else { "sock" }
         ));
     }
-    Ok(Some(image.clone()))
+    Ok(Some(path.clone()))
 }
 
-fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Result<(), String> {
+/// Where `sscard run` takes its card from besides the common card options.
+struct Serve<'a> {
+    vpcd: &'a str,
+    slots: Vec<u8>,
+    cards: Option<u8>,
+    control: Option<&'a PathBuf>,
+    persona: Option<&'a str>,
+}
+
+fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
+    let Serve {
+        vpcd,
+        slots,
+        cards,
+        control,
+        persona,
+    } = serve;
     let base: SocketAddr = vpcd
         .to_socket_addrs()
         .map_err(|e| format!("--vpcd {vpcd}: {e}"))?
@@ -272,9 +435,16 @@ fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Re
     let profile = load_profile(args.profile.as_ref())?;
     let trace = tracer(args)?;
     let mut running = Vec::new();
+    let mut servers = Vec::new();
     for &slot in &slots {
-        let image = image_for_slot(args.image.as_ref(), slot, slots.len())?;
-        let (mut card, what) = build_card(args, &profile, image.as_deref())?;
+        let image = path_for_slot("image", args.image.as_ref(), slot, slots.len())?;
+        let (mut card, what) = match persona {
+            Some(name) => {
+                let p = sscard_vcard::personas::build(name, rng(args.seed))?;
+                (p.card, format!("persona {name} (in memory only)"))
+            }
+            None => build_card(args, &profile, image.as_deref())?,
+        };
         if let Some(t) = &trace {
             card.set_tracer(t.with_source(&format!("slot {slot}")));
         }
@@ -286,8 +456,21 @@ fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Re
         eprintln!(
             "sscard: slot {slot}: {what}; vpcd {addr} (reader \"Virtual PCD 00 {slot:02X}\" on a local pcscd)"
         );
-        let handle = Slot::new(SlotConfig::new(addr))
-            .spawn(card)
+        let vpcd_slot = Slot::new(SlotConfig::new(addr));
+        let served: Box<dyn sscard_vcard::VirtualCard> =
+            match path_for_slot("control", control, slot, slots.len())? {
+                Some(path) => {
+                    let bench = Bench::new(card, vpcd_slot.handle(), args.seed);
+                    let server = ControlServer::start(&path, std::sync::Arc::clone(&bench))
+                        .map_err(|e| format!("slot {slot}: control {}: {e}", path.display()))?;
+                    eprintln!("sscard: slot {slot}: control socket {}", path.display());
+                    servers.push(server);
+                    Box::new(bench.served())
+                }
+                None => Box::new(card),
+            };
+        let handle = vpcd_slot
+            .spawn(served)
             .map_err(|e| format!("slot {slot}: cannot start: {e}"))?;
         running.push(handle);
     }
@@ -314,6 +497,7 @@ fn cmd_run(args: &CardArgs, vpcd: &str, slots: Vec<u8>, cards: Option<u8>) -> Re
             return Err("a card thread panicked".into());
         }
     }
+    drop(servers);
     eprintln!("sscard: stopped");
     Ok(())
 }
@@ -450,7 +634,25 @@ fn main() -> ExitCode {
             vpcd,
             slot,
             cards,
-        } => cmd_run(&card, &vpcd, slot, cards),
+            control,
+            persona,
+        } => cmd_run(
+            &card,
+            Serve {
+                vpcd: &vpcd,
+                slots: slot,
+                cards,
+                control: control.as_ref(),
+                persona: persona.as_deref(),
+            },
+        ),
+        Command::Personas => {
+            for (name, summary) in sscard_vcard::personas::PERSONAS {
+                println!("{name:<17} {summary}");
+            }
+            Ok(())
+        }
+        Command::Ctl { control, action } => cmd_ctl(&control, action),
         Command::Script {
             files,
             card,

@@ -698,4 +698,287 @@ mod e2e {
         say(&format!("temporary files left by kill -9: {leftovers:?}"));
         ImageFile::load(&image).unwrap();
     }
+
+    /// A card served with a control socket, a funded purse (100.00 yuan) and an image,
+    /// all in a temporary directory.
+    struct Bench {
+        served: Served,
+        socket: PathBuf,
+        image: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Bench {
+        fn start() -> Bench {
+            let dir = tempfile::tempdir().unwrap();
+            let profile = dir.path().join("funded.toml");
+            let text = sscard_host::profile::DEFAULT_GEN3
+                .replace("balance = 0                 # fen", "balance = 10000");
+            std::fs::write(&profile, text).unwrap();
+            let socket = dir.path().join("card.sock");
+            let image = dir.path().join("card.img");
+            let served = Served::start(&[
+                "--slot",
+                "0",
+                "--seed",
+                "1",
+                "--profile",
+                profile.to_str().unwrap(),
+                "--image",
+                image.to_str().unwrap(),
+                "--control",
+                socket.to_str().unwrap(),
+            ]);
+            let t = Instant::now();
+            while !socket.exists() {
+                assert!(t.elapsed() < WAIT, "no control socket: {}", served.log());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Bench {
+                served,
+                socket,
+                image,
+                _dir: dir,
+            }
+        }
+
+        /// `sscard ctl --control SOCKET ARGS…`: the answer, which must be `ok`.
+        fn ctl(&self, args: &[&str]) -> serde_json::Value {
+            let out = Command::new(env!("CARGO_BIN_EXE_sscard"))
+                .arg("ctl")
+                .arg("--control")
+                .arg(&self.socket)
+                .args(args)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                out.status.success(),
+                "ctl {args:?}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_str(&text).unwrap()
+        }
+
+        fn state(&self) -> serde_json::Value {
+            self.ctl(&["state"])["state"].clone()
+        }
+    }
+
+    fn pin_tries(state: &serde_json::Value) -> u64 {
+        state["pins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == 0 && p["df"] == "7378312E73682EC9E7BBE1B1A3D5CF")
+            .unwrap()["tries_left"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Issue 13: every control command seen from a PC/SC client through pcscd + vpcd.
+    #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
+    fn control_commands_do_what_they_say_through_pcscd() {
+        let _lock = setup("control_commands_do_what_they_say_through_pcscd");
+        let ctx = context();
+        absent(&ctx, 0);
+        let bench = Bench::start();
+        present(&ctx, 0);
+        let reader = reader_name(0);
+        let card = connect(&ctx, &reader);
+        let verify_wrong = [0x00, 0x20, 0x00, 0x00, 0x03, 0x99, 0x99, 0x99];
+        let probe = [0x00, 0x20, 0x00, 0x00];
+
+        // delay: measured from the client, for `count` answers only.
+        bench.ctl(&["delay", "--ms", "400", "--count", "2"]);
+        for _ in 0..2 {
+            let t = Instant::now();
+            assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+            let late = t.elapsed();
+            assert!(late >= Duration::from_millis(400), "{late:?}");
+            say(&format!(
+                "delay 400 ms: answer after {} ms",
+                late.as_millis()
+            ));
+        }
+        let t = Instant::now();
+        transmit(&card, SELECT_SSSE).unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+
+        // sw, only for its instruction; corrupt.
+        bench.ctl(&["sw", "6A82", "--ins", "A4"]);
+        assert_eq!(transmit(&card, &probe).unwrap(), [0x63, 0xC3]);
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x6A, 0x82]);
+        bench.ctl(&["corrupt", "--byte", "1"]);
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0xFF]);
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+
+        // state matches what the card did.
+        assert_eq!(transmit(&card, &verify_wrong).unwrap(), [0x63, 0xC2]);
+        let state = bench.state();
+        assert_eq!(pin_tries(&state), 2, "{state}");
+        assert_eq!(
+            state["current_df"]["name"],
+            "7378312E73682EC9E7BBE1B1A3D5CF"
+        );
+        assert_eq!(state["purse"]["balance"], 10_000);
+        assert_eq!(state["powered"], true);
+        let generation = state["image"]["generation"].as_u64().unwrap();
+        assert!(generation >= 1, "{state}");
+        assert_eq!(
+            transmit(&card, &[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56]).unwrap(),
+            [0x90, 0x00]
+        );
+        assert_eq!(
+            bench.state()["security"]["pins_verified"],
+            serde_json::json!([0])
+        );
+
+        // faults and clear.
+        bench.ctl(&["mute", "--count", "3"]);
+        bench.ctl(&["tear", "--at-write", "2"]);
+        assert_eq!(
+            bench.ctl(&["faults"])["faults"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(bench.ctl(&["clear"])["cleared"], 2);
+
+        // mute: no answer; the card leaves the reader and comes back by itself.
+        bench.ctl(&["mute"]);
+        // pcsc-lite reports no answer as an error or as a response without even a SW.
+        let muted = transmit(&card, SELECT_SSSE);
+        assert!(
+            muted.as_ref().map_or(true, Vec::is_empty),
+            "mute card answered {muted:02X?}"
+        );
+        drop(card);
+        absent(&ctx, 0);
+        present(&ctx, 0);
+
+        // remove / insert, as PC/SC sees them.
+        bench.ctl(&["remove"]);
+        absent(&ctx, 0);
+        assert_eq!(bench.state()["inserted"], false);
+        bench.ctl(&["insert"]);
+        present(&ctx, 0);
+
+        // tear: no answer, the card leaves; the image holds old or new; the counter
+        // never rises.
+        let card = connect(&ctx, &reader);
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        let before = pin_tries(&bench.state());
+        for k in 1..=3 {
+            bench.ctl(&["tear", "--at-write", &k.to_string(), "--mode", "half"]);
+            let card = connect(&ctx, &reader);
+            assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+            let torn = transmit(&card, &verify_wrong);
+            assert!(
+                torn.as_ref().map_or(true, Vec::is_empty),
+                "torn VERIFY answered {torn:02X?}"
+            );
+            absent(&ctx, 0);
+            let (_, body) = ImageFile::load(&bench.image).unwrap();
+            let state = bench.state();
+            let after = pin_tries(&state);
+            assert!(after == before || after + 1 == before, "{before} → {after}");
+            assert!(after <= before, "a try counter rose through a tear");
+            bench.ctl(&["insert"]);
+            present(&ctx, 0);
+            let card = connect(&ctx, &reader);
+            assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+            assert_eq!(
+                transmit(&card, &probe).unwrap(),
+                [0x63, 0xC0 | after as u8],
+                "k={k}: the card answers from its recovered state"
+            );
+            assert!(!body.is_empty());
+            say(&format!("tear at write {k}: tries {before} → {after}"));
+            // Put the counter back for the next round.
+            assert_eq!(
+                transmit(&card, &[0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56]).unwrap(),
+                [0x90, 0x00]
+            );
+        }
+
+        // interface: a power cycle into the contactless ATR, and back.
+        bench.ctl(&["interface", "contactless"]);
+        let contactless = bench.state();
+        assert_eq!(contactless["interface"], "contactless");
+        wait_for_atr_start(&ctx, &[0x3B, 0x8D]);
+        bench.ctl(&["interface", "contact"]);
+        wait_for_atr(&ctx, GEN3_ATR);
+
+        // persona: another card in the reader (the reader sees the old one leave).
+        let mut states = [pcsc::ReaderState::new(reader.clone(), pcsc::State::UNAWARE)];
+        ctx.get_status_change(Duration::from_millis(100), &mut states)
+            .unwrap();
+        let before = states[0].event_count();
+        bench.ctl(&["persona", "pin-one-try"]);
+        present(&ctx, 0);
+        states[0].sync_current_state();
+        let _ = ctx.get_status_change(Duration::from_millis(100), &mut states);
+        assert!(states[0].event_count() > before, "no removal seen");
+        let card = connect(&ctx, &reader);
+        assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
+        assert_eq!(transmit(&card, &probe).unwrap(), [0x63, 0xC1]);
+        drop(card);
+        let log = bench.served.terminate();
+        assert!(log.contains("control socket"), "{log}");
+        // The next test's card must not arrive before pcscd saw this one go.
+        absent(&ctx, 0);
+    }
+
+    /// Waits until the reader shows a card with `atr` (a power cycle changes it).
+    fn wait_for_atr(ctx: &Context, atr: &[u8]) {
+        wait_for_atr_start(ctx, atr);
+    }
+
+    /// Waits until the reader shows a card whose ATR starts with `atr`.
+    fn wait_for_atr_start(ctx: &Context, atr: &[u8]) {
+        let t = Instant::now();
+        loop {
+            let seen = present(ctx, 0);
+            if seen.starts_with(atr) {
+                return;
+            }
+            assert!(
+                t.elapsed() < WAIT,
+                "ATR {seen:02X?}, waiting for {atr:02X?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The worked example of docs/control.md: a pyscard terminal pulls the card during
+    /// DEBIT FOR PURCHASE and recovers with GET TRANSACTION PROOF, before the commit point
+    /// (write 1: not debited) and after it (write 9: debited).
+    #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
+    fn pyscard_terminal_recovers_a_torn_purchase() {
+        let _lock = setup("pyscard_terminal_recovers_a_torn_purchase");
+        for (k, outcome) in [(1, "OK: not debited"), (9, "OK: debited")] {
+            let ctx = context();
+            absent(&ctx, 0);
+            let bench = Bench::start();
+            present(&ctx, 0);
+            let out = tool(
+                "/usr/bin/python3",
+                &[
+                    "tests/e2e/purse_tear.py",
+                    "Virtual PCD 00 00",
+                    bench.socket.to_str().unwrap(),
+                    &k.to_string(),
+                ],
+            );
+            assert!(out.contains(outcome), "{out}");
+            say(out.lines().last().unwrap_or(""));
+            bench.served.terminate();
+            absent(&ctx, 0);
+        }
+    }
 }

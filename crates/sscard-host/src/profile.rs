@@ -1303,6 +1303,12 @@ impl Profile {
     pub fn label(&self) -> &str {
         &self.label
     }
+
+    /// The same profile under another label (a persona's name, say).
+    pub fn with_label(mut self, label: &str) -> Profile {
+        self.label = label.to_string();
+        self
+    }
     /// SM3 digest of the profile's TOML text: which exact profile a card image came from.
     pub fn digest(&self) -> [u8; 32] {
         self.digest

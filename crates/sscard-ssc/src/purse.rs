@@ -34,9 +34,9 @@ use sscard_core::auth::AuthContext;
 use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage};
 use sscard_core::crypto::ssc::{session_key, tac_key};
 use sscard_core::crypto::{Algorithm, CardCipher, CardKey, Mac, mac_matches};
-use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
-use sscard_core::nvm::Nvm;
+use sscard_core::fs::layout::{FileEntry, FileKind, Header, be16, be32, scan};
 use sscard_core::nvm::Transactional;
+use sscard_core::nvm::{Nvm, NvmError, Store};
 use sscard_core::status::{Result, Status};
 use zeroize::Zeroizing;
 
@@ -59,6 +59,24 @@ const OFF_SPFP: usize = 12;
 const OFF_YEAR: usize = 16;
 const OFF_START: usize = 18;
 const OFF_PROOF: usize = 20;
+
+/// The purse values of a card, read straight from its memory without a session: what a
+/// test bench reports as the card's state (`sscard ctl state`). `None` when the card has
+/// no purse. Reads only; the proof and the keys stay inside.
+pub fn read_purse<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+) -> core::result::Result<Option<PurseValues>, NvmError> {
+    let found = scan(store, header, |e| {
+        (e.kind == FileKind::Internal && e.role == ROLE_PURSE_FILE).then_some(e.body_at)
+    })?;
+    let Some(body_at) = found else {
+        return Ok(None);
+    };
+    let mut b = [0u8; 20];
+    store.read(body_at as usize, &mut b)?;
+    Ok(Some(PurseValues::decode(&b)))
+}
 
 /// What an INITIALIZE left for the CREDIT or DEBIT that follows it (P7 §11.2, §12.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,12 @@
 //! * [`image`] — card image files (header, metadata, NVM body) and their lock
 //!   ([`image_lock`]: one process per image).
 //! * [`trace`] — trace files of exchanges and power events (text or JSON lines).
+//! * [`faults`] — the test bench's faults around a served card: late answers, no answer,
+//!   a replaced status word, a corrupted byte, a power cut at the K-th NVM write.
+//! * `control` (Unix) — the control channel of a served card: JSON lines on a Unix socket
+//!   (`sscard run --control`, `sscard ctl`; `docs/control.md`).
+//! * [`personas`] — shipped card states for test plans (PIN blocked, expired, …).
+//! * [`card_state`] — a served card's observable state as JSON.
 //! * [`vpcd`] — the vpcd client: framing, control codes, TCP_QUICKACK,
 //!   reconnect with back-off, insert/remove, clean shutdown.
 //! * [`echo`] — a minimal card answering every APDU with its data ‖ `90 00`
@@ -50,11 +56,16 @@
 //! Serving a card to a terminal: `docs/terminal-vendor.md` in the repository.
 #![deny(unsafe_code)]
 
+pub mod card_state;
+#[cfg(unix)]
+pub mod control;
 pub mod echo;
+pub mod faults;
 pub mod image;
 pub mod image_lock;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_harness;
+pub mod personas;
 pub mod trace;
 pub mod virtual_card;
 pub mod vpcd;

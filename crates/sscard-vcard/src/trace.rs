@@ -126,6 +126,23 @@ impl Tracer {
         self.emit(&[line]);
     }
 
+    /// A fault of the test bench (`fault` names it: `delay`, `tear`, `remove`, …) and
+    /// what it did, so a trace shows why an answer was late, wrong or missing.
+    pub fn fault(&mut self, fault: &str, detail: &str) {
+        let line = match self.format {
+            TraceFormat::Text => format!("{}⚡ fault {fault}: {detail}", self.prefix()),
+            TraceFormat::Json => serde_json::json!({
+                "time": rfc3339(SystemTime::now()),
+                "source": self.source,
+                "direction": "fault",
+                "fault": fault,
+                "detail": detail,
+            })
+            .to_string(),
+        };
+        self.emit(&[line]);
+    }
+
     /// One command and its response (empty = card mute), with the card's processing time.
     /// The environment that answered is followed from the traffic: a successful SELECT by
     /// name enters the environment its name belongs to, a SELECT of the MF the social

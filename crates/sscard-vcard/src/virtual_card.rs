@@ -13,7 +13,7 @@ use crate::VirtualCard;
 use crate::image::ImageFile;
 use crate::trace::Tracer;
 use sscard_core::card::applet::Interface;
-use sscard_core::nvm::{Nvm, RamNvm};
+use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions};
 use sscard_host::link::LinkError;
@@ -59,10 +59,11 @@ impl CardRng for HostRng {
     }
 }
 
-/// The card type served: NVM in RAM, host randomness, and the PBOC applet behind the
+/// The card type served: NVM in RAM (behind a [`TearingNvm`], so the test bench can cut
+/// the power at a chosen write), host randomness, and the PBOC applet behind the
 /// firewall (it answers only when the image has a PBOC region, i.e. the profile had a
 /// `[pboc]` section; otherwise its names stay "not found", as before).
-pub type SscCard = sscard_ssc::SscCard<RamNvm<Vec<u8>>, HostRng, (PbocApplet,)>;
+pub type SscCard = sscard_ssc::SscCard<TearingNvm<RamNvm<Vec<u8>>>, HostRng, (PbocApplet,)>;
 
 /// The contactless UID reported when the profile names none (defined with the profile,
 /// which the virtual card builds on).
@@ -75,6 +76,39 @@ struct Persistence {
     file: ImageFile,
     /// The NVM bytes as last saved: what the file holds.
     saved: Vec<u8>,
+    /// Saves made since the card was served: the image's generation.
+    saves: u64,
+}
+
+/// A power cut armed for the next command that writes NVM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ArmedTear {
+    /// 1-based write of that command at which the power goes.
+    at_write: u32,
+    mode: TearMode,
+}
+
+/// What an armed power cut did to the command that met it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TearOutcome {
+    /// The power went at the armed write; the card recovered its memory as at the next
+    /// power-up and holds the state before the command (`old`) or after it (`new`).
+    Torn {
+        /// The write the power went at (1-based).
+        at_write: u32,
+        /// Instruction byte of the torn command.
+        ins: u8,
+        /// True when the recovered memory is the command's result, false when it is the
+        /// state before it.
+        new_state: bool,
+    },
+    /// The command wrote fewer times than the armed write: no cut, the cut is disarmed.
+    NotReached {
+        /// The writes the command made.
+        writes: u32,
+        /// Instruction byte of the command.
+        ins: u8,
+    },
 }
 
 /// An sscard card behind a reader.
@@ -89,6 +123,10 @@ pub struct SscVirtualCard {
     out: Vec<u8>,
     /// What the emulated contactless reader reports for `FF CA 00 00`.
     uid: Vec<u8>,
+    /// A power cut armed by the test bench, waiting for a command that writes.
+    tear: Option<ArmedTear>,
+    /// What the last armed cut did, until taken.
+    tear_outcome: Option<TearOutcome>,
 }
 
 impl std::fmt::Debug for SscVirtualCard {
@@ -151,7 +189,7 @@ impl SscVirtualCard {
     ) -> Result<Self, CardError> {
         let applications = SocialSecurity::new(ssc_options);
         let card = Card::load(
-            RamNvm::new(nvm),
+            TearingNvm::new(RamNvm::new(nvm)),
             rng,
             (PbocApplet::new(),),
             applications,
@@ -166,6 +204,8 @@ impl SscVirtualCard {
             tracer: None,
             out: vec![0u8; RESPONSE_CAPACITY],
             uid: DEFAULT_UID.to_vec(),
+            tear: None,
+            tear_outcome: None,
         };
         me.learn_atr()?;
         Ok(me)
@@ -248,7 +288,11 @@ impl SscVirtualCard {
         file.lock().map_err(CardError::Locked)?;
         let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
         let mut me = SscVirtualCard::new(body.clone(), options, ssc_options, rng, interface)?;
-        me.persistence = Some(Persistence { file, saved: body });
+        me.persistence = Some(Persistence {
+            file,
+            saved: body,
+            saves: 0,
+        });
         Ok(me)
     }
 
@@ -279,7 +323,42 @@ impl SscVirtualCard {
 
     /// The card's NVM bytes.
     pub fn nvm(&self) -> &[u8] {
-        self.card.store().nvm().bytes()
+        self.card.store().nvm().inner().bytes()
+    }
+
+    /// Saves of the image since the card was served (0 without an image).
+    pub fn image_generation(&self) -> u64 {
+        self.persistence.as_ref().map_or(0, |p| p.saves)
+    }
+
+    /// The card's tracer, if any.
+    pub fn tracer_mut(&mut self) -> Option<&mut Tracer> {
+        self.tracer.as_mut()
+    }
+
+    /// Arms a power cut at write `at_write` (1-based) of the next command that writes
+    /// NVM; `mode` says what that write leaves. Replaces a cut armed before.
+    pub fn arm_tear(&mut self, at_write: u32, mode: TearMode) {
+        self.tear = Some(ArmedTear {
+            at_write: at_write.max(1),
+            mode,
+        });
+        self.tear_outcome = None;
+    }
+
+    /// Cancels an armed power cut.
+    pub fn disarm_tear(&mut self) {
+        self.tear = None;
+    }
+
+    /// The armed power cut, if any: its write and mode.
+    pub fn armed_tear(&self) -> Option<(u32, TearMode)> {
+        self.tear.map(|t| (t.at_write, t.mode))
+    }
+
+    /// What the armed cut did to the last command, once: `None` while it waits.
+    pub fn take_tear_outcome(&mut self) -> Option<TearOutcome> {
+        self.tear_outcome.take()
     }
 
     /// The image file, if any.
@@ -309,7 +388,7 @@ impl SscVirtualCard {
         let Some(p) = self.persistence.as_mut() else {
             return true;
         };
-        let now = self.card.store().nvm().bytes();
+        let now = self.card.store().nvm().inner().bytes();
         if now == p.saved.as_slice() {
             return true;
         }
@@ -317,15 +396,89 @@ impl SscVirtualCard {
             Ok(()) => {
                 p.saved.clear();
                 p.saved.extend_from_slice(now);
+                p.saves = p.saves.saturating_add(1);
                 true
             }
             Err(e) => {
                 tracing::error!(image = %p.file.path().display(), error = %e,
                     "image save failed; the command is undone and the card goes mute");
-                let _ = self.card.store_mut().nvm_mut().write(0, &p.saved);
+                let _ = self
+                    .card
+                    .store_mut()
+                    .nvm_mut()
+                    .inner_mut()
+                    .write(0, &p.saved);
                 self.card.power_off();
                 false
             }
+        }
+    }
+
+    /// Powers the card on without tracing or saving: for a throw-away copy.
+    pub(crate) fn power_on_quietly(&mut self) -> Result<(), sscard_core::nvm::NvmError> {
+        self.card.power_on(self.interface).map(|_| ())
+    }
+
+    /// The data of a command answered `9000`, fetching `61xx` data as a T=0 terminal
+    /// does; `None` for any other status. For a throw-away copy.
+    pub(crate) fn ask(&mut self, apdu: &[u8]) -> Option<Vec<u8>> {
+        let mut command = apdu.to_vec();
+        // A card chains at most a few GET RESPONSEs; more means it is not answering.
+        for _ in 0..4 {
+            let n = self.card.process(&command, &mut self.out);
+            let response = self.out.get(..n)?;
+            let (data, sw) = response.split_at(n.checked_sub(2)?);
+            match sw {
+                [0x90, 0x00] => return Some(data.to_vec()),
+                [0x61, le] => command = vec![0x00, 0xC0, 0x00, 0x00, *le],
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Schedules the armed cut in the memory for the command about to run; returns the
+    /// memory as it was, to tell old from new after a cut.
+    fn prepare_tear(&mut self) -> Option<Vec<u8>> {
+        let tear = self.tear?;
+        if !self.card.is_powered() {
+            return None;
+        }
+        let before = self.nvm().to_vec();
+        self.card
+            .store_mut()
+            .nvm_mut()
+            .tear_at(tear.at_write.saturating_sub(1), tear.mode);
+        Some(before)
+    }
+
+    /// After a command run with a cut scheduled: if the power went, recover the memory as
+    /// the next power-up does (LD/T 32 P7 §14: restore a consistent state without any
+    /// terminal command) and save that to the image, so the image holds old or new
+    /// data, never a torn journal. A command that did not write leaves the cut armed.
+    fn settle_tear(&mut self, apdu: &[u8], before: &[u8]) {
+        let ins = apdu.get(1).copied().unwrap_or(0);
+        let nvm = self.card.store().nvm();
+        let (torn, writes) = (nvm.is_torn(), nvm.writes());
+        self.card.store_mut().nvm_mut().reset_counter();
+        let Some(tear) = self.tear else { return };
+        if torn {
+            self.tear = None;
+            self.card.store_mut().nvm_mut().restore_power();
+            if let Err(e) = self.card.store_mut().recover() {
+                tracing::error!(error = %e, "recovery after the power cut failed");
+            }
+            let new_state = self.nvm() != before;
+            // The card is unpowered: a failed save leaves memory and image at the old state.
+            self.persist();
+            self.tear_outcome = Some(TearOutcome::Torn {
+                at_write: tear.at_write,
+                ins,
+                new_state,
+            });
+        } else if writes > 0 {
+            self.tear = None;
+            self.tear_outcome = Some(TearOutcome::NotReached { writes, ins });
         }
     }
 
@@ -389,7 +542,11 @@ impl VirtualCard for SscVirtualCard {
             return;
         }
         let commits = self.card.store().commits();
+        let before_tear = self.prepare_tear();
         let n = self.card.process(apdu, &mut self.out);
+        if let Some(before) = before_tear {
+            self.settle_tear(apdu, &before);
+        }
         // Save before answering: the host must never see an acknowledgement of a change
         // that is not on disk yet.
         let answered = self.card.store().commits() == commits || self.persist();

@@ -553,6 +553,10 @@ impl Slot {
                     card.transmit(apdu, response);
                     trace!(c_len = apdu.len(), r_len = response.len(), "APDU");
                     if response.is_empty() {
+                        // A card that lost power has asked for its removal already.
+                        if let Err(end) = self.check_flags(stop) {
+                            return end;
+                        }
                         warn!("card mute (empty response); closing");
                         return End::Fault;
                     }
