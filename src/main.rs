@@ -560,7 +560,9 @@ fn cmd_script(
                 if let Some(t) = &trace {
                     card.set_tracer(t.with_source(&script.name()));
                 }
-                fresh = card;
+                // The fault directives: delay, status word, removal played here, tear-at
+                // by the card.
+                fresh = sscard_host::link::Faulty::new(card);
                 fresh
                     .power_on()
                     .map_err(|e| format!("{}: {e}", script.name()))?;

@@ -22,7 +22,7 @@ use sscard_core::nvm::TearMode;
 use sscard_host::profile::{DEFAULT_GEN3, Profile};
 use sscard_vcard::VirtualCard;
 use sscard_vcard::control::{Bench, Request};
-use sscard_vcard::faults::{Effects, Fault, FaultLayer};
+use sscard_vcard::faults::{Effects, FaultLayer, ResponseFault};
 use sscard_vcard::image::ImageFile;
 use sscard_vcard::personas::{self, PERSONAS};
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
@@ -105,7 +105,7 @@ fn balance(state: &Value) -> u64 {
 #[test]
 fn delay_holds_back_the_next_count_answers_only() {
     let mut l = fresh();
-    l.arm(Fault::Delay { ms: 250 }, 2);
+    l.arm(ResponseFault::Delay { ms: 250 }, 2);
     for _ in 0..2 {
         let (r, e) = send(&mut l, SELECT_SSSE);
         assert_eq!((r.as_str(), e.delay), ("9000", Duration::from_millis(250)));
@@ -118,7 +118,7 @@ fn delay_holds_back_the_next_count_answers_only() {
 fn mute_answers_nothing_and_the_command_never_reaches_the_card() {
     let mut l = fresh();
     answer(&mut l, SELECT_SSSE);
-    l.arm(Fault::Mute, 2);
+    l.arm(ResponseFault::Mute, 2);
     assert_eq!(answer(&mut l, VERIFY_WRONG), "");
     assert_eq!(answer(&mut l, VERIFY_WRONG), "");
     assert_eq!(pin_tries(&l.card().state()), 3, "no try was taken");
@@ -130,7 +130,7 @@ fn a_status_word_replaces_the_answer_for_its_instruction_only() {
     let mut l = fresh();
     answer(&mut l, SELECT_SSSE);
     l.arm(
-        Fault::Sw {
+        ResponseFault::Sw {
             sw: 0x6581,
             ins: Some(0x20),
         },
@@ -148,7 +148,7 @@ fn a_status_word_replaces_the_answer_for_its_instruction_only() {
     );
     assert_eq!(answer(&mut l, VERIFY_PROBE), "63C3", "used up");
     l.arm(
-        Fault::Sw {
+        ResponseFault::Sw {
             sw: 0x6A82,
             ins: None,
         },
@@ -162,8 +162,8 @@ fn corrupt_inverts_the_chosen_byte_or_the_last() {
     let mut l = fresh();
     answer(&mut l, SELECT_SSSE);
     let clean = hex(&answer(&mut l, "00B2012C00"));
-    l.arm(Fault::Corrupt { byte: 2 }, 1);
-    l.arm(Fault::Corrupt { byte: 100_000 }, 1);
+    l.arm(ResponseFault::Corrupt { byte: 2 }, 1);
+    l.arm(ResponseFault::Corrupt { byte: 100_000 }, 1);
     let once = hex(&answer(&mut l, "00B2012C00"));
     let mut want = clean.clone();
     want[2] = !want[2];
@@ -243,7 +243,7 @@ fn a_tear_not_reached_by_the_command_is_disarmed() {
     assert_eq!(answer(&mut l, VERIFY_WRONG), "63C1", "no cut left");
     assert_eq!(l.clear(), 0);
     l.arm_tear(1, TearMode::Nothing);
-    l.arm(Fault::Mute, 1);
+    l.arm(ResponseFault::Mute, 1);
     assert_eq!(l.clear(), 2, "a cut and a mute cancelled");
     assert_eq!(answer(&mut l, VERIFY_RIGHT), "9000");
 }
@@ -510,7 +510,7 @@ fn every_persona_loads_and_shows_its_property() {
 #[derive(Clone, Debug)]
 enum Step {
     Command(usize),
-    Arm(Fault, u32),
+    Arm(ResponseFault, u32),
     Tear(u32, TearMode),
     PowerCycle,
     Clear,
@@ -534,11 +534,11 @@ fn step() -> impl Strategy<Value = Step> {
         Just(TearMode::Complete)
     ];
     let fault = prop_oneof![
-        (0u64..3).prop_map(|ms| Fault::Delay { ms }),
-        Just(Fault::Mute),
+        (0u64..3).prop_map(|ms| ResponseFault::Delay { ms }),
+        Just(ResponseFault::Mute),
         (any::<u16>(), proptest::option::of(any::<u8>()))
-            .prop_map(|(sw, ins)| Fault::Sw { sw, ins }),
-        (0usize..40).prop_map(|byte| Fault::Corrupt { byte }),
+            .prop_map(|(sw, ins)| ResponseFault::Sw { sw, ins }),
+        (0usize..40).prop_map(|byte| ResponseFault::Corrupt { byte }),
     ];
     prop_oneof![
         6 => (0..SCHEDULE_COMMANDS.len() + 1).prop_map(Step::Command),

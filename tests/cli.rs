@@ -294,3 +294,14 @@ fn export_nvm_writes_the_raw_memory_a_firmware_loads() {
         stderr(&again)
     );
 }
+
+#[test]
+fn scripts_play_the_fault_directives_in_process() {
+    // tests/scripts/faults.apdu: a tear at the first and last write of VERIFY (old, then
+    // new try counter), a card out of the reader until `insert`, a status word in place
+    // of the card's answer, a late answer.
+    let started = std::time::Instant::now();
+    let o = sscard(&["script", "-q", "tests/scripts/faults.apdu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+}

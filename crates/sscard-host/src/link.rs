@@ -43,8 +43,9 @@ pub trait CardLink {
 #[non_exhaustive]
 pub enum Fault {
     /// `tear-at K`: during the next command that writes the card's memory, power is lost
-    /// at its K-th NVM write (0-based): no answer, the card is out of the reader until
-    /// `insert`, which powers it up and recovers it as a real card does.
+    /// at its K-th NVM write (from 1, as the test bench's `tear --at-write K`): no answer,
+    /// the card is out of the reader until `insert`, which powers it up and recovers it as
+    /// a real card does.
     TearAt(u32),
     /// `delay N`: the next response comes N milliseconds late.
     Delay(u32),

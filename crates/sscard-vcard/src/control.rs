@@ -10,7 +10,7 @@
 //! reach its image other than through the card itself.
 
 use crate::VirtualCard;
-use crate::faults::{Effects, Fault, FaultLayer, tear_mode_name};
+use crate::faults::{Effects, FaultLayer, ResponseFault, tear_mode_name};
 use crate::personas;
 use crate::virtual_card::{HostRng, SscVirtualCard};
 use crate::vpcd::SlotHandle;
@@ -293,18 +293,18 @@ impl Bench {
                 if ms > MAX_DELAY_MS {
                     return Err(format!("ms must be at most {MAX_DELAY_MS} (10 minutes)"));
                 }
-                self.arm(Fault::Delay { ms }, count)
+                self.arm(ResponseFault::Delay { ms }, count)
             }
-            Request::Mute { count } => self.arm(Fault::Mute, count),
+            Request::Mute { count } => self.arm(ResponseFault::Mute, count),
             Request::Sw { sw, ins, count } => {
                 let sw = parse_hex_byte("sw", &sw, 4)?;
                 let ins = match ins {
                     Some(i) => Some(parse_hex_byte("ins", &i, 2)? as u8),
                     None => None,
                 };
-                self.arm(Fault::Sw { sw, ins }, count)
+                self.arm(ResponseFault::Sw { sw, ins }, count)
             }
-            Request::Corrupt { byte, count } => self.arm(Fault::Corrupt { byte }, count),
+            Request::Corrupt { byte, count } => self.arm(ResponseFault::Corrupt { byte }, count),
             Request::Interface { interface } => self.power_cycle(|layer| {
                 layer.card_mut().switch_to(interface.into())?;
                 layer.log(
@@ -338,7 +338,7 @@ impl Bench {
         }
     }
 
-    fn arm(&self, fault: Fault, count: u32) -> Result<Value, String> {
+    fn arm(&self, fault: ResponseFault, count: u32) -> Result<Value, String> {
         let count = positive(count)?;
         let mut layer = self.layer();
         layer.arm(fault, count);

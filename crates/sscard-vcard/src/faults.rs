@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// One fault that can be armed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
+pub enum ResponseFault {
     /// The answer comes this many milliseconds late.
     Delay {
         /// Milliseconds.
@@ -45,17 +45,17 @@ pub enum Fault {
     },
 }
 
-impl Fault {
+impl ResponseFault {
     fn to_json(self, left: u32) -> Value {
         let mut v = match self {
-            Fault::Delay { ms } => json!({ "fault": "delay", "ms": ms }),
-            Fault::Mute => json!({ "fault": "mute" }),
-            Fault::Sw { sw, ins } => json!({
+            ResponseFault::Delay { ms } => json!({ "fault": "delay", "ms": ms }),
+            ResponseFault::Mute => json!({ "fault": "mute" }),
+            ResponseFault::Sw { sw, ins } => json!({
                 "fault": "sw",
                 "sw": format!("{sw:04X}"),
                 "ins": ins.map(|i| format!("{i:02X}")),
             }),
-            Fault::Corrupt { byte } => json!({ "fault": "corrupt", "byte": byte }),
+            ResponseFault::Corrupt { byte } => json!({ "fault": "corrupt", "byte": byte }),
         };
         if let Some(map) = v.as_object_mut() {
             map.insert("count".into(), left.into());
@@ -130,7 +130,7 @@ pub struct Effects {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Armed {
-    fault: Fault,
+    fault: ResponseFault,
     left: u32,
 }
 
@@ -166,7 +166,7 @@ impl<C: BenchCard> FaultLayer<C> {
     }
 
     /// Arms `fault` for the next `count` commands it applies to (at least one).
-    pub fn arm(&mut self, fault: Fault, count: u32) {
+    pub fn arm(&mut self, fault: ResponseFault, count: u32) {
         self.armed.push(Armed {
             fault,
             left: count.max(1),
@@ -207,7 +207,7 @@ impl<C: BenchCard> FaultLayer<C> {
     }
 
     /// Takes one use of the first armed fault `pick` accepts.
-    fn take(&mut self, pick: impl Fn(&Fault) -> bool) -> Option<Fault> {
+    fn take(&mut self, pick: impl Fn(&ResponseFault) -> bool) -> Option<ResponseFault> {
         let at = self.armed.iter().position(|a| pick(&a.fault))?;
         let armed = self.armed.get_mut(at)?;
         armed.left = armed.left.saturating_sub(1);
@@ -224,7 +224,7 @@ impl<C: BenchCard> FaultLayer<C> {
         let ins = apdu.get(1).copied();
         let command = sscard_host::annotate::command_name(apdu);
         let mut effects = Effects::default();
-        if self.take(|f| *f == Fault::Mute).is_some() {
+        if self.take(|f| *f == ResponseFault::Mute).is_some() {
             self.log(
                 "mute",
                 &format!("{command}: no answer; the reader drops the card"),
@@ -232,10 +232,10 @@ impl<C: BenchCard> FaultLayer<C> {
             return effects;
         }
         let replaced = self.take(|f| match f {
-            Fault::Sw { ins: wanted, .. } => wanted.is_none() || *wanted == ins,
+            ResponseFault::Sw { ins: wanted, .. } => wanted.is_none() || *wanted == ins,
             _ => false,
         });
-        if let Some(Fault::Sw { sw, .. }) = replaced {
+        if let Some(ResponseFault::Sw { sw, .. }) = replaced {
             response.extend_from_slice(&sw.to_be_bytes());
             self.log(
                 "sw",
@@ -272,7 +272,8 @@ impl<C: BenchCard> FaultLayer<C> {
             }
         }
         if !response.is_empty()
-            && let Some(Fault::Corrupt { byte }) = self.take(|f| matches!(f, Fault::Corrupt { .. }))
+            && let Some(ResponseFault::Corrupt { byte }) =
+                self.take(|f| matches!(f, ResponseFault::Corrupt { .. }))
         {
             let at = byte.min(response.len().saturating_sub(1));
             if let Some(b) = response.get_mut(at) {
@@ -284,7 +285,9 @@ impl<C: BenchCard> FaultLayer<C> {
                 );
             }
         }
-        if let Some(Fault::Delay { ms }) = self.take(|f| matches!(f, Fault::Delay { .. })) {
+        if let Some(ResponseFault::Delay { ms }) =
+            self.take(|f| matches!(f, ResponseFault::Delay { .. }))
+        {
             effects.delay = Duration::from_millis(ms);
             self.log("delay", &format!("{command}: answer held back {ms} ms"));
         }

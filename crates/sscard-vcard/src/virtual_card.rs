@@ -592,6 +592,20 @@ impl sscard_host::link::CardLink for SscVirtualCard {
     fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         Ok(self.atr.clone())
     }
+    /// `tear-at K` arms a power cut (nothing of write K lands); the card then answers
+    /// nothing until it is powered again. The other faults are the host's to play
+    /// (`sscard_host::link::Faulty`).
+    fn inject(&mut self, fault: &sscard_host::link::Fault) -> Result<(), LinkError> {
+        match *fault {
+            sscard_host::link::Fault::TearAt(k) => {
+                self.arm_tear(k, sscard_core::nvm::TearMode::Nothing);
+                Ok(())
+            }
+            _ => Err(LinkError::Unsupported(
+                "faults other than tear-at on the card itself",
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
