@@ -360,6 +360,13 @@ pub fn reload_pin<T: CardLink, M: SecurityModule + ?Sized>(
     t.expect_ok("PIN CHANGE/UNBLOCK", &cmd).map(drop)
 }
 
+/// The application DF numbered `n`: 1 → DF01, …, 7 → DF07 (DF05 and DF06 do not exist).
+pub fn application_df(n: u8) -> Option<AppDf> {
+    AppDf::ALL
+        .into_iter()
+        .find(|df| df.fid() == 0xDF00 | u16::from(n))
+}
+
 /// SELECT of application DF `df` by its AID (P5 §6.11).
 fn select_df<T: CardLink>(t: &mut Terminal<T>, df: AppDf) -> Result<(), TerminalError> {
     let mut cmd = vec![0x00, 0xA4, 0x04, 0x00, 0x06];

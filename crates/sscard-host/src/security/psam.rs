@@ -22,10 +22,12 @@
 
 use super::{CardFactors, KeyRef, Purchase, PurchaseAuthorisation, SecurityModule};
 use crate::link::CardLink;
+use crate::psam::{psam_key_id, psam_key_type};
 use crate::terminal::{Terminal, TerminalError};
 use sscard_core::crypto::Algorithm;
 use sscard_core::crypto::ssc::sm_encrypted_len;
-use sscard_ssc::layout::{AppDf, Location, key_id};
+use sscard_psam::perso::RootLevel;
+use sscard_ssc::layout::Location;
 
 /// How many diversification levels the PSAM's roots need (P9 §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,48 +79,20 @@ impl Default for PsamChoices {
     }
 }
 
-/// Key types of P9 §6.1.
-const TYPE_MAC: u8 = 6;
-const TYPE_ENCRYPTION: u8 = 7;
-
-/// P9 TA1: DDF-level keys of the user card at `08`/`10`/`18` (national, provincial,
-/// city roots: N = 3, 2, 1) plus their place in IRK, STK, UK, BK, PUK, RKSSSE; DF keys
-/// `82`–`85` at `20`/`40`/`80` plus 4 × the DF's place in DF01, DF02, DF03, DF04, DF07
-/// plus (id − `82`). TA1 fixes the ranges only; the places are sscard's choice.
+/// The key ids of the PSAM `sscard_psam` personalizes for a profile
+/// ([`crate::psam::psam_key_id`]: P9 TA1's ranges for roots needing N = 3, 2, 1
+/// diversifications, places in them chosen by sscard).
 pub fn default_key_id(key: KeyRef, levels: u8) -> Option<u8> {
-    let (ddf_base, app_base) = match levels {
-        3 => (0x08, 0x20),
-        2 => (0x10, 0x40),
-        1 => (0x18, 0x80),
-        _ => return None,
-    };
-    match key.location {
-        Location::Ssse => {
-            let order = [
-                key_id::IRK,
-                key_id::STK,
-                key_id::UK,
-                key_id::BK,
-                key_id::PUK,
-                key_id::RK,
-            ];
-            let place = order.iter().position(|k| *k == key.id)?;
-            u8::try_from(place).ok().map(|p| ddf_base + p)
-        }
-        Location::App(df) => {
-            let slot = AppDf::ALL.iter().position(|d| *d == df)?;
-            let within = key.id.checked_sub(key_id::DF_STK).filter(|k| *k < 4)?;
-            u8::try_from(4 * slot).ok().map(|s| app_base + s + within)
-        }
-    }
+    let level = [RootLevel::National, RootLevel::Provincial, RootLevel::City]
+        .into_iter()
+        .find(|l| l.levels() == levels)?;
+    psam_key_id(key.location, key.id, level)
 }
 
-/// P9 TB1: the STKs are MAC keys (usage `26`), the other keys encryption keys (`67`, `27`).
+/// P9 TB1 ([`crate::psam::psam_key_type`]): the STKs are MAC keys, the others encryption
+/// keys.
 pub fn default_key_type(key: KeyRef) -> u8 {
-    match (key.location, key.id) {
-        (Location::Ssse, key_id::STK) | (Location::App(_), key_id::DF_STK) => TYPE_MAC,
-        _ => TYPE_ENCRYPTION,
-    }
+    psam_key_type(key.id).code()
 }
 
 /// Key classes whose level is remembered apart.
