@@ -73,6 +73,9 @@ pub struct Terminal<T: CardLink> {
     pub trace: Vec<String>,
     /// Print each exchange as it happens.
     pub echo: bool,
+    /// Every exchange raw, secrets unmasked, when `Some` (test suites checking the
+    /// cryptograms; `None` by default).
+    pub raw_log: Option<Vec<(Vec<u8>, Vec<u8>)>>,
     /// Which reader this is, in echoed lines (`[card] → …`) when a session drives
     /// several; empty: no label.
     pub label: &'static str,
@@ -85,12 +88,16 @@ impl<T: CardLink> Terminal<T> {
             link,
             trace: vec![],
             echo: false,
+            raw_log: None,
             label: "",
         }
     }
 
     fn raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         let r = self.link.transmit(apdu)?;
+        if let Some(log) = self.raw_log.as_mut() {
+            log.push((apdu.to_vec(), r.clone()));
+        }
         let line = trace::describe(apdu, &r);
         if self.echo {
             if self.label.is_empty() {
