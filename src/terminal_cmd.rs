@@ -129,7 +129,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
     let e = |e: sscard_host::terminal::TerminalError| e.to_string();
     let output = match function {
         Function::ReadCardBas => {
-            let bas = national::read_card_bas(&mut t, &mut module, &mut random).map_err(e)?;
+            let bas = national::read_card_bas(&mut t, &mut *module, &mut random).map_err(e)?;
             format!("iReadCardBas: {bas}")
         }
         Function::VerifyPin => {
@@ -141,7 +141,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
             format!("iChangePIN: {outcome}")
         }
         Function::ReloadPin { new } => {
-            national::reload_pin(&mut t, &mut module, new, &mut random).map_err(e)?;
+            national::reload_pin(&mut t, &mut *module, new, &mut random).map_err(e)?;
             "iReloadPIN: 0".to_string()
         }
         Function::Debit {
@@ -157,7 +157,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
             request.key_index = *key_index;
             request.kind = profile.ssc_options().purse.purchase_type;
             request.pin = Some(pin);
-            let debit = national::do_debit(&mut t, &mut module, &request).map_err(e)?;
+            let debit = national::do_debit(&mut t, &mut *module, &request).map_err(e)?;
             format!("iDoDebit: {debit}")
         }
         Function::ReadDebitRecord => {
@@ -174,7 +174,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
                 .ok_or_else(|| format!("--df {df}: one of 1, 2, 3, 4, 7"))?;
             let key_id = u8::from_str_radix(key.trim_start_matches("0x"), 16)
                 .map_err(|_| format!("--key {key}: a key id in hex"))?;
-            national::external_authenticate_df(&mut t, &mut module, app, key_id, &mut random)
+            national::external_authenticate_df(&mut t, &mut *module, app, key_id, &mut random)
                 .map_err(e)?;
             format!("external authentication of DF{df:02}, key {key_id:02X}: 0")
         }
@@ -185,24 +185,9 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
 
 /// The current UTC time as yyyymmddhhmmss.
 fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    sscard_vcard::trace::rfc3339(std::time::SystemTime::now())
+        .chars()
+        .take(19)
+        .filter(char::is_ascii_digit)
+        .collect()
 }

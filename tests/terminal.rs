@@ -172,7 +172,7 @@ fn pin_functions_in_both_modes() {
             PinOutcome::Blocked
         );
         let new = ["13579", "864200"][i];
-        national::reload_pin(&mut t, module, new, &mut random()).unwrap();
+        national::reload_pin(&mut t, &mut **module, new, &mut random()).unwrap();
         assert_eq!(
             national::verify_pin(&mut t, new).unwrap(),
             PinOutcome::Accepted,
