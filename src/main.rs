@@ -15,6 +15,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod terminal_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "sscard",
@@ -79,6 +81,14 @@ struct CardArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The national terminal interface's card functions (iReadCardBas, iDoDebit, …) on a
+    /// card, in PSAM mode (--psam-reader) or HSM mode (the profile's keys).
+    Terminal {
+        #[command(flatten)]
+        args: terminal_cmd::TerminalArgs,
+        #[command(subcommand)]
+        function: terminal_cmd::Function,
+    },
     /// Personalize the default card and run an iReadCardBas terminal session in-process.
     Demo {
         /// Profile to use instead of the built-in default gen-3 card.
@@ -622,6 +632,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let result = match cli.command {
+        Command::Terminal { args, function } => terminal_cmd::run(&args, &function),
         Command::Demo { profile, seed } => load_profile(profile.as_ref())
             .and_then(|p| {
                 println!(

@@ -66,6 +66,12 @@ pub fn command_name(apdu: &[u8]) -> &'static str {
         (0x80, 0xCA) => "GET DATA",
         (0x04, 0xDA) => "PUT DATA",
         (0x80 | 0x84, 0xD4) => "WRITE KEY",
+        // The PSAM's (LD/T 32 P9 §9).
+        (0xBF, 0xEC) => "INITIALIZE ENVIRONMENT",
+        (0xBF, 0xDE) => "DELIVERY SESSION KEY",
+        (0x80, 0xFA) => "CIPHER DATA",
+        (0x80, 0x70) => "INIT SAM FOR PURCHASE",
+        (0x80, 0x72) => "CREDIT SAM FOR PURCHASE",
         _ => "(unknown command)",
     }
 }
@@ -83,9 +89,12 @@ pub fn command_secret(apdu: &[u8]) -> Option<std::ops::Range<usize>> {
     let mac = 5 + lc.saturating_sub(4)..5 + lc;
     match (cla, ins) {
         // PIN in clear, old ‖ FF ‖ new PIN, enciphered PIN block ‖ MAC, keys.
-        (0x00, 0x20) | (0x80, 0x5E) | (0x84, 0x24) | (0x80 | 0x84, 0xD4) => Some(data),
+        // PSAM CIPHER DATA: the blocks may be a PIN to encipher.
+        (0x00, 0x20) | (0x80, 0x5E) | (0x84, 0x24) | (0x80 | 0x84, 0xD4) | (0x80, 0xFA) => {
+            Some(data)
+        }
         // Secure messaging: the MAC closes the data field. Medical purse: MAC1 / MAC2.
-        (0x04 | 0x84 | 0x0C | 0x8C, _) | (0xB0, 0x2A | 0x2C) => Some(mac),
+        (0x04 | 0x84 | 0x0C | 0x8C, _) | (0xB0, 0x2A | 0x2C) | (0x80, 0x72) => Some(mac),
         _ => None,
     }
 }
@@ -95,7 +104,10 @@ pub fn command_secret(apdu: &[u8]) -> Option<std::ops::Range<usize>> {
 pub fn response_secret(header: &[u8], data_len: usize) -> Option<std::ops::Range<usize>> {
     match header {
         [0xB0, 0x2A | 0x2C | 0x2E, ..] => Some(0..data_len),
-        [0xB0, 0x28, ..] if data_len >= 4 => Some(data_len - 4..data_len),
+        // The last 4 bytes: MAC1 of a load; the PSAM's MAC1 after the TTSN.
+        [0xB0, 0x28, ..] | [0x80, 0x70, ..] if data_len >= 4 => Some(data_len - 4..data_len),
+        // The PSAM's CIPHER DATA results (an enciphered PIN among them).
+        [0x80, 0xFA, ..] => Some(0..data_len),
         _ => None,
     }
 }

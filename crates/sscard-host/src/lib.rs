@@ -8,6 +8,8 @@
 //! * [`script`]: the `.apdu` script language (`vectors/README.md`) and its runner,
 //!   against any [`link::CardLink`];
 //! * [`terminal`]: an in-process terminal (T=0 handling, `iReadCardBas`);
+//! * [`security`]: the terminal's security module, a PSAM behind a link or an HSM;
+//! * [`national`]: the national terminal interface's card functions through it;
 //! * [`annotate`]: APDUs and status words explained, secrets masked, for traces;
 //! * [`demo`]: the main job, an in-process `iReadCardBas` on a card.
 //!
@@ -18,9 +20,11 @@
 pub mod annotate;
 pub mod demo;
 pub mod link;
+pub mod national;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_target;
 pub mod profile;
 pub mod psam;
 pub mod script;
+pub mod security;
 pub mod terminal;

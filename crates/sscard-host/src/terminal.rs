@@ -1,12 +1,13 @@
 //! A terminal: what a reader plus host software do with a card — T=0 response handling
-//! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) and the national terminal
-//! interface's `iReadCardBas` flow (spec/ssc.md §7) with the HSM's key derivation.
+//! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) — and the national terminal
+//! interface's `iReadCardBas` (spec/ssc.md §7) with HSM keys; [`crate::national`] has
+//! every card function, in PSAM and HSM modes.
 
 use crate::annotate as trace;
-use sscard_core::crypto::ssc::{auth_data, card_factor, city_factor, diversify_path, session_key};
-use sscard_core::crypto::{Algorithm, ct_eq};
-use sscard_core::tlv::{Tag, find_path};
+use crate::security::{Hsm, KeyRef};
 use std::fmt;
+
+pub use crate::national::CardBas;
 
 use crate::link::{CardLink, LinkError};
 
@@ -72,6 +73,12 @@ pub struct Terminal<T: CardLink> {
     pub trace: Vec<String>,
     /// Print each exchange as it happens.
     pub echo: bool,
+    /// Every exchange raw, secrets unmasked, when `Some` (test suites checking the
+    /// cryptograms; `None` by default).
+    pub raw_log: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// Which reader this is, in echoed lines (`[card] → …`) when a session drives
+    /// several; empty: no label.
+    pub label: &'static str,
 }
 
 impl<T: CardLink> Terminal<T> {
@@ -81,14 +88,25 @@ impl<T: CardLink> Terminal<T> {
             link,
             trace: vec![],
             echo: false,
+            raw_log: None,
+            label: "",
         }
     }
 
     fn raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         let r = self.link.transmit(apdu)?;
+        if let Some(log) = self.raw_log.as_mut() {
+            log.push((apdu.to_vec(), r.clone()));
+        }
         let line = trace::describe(apdu, &r);
         if self.echo {
-            println!("{line}");
+            if self.label.is_empty() {
+                println!("{line}");
+            } else {
+                for part in line.lines() {
+                    println!("[{}] {part}", self.label);
+                }
+            }
         }
         self.trace.push(line);
         Ok(r)
@@ -139,7 +157,8 @@ impl<T: CardLink> Terminal<T> {
     }
 }
 
-/// The issuer's root keys the terminal's HSM holds (spec/ssc.md §6.1, §7).
+/// The issuer's root keys the terminal's HSM holds for `iReadCardBas` (spec/ssc.md
+/// §6.1, §7); [`Hsm`] holds any set.
 #[derive(Clone, Debug)]
 pub struct HsmKeys {
     /// IRK root (internal authentication).
@@ -151,164 +170,20 @@ pub struct HsmKeys {
     pub card_level: bool,
 }
 
-/// What `iReadCardBas` returns (spec/ssc.md §7).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CardBas {
-    /// 发卡地区行政区划代码 (first 6 digits of 卡识别码).
-    pub area: String,
-    /// 社会保障号码.
-    pub ssn: String,
-    /// 卡号 (first 9 characters).
-    pub card_number: String,
-    /// 卡识别码 (32 hex digits).
-    pub card_id: String,
-    /// 姓名 ‖ 姓名扩展, decoded from GBK.
-    pub name: String,
-    /// 卡复位信息: the ATR's historical bytes.
-    pub reset_info: String,
-    /// 规范版本.
-    pub spec_version: String,
-    /// 发卡日期.
-    pub issue_date: String,
-    /// 卡有效期.
-    pub expiry_date: String,
-    /// 终端机编号 (12 zeros without a PSAM).
-    pub terminal_id: String,
-    /// 终端设备号.
-    pub device_id: String,
-}
-
-impl fmt::Display for CardBas {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
-            self.area,
-            self.ssn,
-            self.card_number,
-            self.card_id,
-            self.name,
-            self.reset_info,
-            self.spec_version,
-            self.issue_date,
-            self.expiry_date,
-            self.terminal_id,
-            self.device_id
-        )
+impl From<&HsmKeys> for Hsm {
+    fn from(keys: &HsmKeys) -> Hsm {
+        Hsm::new()
+            .with_key(KeyRef::IRK, &keys.irk, !keys.card_level)
+            .with_key(KeyRef::RK, &keys.rk, !keys.card_level)
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    let trimmed: Vec<u8> = bytes.iter().copied().take_while(|b| *b != 0).collect();
-    let (s, _, _) = encoding_rs::GBK.decode(&trimmed);
-    s.trim_end().to_string()
-}
-
-fn digits(bytes: &[u8]) -> String {
-    trace::hex(bytes).trim_end_matches('F').to_string()
-}
-
-/// The value of a `tag len value` record.
-fn record_value(record: &[u8]) -> &[u8] {
-    record.get(2..).unwrap_or(&[])
-}
-
-/// `iReadCardBas` (spec/ssc.md §7; SC-TERM §1.1.3): SELECT SSSE and read the algorithm
-/// id, INTERNAL AUTHENTICATE with the diversified IRK (the terminal checks the card),
-/// for 3.0 cards EXTERNAL AUTHENTICATE with RKSSSE, then read EF05/EF06 items.
+/// `iReadCardBas` in HSM mode with `keys` ([`crate::national::read_card_bas`]).
 /// `random` supplies the terminal's random numbers.
 pub fn read_card_bas<T: CardLink>(
     t: &mut Terminal<T>,
     keys: &HsmKeys,
     mut random: impl FnMut(&mut [u8]),
 ) -> Result<CardBas, TerminalError> {
-    let atr = t.link.atr()?;
-    let hist = sscard_core::atr::historical_bytes(&atr)
-        .ok_or(TerminalError::Check("ATR without historical bytes"))?
-        .to_vec();
-    let fci = t.expect_ok(
-        "SELECT SSSE",
-        &[
-            0x00, 0xA4, 0x04, 0x00, 0x0F, 0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7,
-            0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF, 0x00,
-        ],
-    )?;
-    // Algorithm id: 9F0C 03 86 01 xx in A5; absent → DES (SC-TERM §10.1).
-    let alg_id = find_path(&fci, &[Tag(0x6F), Tag(0xA5), Tag(0x9F0C), Tag(0x86)])
-        .ok()
-        .flatten()
-        .and_then(|t| t.value().first().copied())
-        .unwrap_or(0x01);
-    let alg = Algorithm::from_id(alg_id).ok_or(TerminalError::Check("algorithm not supported"))?;
-    let read = |t: &mut Terminal<T>, step, sfi: u8, tag: u8| -> Result<Vec<u8>, TerminalError> {
-        let data = t.expect_ok(step, &[0x00, 0xB2, tag, sfi << 3, 0x00])?;
-        Ok(record_value(&data).to_vec())
-    };
-    let card_id = read(t, "READ 卡识别码", 5, 0x01)?;
-    let area_digits = digits(card_id.get(..3).unwrap_or(&[]));
-    let area: [u8; 6] = area_digits
-        .as_bytes()
-        .try_into()
-        .map_err(|_| TerminalError::Check("area code in 卡识别码"))?;
-    let factors = [
-        city_factor(&area).map_err(|_| TerminalError::Check("area code"))?,
-        card_factor(&hist).map_err(|_| TerminalError::Check("historical bytes"))?,
-    ];
-
-    // INTERNAL AUTHENTICATE: the card proves it holds the diversified IRK.
-    let mut r = [0u8; 16];
-    random(&mut r);
-    let mut cmd = vec![0x00, 0x88, 0x00, 0x00, 0x10];
-    cmd.extend_from_slice(&r);
-    cmd.push(0x00);
-    let ad = t.expect_ok("INTERNAL AUTHENTICATE", &cmd)?;
-    let factors: &[[u8; 8]] = if keys.card_level { &[] } else { &factors };
-    let irk = diversify_path(alg, &keys.irk, factors).map_err(|_| TerminalError::Check("IRK"))?;
-    let (r1, r2) = r.split_at(8);
-    let sk = session_key(alg, irk.as_bytes(), r1).map_err(|_| TerminalError::Check("IRK"))?;
-    let r2: [u8; 8] = r2.try_into().map_err(|_| TerminalError::Check("random"))?;
-    if !ct_eq(&auth_data(&sk.cipher(), &r2), &ad) {
-        return Err(TerminalError::Check(
-            "internal authentication: card not genuine",
-        ));
-    }
-
-    let spec_version = text(&read(t, "READ 规范版本", 5, 0x03)?);
-    if spec_version.starts_with("3.") {
-        // 3.0 cards: EF06 needs RKSSSE (key id 0A) first (SC-TERM §10.2).
-        let challenge = t.expect_ok("GET CHALLENGE", &[0x00, 0x84, 0x00, 0x00, 0x08])?;
-        let mut p = [0u8; 8];
-        random(&mut p);
-        let rk = diversify_path(alg, &keys.rk, factors).map_err(|_| TerminalError::Check("RK"))?;
-        let sk =
-            session_key(alg, rk.as_bytes(), &challenge).map_err(|_| TerminalError::Check("RK"))?;
-        let mut cmd = vec![0x00, 0x82, 0x00, 0x0A, 0x10];
-        cmd.extend_from_slice(&auth_data(&sk.cipher(), &p));
-        cmd.extend_from_slice(&p);
-        t.expect_ok("EXTERNAL AUTHENTICATE RKSSSE", &cmd)?;
-    }
-    let issue_date = digits(&read(t, "READ 发卡日期", 5, 0x05)?);
-    let expiry_date = digits(&read(t, "READ 卡有效期", 5, 0x06)?);
-    let card_number: String = text(&read(t, "READ 卡号", 5, 0x07)?)
-        .chars()
-        .take(9)
-        .collect();
-    let ssn = text(&read(t, "READ 社会保障号码", 6, 0x08)?);
-    let mut name = text(&read(t, "READ 姓名", 6, 0x09)?);
-    if !spec_version.starts_with("1.") {
-        name.push_str(&text(&read(t, "READ 姓名扩展", 6, 0x4E)?));
-    }
-    Ok(CardBas {
-        area: area_digits,
-        ssn,
-        card_number,
-        card_id: trace::hex(&card_id),
-        name,
-        reset_info: trace::hex(&hist),
-        spec_version,
-        issue_date,
-        expiry_date,
-        terminal_id: "000000000000".into(),
-        device_id: "0".repeat(32),
-    })
+    crate::national::read_card_bas(t, &mut Hsm::from(keys), &mut random)
 }
