@@ -19,8 +19,12 @@
 //!   holds. Secret bytes handed out ([`Sm2KeyPair::secret_bytes`]) and the
 //!   temporary copies made here are wiped.
 
-use ::sm2::dsa::signature::{MultipartSigner, MultipartVerifier};
-use ::sm2::dsa::{Signature, SigningKey, VerifyingKey};
+#[cfg(not(fuzzing))]
+use ::sm2::dsa::SigningKey;
+#[cfg(not(fuzzing))]
+use ::sm2::dsa::signature::MultipartSigner;
+use ::sm2::dsa::signature::MultipartVerifier;
+use ::sm2::dsa::{Signature, VerifyingKey};
 use ::sm2::elliptic_curve::sec1::{Coordinates, ToSec1Point};
 use ::sm2::{NonZeroScalar, Scalar};
 use zeroize::Zeroizing;
@@ -36,9 +40,20 @@ pub const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
 const GENERATE_TRIES: usize = 16;
 
 /// An SM2 key pair (secret scalar `d ∈ [1, n-2]` and public point `P = dG`).
+///
+/// # Fuzzing
+/// Under `cfg(fuzzing)` (set by cargo-fuzz) the pair is a cheap stand-in: the public key
+/// and the signatures are SM3 digests of the secret and the message, and
+/// [`sm2_verify`] accepts any signature, so that fuzzers spend their time in the card
+/// rather than in curve arithmetic (as [`mac_matches`](super::mac_matches) does for
+/// MACs). Normal builds never set that cfg.
 pub struct Sm2KeyPair {
     /// Signing key built with [`SM2_DEFAULT_ID`] (its `Z_A` is cached).
+    #[cfg(not(fuzzing))]
     signing: SigningKey,
+    /// The secret, for the stand-in.
+    #[cfg(fuzzing)]
+    secret: Zeroizing<[u8; 32]>,
     /// Uncompressed public key `X ‖ Y`.
     public: [u8; 64],
 }
@@ -55,10 +70,20 @@ impl Sm2KeyPair {
         if bool::from(d_plus_1.is_zero()) {
             return Err(CryptoError::InvalidSecretKey);
         }
-        let signing = SigningKey::from_nonzero_scalar(default_id(), d)
-            .map_err(|_| CryptoError::InvalidSecretKey)?;
-        let public = point_xy(signing.verifying_key()).ok_or(CryptoError::InvalidSecretKey)?;
-        Ok(Self { signing, public })
+        #[cfg(fuzzing)]
+        {
+            Ok(Self {
+                secret: Zeroizing::new(*secret),
+                public: stand_in::public(secret),
+            })
+        }
+        #[cfg(not(fuzzing))]
+        {
+            let signing = SigningKey::from_nonzero_scalar(default_id(), d)
+                .map_err(|_| CryptoError::InvalidSecretKey)?;
+            let public = point_xy(signing.verifying_key()).ok_or(CryptoError::InvalidSecretKey)?;
+            Ok(Self { signing, public })
+        }
     }
 
     /// Generate a key pair: draw 32 random bytes from `fill_random` and retry
@@ -89,7 +114,14 @@ impl Sm2KeyPair {
     /// The secret `d`, 32 bytes big-endian, wiped when dropped.
     #[must_use]
     pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.signing.to_bytes().into())
+        #[cfg(fuzzing)]
+        {
+            self.secret.clone()
+        }
+        #[cfg(not(fuzzing))]
+        {
+            Zeroizing::new(self.signing.to_bytes().into())
+        }
     }
 
     /// Sign `msg` with distinguishing ID `id`; returns `r ‖ s`.
@@ -110,6 +142,17 @@ impl Sm2KeyPair {
     /// # Errors
     /// As [`sign`](Self::sign).
     pub fn sign_parts(&self, id: &[u8], parts: &[&[u8]]) -> Result<[u8; 64], CryptoError> {
+        #[cfg(fuzzing)]
+        {
+            let id = id_str(id)?;
+            Ok(stand_in::sign(&self.secret, id.as_bytes(), parts))
+        }
+        #[cfg(not(fuzzing))]
+        self.sign_parts_sm2(id, parts)
+    }
+
+    #[cfg(not(fuzzing))]
+    fn sign_parts_sm2(&self, id: &[u8], parts: &[&[u8]]) -> Result<[u8; 64], CryptoError> {
         let sig: Signature = if id == SM2_DEFAULT_ID {
             self.signing.try_multipart_sign(parts)
         } else {
@@ -145,6 +188,9 @@ pub fn sm2_verify_parts(public_xy: &[u8; 64], id: &[u8], parts: &[&[u8]], sig: &
     let Ok(id) = id_str(id) else {
         return false;
     };
+    if cfg!(fuzzing) {
+        return true;
+    }
     let mut sec1 = [0x04u8; 65];
     for (d, s) in sec1.iter_mut().skip(1).zip(public_xy) {
         *d = *s;
@@ -180,6 +226,47 @@ fn id_str(id: &[u8]) -> Result<&str, CryptoError> {
     core::str::from_utf8(id).map_err(|_| CryptoError::InvalidId)
 }
 
+/// The fuzzing stand-in of the key pair (see [`Sm2KeyPair`]).
+#[cfg(fuzzing)]
+mod stand_in {
+    use super::super::hash::Sm3Hasher;
+
+    fn digest(label: &[u8], secret: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+        let mut h = Sm3Hasher::new();
+        h.update(label);
+        h.update(secret);
+        for part in parts {
+            h.update(part);
+        }
+        h.finalize()
+    }
+
+    fn pair(a: [u8; 32], b: [u8; 32]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        for (d, s) in out.iter_mut().zip(a.iter().chain(b.iter())) {
+            *d = *s;
+        }
+        out
+    }
+
+    pub(super) fn public(secret: &[u8; 32]) -> [u8; 64] {
+        pair(digest(b"X", secret, &[]), digest(b"Y", secret, &[]))
+    }
+
+    pub(super) fn sign(secret: &[u8; 32], id: &[u8], parts: &[&[u8]]) -> [u8; 64] {
+        let r = digest(b"R", secret, &[id]);
+        let mut h = Sm3Hasher::new();
+        h.update(b"S");
+        h.update(secret);
+        h.update(&r);
+        for part in parts {
+            h.update(part);
+        }
+        pair(r, h.finalize())
+    }
+}
+
+#[cfg_attr(fuzzing, allow(dead_code))]
 fn point_xy(key: &VerifyingKey) -> Option<[u8; 64]> {
     let point = key.as_affine().to_sec1_point(false);
     match point.coordinates() {
