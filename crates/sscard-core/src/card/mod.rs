@@ -7,6 +7,7 @@
 //! lives in NVM and changes only through transactions, one command at a time.
 
 pub mod applet;
+pub mod call;
 pub mod command;
 pub mod df_application;
 
@@ -23,6 +24,7 @@ use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
 use applet::{AppletContext, Applets, Interface};
+use call::Call;
 use command::OsCommand;
 use df_application::DfApplication;
 use heapless::Vec;
@@ -460,8 +462,10 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         self.t.security.clear();
         self.t.challenge.clear();
         self.df_apps.clear();
-        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
-        let result = self.applets.select(index, &mut ctx, instance, cmd, reply);
+        let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        let result = self
+            .applets
+            .select((index, instance), Call { ctx, cmd, reply });
         if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
             self.t.applet = Some(index);
             self.t.applet_region = region;
@@ -476,9 +480,9 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
         let region = self.t.applet_region;
-        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
         self.applets
-            .process(index, &mut ctx, cmd, reply)
+            .process(index, Call { ctx, cmd, reply })
             .map(|()| Status::Success)
     }
 
@@ -501,22 +505,22 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     }
 
     fn auth<T>(&mut self, f: impl FnOnce(&mut AuthContext<'_, '_, N>) -> Result<T>) -> Result<T> {
-        self.with_df_application(|a, _| f(a))
+        self.with_df_application(|mut a, _| f(&mut a))
     }
 
     /// The security context of the file-system environment, beside the DF applications
     /// that work in it.
     fn with_df_application<T>(
         &mut self,
-        f: impl FnOnce(&mut AuthContext<'_, '_, N>, &mut D) -> Result<T>,
+        f: impl FnOnce(AuthContext<'_, '_, N>, &mut D) -> Result<T>,
     ) -> Result<T> {
         let (mut fs, challenge, rng, apps) = self.environment();
-        let mut ctx = AuthContext {
+        let ctx = AuthContext {
             fs: &mut fs,
             challenge,
             rng,
         };
-        f(&mut ctx, apps)
+        f(ctx, apps)
     }
 
     /// The social-security COS: file commands, PIN and key commands, secure messaging.
@@ -532,7 +536,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         self.df_apps.command_arrives(cmd);
         if self.df_apps.claims(df.role, cmd)? {
             return self
-                .with_df_application(|a, apps| apps.process(a, df.role, cmd, reply))
+                .with_df_application(|ctx, apps| apps.process(df.role, Call { ctx, cmd, reply }))
                 .map(|()| Status::Success);
         }
         match os_command? {
