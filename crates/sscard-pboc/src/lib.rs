@@ -103,6 +103,7 @@ pub mod status;
 mod txn;
 
 pub use command::{PbocCommand, ScriptCommand};
+pub use cryptogram::CVN01_TERMINAL_FIELDS;
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};
 pub use perso::{
     Application, ElectronicCash, Keys, LogSpec, OdaAlgorithms, PbocPersonalization, PersoError,
