@@ -31,7 +31,7 @@ use crate::options::PurseOptions;
 use crate::status as sw;
 use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::auth::AuthContext;
-use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage};
+use sscard_core::auth::secret::{KeyUsage, SecretKind};
 use sscard_core::crypto::ssc::{session_key, tac_key};
 use sscard_core::crypto::{Algorithm, CardCipher, CardKey, Mac, mac_matches};
 use sscard_core::fs::layout::{FileEntry, FileKind, be16, be32, scan};
@@ -338,14 +338,12 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         usage_bits: KeyUsage,
         version: u8,
     ) -> Result<(Algorithm, Zeroizing<[u8; 16]>, usize)> {
-        let key = find_by_usage(
-            self.auth.fs.store,
-            self.auth.fs.header,
-            self.auth.fs.state.current_df,
-            usage_bits,
-            |s| s.version == version && s.kind == SecretKind::Key,
-        )?
-        .ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
+        let key = self
+            .auth
+            .key_by_usage(usage_bits, |s| {
+                s.version == version && s.kind == SecretKind::Key
+            })?
+            .ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
         let alg = Algorithm::from_id(key.algorithm).ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
         let mut value = Zeroizing::new([0u8; 16]);
         let n = key.value().len();
