@@ -23,7 +23,7 @@ use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
-use applet::{AppletContext, Applets, Interface};
+use applet::{AppletContext, Applets, Claim, Interface};
 use call::Call;
 use command::OsCommand;
 use df_application::DfApplication;
@@ -413,9 +413,9 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     fn route(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
         if cmd.ins() == 0xA4 && cmd.cla() == 0x00 {
             if cmd.p1() == 0x04
-                && let Some((index, instance)) = self.applets.claims(cmd.data(), self.t.interface)
+                && let Some(claim) = self.applets.claims(cmd.data(), self.t.interface)
             {
-                return self.select_applet(index, instance, cmd, reply);
+                return self.select_applet(claim, cmd, reply);
             }
             let to_mf = cmd.p1() == 0x00 && (cmd.data().is_empty() || cmd.data() == [0x3F, 0x00]);
             if let Some(i) = self.t.applet {
@@ -448,11 +448,11 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
 
     fn select_applet(
         &mut self,
-        index: u8,
-        instance: u8,
+        claim: Claim,
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
+        let (index, _) = claim;
         let region = self.applet_region(index)?;
         if let Some(previous) = self.t.applet.take() {
             self.applets.deselect(previous);
@@ -463,9 +463,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         self.t.challenge.clear();
         self.df_apps.clear();
         let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
-        let result = self
-            .applets
-            .select((index, instance), Call { ctx, cmd, reply });
+        let result = self.applets.select(claim, Call { ctx, cmd, reply });
         if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
             self.t.applet = Some(index);
             self.t.applet_region = region;
