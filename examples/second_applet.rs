@@ -4,13 +4,12 @@
 //!
 //! `cargo run --example second_applet`
 
-use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::card::SHORT_RESPONSE_CAPACITY;
 use sscard_core::fs::build::{Capacities, Personalizer};
 use sscard_core::nvm::{Nvm, RamNvm, Transactional};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::status::{Result, Status};
-use sscard_core::{Applet, AppletContext, Card, CosOptions, Interface};
+use sscard_core::{Applet, AppletCall, Card, CosOptions, Interface};
 use sscard_pboc::PbocApplet;
 
 const COUNTER_AID: &[u8] = &[0xF0, 0x53, 0x53, 0x43, 0x4E, 0x54];
@@ -25,21 +24,11 @@ impl Applet for Counter {
     fn claims(&self, name: &[u8], _: Interface) -> Option<u8> {
         (name == COUNTER_AID).then_some(0)
     }
-    fn select<N: Nvm>(
-        &mut self,
-        _: &mut AppletContext<'_, N>,
-        _: u8,
-        _: &CommandView<'_>,
-        _: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn select<N: Nvm>(&mut self, _: u8, _: AppletCall<'_, '_, N>) -> Result<()> {
         Ok(())
     }
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn process<N: Nvm>(&mut self, mut call: AppletCall<'_, '_, N>) -> Result<()> {
+        let (ctx, cmd, reply) = (&mut call.ctx, call.cmd, call.reply);
         if (cmd.cla(), cmd.ins()) != (0x80, 0x10) {
             return Err(Status::InstructionNotSupported);
         }

@@ -8,14 +8,10 @@
 # Needs valgrind (callgrind_annotate comes with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-executable.sh
 
 flows=${1:-2000}
-exe=$(cargo bench --manifest-path benches/openssl/Cargo.toml --bench flow_profile --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "flow_profile":
-        print(m["executable"])')
+exe=$(bench_executable flow_profile)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

@@ -48,12 +48,8 @@ for g in order:
 
 if [ "${1:-}" = "--count" ]; then
   shift
-  exe=$(cargo bench --manifest-path benches/openssl/Cargo.toml --bench crypto_count --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "crypto_count":
-        print(m["executable"])')
+  . scripts/bench-executable.sh
+  exe=$(bench_executable crypto_count)
   out=$(mktemp -d)
   trap 'rm -rf "$out"' EXIT
   echo "instructions per operation (callgrind, one process per case):"

@@ -15,7 +15,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{external_auth_command, hex, to_hex};
+use common::{card_key, external_auth_command, hex, to_hex};
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
@@ -25,8 +25,6 @@ use sscard_testkit::sample::pboc_sample_card;
 
 type DefaultCard = SscCard<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
 
-const AREA: &str = "519900";
-const HIST: &str = "00815353438660519900000001";
 const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF";
 const SELECT_PKI_DDF: &str = "00A404000C504B492EC9E7BBE1B1A3D5CF";
 const SELECT_PKI_ADF: &str = "00A404000C53532E434552542E41444631";
@@ -61,11 +59,6 @@ fn read(c: &mut DefaultCard, apdu: &str) -> (Vec<u8>, u16) {
         return send(c, &again);
     }
     (data, s)
-}
-
-/// The card key of a root (LD/T 32 P4 §8.2 diversification, independent implementation).
-fn card_key(root: &[u8]) -> Vec<u8> {
-    indep::card_key(Alg::Sm4, root, AREA, &hex(HIST))
 }
 
 /// The default profile's DF key roots: DF number ‖ key id, repeated.

@@ -9,11 +9,8 @@ use common::*;
 use sscard_core::Interface;
 use sscard_host::profile::Profile;
 
-const AREA: &str = "519900";
-const HIST: &str = "00815353438660519900000001";
-
 fn key(root: u8) -> Vec<u8> {
-    indep::card_key(Alg::Sm4, &[root; 16], AREA, &hex(HIST))
+    card_key(&[root; 16])
 }
 
 fn ext_auth(c: &mut TestCard, id: u8, k: &[u8]) {

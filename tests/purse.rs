@@ -12,29 +12,23 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, hex, profile, to_hex};
+use common::{SELECT_SSSE, card_key, hex, profile, to_hex};
 use sscard_core::card::applet::Applets;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
 use sscard_ssc::SscCard;
 
-const AREA: &str = "519900";
-const HIST: &str = "00815353438660519900000001";
 const TERMINAL: &str = "519900000001";
 
-fn card_key(root: u8) -> Vec<u8> {
-    indep::card_key(Alg::Sm4, &[root; 16], AREA, &hex(HIST))
-}
-
 fn dlk() -> Vec<u8> {
-    card_key(0x77)
+    card_key(&[0x77; 16])
 }
 fn dpk() -> Vec<u8> {
-    card_key(0x88)
+    card_key(&[0x88; 16])
 }
 fn dtk() -> Vec<u8> {
-    card_key(0x99)
+    card_key(&[0x99; 16])
 }
 
 use sscard_testkit::exchange::send;
@@ -304,7 +298,7 @@ fn state_machine_and_errors() {
     // Starting day: DSK external authentication first.
     assert_eq!(to_hex(&ok(&mut c, "B056010002")), "0101");
     assert_eq!(send(&mut c, &hex("B05600000207 01")).1, 0x6982);
-    let dsk = card_key(0xBB);
+    let dsk = card_key(&[0xBB; 16]);
     let (challenge, _) = send(&mut c, &hex("0084000008"));
     let sk = indep::session_key(Alg::Sm4, &dsk, &challenge);
     let p = [7u8; 8];

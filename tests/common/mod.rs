@@ -35,6 +35,17 @@ pub fn profile(name: &str) -> Profile {
 
 pub const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00";
 
+/// The default profiles' city code (区号) and ATR historical bytes, whose bytes 6–13
+/// are the card factor.
+pub const AREA: &str = "519900";
+pub const HIST: &str = "00815353438660519900000001";
+
+/// The default card's SM4 key of an issuer root (LD/T 32 P4 §8.2 diversification,
+/// independent implementation).
+pub fn card_key(root: &[u8]) -> Vec<u8> {
+    indep::card_key(indep::Alg::Sm4, root, AREA, &hex(HIST))
+}
+
 /// Sends each command in turn (raw, no T=0 loop) and checks its response, both in hex.
 pub fn assert_responses<N: Nvm, R: CardRng, A: Applets, D: DfApplication>(
     card: &mut Card<N, R, A, D>,

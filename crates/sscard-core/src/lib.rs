@@ -33,6 +33,7 @@ pub mod tlv;
 
 pub use card::Card;
 pub use card::applet::{Applet, AppletContext, Applets, Interface};
+pub use card::call::{AppletCall, Call, DfCall};
 pub use card::df_application::DfApplication;
 pub use options::CosOptions;
 pub use status::Status;

@@ -50,23 +50,26 @@ impl CardKeys {
     }
 }
 
-/// The terminal part of the CVN 01 input, 29 bytes: `9F02(6) 9F03(6) 9F1A(2) 95(5)
-/// 5F2A(2) 9A(3) 9C(1) 9F37(4)`. The card locates them in whatever DOL carried them
-/// (CDOL order is free, §2.5); a value the DOL did not ask for counts as zeros.
+/// The terminal data elements of the CVN 01 cryptogram input (§2.8), in order, with
+/// their lengths: 29 bytes in all.
+pub const CVN01_TERMINAL_FIELDS: [(u32, usize); 8] = [
+    (0x9F02, 6),
+    (0x9F03, 6),
+    (0x9F1A, 2),
+    (0x95, 5),
+    (0x5F2A, 2),
+    (0x9A, 3),
+    (0x9C, 1),
+    (0x9F37, 4),
+];
+
+/// The terminal part of the CVN 01 input, 29 bytes ([`CVN01_TERMINAL_FIELDS`]). The
+/// card locates them in whatever DOL carried them (CDOL order is free, §2.5); a value the
+/// DOL did not ask for counts as zeros.
 pub(crate) fn terminal_fields(td: &TermData) -> [u8; 29] {
-    const FIELDS: [(u32, usize); 8] = [
-        (0x9F02, 6),
-        (0x9F03, 6),
-        (0x9F1A, 2),
-        (0x95, 5),
-        (0x5F2A, 2),
-        (0x9A, 3),
-        (0x9C, 1),
-        (0x9F37, 4),
-    ];
     let mut out = [0u8; 29];
     let mut at = 0;
-    for (tag, len) in FIELDS {
+    for (tag, len) in CVN01_TERMINAL_FIELDS {
         if let (Some(dst), Some(v)) = (out.get_mut(at..at + len), td.value(tag)) {
             for (d, s) in dst.iter_mut().zip(v) {
                 *d = *s;

@@ -103,6 +103,7 @@ pub mod status;
 mod txn;
 
 pub use command::{PbocCommand, ScriptCommand};
+pub use cryptogram::CVN01_TERMINAL_FIELDS;
 pub use layout::{ApplicationKind, MAX_APPLICATIONS, REGION_AID};
 pub use perso::{
     Application, ElectronicCash, Keys, LogSpec, OdaAlgorithms, PbocPersonalization, PersoError,
@@ -112,7 +113,7 @@ pub use perso::{
 use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
-use sscard_core::{Applet, AppletContext, Interface};
+use sscard_core::{Applet, AppletCall, AppletContext, Interface};
 
 use layout::{
     App, AppFlags, CARD_BLOCKED, FLAG_PPSE, FLAG_PPSE_CONTACT, FLAG_PSE, FLAG_PSE_CONTACTLESS,
@@ -200,11 +201,10 @@ impl PbocApplet {
     /// §6.5.15 rule for a blocked card, as the core does for its own environment).
     fn select_instance<N: Nvm>(
         &mut self,
-        ctx: &mut AppletContext<'_, N>,
         instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
+        mut call: AppletCall<'_, '_, N>,
     ) -> Result<()> {
+        let (ctx, cmd, reply) = (&mut call.ctx, call.cmd, call.reply);
         self.deselect_all();
         if Self::card_blocked(ctx)? {
             return Err(Status::FunctionNotSupported);
@@ -406,26 +406,16 @@ impl Applet for PbocApplet {
         }
     }
 
-    fn select<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
-        let result = self.select_instance(ctx, instance, cmd, reply);
+    fn select<N: Nvm>(&mut self, instance: u8, call: AppletCall<'_, '_, N>) -> Result<()> {
+        let result = self.select_instance(instance, call);
         if result.is_err() && result != Err(Status::SelectedFileBlocked) {
             self.deselect_all();
         }
         result
     }
 
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn process<N: Nvm>(&mut self, mut call: AppletCall<'_, '_, N>) -> Result<()> {
+        let (ctx, cmd, reply) = (&mut call.ctx, call.cmd, call.reply);
         let result = self.run(ctx, cmd, reply);
         if result.is_err() {
             reply.clear();

@@ -25,6 +25,13 @@ struct Contact {
 
 /// PSE → directory record → SELECT the AID → GPO from the PDOL → READ RECORD every AFL
 /// record. Returns the card ready for cardholder verification.
+/// A contact card with the debit/credit application selected.
+fn application_selected() -> TestCard {
+    let mut card = card(Interface::Contact);
+    ok(&mut card, "00A4040008A00000033301010100");
+    card
+}
+
 fn contact_start(card: TestCard) -> Contact {
     let mut card = card;
     let fci = ok(&mut card, "00A404000E315041592E5359532E444446303100");
@@ -359,8 +366,7 @@ fn pin_change_by_script() {
 
 #[test]
 fn electronic_cash_offline_purchase_on_contact() {
-    let mut card = card(Interface::Contact);
-    ok(&mut card, "00A4040008A00000033301010100");
+    let mut card = application_selected();
     // 9F7A = 01: EC path, amount 10.00 within the balance.
     let r = ok(&mut card, "80A800000C830A0100000000100001560100");
     assert_eq!(r[0], 0x80);
@@ -384,8 +390,7 @@ fn electronic_cash_offline_purchase_on_contact() {
 
 #[test]
 fn ec_request_inconsistent_with_the_pdol_is_declined() {
-    let mut card = card(Interface::Contact);
-    ok(&mut card, "00A4040008A00000033301010100");
+    let mut card = application_selected();
     ok(&mut card, "80A800000C830A0100000000100001560100");
     let mut c = Contact {
         card,
@@ -533,8 +538,7 @@ fn qpboc_online_arqc() {
 
 #[test]
 fn bad_inputs() {
-    let mut card = card(Interface::Contact);
-    ok(&mut card, "00A4040008A00000033301010100");
+    let mut card = application_selected();
     // GPO: Lc not the PDOL's → 6700; not 83 → 6A80; P1P2 → 6A86.
     assert_eq!(sw(&mut card, "80A80000028300 00"), 0x6700);
     assert_eq!(
@@ -578,8 +582,7 @@ fn bad_inputs() {
 
 #[test]
 fn record_scan_of_sfi_1_to_31_is_fast_and_consistent() {
-    let mut card = card(Interface::Contact);
-    ok(&mut card, "00A4040008A00000033301010100");
+    let mut card = application_selected();
     ok(&mut card, "80A800000C830A0000000000100001560100");
     let personalized = [(1u8, 1u8), (2, 3), (3, 2), (4, 3)];
     let start = std::time::Instant::now();

@@ -110,12 +110,7 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
         if !self.auth.fs.security.has_key(kid) {
             return Err(Status::SecurityStatusNotSatisfied);
         }
-        let (challenge, n) = self
-            .auth
-            .challenge
-            .take()
-            .ok_or(Status::ReferencedDataInvalid)?;
-        let challenge = Zeroizing::new(challenge);
+        let (challenge, n) = self.auth.take_challenge()?;
         let master = find_secret(
             self.auth.fs.store,
             self.auth.fs.header,

@@ -53,11 +53,10 @@ pub use options::PsamOptions;
 pub use session::Session;
 
 use command::PsamCommand;
-use sscard_core::apdu::{CommandView, Writer};
-use sscard_core::auth::AuthContext;
+use sscard_core::apdu::CommandView;
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
-use sscard_core::{Card, DfApplication};
+use sscard_core::{Card, DfApplication, DfCall};
 
 /// A PSAM: the card OS hosting [`Psam`].
 pub type PsamCard<N, R> = Card<N, R, (), Psam>;
@@ -138,14 +137,9 @@ impl DfApplication for Psam {
         }
     }
 
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AuthContext<'_, '_, N>,
-        role: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn process<N: Nvm>(&mut self, role: u8, mut call: DfCall<'_, '_, '_, '_, N>) -> Result<()> {
         let algorithm = layout::environment(role).ok_or(Status::ConditionsNotSatisfied)?;
+        let (ctx, cmd, reply) = (&mut call.ctx, call.cmd, call.reply);
         exec::Exec {
             auth: ctx,
             session: &mut self.session,

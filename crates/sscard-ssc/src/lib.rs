@@ -31,11 +31,10 @@ pub use perso::{Generation, PersoError, SscPersonalization, personalize};
 
 use pki::{Pki, ROLE_PKI_ADF};
 use purse::{Purse, PurseState, ROLE_MEDICAL_DF};
-use sscard_core::apdu::{CommandView, Writer};
-use sscard_core::auth::AuthContext;
+use sscard_core::apdu::CommandView;
 use sscard_core::nvm::Nvm;
 use sscard_core::status::{Result, Status};
-use sscard_core::{Card, DfApplication};
+use sscard_core::{Card, DfApplication, DfCall};
 
 /// A social-security card: the OS hosting [`SocialSecurity`] beside applets `A`.
 pub type SscCard<N, R, A = ()> = Card<N, R, A, SocialSecurity>;
@@ -97,13 +96,8 @@ impl DfApplication for SocialSecurity {
         }
     }
 
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AuthContext<'_, '_, N>,
-        role: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn process<N: Nvm>(&mut self, role: u8, mut call: DfCall<'_, '_, '_, '_, N>) -> Result<()> {
+        let (ctx, cmd, reply) = (&mut call.ctx, call.cmd, call.reply);
         if role == ROLE_PKI_ADF && self.options.pki.handles(cmd) {
             return Pki {
                 auth: ctx,

@@ -315,11 +315,7 @@ impl<N: Nvm> Pki<'_, '_, '_, N> {
         if pin.is_blocked() {
             return Err(Status::AuthMethodBlocked);
         }
-        let (challenge, n) = self
-            .auth
-            .challenge
-            .take()
-            .ok_or(Status::ReferencedDataInvalid)?;
+        let (challenge, n) = self.auth.take_challenge()?;
         let mut block = Zeroizing::new([0u8; 16]);
         block
             .get_mut(..n.min(16))

@@ -31,7 +31,7 @@ use crate::options::PurseOptions;
 use crate::status as sw;
 use sscard_core::apdu::{CommandView, Writer};
 use sscard_core::auth::AuthContext;
-use sscard_core::auth::secret::{KeyUsage, SecretKind, find_by_usage};
+use sscard_core::auth::secret::{KeyUsage, SecretKind};
 use sscard_core::crypto::ssc::{session_key, tac_key};
 use sscard_core::crypto::{Algorithm, CardCipher, CardKey, Mac, mac_matches};
 use sscard_core::fs::layout::{FileEntry, FileKind, Header, be16, be32, scan};
@@ -356,14 +356,12 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         usage_bits: KeyUsage,
         version: u8,
     ) -> Result<(Algorithm, Zeroizing<[u8; 16]>, usize)> {
-        let key = find_by_usage(
-            self.auth.fs.store,
-            self.auth.fs.header,
-            self.auth.fs.state.current_df,
-            usage_bits,
-            |s| s.version == version && s.kind == SecretKind::Key,
-        )?
-        .ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
+        let key = self
+            .auth
+            .key_by_usage(usage_bits, |s| {
+                s.version == version && s.kind == SecretKind::Key
+            })?
+            .ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
         let alg = Algorithm::from_id(key.algorithm).ok_or(sw::KEY_INDEX_NOT_SUPPORTED)?;
         let mut value = Zeroizing::new([0u8; 16]);
         let n = key.value().len();
@@ -396,6 +394,18 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         tac_key(alg, key.get(..n).unwrap_or(&[])).map_err(|_| sw::KEY_INDEX_NOT_SUPPORTED)
     }
 
+    /// A transaction INITIALIZE accepted, with a fresh card random.
+    fn pending(&mut self, key_version: u8, terminal: [u8; 6], sequence: u16) -> Pending {
+        let mut random = [0u8; 4];
+        self.auth.random(&mut random);
+        Pending {
+            key_version,
+            terminal,
+            random,
+            sequence,
+        }
+    }
+
     /// INITIALIZE FOR LOAD `B0 28 00 01` (P5 §7.5, T65–T68; P7 §11.2): key index ‖
     /// amount ‖ terminal id → balance ‖ load sequence ‖ key version ‖ algorithm id ‖
     /// random ‖ MAC1, MAC1 = MAC(SESLK, balance ‖ amount ‖ type ‖ terminal),
@@ -416,10 +426,9 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         if v.balance.checked_add(amount).is_none() {
             return Err(Status::ConditionsNotSatisfied);
         }
-        let mut random = [0u8; 4];
-        self.auth.random(&mut random);
+        let pending = self.pending(key_version, terminal, v.load_seq);
         let seq = v.load_seq.to_be_bytes();
-        let seslk = self.load_session_key(key_version, &random, v.load_seq)?;
+        let seslk = self.load_session_key(key_version, &pending.random, v.load_seq)?;
         let mac1 = mac_of(
             &seslk.cipher(),
             &[
@@ -432,14 +441,8 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         reply.push(&v.balance.to_be_bytes())?;
         reply.push(&seq)?;
         reply.push(&[key_version, alg.id()])?;
-        reply.push(&random)?;
+        reply.push(&pending.random)?;
         reply.push(&mac1)?;
-        let pending = Pending {
-            key_version,
-            terminal,
-            random,
-            sequence: v.load_seq,
-        };
         *self.state = PurseState::Load(pending, amount);
         Ok(())
     }
@@ -455,42 +458,41 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let (key_version, terminal, sequence) =
-            (pending.key_version, pending.terminal, pending.sequence);
-        let random = pending.random;
         let d: &[u8; 11] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let time = &d[..7];
         let mac2 = &d[7..];
-        let seq = sequence.to_be_bytes();
-        let seslk = self.load_session_key(key_version, &random, sequence)?;
+        let seq = pending.sequence.to_be_bytes();
+        let seslk =
+            self.load_session_key(pending.key_version, &pending.random, pending.sequence)?;
         let kind = [self.options.load_type];
         let expected = Zeroizing::new(mac_of(
             &seslk.cipher(),
-            &[&amount.to_be_bytes(), &kind, &terminal, time],
+            &[&amount.to_be_bytes(), &kind, &pending.terminal, time],
         ));
-        let (file, log, mut v) = self.accept(&expected[..], mac2, |v| v.load_seq, sequence)?;
+        let (file, log, mut v) =
+            self.accept(&expected[..], mac2, |v| v.load_seq, pending.sequence)?;
         let new_balance = v
             .balance
             .checked_add(amount)
             .ok_or(Status::ConditionsNotSatisfied)?;
         // The TAC is computed before the amounts change (P7 §14).
         let tac = mac_of(
-            &self.tac_key(key_version)?.cipher(),
+            &self.tac_key(pending.key_version)?.cipher(),
             &[
                 &new_balance.to_be_bytes(),
                 &seq,
                 &amount.to_be_bytes(),
                 &kind,
-                &terminal,
+                &pending.terminal,
                 time,
             ],
         );
         v.balance = new_balance;
-        v.load_seq = sequence.wrapping_add(1);
+        v.load_seq = pending.sequence.wrapping_add(1);
         let done = Done {
             kind: self.options.load_type,
             seq,
-            terminal,
+            terminal: pending.terminal,
             amounts: [amount, 0, 0],
             mac: mac2,
             tac,
@@ -519,21 +521,14 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         if v.purchase_seq == u16::MAX {
             return Err(sw::COUNTER_AT_MAXIMUM);
         }
-        let mut random = [0u8; 4];
-        self.auth.random(&mut random);
+        let pending = self.pending(key_version, terminal, v.purchase_seq);
         reply.push(&v.balance.to_be_bytes())?;
         reply.push(&v.spip.to_be_bytes())?;
         reply.push(&v.spfp.to_be_bytes())?;
         reply.push(&v.year)?;
         reply.push(&v.purchase_seq.to_be_bytes())?;
         reply.push(&[key_version, alg.id()])?;
-        reply.push(&random)?;
-        let pending = Pending {
-            key_version,
-            terminal,
-            random,
-            sequence: v.purchase_seq,
-        };
+        reply.push(&pending.random)?;
         *self.state = PurseState::Purchase(pending, amounts);
         Ok(())
     }
@@ -551,24 +546,32 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<()> {
-        let (key_version, terminal, sequence) =
-            (pending.key_version, pending.terminal, pending.sequence);
-        let random = pending.random;
         let d: &[u8; 15] = cmd.data().try_into().map_err(|_| Status::WrongLength)?;
         let ttsn = [d[0], d[1], d[2], d[3]];
         let date = [d[4], d[5], d[6], d[7]];
         let time = &d[4..11];
         let mac1 = &d[11..];
-        let seq = sequence.to_be_bytes();
+        let seq = pending.sequence.to_be_bytes();
         let input = [
-            random[0], random[1], random[2], random[3], seq[0], seq[1], ttsn[2], ttsn[3],
+            pending.random[0],
+            pending.random[1],
+            pending.random[2],
+            pending.random[3],
+            seq[0],
+            seq[1],
+            ttsn[2],
+            ttsn[3],
         ];
-        let sespk = self.session(KeyUsage::PURSE_PURCHASE, key_version, &input)?;
+        let sespk = self.session(KeyUsage::PURSE_PURCHASE, pending.key_version, &input)?;
         let cipher = sespk.cipher();
         let kind = [self.options.purchase_type];
         let [a0, a1, a2] = amounts.map(u32::to_be_bytes);
-        let expected = Zeroizing::new(mac_of(&cipher, &[&a0, &a1, &a2, &kind, &terminal, time]));
-        let (file, log, mut v) = self.accept(&expected[..], mac1, |v| v.purchase_seq, sequence)?;
+        let expected = Zeroizing::new(mac_of(
+            &cipher,
+            &[&a0, &a1, &a2, &kind, &pending.terminal, time],
+        ));
+        let (file, log, mut v) =
+            self.accept(&expected[..], mac1, |v| v.purchase_seq, pending.sequence)?;
         v.balance = v
             .balance
             .checked_sub(amounts[0])
@@ -582,17 +585,17 @@ impl<N: Nvm> Purse<'_, '_, '_, N> {
             v.spip = amounts[1];
             v.spfp = amounts[2];
         }
-        v.purchase_seq = sequence.wrapping_add(1);
+        v.purchase_seq = pending.sequence.wrapping_add(1);
         // MAC2 and TAC before the amounts change (P7 §14).
         let mac2 = mac_of(&cipher, &[&a0, &a1, &a2]);
         let tac = mac_of(
-            &self.tac_key(key_version)?.cipher(),
-            &[&a0, &a1, &a2, &kind, &terminal, &ttsn, time],
+            &self.tac_key(pending.key_version)?.cipher(),
+            &[&a0, &a1, &a2, &kind, &pending.terminal, &ttsn, time],
         );
         let done = Done {
             kind: self.options.purchase_type,
             seq,
-            terminal,
+            terminal: pending.terminal,
             amounts,
             mac: &mac2,
             tac,

@@ -594,6 +594,7 @@ fn reload_from_image<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone>(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use sscard_core::AppletCall;
     use sscard_core::nvm::{Nvm, RamNvm};
 
     #[test]
@@ -639,22 +640,11 @@ mod tests {
         fn claims(&self, name: &[u8], _: Interface) -> Option<u8> {
             (name == b"FORGET").then_some(0)
         }
-        fn select<M: Nvm>(
-            &mut self,
-            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
-            _: u8,
-            _: &CommandView<'_>,
-            reply: &mut sscard_core::apdu::Writer<'_>,
-        ) -> Result<(), Status> {
+        fn select<M: Nvm>(&mut self, _: u8, call: AppletCall<'_, '_, M>) -> Result<(), Status> {
             self.0 += 1;
-            reply.push_byte(self.0)
+            call.reply.push_byte(self.0)
         }
-        fn process<M: Nvm>(
-            &mut self,
-            _: &mut sscard_core::card::applet::AppletContext<'_, M>,
-            _: &CommandView<'_>,
-            _: &mut sscard_core::apdu::Writer<'_>,
-        ) -> Result<(), Status> {
+        fn process<M: Nvm>(&mut self, _: AppletCall<'_, '_, M>) -> Result<(), Status> {
             Err(Status::InstructionNotSupported)
         }
         fn deselect(&mut self) {}

@@ -178,6 +178,19 @@ pub struct TearPoint {
     pub landed: bool,
 }
 
+impl TearPoint {
+    /// A tear whose outcome the recovery has not looked at yet (`landed` false).
+    fn unresolved(write: u32, mode: TearMode, step: usize, commit: u32) -> Self {
+        TearPoint {
+            write,
+            mode,
+            step,
+            commit,
+            landed: false,
+        }
+    }
+}
+
 impl fmt::Display for TearPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -253,13 +266,7 @@ where
                 .get(commit as usize)
                 .ok_or("commit map out of range")?;
             let after = after_commit(commit as usize);
-            let point = TearPoint {
-                write: k,
-                mode,
-                step,
-                commit,
-                landed: false,
-            };
+            let point = TearPoint::unresolved(k, mode, step, commit);
             let point = recover_old_or_new(&mut card, point, before, after)?;
             invariant(&mut card, &point).map_err(|e| format!("{point}: {e}"))?;
             checked += 1;
@@ -344,13 +351,7 @@ where
         .kept
         .take()
         .ok_or("no state before the torn commit")?;
-    let point = TearPoint {
-        write: k,
-        mode,
-        step,
-        commit,
-        landed: false,
-    };
+    let point = TearPoint::unresolved(k, mode, step, commit);
     let point = recover_old_or_new(&mut card, point, &before, &after)?;
     // The recovered card works: it answers with a status word.
     let n = card.process(&[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00], &mut out);

@@ -108,6 +108,30 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             .ok_or(Status::MemoryFailure)
     }
 
+    /// The first key serving `usage` that passes `pick`, looked up from the current DF
+    /// towards the MF.
+    pub fn key_by_usage(
+        &self,
+        usage: KeyUsage,
+        pick: impl FnMut(&Secret) -> bool,
+    ) -> Result<Option<Secret>> {
+        let df = self.fs.state.current_df;
+        Ok(find_by_usage(
+            self.fs.store,
+            self.fs.header,
+            df,
+            usage,
+            pick,
+        )?)
+    }
+
+    /// Spends the card's last challenge (single use): its bytes, wiped when dropped, and
+    /// its length; 6984 if there is none.
+    pub fn take_challenge(&mut self) -> Result<(Zeroizing<[u8; 16]>, usize)> {
+        let (bytes, n) = self.challenge.take().ok_or(Status::ReferencedDataInvalid)?;
+        Ok((Zeroizing::new(bytes), n))
+    }
+
     /// Spends one try and commits it before any comparison. Returns the tries left.
     fn spend_try(&mut self, s: &Secret) -> Result<u8> {
         if s.try_limit == 0 {
@@ -269,8 +293,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         if key.is_blocked() {
             return Err(Status::AuthMethodBlocked);
         }
-        let (challenge, n) = self.challenge.take().ok_or(Status::ReferencedDataInvalid)?;
-        let challenge = Zeroizing::new(challenge);
+        let (challenge, n) = self.take_challenge()?;
         let alg = algorithm(&key)?;
         let left = self.spend_try(&key)?;
         let sk = session_key(alg, key.value(), challenge.get(..n).unwrap_or(&[]))
@@ -304,14 +327,11 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         };
         let (r2, version) = rest.split_at(8);
         let want_version = version.first().copied();
-        let irk = find_by_usage(
-            self.fs.store,
-            self.fs.header,
-            self.fs.state.current_df,
-            KeyUsage::INTERNAL_AUTH,
-            |s| want_version.is_none_or(|v| v == s.version),
-        )?
-        .ok_or(Status::ReferencedDataNotFound)?;
+        let irk = self
+            .key_by_usage(KeyUsage::INTERNAL_AUTH, |s| {
+                want_version.is_none_or(|v| v == s.version)
+            })?
+            .ok_or(Status::ReferencedDataNotFound)?;
         let sk = session_key(algorithm(&irk)?, irk.value(), r1)
             .map_err(|_| Status::ReferencedDataNotFound)?;
         let r2: [u8; 8] = r2.try_into().map_err(|_| Status::WrongLength)?;
@@ -320,13 +340,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
 
     /// The PUK must have been externally authenticated in this context (P7 §13).
     fn require_authority(&self, bits: KeyUsage) -> Result<()> {
-        let key = find_by_usage(
-            self.fs.store,
-            self.fs.header,
-            self.fs.state.current_df,
-            bits,
-            |_| true,
-        )?;
+        let key = self.key_by_usage(bits, |_| true)?;
         match key {
             Some(k) if self.fs.security.has_key(k.id) => Ok(()),
             _ => Err(Status::SecurityStatusNotSatisfied),
@@ -399,14 +413,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         if cmd.lc() != 4 {
             return Err(Status::WrongLength);
         }
-        let has_bk = find_by_usage(
-            self.fs.store,
-            self.fs.header,
-            self.fs.state.current_df,
-            KeyUsage::CARD_BLOCK,
-            |_| true,
-        )?
-        .is_some();
+        let has_bk = self.key_by_usage(KeyUsage::CARD_BLOCK, |_| true)?.is_some();
         if has_bk {
             self.require_authority(KeyUsage::CARD_BLOCK)?;
         }

@@ -7,7 +7,7 @@
 //! padding 2, IV 0, 4-byte result (leftmost for DES, XOR-folded for SM4). The same
 //! session key decrypts enciphered data (P4 §8.3) — see `options` for this choice.
 
-use super::secret::{KeyUsage, find_by_usage};
+use super::secret::KeyUsage;
 use super::{AuthContext, algorithm};
 use crate::apdu::CommandView;
 use crate::crypto::mac::Mac;
@@ -37,16 +37,10 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
             return Err(Status::SmDataMissing);
         }
         let (body, mac) = data.split_at(data.len() - MAC_LEN);
-        let (challenge, n) = self.challenge.take().ok_or(Status::ReferencedDataInvalid)?;
-        let challenge = Zeroizing::new(challenge);
-        let stk = find_by_usage(
-            self.fs.store,
-            self.fs.header,
-            self.fs.state.current_df,
-            KeyUsage::SECURE_MESSAGING,
-            |_| true,
-        )?
-        .ok_or(Status::ReferencedDataNotFound)?;
+        let (challenge, n) = self.take_challenge()?;
+        let stk = self
+            .key_by_usage(KeyUsage::SECURE_MESSAGING, |_| true)?
+            .ok_or(Status::ReferencedDataNotFound)?;
         let session = session_key(
             algorithm(&stk)?,
             stk.value(),

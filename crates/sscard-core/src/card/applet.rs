@@ -7,7 +7,7 @@
 //! applet ends the social-security security state, and selecting a DF deselects the
 //! applet, whose `deselect` must clear its own.
 
-use crate::apdu::{CommandView, Writer};
+use super::call::AppletCall;
 use crate::nvm::{Nvm, NvmError, Store, Transactional};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
@@ -118,47 +118,26 @@ pub trait Applet {
     /// it selects (an applet may own several names, e.g. PSE, PPSE and applications).
     fn claims(&self, name: &[u8], interface: Interface) -> Option<u8>;
     /// Becomes the selected application; writes its FCI into `reply`.
-    fn select<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()>;
+    fn select<N: Nvm>(&mut self, instance: u8, call: AppletCall<'_, '_, N>) -> Result<()>;
     /// Processes one command while selected.
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()>;
+    fn process<N: Nvm>(&mut self, call: AppletCall<'_, '_, N>) -> Result<()>;
     /// Stops being selected: must clear every transient security state.
     fn deselect(&mut self);
 }
 
+/// An applet of a set (its index) and the instance it selects for a name.
+pub type Claim = (u8, u8);
+
 /// The set of applets a card carries: `()` for none, or a tuple of applets.
 pub trait Applets {
-    /// Which applet (index) and instance answer to `name`.
-    fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)>;
+    /// Which applet and instance answer to `name`.
+    fn claims(&self, name: &[u8], interface: Interface) -> Option<Claim>;
     /// Region name of applet `index`.
     fn region_name(&self, index: u8) -> &[u8];
-    /// See [`Applet::select`].
-    fn select<N: Nvm>(
-        &mut self,
-        index: u8,
-        ctx: &mut AppletContext<'_, N>,
-        instance: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()>;
+    /// See [`Applet::select`]: the applet and instance `claim` names.
+    fn select<N: Nvm>(&mut self, claim: Claim, call: AppletCall<'_, '_, N>) -> Result<()>;
     /// See [`Applet::process`].
-    fn process<N: Nvm>(
-        &mut self,
-        index: u8,
-        ctx: &mut AppletContext<'_, N>,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()>;
+    fn process<N: Nvm>(&mut self, index: u8, call: AppletCall<'_, '_, N>) -> Result<()>;
     /// See [`Applet::deselect`].
     fn deselect(&mut self, index: u8);
 }
@@ -169,7 +148,7 @@ macro_rules! applets_for_tuple {
     ($($applet:ident $index:tt),*) => {
         #[allow(unused_variables)] // `()` looks at none of its arguments
         impl<$($applet: Applet),*> Applets for ($($applet,)*) {
-            fn claims(&self, name: &[u8], interface: Interface) -> Option<(u8, u8)> {
+            fn claims(&self, name: &[u8], interface: Interface) -> Option<Claim> {
                 $(
                     if let Some(instance) = self.$index.claims(name, interface) {
                         return Some(($index, instance));
@@ -183,28 +162,16 @@ macro_rules! applets_for_tuple {
                     _ => &[],
                 }
             }
-            fn select<N: Nvm>(
-                &mut self,
-                index: u8,
-                ctx: &mut AppletContext<'_, N>,
-                instance: u8,
-                cmd: &CommandView<'_>,
-                reply: &mut Writer<'_>,
-            ) -> Result<()> {
+            fn select<N: Nvm>(&mut self, claim: Claim, call: AppletCall<'_, '_, N>) -> Result<()> {
+                let (index, instance) = claim;
                 match index {
-                    $($index => self.$index.select(ctx, instance, cmd, reply),)*
+                    $($index => self.$index.select(instance, call),)*
                     _ => Err(Status::FileNotFound),
                 }
             }
-            fn process<N: Nvm>(
-                &mut self,
-                index: u8,
-                ctx: &mut AppletContext<'_, N>,
-                cmd: &CommandView<'_>,
-                reply: &mut Writer<'_>,
-            ) -> Result<()> {
+            fn process<N: Nvm>(&mut self, index: u8, call: AppletCall<'_, '_, N>) -> Result<()> {
                 match index {
-                    $($index => self.$index.process(ctx, cmd, reply),)*
+                    $($index => self.$index.process(call),)*
                     _ => Err(Status::InstructionNotSupported),
                 }
             }

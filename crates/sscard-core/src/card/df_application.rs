@@ -6,10 +6,10 @@
 //! The OS knows a DF only by its role byte (set at personalization); while a DF is
 //! current, the card's DF application is asked whether it takes a command before the
 //! OS's own commands are tried. It reaches files, keys, PINs and the security status
-//! through the same [`AuthContext`] the OS's security commands use.
+//! through the same [`AuthContext`](crate::auth::AuthContext) the OS's security commands use.
 
-use crate::apdu::{CommandView, Writer};
-use crate::auth::AuthContext;
+use super::call::DfCall;
+use crate::apdu::CommandView;
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
 
@@ -23,13 +23,7 @@ pub trait DfApplication {
     /// allowed here, answer with that status word.
     fn claims(&self, role: u8, cmd: &CommandView<'_>) -> Result<bool>;
     /// Executes a command claimed by [`DfApplication::claims`].
-    fn process<N: Nvm>(
-        &mut self,
-        ctx: &mut AuthContext<'_, '_, N>,
-        role: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()>;
+    fn process<N: Nvm>(&mut self, role: u8, call: DfCall<'_, '_, '_, '_, N>) -> Result<()>;
     /// Power off, reset or leaving the environment: forget every transient state.
     fn clear(&mut self);
 }
@@ -39,13 +33,7 @@ impl DfApplication for () {
     fn claims(&self, _: u8, _: &CommandView<'_>) -> Result<bool> {
         Ok(false)
     }
-    fn process<N: Nvm>(
-        &mut self,
-        _: &mut AuthContext<'_, '_, N>,
-        _: u8,
-        _: &CommandView<'_>,
-        _: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn process<N: Nvm>(&mut self, _: u8, _: DfCall<'_, '_, '_, '_, N>) -> Result<()> {
         Err(Status::InstructionNotSupported)
     }
     fn clear(&mut self) {}

@@ -7,6 +7,7 @@
 //! lives in NVM and changes only through transactions, one command at a time.
 
 pub mod applet;
+pub mod call;
 pub mod command;
 pub mod df_application;
 
@@ -22,7 +23,8 @@ use crate::nvm::{Nvm, NvmError, Store};
 use crate::options::{CosOptions, LeZero};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
-use applet::{AppletContext, Applets, Interface};
+use applet::{AppletContext, Applets, Claim, Interface};
+use call::Call;
 use command::OsCommand;
 use df_application::DfApplication;
 use heapless::Vec;
@@ -411,9 +413,9 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     fn route(&mut self, cmd: &CommandView<'_>, reply: &mut Writer<'_>) -> Result<Status> {
         if cmd.ins() == 0xA4 && cmd.cla() == 0x00 {
             if cmd.p1() == 0x04
-                && let Some((index, instance)) = self.applets.claims(cmd.data(), self.t.interface)
+                && let Some(claim) = self.applets.claims(cmd.data(), self.t.interface)
             {
-                return self.select_applet(index, instance, cmd, reply);
+                return self.select_applet(claim, cmd, reply);
             }
             let to_mf = cmd.p1() == 0x00 && (cmd.data().is_empty() || cmd.data() == [0x3F, 0x00]);
             if let Some(i) = self.t.applet {
@@ -446,11 +448,11 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
 
     fn select_applet(
         &mut self,
-        index: u8,
-        instance: u8,
+        claim: Claim,
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
+        let (index, _) = claim;
         let region = self.applet_region(index)?;
         if let Some(previous) = self.t.applet.take() {
             self.applets.deselect(previous);
@@ -460,8 +462,8 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         self.t.security.clear();
         self.t.challenge.clear();
         self.df_apps.clear();
-        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
-        let result = self.applets.select(index, &mut ctx, instance, cmd, reply);
+        let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        let result = self.applets.select(claim, Call { ctx, cmd, reply });
         if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
             self.t.applet = Some(index);
             self.t.applet_region = region;
@@ -476,9 +478,9 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
         let region = self.t.applet_region;
-        let mut ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
+        let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
         self.applets
-            .process(index, &mut ctx, cmd, reply)
+            .process(index, Call { ctx, cmd, reply })
             .map(|()| Status::Success)
     }
 
@@ -501,22 +503,22 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
     }
 
     fn auth<T>(&mut self, f: impl FnOnce(&mut AuthContext<'_, '_, N>) -> Result<T>) -> Result<T> {
-        self.with_df_application(|a, _| f(a))
+        self.with_df_application(|mut a, _| f(&mut a))
     }
 
     /// The security context of the file-system environment, beside the DF applications
     /// that work in it.
     fn with_df_application<T>(
         &mut self,
-        f: impl FnOnce(&mut AuthContext<'_, '_, N>, &mut D) -> Result<T>,
+        f: impl FnOnce(AuthContext<'_, '_, N>, &mut D) -> Result<T>,
     ) -> Result<T> {
         let (mut fs, challenge, rng, apps) = self.environment();
-        let mut ctx = AuthContext {
+        let ctx = AuthContext {
             fs: &mut fs,
             challenge,
             rng,
         };
-        f(&mut ctx, apps)
+        f(ctx, apps)
     }
 
     /// The social-security COS: file commands, PIN and key commands, secure messaging.
@@ -532,7 +534,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         self.df_apps.command_arrives(cmd);
         if self.df_apps.claims(df.role, cmd)? {
             return self
-                .with_df_application(|a, apps| apps.process(a, df.role, cmd, reply))
+                .with_df_application(|ctx, apps| apps.process(df.role, Call { ctx, cmd, reply }))
                 .map(|()| Status::Success);
         }
         match os_command? {

@@ -1,5 +1,6 @@
 //! READ BINARY and UPDATE BINARY (LD/T 32 P5 §6.9, §6.12).
 
+use super::layout::FileEntry;
 use super::layout::FileKind;
 use super::{FileSystem, binary_address, require_kind};
 use crate::apdu::{CommandView, Writer};
@@ -20,14 +21,7 @@ impl<N: Nvm> FileSystem<'_, N> {
             return Err(Status::WrongLength);
         }
         let le = cmd.le().ok_or(Status::WrongLength)? as usize;
-        let ef = self.resolve_ef(sfi)?;
-        require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check_read(&ef)?;
-        let size = ef.body_len as usize;
-        if offset >= size {
-            return Err(Status::WrongOffset);
-        }
-        let available = size - offset;
+        let (ef, available) = self.transparent_from(sfi, offset, Self::check_read)?;
         let short_max = cmd.le_is_max() && !cmd.is_extended();
         let n = if short_max && self.options.le_zero == LeZero::ExactLength && available < 256 {
             return Err(Status::WrongLe(available as u8));
@@ -45,6 +39,24 @@ impl<N: Nvm> FileSystem<'_, N> {
         Ok(())
     }
 
+    /// The transparent EF a binary command addresses, once `access` allows the command,
+    /// and the bytes from `offset` to its end (6B00 if `offset` is not inside it).
+    fn transparent_from(
+        &mut self,
+        sfi: Option<u8>,
+        offset: usize,
+        access: fn(&Self, &FileEntry) -> Result<()>,
+    ) -> Result<(FileEntry, usize)> {
+        let ef = self.resolve_ef(sfi)?;
+        require_kind(&ef, |k| k == FileKind::Transparent)?;
+        access(self, &ef)?;
+        let size = ef.body_len as usize;
+        if offset >= size {
+            return Err(Status::WrongOffset);
+        }
+        Ok((ef, size - offset))
+    }
+
     /// UPDATE BINARY: writes the data at the offset in one transaction. Offset at or
     /// beyond the end: `6B00`; data running past the end: `6700`.
     pub fn update_binary(&mut self, cmd: &CommandView<'_>) -> Result<()> {
@@ -53,14 +65,8 @@ impl<N: Nvm> FileSystem<'_, N> {
         if data.is_empty() {
             return Err(Status::WrongLength);
         }
-        let ef = self.resolve_ef(sfi)?;
-        require_kind(&ef, |k| k == FileKind::Transparent)?;
-        self.check_write(&ef)?;
-        let size = ef.body_len as usize;
-        if offset >= size {
-            return Err(Status::WrongOffset);
-        }
-        if data.len() > size - offset {
+        let (ef, available) = self.transparent_from(sfi, offset, Self::check_write)?;
+        if data.len() > available {
             return Err(Status::WrongLength);
         }
         if data.len() > self.store.room() {

@@ -338,16 +338,7 @@ pub fn udk_enc() -> Vec<u8> {
 /// CVN 01 cryptogram input: the 8 terminal fields taken from a DOL, AIP, ATC, CVR.
 pub fn ac_input(d: &[u8], data: &[u8], aip: &[u8], atc: u16, cvr: &[u8]) -> Vec<u8> {
     let mut m = Vec::new();
-    for (tag, len) in [
-        (0x9F02, 6),
-        (0x9F03, 6),
-        (0x9F1A, 2),
-        (0x95, 5),
-        (0x5F2A, 2),
-        (0x9A, 3),
-        (0x9C, 1),
-        (0x9F37, 4),
-    ] {
+    for (tag, len) in sscard_pboc::CVN01_TERMINAL_FIELDS {
         m.extend(dol_value(d, data, tag).unwrap_or_else(|| vec![0; len]));
     }
     m.extend_from_slice(aip);
