@@ -17,9 +17,7 @@ use crate::nvm::Nvm;
 use crate::nvm::Transactional;
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
-use secret::{
-    KeyUsage, OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret, peek_secret,
-};
+use secret::{KeyUsage, OFF_TRIES_LEFT, Secret, SecretKind, find_by_usage, find_secret};
 use zeroize::{Zeroize, Zeroizing};
 
 /// The cardholder PIN reference of the social-security environment.
@@ -444,14 +442,11 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
     /// holder PIN is "absent" when its stored value is empty.
     pub fn refresh_pin_absence(&mut self) -> Result<()> {
         let mut absent = false;
-        for i in 0..self.fs.header.secrets_used {
-            if let Some(h) = peek_secret(self.fs.store, self.fs.header, i)?
-                && h.kind == SecretKind::Pin
-                && h.id == HOLDER_PIN
-            {
+        secret::for_each_secret_head(self.fs.store, self.fs.header, |h| {
+            if h.kind == SecretKind::Pin && h.id == HOLDER_PIN {
                 absent = h.value_len == 0;
             }
-        }
+        })?;
         self.fs.security.set_pin_absent(HOLDER_PIN, absent);
         Ok(())
     }

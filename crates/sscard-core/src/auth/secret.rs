@@ -239,20 +239,54 @@ pub fn peek_secret<N: Nvm>(
     };
     let mut h = [0u8; OFF_VALUE];
     store.read(at, &mut h)?;
-    let kind = match h[0] {
+    Ok(secret_head(&h))
+}
+
+/// The head of a secret-table entry from its first bytes; `None` for a free or
+/// malformed entry.
+fn secret_head(entry: &[u8]) -> Option<SecretHead> {
+    let kind = match *entry.first()? {
         KIND_KEY => SecretKind::Key,
         KIND_PIN => SecretKind::Pin,
-        _ => return Ok(None),
+        _ => return None,
     };
-    if usize::from(h[OFF_VALUE_LEN]) > MAX_SECRET_LEN {
-        return Ok(None);
+    let value_len = *entry.get(OFF_VALUE_LEN)?;
+    if usize::from(value_len) > MAX_SECRET_LEN {
+        return None;
     }
-    Ok(Some(SecretHead {
+    Some(SecretHead {
         kind,
-        owner: h[1],
-        id: h[2],
-        value_len: h[OFF_VALUE_LEN],
-    }))
+        owner: *entry.get(1)?,
+        id: *entry.get(2)?,
+        value_len,
+    })
+}
+
+/// Calls `f` with the head of every secret in the table, in table order, reading the
+/// table a few entries at a time (one NVM read per chunk rather than per entry: what
+/// power-on pays for [`AuthContext::refresh_pin_absence`](super::AuthContext)).
+pub fn for_each_secret_head<N: Nvm>(
+    store: &Store<N>,
+    header: &Header,
+    mut f: impl FnMut(SecretHead),
+) -> Result<(), NvmError> {
+    const CHUNK: usize = 8;
+    let mut chunk = [0u8; SECRET_ENTRY_LEN * CHUNK];
+    let used = usize::from(header.secrets_used);
+    let mut first = 0usize;
+    while first < used {
+        let n = (used - first).min(CHUNK);
+        let at = header.secrets_at as usize + first * SECRET_ENTRY_LEN;
+        let buf = chunk
+            .get_mut(..n * SECRET_ENTRY_LEN)
+            .ok_or(NvmError::OutOfRange)?;
+        store.read(at, buf)?;
+        buf.chunks_exact(SECRET_ENTRY_LEN)
+            .filter_map(secret_head)
+            .for_each(&mut f);
+        first += n;
+    }
+    Ok(())
 }
 
 /// Walks from DF `from` up to the MF (or only `from` when `only_from`), returning the
