@@ -141,6 +141,10 @@ enum Command {
         /// in-process card. Needs a build with the `pcsc` feature.
         #[arg(long, value_name = "NAME")]
         reader: Option<String>,
+        /// With --reader: the served card's control socket (`sscard run --control`), which
+        /// plays the scripts' fault directives (tear-at, delay, answer-sw, remove, insert).
+        #[arg(long, value_name = "PATH", requires = "reader")]
+        control: Option<PathBuf>,
         /// Run every step even after a failure.
         #[arg(long)]
         keep_going: bool,
@@ -513,12 +517,15 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
 }
 
 /// The card in a PC/SC reader, as a script target.
-fn reader_target(name: &str) -> Result<Box<dyn CardLink>, String> {
+fn reader_target(name: &str, control: Option<&Path>) -> Result<Box<dyn CardLink>, String> {
     #[cfg(feature = "pcsc")]
     {
-        let reader =
+        let mut reader =
             sscard_host::pcsc_target::PcscTarget::connect(name).map_err(|e| e.to_string())?;
         eprintln!("sscard: reader \"{}\"", reader.reader_name());
+        if let Some(path) = control {
+            reader.set_fault_hook(sscard_vcard::control::fault_hook(path.to_path_buf()));
+        }
         Ok(Box::new(reader))
     }
     #[cfg(not(feature = "pcsc"))]
@@ -534,6 +541,7 @@ fn cmd_script(
     files: &[PathBuf],
     args: &CardArgs,
     reader: Option<&str>,
+    control: Option<&Path>,
     keep_going: bool,
     quiet: bool,
 ) -> Result<(), String> {
@@ -549,7 +557,7 @@ fn cmd_script(
                     "--reader runs on the card in that reader: drop --profile/--image".into(),
                 );
             }
-            Some(reader_target(name)?)
+            Some(reader_target(name, control)?)
         }
         None => None,
     };
@@ -670,8 +678,16 @@ fn main() -> ExitCode {
             files,
             card,
             reader,
+            control,
             keep_going,
-        } => cmd_script(&files, &card, reader.as_deref(), keep_going, cli.quiet),
+        } => cmd_script(
+            &files,
+            &card,
+            reader.as_deref(),
+            control.as_deref(),
+            keep_going,
+            cli.quiet,
+        ),
         Command::Profile {
             action: ProfileAction::Check { file },
         } => Profile::load(&file)

@@ -91,7 +91,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
     let profile = crate::load_profile(args.profile.as_ref())?;
     let psam_mode = args.psam_reader.is_some();
     let card: Box<dyn CardLink> = match &args.reader {
-        Some(name) => crate::reader_target(name)?,
+        Some(name) => crate::reader_target(name, None)?,
         None => {
             let mut card = SscVirtualCard::from_profile(
                 &profile,
@@ -105,7 +105,7 @@ pub fn run(args: &TerminalArgs, function: &Function) -> Result<(), String> {
     };
     let mut module: Box<dyn SecurityModule> = match &args.psam_reader {
         Some(name) => {
-            let mut psam = Psam::new(crate::reader_target(name)?);
+            let mut psam = Psam::new(crate::reader_target(name, None)?);
             psam.terminal.echo = true;
             Box::new(psam)
         }

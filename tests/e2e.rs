@@ -933,6 +933,41 @@ mod e2e {
         absent(&ctx, 0);
     }
 
+    /// Issue 13 item 2: the same fault script as in-process (tests/scripts/faults.apdu,
+    /// run by tests/cli.rs) through pcscd + vpcd, its directives played by the served
+    /// card's control channel (`sscard script --reader … --control PATH`).
+    #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
+    fn script_fault_directives_play_through_the_control_channel() {
+        let _lock = setup("script_fault_directives_play_through_the_control_channel");
+        let ctx = context();
+        absent(&ctx, 0);
+        let bench = Bench::start();
+        present(&ctx, 0);
+        let script = root().join("tests/scripts/faults.apdu");
+        let o = Command::new(env!("CARGO_BIN_EXE_sscard"))
+            .args(["script", "-q", "--reader", "Virtual PCD 00 00", "--control"])
+            .arg(&bench.socket)
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{} over PC/SC with --control:\n{}{}",
+            script.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        say("tests/scripts/faults.apdu passed through pcscd + vpcd, faults by the control channel");
+        // The script ends with `insert`: the card is back, and vpcd has seen it, before it
+        // goes for good (a card that leaves within vpcd's poll is never seen leaving).
+        present(&ctx, 0);
+        std::thread::sleep(Duration::from_secs(1));
+        let log = bench.served.terminate();
+        assert!(log.contains("control socket"), "{log}");
+        absent(&ctx, 0);
+    }
+
     /// Waits until the reader shows a card with `atr` (a power cycle changes it).
     fn wait_for_atr(ctx: &Context, atr: &[u8]) {
         wait_for_atr_start(ctx, atr);

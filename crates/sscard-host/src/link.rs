@@ -70,6 +70,10 @@ impl fmt::Display for Fault {
     }
 }
 
+/// Plays a fault on a card out of band: for a card in a PC/SC reader, the served card's
+/// control channel (`sscard script --reader … --control PATH`).
+pub type FaultHook = Box<dyn FnMut(&Fault) -> Result<(), LinkError> + Send>;
+
 /// Any link with the faults a host can play on it itself: delay, a status word instead
 /// of the card's answer, removal and insertion. `tear-at` goes to the inner link (only a
 /// card whose memory can be torn takes it).

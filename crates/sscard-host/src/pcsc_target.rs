@@ -6,7 +6,7 @@
 //! cannot be done through a reader: `contact` / `contactless` power-cycle a card that is
 //! already on that interface and fail the step otherwise.
 
-use crate::link::{CardLink, LinkError};
+use crate::link::{CardLink, Fault, FaultHook, LinkError};
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
 use sscard_core::card::applet::Interface;
 use std::ffi::CString;
@@ -19,7 +19,14 @@ pub struct PcscTarget {
     /// `power-off` seen: the next `power-on` power-cycles the card.
     off: bool,
     buffer: Vec<u8>,
+    /// Who plays faults on the card behind the reader (the served card's control
+    /// channel); none: the fault directives fail.
+    faults: Option<FaultHook>,
 }
+
+/// How long a reinserted card may take to be seen by PC/SC (vpcd keeps a card out for a
+/// second, and pcscd polls it about every 0.4 s).
+const REINSERT_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 
 impl std::fmt::Debug for PcscTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +101,33 @@ impl PcscTarget {
             reader: shown.clone(),
             off: false,
             buffer: vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+            faults: None,
         })
+    }
+
+    /// Sends the fault directives to `hook` (the served card's control channel).
+    pub fn set_fault_hook(&mut self, hook: FaultHook) {
+        self.faults = Some(hook);
+    }
+
+    /// After `insert`: waits until the reader holds the card again and connects to it.
+    fn reconnect_after_insert(&mut self) -> Result<(), LinkError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self
+                .card
+                .reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)
+            {
+                Ok(()) => {
+                    self.off = false;
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() > REINSERT_WAIT => {
+                    return Err(pcsc_error("SCardReconnect", e));
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
     }
 
     /// The reader's name.
@@ -117,10 +150,20 @@ impl CardLink for PcscTarget {
             // No power, no answer: what `=> mute` expects (the reader is not asked).
             return Ok(Vec::new());
         }
-        self.card
-            .transmit(apdu, &mut self.buffer)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| pcsc_error("SCardTransmit", e))
+        match self.card.transmit(apdu, &mut self.buffer) {
+            Ok(response) => Ok(response.to_vec()),
+            // The card left the reader (pulled, or power lost in a tear): no answer.
+            // pcsc-lite says so in several ways, NotTransacted when vpcd dropped the card
+            // during the exchange.
+            Err(
+                pcsc::Error::RemovedCard
+                | pcsc::Error::NoSmartcard
+                | pcsc::Error::ResetCard
+                | pcsc::Error::UnpoweredCard
+                | pcsc::Error::NotTransacted,
+            ) => Ok(Vec::new()),
+            Err(e) => Err(pcsc_error("SCardTransmit", e)),
+        }
     }
     fn reset(&mut self) -> Result<Vec<u8>, LinkError> {
         self.reconnect(Disposition::ResetCard)
@@ -144,6 +187,16 @@ impl CardLink for PcscTarget {
                 "a PC/SC reader cannot move its card to another interface",
             ))
         }
+    }
+    fn inject(&mut self, fault: &Fault) -> Result<(), LinkError> {
+        let hook = self.faults.as_mut().ok_or(LinkError::Unsupported(
+            "faults through a PC/SC reader need the served card's control channel (--control)",
+        ))?;
+        hook(fault)?;
+        if *fault == Fault::Insert {
+            self.reconnect_after_insert()?;
+        }
+        Ok(())
     }
     fn atr(&mut self) -> Result<Vec<u8>, LinkError> {
         let status = self

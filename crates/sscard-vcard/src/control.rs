@@ -512,6 +512,44 @@ fn serve_client(stream: UnixStream, bench: &Bench) {
     }
 }
 
+/// The script fault directives (`sscard_host::link::Fault`) as requests to the control
+/// socket at `path`: what `sscard script --reader … --control PATH` plays on the served
+/// card. A refused request is an error naming the socket's answer.
+pub fn fault_hook(path: std::path::PathBuf) -> sscard_host::link::FaultHook {
+    use sscard_host::link::{Fault, LinkError};
+    Box::new(move |fault: &Fault| {
+        let req = match *fault {
+            Fault::TearAt(at_write) => Request::Tear {
+                at_write,
+                mode: TearModeArg::Nothing,
+            },
+            Fault::Delay(ms) => Request::Delay {
+                ms: u64::from(ms),
+                count: 1,
+            },
+            Fault::AnswerSw(sw) => Request::Sw {
+                sw: format!("{sw:04X}"),
+                ins: None,
+                count: 1,
+            },
+            Fault::Remove => Request::Remove,
+            Fault::Insert => Request::Insert,
+            _ => return Err(LinkError::Unsupported("this fault on the control channel")),
+        };
+        let failed = |detail: String| LinkError::Reader {
+            call: "control channel",
+            detail,
+        };
+        let answer =
+            request(&path, &req).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+        if answer.get("ok") == Some(&Value::Bool(true)) {
+            Ok(())
+        } else {
+            Err(failed(answer.to_string()))
+        }
+    })
+}
+
 /// Sends `request` to the control socket at `path` and returns the answer.
 pub fn request(path: &Path, request: &Request) -> io::Result<Value> {
     let mut stream = UnixStream::connect(path)?;
