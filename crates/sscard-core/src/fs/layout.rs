@@ -523,13 +523,28 @@ pub fn scan<N: Nvm, T>(
     header: &Header,
     mut f: impl FnMut(&FileEntry) -> Option<T>,
 ) -> Result<Option<T>, NvmError> {
-    for i in 0..header.files_used {
-        let Ok(i) = FileIndex::try_from(i) else { break };
-        if let Some(e) = read_entry(store, header, i)?
-            && let Some(t) = f(&e)
-        {
-            return Ok(Some(t));
+    // A few entries per NVM read: a SELECT walks much of the table.
+    const CHUNK: usize = 8;
+    let mut chunk = [0u8; FILE_ENTRY_LEN * CHUNK];
+    let used = usize::from(header.files_used).min(MAX_FILE_CAPACITY);
+    let mut first = 0usize;
+    while first < used {
+        let n = (used - first).min(CHUNK);
+        let buf = chunk
+            .get_mut(..n * FILE_ENTRY_LEN)
+            .ok_or(NvmError::OutOfRange)?;
+        store.read(FILE_TABLE_AT + first * FILE_ENTRY_LEN, buf)?;
+        for (k, raw) in buf.chunks_exact(FILE_ENTRY_LEN).enumerate() {
+            let (Ok(index), Ok(raw)) = (FileIndex::try_from(first + k), raw.try_into()) else {
+                return Ok(None);
+            };
+            if let Some(e) = FileEntry::decode(index, raw).filter(|e| e.body_fits(header))
+                && let Some(t) = f(&e)
+            {
+                return Ok(Some(t));
+            }
         }
+        first += n;
     }
     Ok(None)
 }
