@@ -510,13 +510,27 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
         return Err("each --slot may be given once".into());
     }
     let profile = load_profile(args.profile.as_ref())?;
-    // Read before any card is served, so a bad --psam-profile stops nothing half-started.
+    let trace = tracer(args)?;
+    // Made before any card is served, so a bad --psam-profile or PSAM image stops nothing
+    // half-started.
+    const PSAM_SLOT: u8 = 1;
     let psam = match psam {
-        Some(Some(path)) => Some((load_profile(Some(path))?, true)),
-        Some(None) => Some((profile.clone(), false)),
+        Some(path) => {
+            let psam_profile = path.map(|p| load_profile(Some(p))).transpose()?;
+            let image = path_for_slot("image", args.image.as_ref(), PSAM_SLOT, served_cards)?;
+            let (mut card, what) = build_psam(
+                args,
+                psam_profile.as_ref().unwrap_or(&profile),
+                psam_profile.is_some(),
+                image.as_deref(),
+            )?;
+            if let Some(t) = &trace {
+                card.set_tracer(t.with_source(&format!("slot {PSAM_SLOT}")));
+            }
+            Some((card, what))
+        }
         None => None,
     };
-    let trace = tracer(args)?;
     let mut running = Vec::new();
     let mut servers = Vec::new();
     for &slot in &slots {
@@ -550,13 +564,7 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
             .map_err(|e| format!("slot {slot}: cannot start: {e}"))?;
         running.push(handle);
     }
-    if let Some((profile, profile_given)) = psam {
-        const PSAM_SLOT: u8 = 1;
-        let image = path_for_slot("image", args.image.as_ref(), PSAM_SLOT, served_cards)?;
-        let (mut card, what) = build_psam(args, &profile, profile_given, image.as_deref())?;
-        if let Some(t) = &trace {
-            card.set_tracer(t.with_source(&format!("slot {PSAM_SLOT}")));
-        }
+    if let Some((card, what)) = psam {
         let addr = slot_address(base, PSAM_SLOT, &what)?;
         let served: Box<dyn sscard_vcard::VirtualCard> = Box::new(card);
         let handle = Slot::new(SlotConfig::new(addr))
