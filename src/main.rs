@@ -6,9 +6,9 @@ use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
 use sscard_host::script::{Script, StepReport};
 use sscard_vcard::control::{Bench, ControlServer, Request, TearModeArg};
-use sscard_vcard::image::{ImageFile, Origin};
+use sscard_vcard::image::{CardKind, ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
-use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
+use sscard_vcard::virtual_card::{HostRng, PsamVirtualCard, SscVirtualCard};
 use sscard_vcard::vpcd::{Slot, SlotConfig};
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -118,6 +118,15 @@ enum Command {
         /// Serve a shipped persona (`sscard personas`) instead of a profile, in memory.
         #[arg(long, value_name = "NAME", conflicts_with_all = ["profile", "image"])]
         persona: Option<String>,
+        /// Serve a PSAM beside the card: the card in slot 0, the PSAM in slot 1 ("Virtual
+        /// PCD 00 01"), for `sscard terminal --psam-reader` and other PSAM-mode terminals.
+        /// With --control, only the card takes test-bench commands.
+        #[arg(long, conflicts_with_all = ["slot", "cards"])]
+        psam: bool,
+        /// The PSAM of this profile's `[psam]` (default: that of the card's profile, which
+        /// holds the roots of the card's keys).
+        #[arg(long, value_name = "FILE", requires = "psam")]
+        psam_profile: Option<PathBuf>,
     },
     /// List the shipped personas, one line each.
     Personas,
@@ -350,6 +359,28 @@ fn tracer(args: &CardArgs) -> Result<Option<Tracer>, String> {
     Ok(Some(Tracer::new(sink, format)))
 }
 
+/// The image of a `kind` card at `path` (created from the profile when missing) and a
+/// line saying what it is.
+fn open_image(
+    kind: CardKind,
+    path: &Path,
+    profile: &Profile,
+    profile_given: bool,
+) -> Result<(ImageFile, Vec<u8>, String), String> {
+    let (file, body, origin) = ImageFile::open_or_create_as(kind, path, profile, profile_given)
+        .map_err(|e| e.to_string())?;
+    let what = format!(
+        "image {} ({}; {})",
+        path.display(),
+        match origin {
+            Origin::Loaded => "loaded",
+            Origin::Created => "created",
+        },
+        sscard_vcard::image::describe(file.meta())
+    );
+    Ok((file, body, what))
+}
+
 /// Builds one card: from its image (created from the profile when missing) or, without
 /// an image, fresh from the profile.
 fn build_card(
@@ -360,18 +391,8 @@ fn build_card(
     let interface = args.interface.into();
     match image {
         Some(path) => {
-            let (file, body, origin) =
-                ImageFile::open_or_create(path, profile, args.profile.is_some())
-                    .map_err(|e| e.to_string())?;
-            let what = format!(
-                "image {} ({}; {})",
-                path.display(),
-                match origin {
-                    Origin::Loaded => "loaded",
-                    Origin::Created => "created",
-                },
-                sscard_vcard::image::describe(file.meta())
-            );
+            let (file, body, what) =
+                open_image(CardKind::User, path, profile, args.profile.is_some())?;
             let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)
                 .map_err(|e| e.to_string())?;
             card.set_uid(profile.uid());
@@ -383,6 +404,33 @@ fn build_card(
             Ok((
                 card,
                 format!("profile '{}' (in memory only)", profile.label()),
+            ))
+        }
+    }
+}
+
+/// Builds the PSAM of `profile`'s `[psam]`, as [`build_card`] builds the card; always
+/// on the contact interface, as in a terminal's SAM slot.
+fn build_psam(
+    args: &CardArgs,
+    profile: &Profile,
+    profile_given: bool,
+    image: Option<&Path>,
+) -> Result<(PsamVirtualCard, String), String> {
+    let interface = Interface::Contact;
+    match image {
+        Some(path) => {
+            let (file, body, what) = open_image(CardKind::Psam, path, profile, profile_given)?;
+            let card = PsamVirtualCard::with_image(file, body, rng(args.seed), interface)
+                .map_err(|e| e.to_string())?;
+            Ok((card, what))
+        }
+        None => {
+            let card = PsamVirtualCard::from_profile(profile, rng(args.seed), interface)
+                .map_err(|e| e.to_string())?;
+            Ok((
+                card,
+                format!("PSAM of profile '{}' (in memory only)", profile.label()),
             ))
         }
     }
@@ -419,6 +467,21 @@ struct Serve<'a> {
     cards: Option<u8>,
     control: Option<&'a PathBuf>,
     persona: Option<&'a str>,
+    /// Serve a PSAM in slot 1, from this profile (`None`: the card's).
+    psam: Option<Option<&'a PathBuf>>,
+}
+
+/// The vpcd address of slot `slot`, announced on stderr with what it serves.
+fn slot_address(base: SocketAddr, slot: u8, what: &str) -> Result<SocketAddr, String> {
+    let port = base
+        .port()
+        .checked_add(u16::from(slot))
+        .ok_or_else(|| format!("slot {slot}: port beyond 65535"))?;
+    let addr = SocketAddr::new(base.ip(), port);
+    eprintln!(
+        "sscard: slot {slot}: {what}; vpcd {addr} (reader \"Virtual PCD 00 {slot:02X}\" on a local pcscd)"
+    );
+    Ok(addr)
 }
 
 fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
@@ -428,6 +491,7 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
         cards,
         control,
         persona,
+        psam,
     } = serve;
     let base: SocketAddr = vpcd
         .to_socket_addrs()
@@ -440,6 +504,9 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
         (true, None) => vec![0],
         (false, None) => slots,
     };
+    // The PSAM's slot counts for the image and trace names, not for the control socket:
+    // only the card takes test-bench commands.
+    let served_cards = slots.len() + usize::from(psam.is_some());
     let mut unique = slots.clone();
     unique.sort_unstable();
     unique.dedup();
@@ -448,10 +515,30 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
     }
     let profile = load_profile(args.profile.as_ref())?;
     let trace = tracer(args)?;
+    // Made before any card is served, so a bad --psam-profile or PSAM image stops nothing
+    // half-started.
+    const PSAM_SLOT: u8 = 1;
+    let psam = match psam {
+        Some(path) => {
+            let psam_profile = path.map(|p| load_profile(Some(p))).transpose()?;
+            let image = path_for_slot("image", args.image.as_ref(), PSAM_SLOT, served_cards)?;
+            let (mut card, what) = build_psam(
+                args,
+                psam_profile.as_ref().unwrap_or(&profile),
+                psam_profile.is_some(),
+                image.as_deref(),
+            )?;
+            if let Some(t) = &trace {
+                card.set_tracer(t.with_source(&format!("slot {PSAM_SLOT}")));
+            }
+            Some((card, what))
+        }
+        None => None,
+    };
     let mut running = Vec::new();
     let mut servers = Vec::new();
     for &slot in &slots {
-        let image = path_for_slot("image", args.image.as_ref(), slot, slots.len())?;
+        let image = path_for_slot("image", args.image.as_ref(), slot, served_cards)?;
         let (mut card, what) = match persona {
             Some(name) => {
                 let p = sscard_vcard::personas::build(name, rng(args.seed))?;
@@ -462,14 +549,7 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
         if let Some(t) = &trace {
             card.set_tracer(t.with_source(&format!("slot {slot}")));
         }
-        let port = base
-            .port()
-            .checked_add(u16::from(slot))
-            .ok_or_else(|| format!("slot {slot}: port beyond 65535"))?;
-        let addr = SocketAddr::new(base.ip(), port);
-        eprintln!(
-            "sscard: slot {slot}: {what}; vpcd {addr} (reader \"Virtual PCD 00 {slot:02X}\" on a local pcscd)"
-        );
+        let addr = slot_address(base, slot, &what)?;
         let vpcd_slot = Slot::new(SlotConfig::new(addr));
         let served: Box<dyn sscard_vcard::VirtualCard> =
             match path_for_slot("control", control, slot, slots.len())? {
@@ -486,6 +566,14 @@ fn cmd_run(args: &CardArgs, serve: Serve<'_>) -> Result<(), String> {
         let handle = vpcd_slot
             .spawn(served)
             .map_err(|e| format!("slot {slot}: cannot start: {e}"))?;
+        running.push(handle);
+    }
+    if let Some((card, what)) = psam {
+        let addr = slot_address(base, PSAM_SLOT, &what)?;
+        let served: Box<dyn sscard_vcard::VirtualCard> = Box::new(card);
+        let handle = Slot::new(SlotConfig::new(addr))
+            .spawn(served)
+            .map_err(|e| format!("slot {PSAM_SLOT}: cannot start: {e}"))?;
         running.push(handle);
     }
     eprintln!(
@@ -657,6 +745,8 @@ fn main() -> ExitCode {
             cards,
             control,
             persona,
+            psam,
+            psam_profile,
         } => cmd_run(
             &card,
             Serve {
@@ -665,6 +755,7 @@ fn main() -> ExitCode {
                 cards,
                 control: control.as_ref(),
                 persona: persona.as_deref(),
+                psam: psam.then_some(psam_profile.as_ref()),
             },
         ),
         Command::Personas => {

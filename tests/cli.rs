@@ -154,6 +154,35 @@ fn run_refuses_shared_images_and_bad_addresses_before_serving() {
 }
 
 #[test]
+fn run_with_a_psam_refuses_a_shared_image_and_a_card_image_for_the_psam() {
+    let o = sscard(&["run", "--psam", "--image", "/tmp/x.img"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("{slot}"), "{}", stderr(&o));
+    let o = sscard(&[
+        "run",
+        "--psam-profile",
+        "vectors/profiles/gen3-default.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--psam-profile needs --psam");
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card-1.img");
+    assert!(
+        sscard(&["image", "create", card.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let images = dir.path().join("card-{slot}.img");
+    let o = sscard(&["run", "--psam", "--image", images.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("card-1.img holds a user card, not a PSAM"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("card-0.img").exists(), "nothing served");
+}
+
+#[test]
 fn json_trace_of_a_script_masks_the_pin() {
     let o = sscard(&[
         "script",

@@ -1016,4 +1016,203 @@ mod e2e {
             absent(&ctx, 0);
         }
     }
+
+    /// The iReadCardBas fields a command printed (its `iReadCardBas: ` line).
+    fn read_card_bas_fields(out: &str) -> Vec<String> {
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("iReadCardBas: "))
+            .unwrap_or_else(|| panic!("no iReadCardBas line: {out}"));
+        line.split('|').map(str::to_string).collect()
+    }
+
+    /// A command the terminal sent that starts with `head` (the last such), and its data:
+    /// the answer, or after `61xx` what GET RESPONSE fetched.
+    fn exchange_of(log: &[(Vec<u8>, Vec<u8>)], head: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let at = log
+            .iter()
+            .rposition(|(c, _)| c.starts_with(head))
+            .unwrap_or_else(|| panic!("no command {head:02X?}"));
+        let (command, answer) = log[at].clone();
+        let answer = match answer.first() {
+            Some(0x61) => log[at + 1].1.clone(),
+            _ => answer,
+        };
+        (command, answer[..answer.len() - 2].to_vec())
+    }
+
+    /// Issue 12: `sscard run --psam` serves the card in slot 0 and its PSAM in slot 1;
+    /// `sscard terminal` in PSAM mode reads the card's basic information (the demo's
+    /// string but for the terminal id, which comes from the PSAM's `0016`: a terminal
+    /// without PSAM has none, 12 zeros) and makes medical-purse purchases, whose MAC1,
+    /// MAC2 and TAC the independent implementation recomputes; both images keep their
+    /// state (balance, sequence, the PSAM's TTSN) across a restart.
+    #[test]
+    #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
+    fn psam_mode_terminal_functions_through_pcscd() {
+        use sscard_host::national::{self, DebitRequest};
+        use sscard_host::pcsc_target::PcscTarget;
+        use sscard_host::terminal::Terminal;
+        use sscard_testkit::exchange::{hex, to_hex};
+        use sscard_testkit::indep::{self, Alg};
+
+        let _lock = setup("psam_mode_terminal_functions_through_pcscd");
+        let ctx = context();
+        absent(&ctx, 0);
+        absent(&ctx, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("purse.toml");
+        let with_balance =
+            sscard_host::profile::DEFAULT_GEN3.replace("balance = 0 ", "balance = 20000 ");
+        std::fs::write(&profile, with_balance).unwrap();
+        let profile = profile.to_str().unwrap();
+        let image = dir.path().join("card-{slot}.img");
+        let served_args = [
+            "--psam",
+            "--seed",
+            "1",
+            "--profile",
+            profile,
+            "--image",
+            image.to_str().unwrap(),
+        ];
+        let served = Served::start(&served_args);
+        assert_eq!(present(&ctx, 0), GEN3_ATR);
+        assert_eq!(present(&ctx, 1)[..2], [0x3B, 0x6C], "the PSAM's ATR");
+        let sscard = env!("CARGO_BIN_EXE_sscard");
+        let readers = [
+            "--reader",
+            "Virtual PCD 00 00",
+            "--psam-reader",
+            "Virtual PCD 00 01",
+        ];
+        let terminal = |function: &[&str]| {
+            let args = [
+                &["terminal"],
+                function,
+                &readers[..],
+                &["--profile", profile],
+            ]
+            .concat();
+            tool(sscard, &args)
+        };
+
+        // (a) iReadCardBas in PSAM mode against the demo's.
+        let bas = read_card_bas_fields(&terminal(&["read-card-bas"]));
+        let demo = read_card_bas_fields(&tool(sscard, &["demo"]));
+        const TERMINAL_ID: usize = 9;
+        assert_eq!(bas.len(), demo.len());
+        assert_eq!(
+            (bas[TERMINAL_ID].as_str(), demo[TERMINAL_ID].as_str()),
+            ("000000000001", "000000000000")
+        );
+        for (i, (psam_mode, demo)) in bas.iter().zip(&demo).enumerate() {
+            if i != TERMINAL_ID {
+                assert_eq!(psam_mode, demo, "field {i}");
+            }
+        }
+        say(&format!("iReadCardBas in PSAM mode: {}", bas.join("|")));
+
+        // (b) iDoDebit by `sscard terminal debit`: the TAC covers what it prints.
+        const HIST: &str = "00815353438660519900000001";
+        let card_key = |root: u8| indep::card_key(Alg::Sm4, &[root; 16], "519900", &hex(HIST));
+        let amounts = hex(&format!("{:08X}{:08X}{:08X}", 4567, 300, 1200));
+        let out = terminal(&[
+            "debit",
+            "--amount",
+            "4567",
+            "--self-pay",
+            "300",
+            "--pooled",
+            "1200",
+            "--time",
+            "20260320093000",
+        ]);
+        let debit = out
+            .lines()
+            .find_map(|l| l.strip_prefix("iDoDebit: "))
+            .unwrap_or_else(|| panic!("no iDoDebit line: {out}"));
+        let f: Vec<&str> = debit.split('|').collect();
+        assert_eq!(
+            f[..6],
+            [
+                "20000",
+                "15433",
+                "0",
+                "000000000001",
+                "00000000",
+                "20260320093000"
+            ]
+        );
+        assert_eq!(f[7], "0", "a PSAM leaves the TAC to the host");
+        let tac_data = [&amounts[..], b"2", &hex(f[3]), &hex(f[4]), &hex(f[5])].concat();
+        assert_eq!(
+            f[6],
+            to_hex(&indep::mac(Alg::Sm4, &card_key(0x99), &tac_data)),
+            "TAC"
+        );
+
+        // The same purchase by the terminal library over PC/SC, its exchanges kept: MAC1
+        // and MAC2 recomputed from the card's DPK and the session's factors.
+        {
+            let mut t = Terminal::new(PcscTarget::connect("Virtual PCD 00 00").unwrap());
+            t.raw_log = Some(vec![]);
+            let mut psam =
+                sscard_host::security::Psam::new(PcscTarget::connect("Virtual PCD 00 01").unwrap());
+            let mut request = DebitRequest::new(100, "20260321100000").unwrap();
+            request.pin = Some("123456".into());
+            let debit = national::do_debit(&mut t, &mut psam, &request).unwrap();
+            assert_eq!((debit.balance_before, debit.balance_after), (15433, 15333));
+            assert_eq!((debit.sequence, debit.ttsn), (1, [0, 0, 0, 1]));
+            let log = t.raw_log.as_deref().unwrap();
+            let (_, init) = exchange_of(log, &[0xB0, 0x28, 0x01, 0x01]);
+            let (command, answer) = exchange_of(log, &[0xB0, 0x2C, 0x01, 0x00]);
+            let (ttsn, time, mac1) = (&command[5..9], &command[9..16], &command[16..20]);
+            let amounts = hex(&format!("{:08X}{:08X}{:08X}", 100, 0, 0));
+            let sespk = indep::session_key(
+                Alg::Sm4,
+                &card_key(0x88),
+                &[&init[18..22], &init[14..16], &ttsn[2..4]].concat(),
+            );
+            let mac1_data = [&amounts[..], b"2", &hex("000000000001"), time].concat();
+            assert_eq!(
+                to_hex(mac1),
+                to_hex(&indep::mac(Alg::Sm4, &sespk, &mac1_data)),
+                "MAC1"
+            );
+            assert_eq!(
+                to_hex(&answer[4..8]),
+                to_hex(&indep::mac(Alg::Sm4, &sespk, &amounts)),
+                "MAC2"
+            );
+            let tac_data = [&amounts[..], b"2", &hex("000000000001"), ttsn, time].concat();
+            assert_eq!(
+                to_hex(&debit.tac),
+                to_hex(&indep::mac(Alg::Sm4, &card_key(0x99), &tac_data)),
+                "TAC"
+            );
+        }
+        served.terminate();
+        absent(&ctx, 0);
+        absent(&ctx, 1);
+
+        // Both images reloaded: the purse and the PSAM's TTSN go on where they were.
+        let served = Served::start(&served_args);
+        present(&ctx, 0);
+        present(&ctx, 1);
+        assert!(
+            served.log().contains("(loaded; PSAM of profile"),
+            "{}",
+            served.log()
+        );
+        let out = terminal(&["debit", "--amount", "33", "--time", "20260322120000"]);
+        assert!(
+            out.contains("iDoDebit: 15333|15300|2|000000000001|00000002|20260322120000|"),
+            "{out}"
+        );
+        served.terminate();
+        absent(&ctx, 0);
+        absent(&ctx, 1);
+        say("PSAM mode over PC/SC: iReadCardBas, three purchases, MAC1/MAC2/TAC checked");
+    }
 }

@@ -163,6 +163,12 @@ impl Session {
             Error::new(ErrorKind::Image, format!("image {}: {e}", path.display()))
         };
         let (mut file, mut body) = ImageFile::load(path).map_err(|e| image_error(&e))?;
+        if file.meta().kind != image::CardKind::User {
+            return Err(image_error(&format_args!(
+                "holds {}, not a user card",
+                file.meta().kind
+            )));
+        }
         if options.persist {
             // One process at a time serves an image (`sscard_vcard::image_lock`); the body is
             // read again under the lock, so it is not one another process was replacing.

@@ -19,7 +19,9 @@
 //! ```
 //!
 //! The file is exactly `24 + M + B` bytes. Metadata says where the card came from
-//! (profile name and SM3 digest of its TOML, ATR). The spec choices the card was made
+//! (profile name and SM3 digest of its TOML, ATR) and, for a PSAM, what kind of card it
+//! is ([`CardKind`], tag [`meta::KIND`]: a PSAM image is never served as a user card,
+//! nor a user card's as a PSAM). The spec choices the card was made
 //! with ([`CosOptions`], [`SscOptions`]) are in the body, in the card's own options
 //! record ([`StoredOptions`]), so the body alone is a complete card (`sscard image
 //! export-nvm`). Version 1 kept them in the metadata (tag [`meta::OPTIONS`]); a
@@ -52,6 +54,7 @@ use sscard_core::CosOptions;
 use sscard_core::options::StoredOptions;
 use sscard_host::annotate::hex;
 use sscard_host::profile::Profile;
+use sscard_psam::Psam;
 use sscard_ssc::options::SscOptions;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -85,6 +88,47 @@ pub mod meta {
     pub const OPTIONS: u8 = 0x04;
     /// Version of the sscard that created the image (UTF-8).
     pub const CREATED_BY: u8 = 0x05;
+    /// What card the body is, one byte: `02` a PSAM. Absent (or `01`): a user card, as
+    /// in every image written before the tag; it is written only for other kinds, so a
+    /// user card's image is the same bytes as before. Another value is refused: a later
+    /// kind must not be served as one of these.
+    pub const KIND: u8 = 0x06;
+}
+
+/// What kind of card an image holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CardKind {
+    /// The user card: the social-security applications (and PBOC behind the firewall).
+    #[default]
+    User,
+    /// A social-security PSAM (LD/T 32 part 9, `sscard_psam`).
+    Psam,
+}
+
+impl CardKind {
+    fn code(self) -> u8 {
+        match self {
+            CardKind::User => 0x01,
+            CardKind::Psam => 0x02,
+        }
+    }
+
+    fn from_code(value: &[u8]) -> Result<Self, ImageError> {
+        match value {
+            [0x01] => Ok(CardKind::User),
+            [0x02] => Ok(CardKind::Psam),
+            _ => Err(ImageError::Corrupt("unknown card kind")),
+        }
+    }
+}
+
+impl fmt::Display for CardKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CardKind::User => "a user card",
+            CardKind::Psam => "a PSAM",
+        })
+    }
 }
 
 /// Where an image came from and how its card behaves.
@@ -98,10 +142,13 @@ pub struct ImageMeta {
     pub atr: Vec<u8>,
     /// Spec choices of the card OS.
     pub options: CosOptions,
-    /// Spec choices of the social-security applications.
+    /// Spec choices of the social-security applications (a PSAM image: the defaults,
+    /// unused; the PSAM's own choices are in its body, read by `Psam::from_stored`).
     pub ssc_options: SscOptions,
     /// sscard version that created the image.
     pub created_by: String,
+    /// The kind of card the body is.
+    pub kind: CardKind,
 }
 
 impl ImageMeta {
@@ -114,17 +161,51 @@ impl ImageMeta {
             options: profile.options(),
             ssc_options: profile.ssc_options(),
             created_by: format!("sscard {}", env!("CARGO_PKG_VERSION")),
+            kind: CardKind::User,
         }
+    }
+
+    /// Metadata of the PSAM personalized from `profile`'s `[psam]` into `body`: the
+    /// ATR and the OS's choices are the ones the body holds.
+    pub fn psam_from_profile(profile: &Profile, body: &[u8]) -> Result<Self, ImageError> {
+        let nvm = sscard_core::nvm::RamNvm::new(body.to_vec());
+        let stored = StoredOptions::read(&nvm)
+            .map_err(|e| ImageError::NotACard(e.to_string()))?
+            .ok_or(ImageError::Corrupt("no options record in the body"))?;
+        let mut card = sscard_core::Card::load(
+            nvm,
+            sscard_core::rng::SplitMixRng::new(0),
+            (),
+            (),
+            stored.cos,
+        )
+        .map_err(|e| ImageError::NotACard(e.to_string()))?;
+        let atr = card
+            .power_on(sscard_core::Interface::Contact)
+            .map_err(|e| ImageError::NotACard(e.to_string()))?
+            .to_vec();
+        Ok(ImageMeta {
+            atr,
+            options: stored.cos,
+            ssc_options: SscOptions::default(),
+            kind: CardKind::Psam,
+            ..ImageMeta::from_profile(profile)
+        })
     }
 
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        let kind = [self.kind.code()];
+        let kind_entry = (self.kind != CardKind::User).then_some((meta::KIND, &kind[..]));
         for (tag, value) in [
             (meta::PROFILE_LABEL, self.profile_label.as_bytes()),
             (meta::PROFILE_DIGEST, &self.profile_digest[..]),
             (meta::ATR, &self.atr[..]),
             (meta::CREATED_BY, self.created_by.as_bytes()),
-        ] {
+        ]
+        .into_iter()
+        .chain(kind_entry)
+        {
             // Values are short by construction; cap at 255 so the length byte is right.
             let value = value.get(..value.len().min(255)).unwrap_or(&[]);
             out.push(tag);
@@ -134,12 +215,14 @@ impl ImageMeta {
         out
     }
 
-    /// Reads the metadata; the options come from the body's record (`stored`) when it
-    /// has one, else from the metadata (version-1 images).
+    /// Reads the metadata; the options come from the body's record (`stored`, given the
+    /// kind of card the metadata names) when it has one, else from the metadata
+    /// (version-1 images).
     fn decode(
         mut bytes: &[u8],
-        stored: Option<(CosOptions, SscOptions)>,
+        stored: impl FnOnce(CardKind) -> Result<Option<(CosOptions, SscOptions)>, ImageError>,
     ) -> Result<Self, ImageError> {
+        let mut kind = CardKind::User;
         let mut label = None;
         let mut digest = None;
         let mut atr = None;
@@ -156,6 +239,7 @@ impl ImageMeta {
                 meta::ATR => atr = Some(value.to_vec()),
                 meta::OPTIONS => options = decode_options(value),
                 meta::CREATED_BY => created_by = String::from_utf8_lossy(value).into_owned(),
+                meta::KIND => kind = CardKind::from_code(value)?,
                 _ => {} // a later version's tag: not needed to run the card
             }
             bytes = rest.get(len..).unwrap_or(&[]);
@@ -163,7 +247,7 @@ impl ImageMeta {
         if !bytes.is_empty() {
             return Err(ImageError::Corrupt("metadata truncated"));
         }
-        let (options, ssc_options) = stored
+        let (options, ssc_options) = stored(kind)?
             .or(options)
             .ok_or(ImageError::Corrupt("no options"))?;
         Ok(ImageMeta {
@@ -173,6 +257,7 @@ impl ImageMeta {
             options,
             ssc_options,
             created_by,
+            kind,
         })
     }
 }
@@ -252,6 +337,14 @@ pub enum OpenCause {
     Lock(LockError),
     /// The file exists but is not a usable image.
     Load(ImageError),
+    /// The image holds another kind of card than the one to serve (a PSAM's image given
+    /// for the user card, or the other way round).
+    OtherKind {
+        /// What the image holds.
+        image: CardKind,
+        /// What was to be served.
+        wanted: CardKind,
+    },
     /// The image was made from another profile than the one given.
     OtherProfile {
         /// The label of the image's profile.
@@ -273,6 +366,10 @@ impl fmt::Display for OpenError {
         match &self.cause {
             OpenCause::Lock(e) => write!(f, "{e}"),
             OpenCause::Load(e) => write!(f, "image {shown}: {e}; not modified"),
+            OpenCause::OtherKind { image, wanted } => write!(
+                f,
+                "image {shown} holds {image}, not {wanted}; give another --image for it"
+            ),
             OpenCause::OtherProfile { image, given } => write!(
                 f,
                 "image {shown} holds a card made from profile '{image}', not from the given \
@@ -292,7 +389,7 @@ impl std::error::Error for OpenError {
             OpenCause::Load(e) | OpenCause::Create(e) => Some(e),
             OpenCause::Profile(e) => Some(e),
             OpenCause::Stat(e) => Some(e),
-            OpenCause::OtherProfile { .. } => None,
+            OpenCause::OtherProfile { .. } | OpenCause::OtherKind { .. } => None,
         }
     }
 }
@@ -373,18 +470,9 @@ pub fn decode(bytes: &[u8]) -> Result<(ImageMeta, Vec<u8>), ImageError> {
     let mut nvm = sscard_core::nvm::RamNvm::new(body.to_vec());
     sscard_core::fs::layout::Header::load(&nvm).map_err(|e| ImageError::NotACard(e.to_string()))?;
     let stored = StoredOptions::read(&nvm).map_err(|e| ImageError::NotACard(e.to_string()))?;
-    let from_body = match &stored {
-        Some(record) => Some((
-            record.cos,
-            SscOptions::decode(&record.application)
-                .ok_or(ImageError::Corrupt("the stored application options"))?,
-        )),
-        None if version >= 2 => {
-            return Err(ImageError::Corrupt("no options record in the body"));
-        }
-        None => None,
-    };
-    let meta = ImageMeta::decode(meta_bytes, from_body)?;
+    let meta = ImageMeta::decode(meta_bytes, |kind| {
+        body_options(kind, stored.as_ref(), version)
+    })?;
     if stored.is_none() {
         // A version-1 image: its options move into the body, where the card (and the
         // next save, in version 2) keeps them.
@@ -392,6 +480,30 @@ pub fn decode(bytes: &[u8]) -> Result<(ImageMeta, Vec<u8>), ImageError> {
             .map_err(|e| ImageError::NotACard(e.to_string()))?;
     }
     Ok((meta, nvm.into_inner()))
+}
+
+/// The options the body's record holds, as the application of a `kind` card reads them;
+/// `None` for a version-1 user card, whose options are in its metadata.
+fn body_options(
+    kind: CardKind,
+    stored: Option<&StoredOptions>,
+    version: u16,
+) -> Result<Option<(CosOptions, SscOptions)>, ImageError> {
+    match (kind, stored) {
+        (CardKind::User, Some(record)) => Ok(Some((
+            record.cos,
+            SscOptions::decode(&record.application)
+                .ok_or(ImageError::Corrupt("the stored application options"))?,
+        ))),
+        (CardKind::Psam, Some(record)) => {
+            Psam::from_stored(&record.application)
+                .ok_or(ImageError::Corrupt("the stored PSAM options"))?;
+            Ok(Some((record.cos, SscOptions::default())))
+        }
+        (CardKind::User, None) if version < 2 => Ok(None),
+        // PSAM images began with version 2: their options were always in the body.
+        (_, None) => Err(ImageError::Corrupt("no options record in the body")),
+    }
 }
 
 /// An image file on disk.
@@ -441,8 +553,21 @@ impl ImageFile {
     /// Loads the image at `path`, or, when there is no such file, personalizes a card
     /// from `profile` and saves it there. `profile_given`: the user named the profile,
     /// so an existing image made from another profile is refused rather than silently
-    /// served in its place.
+    /// served in its place. The image holds a user card ([`ImageFile::open_or_create_as`]
+    /// for a PSAM).
     pub fn open_or_create(
+        path: &Path,
+        profile: &Profile,
+        profile_given: bool,
+    ) -> Result<(ImageFile, Vec<u8>, Origin), OpenError> {
+        ImageFile::open_or_create_as(CardKind::User, path, profile, profile_given)
+    }
+
+    /// [`ImageFile::open_or_create`] for a card of `kind`: a PSAM is personalized from
+    /// the profile's `[psam]` (its defaults without one). An existing image of another
+    /// kind is refused.
+    pub fn open_or_create_as(
+        kind: CardKind,
         path: &Path,
         profile: &Profile,
         profile_given: bool,
@@ -459,6 +584,12 @@ impl ImageFile {
                 let (mut file, body) =
                     ImageFile::load(path).map_err(|e| failed(OpenCause::Load(e)))?;
                 file.lock = Some(lock);
+                if file.meta.kind != kind {
+                    return Err(failed(OpenCause::OtherKind {
+                        image: file.meta.kind,
+                        wanted: kind,
+                    }));
+                }
                 if profile_given && file.meta.profile_digest != profile.digest() {
                     return Err(failed(OpenCause::OtherProfile {
                         image: file.meta.profile_label.clone(),
@@ -469,10 +600,21 @@ impl ImageFile {
                 Ok((file, body, Origin::Loaded))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let body = profile.image().map_err(|e| failed(OpenCause::Profile(e)))?;
+                let (body, meta) = match kind {
+                    CardKind::User => (
+                        profile.image().map_err(|e| failed(OpenCause::Profile(e)))?,
+                        ImageMeta::from_profile(profile),
+                    ),
+                    CardKind::Psam => {
+                        let psam = profile.psam().map_err(|e| failed(OpenCause::Profile(e)))?;
+                        let meta = ImageMeta::psam_from_profile(profile, &psam.image)
+                            .map_err(|e| failed(OpenCause::Create(e)))?;
+                        (psam.image, meta)
+                    }
+                };
                 let file = ImageFile {
                     path: path.to_path_buf(),
-                    meta: ImageMeta::from_profile(profile),
+                    meta,
                     lock: Some(lock),
                 };
                 file.save(&body).map_err(|e| failed(OpenCause::Create(e)))?;
@@ -562,10 +704,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(&dir)?.sync_all()
 }
 
-/// One line about an image: `profile gen3-default (SM3 1A2B…), ATR …, created by …`.
+/// One line about an image: `profile gen3-default (SM3 1A2B…), ATR …, created by …`;
+/// a PSAM's starts `PSAM of profile …`.
 pub fn describe(meta: &ImageMeta) -> String {
     format!(
-        "profile '{}' (SM3 {}…), ATR {}, {}",
+        "{}profile '{}' (SM3 {}…), ATR {}, {}",
+        match meta.kind {
+            CardKind::User => "",
+            CardKind::Psam => "PSAM of ",
+        },
         meta.profile_label,
         hex(meta.profile_digest.get(..4).unwrap_or(&[])),
         hex(&meta.atr),
@@ -657,5 +804,57 @@ mod tests {
         let (meta, _) = sample();
         let bytes = encode(&meta, &[0u8; 4096]);
         assert!(matches!(decode(&bytes), Err(ImageError::NotACard(_))));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod psam_image_tests {
+    use super::*;
+
+    fn psam_sample() -> (ImageMeta, Vec<u8>) {
+        let profile = Profile::default_gen3();
+        let body = profile.psam().unwrap().image;
+        (ImageMeta::psam_from_profile(&profile, &body).unwrap(), body)
+    }
+
+    #[test]
+    fn a_psam_image_round_trips_and_says_what_it_holds() {
+        let (meta, body) = psam_sample();
+        assert_eq!(meta.kind, CardKind::Psam);
+        let bytes = encode(&meta, &body);
+        let (m, b) = decode(&bytes).unwrap();
+        assert_eq!((m, b), (meta.clone(), body));
+        assert!(describe(&meta).starts_with("PSAM of profile 'gen3-default'"));
+        // A user card's image has no kind tag: the same bytes as before the tag.
+        let user = ImageMeta::from_profile(&Profile::default_gen3());
+        assert!(!user.encode().windows(3).any(|w| w == [meta::KIND, 1, 1]));
+        assert_eq!(meta.encode().last_chunk::<3>(), Some(&[meta::KIND, 1, 2]));
+    }
+
+    #[test]
+    fn a_body_of_the_other_kind_or_an_unknown_kind_is_refused() {
+        let (meta, body) = psam_sample();
+        let user_body = Profile::default_gen3().image().unwrap();
+        // Metadata that names a PSAM over a user card's body: its options do not read as
+        // a PSAM's. (The user card's options take any short record: the tag is the mark.)
+        assert!(matches!(
+            decode(&encode(&meta, &user_body)),
+            Err(ImageError::Corrupt("the stored PSAM options"))
+        ));
+        let mut later = meta.clone();
+        later.kind = CardKind::Psam;
+        let mut bytes = encode(&later, &body);
+        // The kind byte is the metadata's last; a kind this build does not know.
+        let at = FIXED_HEADER_LEN + later.encode().len() - 1;
+        bytes[at] = 0x03;
+        let mut digest = CRC32.digest();
+        digest.update(&bytes[..20]);
+        digest.update(&bytes[FIXED_HEADER_LEN..=at]);
+        bytes[20..24].copy_from_slice(&digest.finalize().to_be_bytes());
+        assert!(matches!(
+            decode(&bytes),
+            Err(ImageError::Corrupt("unknown card kind"))
+        ));
     }
 }

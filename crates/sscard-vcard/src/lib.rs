@@ -8,8 +8,9 @@
 //! round-trip reference.
 //!
 //! * [`virtual_card`] — the card OS with the social-security applications and PBOC,
-//!   in RAM, personalized from a profile or loaded from an [`image`], saved after each
-//!   command that changed it, traced by [`trace`].
+//!   or with the PSAM (`sscard run --psam`), in RAM, personalized from a profile or
+//!   loaded from an [`image`], saved after each command that changed it, traced by
+//!   [`trace`].
 //! * [`image`] — card image files (header, metadata, NVM body) and their lock
 //!   ([`image_lock`]: one process per image).
 //! * [`trace`] — trace files of exchanges and power events (text or JSON lines).
@@ -70,8 +71,9 @@ pub mod trace;
 pub mod virtual_card;
 pub mod vpcd;
 
-/// What a reader sees of a card. Implemented by [`virtual_card::SscVirtualCard`] and by
-/// the echo card.
+/// What a reader sees of a card. Implemented by [`virtual_card::ServedCard`] (the user
+/// card [`virtual_card::SscVirtualCard`], the PSAM [`virtual_card::PsamVirtualCard`]) and
+/// by the echo card.
 ///
 /// The transport calls these methods from the thread serving the slot, one at
 /// a time, in the order the reader asks for them. A real reader cuts power

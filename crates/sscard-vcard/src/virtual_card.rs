@@ -1,5 +1,7 @@
-//! The sscard card as a [`VirtualCard`]: what the vpcd transport, the in-process script
-//! runner and the tests drive.
+//! The sscard cards as [`VirtualCard`]s: what the vpcd transport, the in-process script
+//! runner and the tests drive. [`ServedCard`] serves any card of the OS; the user card
+//! ([`SscVirtualCard`]: the social-security applications, PBOC behind the firewall) and
+//! the PSAM beside it ([`PsamVirtualCard`], LD/T 32 part 9) are its two instances.
 //!
 //! Power events reach the card as a real reader's would: power-off and reset wipe the
 //! transient state (selected files, security status, challenge, pending response); only
@@ -10,15 +12,16 @@
 //! gives no response (the reader reports a mute card), and the image stays as it was.
 
 use crate::VirtualCard;
-use crate::image::ImageFile;
+use crate::image::{CardKind, ImageFile};
 use crate::trace::Tracer;
 use sscard_core::card::applet::Interface;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
-use sscard_core::{Card, CosOptions};
+use sscard_core::{Applets, Card, CosOptions, DfApplication};
 use sscard_host::link::LinkError;
 use sscard_host::profile::Profile;
 use sscard_pboc::PbocApplet;
+use sscard_psam::Psam;
 use sscard_ssc::{SocialSecurity, SscOptions};
 use std::time::Instant;
 
@@ -59,11 +62,23 @@ impl CardRng for HostRng {
     }
 }
 
-/// The card type served: NVM in RAM (behind a [`TearingNvm`], so the test bench can cut
-/// the power at a chosen write), host randomness, and the PBOC applet behind the
-/// firewall (it answers only when the image has a PBOC region, i.e. the profile had a
-/// `[pboc]` section; otherwise its names stay "not found", as before).
-pub type SscCard = sscard_ssc::SscCard<TearingNvm<RamNvm<Vec<u8>>>, HostRng, (PbocApplet,)>;
+/// The memory of a served card: RAM behind a [`TearingNvm`], so the test bench can cut
+/// the power at a chosen write.
+pub type ServedNvm = TearingNvm<RamNvm<Vec<u8>>>;
+
+/// The user card type served: [`ServedNvm`], host randomness, and the PBOC applet behind
+/// the firewall (it answers only when the image has a PBOC region, i.e. the profile had
+/// a `[pboc]` section; otherwise its names stay "not found", as before).
+pub type SscCard = sscard_ssc::SscCard<ServedNvm, HostRng, (PbocApplet,)>;
+
+/// The PSAM type served: [`ServedNvm`], host randomness, no applets.
+pub type PsamCard = sscard_psam::PsamCard<ServedNvm, HostRng>;
+
+/// The user card behind a reader.
+pub type SscVirtualCard = ServedCard<(PbocApplet,), SocialSecurity>;
+
+/// The PSAM behind a reader (`sscard run --psam`: the slot after the user card's).
+pub type PsamVirtualCard = ServedCard<(), Psam>;
 
 /// The contactless UID reported when the profile names none (defined with the profile,
 /// which the virtual card builds on).
@@ -111,9 +126,10 @@ pub enum TearOutcome {
     },
 }
 
-/// An sscard card behind a reader.
-pub struct SscVirtualCard {
-    card: SscCard,
+/// A card of the sscard OS behind a reader: applets `A` behind the firewall, DF
+/// application `D`.
+pub struct ServedCard<A: Applets, D: DfApplication> {
+    card: Card<ServedNvm, HostRng, A, D>,
     interface: Interface,
     /// ATR of the current interface, kept so the presence poll (GET ATR) is answered
     /// while the card is unpowered too, as a card sitting in a reader is.
@@ -129,9 +145,9 @@ pub struct SscVirtualCard {
     tear_outcome: Option<TearOutcome>,
 }
 
-impl std::fmt::Debug for SscVirtualCard {
+impl<A: Applets, D: DfApplication> std::fmt::Debug for ServedCard<A, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SscVirtualCard")
+        f.debug_struct("ServedCard")
             .field("interface", &self.interface)
             .field("powered", &self.card.is_powered())
             .field("image", &self.persistence.as_ref().map(|p| p.file.path()))
@@ -152,6 +168,14 @@ pub enum CardError {
     PowerOn(sscard_core::nvm::NvmError),
     /// The card answered power-on with no ATR (its card-information record is empty).
     NoAtr,
+    /// The image holds another kind of card (a PSAM's image given for the user card, or
+    /// the other way round).
+    OtherKind {
+        /// What the image holds.
+        image: CardKind,
+        /// What was to be served.
+        wanted: CardKind,
+    },
 }
 
 impl std::fmt::Display for CardError {
@@ -162,6 +186,9 @@ impl std::fmt::Display for CardError {
             CardError::Locked(e) => write!(f, "{e}"),
             CardError::PowerOn(e) => write!(f, "card does not power on: {e}"),
             CardError::NoAtr => f.write_str("card has no ATR"),
+            CardError::OtherKind { image, wanted } => {
+                write!(f, "the image holds {image}, not {wanted}")
+            }
         }
     }
 }
@@ -173,7 +200,7 @@ impl std::error::Error for CardError {
             CardError::Profile(e) => Some(e),
             CardError::Locked(e) => Some(e),
             CardError::PowerOn(e) => Some(e),
-            CardError::NoAtr => None,
+            CardError::NoAtr | CardError::OtherKind { .. } => None,
         }
     }
 }
@@ -196,19 +223,7 @@ impl SscVirtualCard {
             options,
         )
         .map_err(CardError::Load)?;
-        let mut me = SscVirtualCard {
-            card,
-            interface,
-            atr: Vec::new(),
-            persistence: None,
-            tracer: None,
-            out: vec![0u8; RESPONSE_CAPACITY],
-            uid: DEFAULT_UID.to_vec(),
-            tear: None,
-            tear_outcome: None,
-        };
-        me.learn_atr()?;
-        Ok(me)
+        ServedCard::serve(card, interface)
     }
 
     /// A fresh card personalized from `profile`, in RAM only.
@@ -227,6 +242,117 @@ impl SscVirtualCard {
         )?;
         card.set_uid(profile.uid());
         Ok(card)
+    }
+
+    /// A card kept in `file`, whose current body is `body`: every change is saved there.
+    /// Takes the image's lock if `file` does not hold it yet: a second process serving
+    /// the same image is refused here, naming the holder. A PSAM's image is refused.
+    pub fn with_image(
+        file: ImageFile,
+        body: Vec<u8>,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
+        ServedCard::keep_in(file, CardKind::User, body, |body| {
+            SscVirtualCard::new(body, options, ssc_options, rng, interface)
+        })
+    }
+
+    /// The card.
+    pub fn card(&self) -> &SscCard {
+        &self.card
+    }
+}
+
+impl PsamVirtualCard {
+    /// A PSAM whose NVM is `nvm` (a personalized PSAM image body, its choices in its
+    /// memory: `Psam::store_options`). Unpowered.
+    pub fn new(nvm: Vec<u8>, rng: HostRng, interface: Interface) -> Result<Self, CardError> {
+        let card = Card::load_stored(
+            TearingNvm::new(RamNvm::new(nvm)),
+            rng,
+            (),
+            Psam::from_stored,
+        )
+        .map_err(CardError::Load)?;
+        ServedCard::serve(card, interface)
+    }
+
+    /// A fresh PSAM personalized from `profile`'s `[psam]` (the defaults without one: the
+    /// roots of the profile's card), in RAM only.
+    pub fn from_profile(
+        profile: &Profile,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        let psam = profile.psam().map_err(CardError::Profile)?;
+        PsamVirtualCard::new(psam.image, rng, interface)
+    }
+
+    /// A PSAM kept in `file`, whose current body is `body`: every change (TTSN, keys) is
+    /// saved there. Locks as [`SscVirtualCard::with_image`] does; a user card's image is
+    /// refused.
+    pub fn with_image(
+        file: ImageFile,
+        body: Vec<u8>,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        ServedCard::keep_in(file, CardKind::Psam, body, |body| {
+            PsamVirtualCard::new(body, rng, interface)
+        })
+    }
+
+    /// The PSAM.
+    pub fn card(&self) -> &PsamCard {
+        &self.card
+    }
+}
+
+impl<A: Applets, D: DfApplication> ServedCard<A, D> {
+    /// Serves `card` through `interface`, unpowered; learns its ATR.
+    fn serve(
+        card: Card<ServedNvm, HostRng, A, D>,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        let mut me = ServedCard {
+            card,
+            interface,
+            atr: Vec::new(),
+            persistence: None,
+            tracer: None,
+            out: vec![0u8; RESPONSE_CAPACITY],
+            uid: DEFAULT_UID.to_vec(),
+            tear: None,
+            tear_outcome: None,
+        };
+        me.learn_atr()?;
+        Ok(me)
+    }
+
+    /// The card `load` makes of `body`, kept in `file`, which must hold a `kind` card.
+    /// Takes the image's lock first.
+    fn keep_in(
+        mut file: ImageFile,
+        kind: CardKind,
+        body: Vec<u8>,
+        load: impl FnOnce(Vec<u8>) -> Result<Self, CardError>,
+    ) -> Result<Self, CardError> {
+        if file.meta().kind != kind {
+            return Err(CardError::OtherKind {
+                image: file.meta().kind,
+                wanted: kind,
+            });
+        }
+        file.lock().map_err(CardError::Locked)?;
+        let mut me = load(body.clone())?;
+        me.persistence = Some(Persistence {
+            file,
+            saved: body,
+            saves: 0,
+        });
+        Ok(me)
     }
 
     /// The contactless UID the emulated reader reports (4, 7 or 10 bytes; the profile's
@@ -276,26 +402,6 @@ impl SscVirtualCard {
         Some(out)
     }
 
-    /// A card kept in `file`, whose current body is `body`: every change is saved there.
-    /// Takes the image's lock if `file` does not hold it yet: a second process serving
-    /// the same image is refused here, naming the holder.
-    pub fn with_image(
-        mut file: ImageFile,
-        body: Vec<u8>,
-        rng: HostRng,
-        interface: Interface,
-    ) -> Result<Self, CardError> {
-        file.lock().map_err(CardError::Locked)?;
-        let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
-        let mut me = SscVirtualCard::new(body.clone(), options, ssc_options, rng, interface)?;
-        me.persistence = Some(Persistence {
-            file,
-            saved: body,
-            saves: 0,
-        });
-        Ok(me)
-    }
-
     /// Traces exchanges and power events from now on.
     pub fn set_tracer(&mut self, tracer: Tracer) {
         self.tracer = Some(tracer);
@@ -305,7 +411,7 @@ impl SscVirtualCard {
     /// from a contact reader to a contactless one, the card loses power.
     pub fn set_interface(&mut self, interface: Interface) -> Result<(), CardError> {
         if self.card.is_powered() {
-            VirtualCard::power_off(self);
+            self.cut_power();
         }
         self.interface = interface;
         self.learn_atr()
@@ -314,11 +420,6 @@ impl SscVirtualCard {
     /// The interface in use.
     pub fn interface(&self) -> Interface {
         self.interface
-    }
-
-    /// The card.
-    pub fn card(&self) -> &SscCard {
-        &self.card
     }
 
     /// The card's NVM bytes.
@@ -482,6 +583,12 @@ impl SscVirtualCard {
         }
     }
 
+    /// Power-off, traced.
+    fn cut_power(&mut self) {
+        self.card.power_off();
+        self.trace_event("power-off");
+    }
+
     fn trace_event(&mut self, event: &str) {
         if let Some(t) = self.tracer.as_mut() {
             let atr = if self.card.is_powered() {
@@ -494,7 +601,7 @@ impl SscVirtualCard {
     }
 }
 
-impl VirtualCard for SscVirtualCard {
+impl<A: Applets + Send, D: DfApplication + Send> VirtualCard for ServedCard<A, D> {
     fn atr(&self) -> Vec<u8> {
         self.atr.clone()
     }
@@ -516,8 +623,7 @@ impl VirtualCard for SscVirtualCard {
     }
 
     fn power_off(&mut self) {
-        self.card.power_off();
-        self.trace_event("power-off");
+        self.cut_power();
     }
 
     fn reset(&mut self) {
@@ -555,6 +661,9 @@ impl VirtualCard for SscVirtualCard {
         }
         let elapsed = started.elapsed();
         if let Some(t) = self.tracer.as_mut() {
+            // An applet behind the firewall answered, or the card's DF application: the
+            // social-security one, or the PSAM's (whose readable records are BER-TLV DIR
+            // entries, decoded alike).
             let application = match self.card.transient().applet {
                 Some(_) => sscard_host::annotate::Application::Financial,
                 None => sscard_host::annotate::Application::SocialSecurity,
@@ -566,7 +675,7 @@ impl VirtualCard for SscVirtualCard {
 
 /// Scripts and terminals run on the card in this process: every directive is supported,
 /// including interface switches.
-impl sscard_host::link::CardLink for SscVirtualCard {
+impl<A: Applets + Send, D: DfApplication + Send> sscard_host::link::CardLink for ServedCard<A, D> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
         let mut response = Vec::new();
         VirtualCard::transmit(self, apdu, &mut response);
@@ -585,7 +694,7 @@ impl sscard_host::link::CardLink for SscVirtualCard {
         Ok(self.atr.clone())
     }
     fn set_interface(&mut self, interface: Interface) -> Result<(), LinkError> {
-        SscVirtualCard::set_interface(self, interface).map_err(|e| LinkError::Card(Box::new(e)))?;
+        ServedCard::set_interface(self, interface).map_err(|e| LinkError::Card(Box::new(e)))?;
         VirtualCard::power_on(self);
         Ok(())
     }
@@ -771,5 +880,145 @@ mod tests {
         );
         assert_eq!(c.nvm(), saved.as_slice(), "NVM rolled back");
         assert!(!c.card().is_powered());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod psam_tests {
+    use super::*;
+    use crate::image::Origin;
+    use crate::trace::TraceFormat;
+    use sscard_host::security::{CardFactors, Purchase, SecurityModule};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn purchase() -> (CardFactors, Purchase) {
+        let historical = [
+            0x00, 0x81, 0x53, 0x53, 0x43, 0x86, 0x60, 0x51, 0x99, 0, 0, 0, 1,
+        ];
+        let factors = CardFactors::new(
+            sscard_core::crypto::Algorithm::Sm4,
+            b"519900",
+            &historical,
+            0x51,
+        )
+        .unwrap();
+        let purchase = Purchase {
+            card_random: [1, 2, 3, 4],
+            sequence: [0, 0],
+            amounts: [1, 0, 0],
+            kind: b'2',
+            terminal_id: [0, 0, 0, 0, 0, 1],
+            time: [0x20, 0x26, 0x03, 0x20, 0x09, 0x30, 0x00],
+            key_version: 1,
+            algorithm_id: 3,
+        };
+        (factors, purchase)
+    }
+
+    /// The TTSN the PSAM's file 0019 holds (SM4 environment DDF1, ADF DF01).
+    fn ttsn(psam: &mut PsamVirtualCard) -> Vec<u8> {
+        use sscard_host::link::CardLink;
+        CardLink::power_on(psam).unwrap();
+        for select in [
+            &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0xDD, 0xF1][..],
+            &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0xDF, 0x01],
+        ] {
+            assert_eq!(CardLink::transmit(psam, select).unwrap(), [0x90, 0x00]);
+        }
+        CardLink::transmit(psam, &[0x00, 0xB0, 0x99, 0x00, 0x04]).unwrap()
+    }
+
+    #[test]
+    fn a_psam_keeps_its_ttsn_in_its_image_and_its_trace_names_its_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("psam.img");
+        let profile = Profile::default_gen3();
+        let (file, body, origin) =
+            ImageFile::open_or_create_as(CardKind::Psam, &path, &profile, false).unwrap();
+        assert_eq!(origin, Origin::Created);
+        assert_eq!(file.meta().kind, CardKind::Psam);
+        let mut served =
+            PsamVirtualCard::with_image(file, body, HostRng::seeded(4), Interface::Contact)
+                .unwrap();
+        assert_eq!(served.atr()[..2], [0x3B, 0x6C]);
+        let sink = Shared::default();
+        served.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
+        sscard_host::link::CardLink::power_on(&mut served).unwrap();
+        let mut module = sscard_host::security::Psam::new(served);
+        let (factors, purchase) = purchase();
+        let authorisation = module.init_purchase(&factors, &purchase).unwrap();
+        assert_eq!(authorisation.ttsn, [0, 0, 0, 0]);
+        let trace = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(trace.contains("INIT SAM FOR PURCHASE"), "{trace}");
+        // MAC1 is masked, the TTSN before it is not.
+        assert!(trace.contains("00000000******** 9000"), "{trace}");
+        // The TTSN went up, and the image holds it.
+        drop(module);
+        let (file, body) = ImageFile::load(&path).unwrap();
+        let mut again =
+            PsamVirtualCard::with_image(file, body, HostRng::seeded(5), Interface::Contact)
+                .unwrap();
+        assert_eq!(ttsn(&mut again), [0, 0, 0, 1, 0x90, 0x00]);
+        // A fresh PSAM of the profile, in memory, starts from the profile's TTSN.
+        let mut fresh =
+            PsamVirtualCard::from_profile(&profile, HostRng::seeded(6), Interface::Contact)
+                .unwrap();
+        assert_eq!(ttsn(&mut fresh), [0, 0, 0, 0, 0x90, 0x00]);
+    }
+
+    #[test]
+    fn a_psam_image_is_never_served_as_a_user_card_nor_the_other_way_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::default_gen3();
+        let (psam_path, card_path) = (dir.path().join("psam.img"), dir.path().join("card.img"));
+        let (file, body, _) =
+            ImageFile::open_or_create_as(CardKind::Psam, &psam_path, &profile, false).unwrap();
+        drop(file);
+        let (file, _) = ImageFile::load(&psam_path).unwrap();
+        let refused =
+            SscVirtualCard::with_image(file, body, HostRng::seeded(1), Interface::Contact)
+                .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "the image holds a PSAM, not a user card"
+        );
+        let refused = ImageFile::open_or_create(&psam_path, &profile, false).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("holds a PSAM, not a user card"),
+            "{refused}"
+        );
+        let (file, body, _) = ImageFile::open_or_create(&card_path, &profile, false).unwrap();
+        drop(file);
+        let (file, _) = ImageFile::load(&card_path).unwrap();
+        let refused =
+            PsamVirtualCard::with_image(file, body, HostRng::seeded(1), Interface::Contact)
+                .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "the image holds a user card, not a PSAM"
+        );
+        let refused =
+            ImageFile::open_or_create_as(CardKind::Psam, &card_path, &profile, false).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("holds a user card, not a PSAM"),
+            "{refused}"
+        );
     }
 }
