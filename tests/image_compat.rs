@@ -169,3 +169,18 @@ fn version_1_images_move_their_options_into_the_card_memory() {
         assert_eq!(*card.options(), file.meta().options, "{name}");
     }
 }
+
+#[test]
+fn a_psam_body_without_its_kind_tag_is_not_taken_for_a_user_card() {
+    // The user card's options record holds three application bytes, the PSAM's one: a
+    // PSAM memory in an image that does not say it holds a PSAM is refused.
+    let profile = Profile::default_gen3();
+    let psam = profile.psam().unwrap();
+    let meta = image::ImageMeta::from_profile(&profile);
+    let bytes = image::encode(&meta, &psam.image);
+    assert!(
+        matches!(image::decode(&bytes), Err(image::ImageError::Corrupt(_))),
+        "{:?}",
+        image::decode(&bytes).map(|(m, _)| m.profile_label)
+    );
+}

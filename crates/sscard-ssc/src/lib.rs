@@ -54,6 +54,10 @@ impl SocialSecurity {
     /// [`SscOptions::encode`]); `None` for bytes they cannot read. For
     /// `Card::load_stored`.
     pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        // The memory holds all of them (only old image metadata left some out).
+        if bytes.len() != SscOptions::ENCODED_LEN {
+            return None;
+        }
         SscOptions::decode(bytes).map(Self::new)
     }
 

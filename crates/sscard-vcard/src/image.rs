@@ -492,7 +492,8 @@ fn body_options(
     match (kind, stored) {
         (CardKind::User, Some(record)) => Ok(Some((
             record.cos,
-            SscOptions::decode(&record.application)
+            sscard_ssc::SocialSecurity::from_stored(&record.application)
+                .map(|app| *app.options())
                 .ok_or(ImageError::Corrupt("the stored application options"))?,
         ))),
         (CardKind::Psam, Some(record)) => {
