@@ -618,6 +618,7 @@ fn reader_target(name: &str, control: Option<&Path>) -> Result<Box<dyn CardLink>
     }
     #[cfg(not(feature = "pcsc"))]
     {
+        let _ = control;
         Err(format!(
             "--reader {name}: this sscard was built without PC/SC support; rebuild with \
              `cargo install --features pcsc` (needs libpcsclite-dev)"
