@@ -114,7 +114,15 @@ fn read_card_bas_in_hsm_mode_is_the_demo_string() {
 
 #[test]
 fn read_card_bas_in_psam_mode_has_the_psam_s_terminal_id() {
+    // The default PSAM's terminal id is twelve zeros: the demo's string exactly.
     let p = Profile::default_gen3();
+    let bas = national::read_card_bas(&mut card(&p), &mut psam(&p), &mut random()).unwrap();
+    assert_eq!(bas.to_string(), DEMO);
+    // Another terminal id in the PSAM's 0016 is what iReadCardBas reports.
+    let p = Profile::parse(&format!(
+        "{DEFAULT_GEN3}\n[psam]\nterminal_id = \"000000000001\"\n"
+    ))
+    .unwrap();
     let mut t = card(&p);
     let mut psam = psam(&p);
     let bas = national::read_card_bas(&mut t, &mut psam, &mut random()).unwrap();
@@ -304,7 +312,7 @@ fn purchase_in_hsm_mode() {
 fn purchase_in_psam_mode() {
     let p = profile_with(0);
     let mut psam = psam(&p);
-    purchase_checks(&mut psam, "000000000001", true);
+    purchase_checks(&mut psam, "000000000000", true);
     // 80 70 searched the purchase key's level (N = 1: 6A88, N = 2), 80 72 checked MAC2;
     // the second purchase went straight to N = 2.
     let heads: Vec<String> = headers(&psam.terminal)

@@ -34,7 +34,8 @@ pub struct PsamToml {
     /// PSAM serial, 20 digits (default `…01`).
     #[serde(default)]
     pub serial: Option<String>,
-    /// 终端机编号, 12 digits (default `000000000001`).
+    /// 终端机编号, 12 digits (default `000000000000`, what a terminal reports without a
+    /// PSAM: the default PSAM does not change `iReadCardBas`).
     #[serde(default)]
     pub terminal_id: Option<String>,
     /// Root level of the card keys: 2 (default) or 3.
@@ -226,7 +227,7 @@ impl Profile {
         .map_err(|_| err("psam.serial", "20 digits"))?;
         let terminal_id: [u8; 6] = cn(
             "psam.terminal_id",
-            t.terminal_id.as_deref().unwrap_or("000000000001"),
+            t.terminal_id.as_deref().unwrap_or("000000000000"),
             6,
         )?
         .try_into()
