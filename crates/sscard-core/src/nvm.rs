@@ -115,25 +115,21 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Nvm for RamNvm<S> {
         self.bytes.as_ref().len()
     }
     fn read(&self, addr: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        let end = addr.checked_add(buf.len()).ok_or(NvmError::OutOfRange)?;
-        let src = self
-            .bytes
-            .as_ref()
-            .get(addr..end)
-            .ok_or(NvmError::OutOfRange)?;
-        buf.copy_from_slice(src);
+        let src = self.bytes.as_ref().get(span(addr, buf.len())?);
+        buf.copy_from_slice(src.ok_or(NvmError::OutOfRange)?);
         Ok(())
     }
     fn write(&mut self, addr: usize, data: &[u8]) -> Result<(), NvmError> {
-        let end = addr.checked_add(data.len()).ok_or(NvmError::OutOfRange)?;
-        let dst = self
-            .bytes
-            .as_mut()
-            .get_mut(addr..end)
-            .ok_or(NvmError::OutOfRange)?;
-        dst.copy_from_slice(data);
+        let dst = self.bytes.as_mut().get_mut(span(addr, data.len())?);
+        dst.ok_or(NvmError::OutOfRange)?.copy_from_slice(data);
         Ok(())
     }
+}
+
+/// The byte range `len` bytes long from `addr`, unless its end overflows.
+fn span(addr: usize, len: usize) -> Result<core::ops::Range<usize>, NvmError> {
+    let end = addr.checked_add(len).ok_or(NvmError::OutOfRange)?;
+    Ok(addr..end)
 }
 
 /// What the write that loses power leaves behind.

@@ -84,6 +84,17 @@ fn algorithm(secret: &Secret) -> Result<Algorithm> {
     Algorithm::from_id(secret.algorithm).ok_or(Status::ReferencedDataNotFound)
 }
 
+/// The data of EXTERNAL and INTERNAL AUTHENTICATE (P5 §6.4, §6.7): two 8-byte blocks and
+/// an optional key version; any other length is 6700.
+fn two_blocks_and_version(data: &[u8]) -> Result<(&[u8], &[u8], Option<u8>)> {
+    let (first, rest) = match data.len() {
+        16 | 17 => data.split_at(8),
+        _ => return Err(Status::WrongLength),
+    };
+    let (second, version) = rest.split_at(8);
+    Ok((first, second, version.first().copied()))
+}
+
 /// True if `pin` is a valid cn PIN: 2–8 bytes (4–16 digits), digits 0–9, only the
 /// last nibble may be the pad `F` (P5 §6.3.1).
 pub fn valid_pin(pin: &[u8]) -> bool {
@@ -272,13 +283,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         if cmd.p1() != 0 || key_id == 0 {
             return Err(Status::WrongP1P2);
         }
-        let data = cmd.data();
-        let (ad, rest) = match data.len() {
-            16 | 17 => data.split_at(8),
-            _ => return Err(Status::WrongLength),
-        };
-        let (p, version) = rest.split_at(8);
-        let want_version = version.first().copied();
+        let (ad, p, want_version) = two_blocks_and_version(cmd.data())?;
         let key = find_secret(
             self.fs.store,
             self.fs.header,
@@ -318,13 +323,7 @@ impl<N: Nvm> AuthContext<'_, '_, N> {
         if cmd.p1p2() != 0 {
             return Err(Status::WrongP1P2);
         }
-        let data = cmd.data();
-        let (r1, rest) = match data.len() {
-            16 | 17 => data.split_at(8),
-            _ => return Err(Status::WrongLength),
-        };
-        let (r2, version) = rest.split_at(8);
-        let want_version = version.first().copied();
+        let (r1, r2, want_version) = two_blocks_and_version(cmd.data())?;
         let irk = self
             .key_by_usage(KeyUsage::INTERNAL_AUTH, |s| {
                 want_version.is_none_or(|v| v == s.version)

@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use cipher::array::Array;
+use cipher::array::{Array, ArraySize};
 use cipher::consts::{U8, U16};
-use cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use des::{Des, TdesEde2};
 use sm4::Sm4;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -226,12 +226,7 @@ impl CardCipher {
     /// # Errors
     /// [`CryptoError::BlockLength`] unless `block.len() == self.block_len()`.
     pub fn encrypt_block(&self, block: &mut [u8]) -> Result<(), CryptoError> {
-        match &self.inner {
-            Inner::Des(c) => c.encrypt_block(block8(block)?),
-            Inner::Tdes2(c) => c.encrypt_block(block8(block)?),
-            Inner::Sm4(c) => c.encrypt_block(block16(block)?),
-        }
-        Ok(())
+        self.one_block(block, Direction::Encrypt)
     }
 
     /// Decrypt one block in place.
@@ -239,12 +234,7 @@ impl CardCipher {
     /// # Errors
     /// [`CryptoError::BlockLength`] unless `block.len() == self.block_len()`.
     pub fn decrypt_block(&self, block: &mut [u8]) -> Result<(), CryptoError> {
-        match &self.inner {
-            Inner::Des(c) => c.decrypt_block(block8(block)?),
-            Inner::Tdes2(c) => c.decrypt_block(block8(block)?),
-            Inner::Sm4(c) => c.decrypt_block(block16(block)?),
-        }
-        Ok(())
+        self.one_block(block, Direction::Decrypt)
     }
 
     /// ECB-encrypt `data` in place, block by block.
@@ -253,12 +243,7 @@ impl CardCipher {
     /// [`CryptoError::NotBlockAligned`] if `data` is not a whole number of
     /// blocks (an empty slice is accepted and left alone).
     pub fn encrypt_ecb(&self, data: &mut [u8]) -> Result<(), CryptoError> {
-        match &self.inner {
-            Inner::Des(c) => c.encrypt_blocks(chunks8(data)?),
-            Inner::Tdes2(c) => c.encrypt_blocks(chunks8(data)?),
-            Inner::Sm4(c) => c.encrypt_blocks(chunks16(data)?),
-        }
-        Ok(())
+        self.ecb(data, Direction::Encrypt)
     }
 
     /// ECB-decrypt `data` in place, block by block.
@@ -267,10 +252,23 @@ impl CardCipher {
     /// [`CryptoError::NotBlockAligned`] if `data` is not a whole number of
     /// blocks (an empty slice is accepted and left alone).
     pub fn decrypt_ecb(&self, data: &mut [u8]) -> Result<(), CryptoError> {
+        self.ecb(data, Direction::Decrypt)
+    }
+
+    /// Exactly one block (else [`CryptoError::BlockLength`]), in place.
+    fn one_block(&self, block: &mut [u8], direction: Direction) -> Result<(), CryptoError> {
+        if block.len() != self.block_len() {
+            return Err(CryptoError::BlockLength);
+        }
+        self.ecb(block, direction)
+    }
+
+    /// Whole blocks (else [`CryptoError::NotBlockAligned`]), in place, one by one.
+    fn ecb(&self, data: &mut [u8], direction: Direction) -> Result<(), CryptoError> {
         match &self.inner {
-            Inner::Des(c) => c.decrypt_blocks(chunks8(data)?),
-            Inner::Tdes2(c) => c.decrypt_blocks(chunks8(data)?),
-            Inner::Sm4(c) => c.decrypt_blocks(chunks16(data)?),
+            Inner::Des(c) => direction.apply(c, whole_blocks(data)?),
+            Inner::Tdes2(c) => direction.apply(c, whole_blocks(data)?),
+            Inner::Sm4(c) => direction.apply(c, whole_blocks(data)?),
         }
         Ok(())
     }
@@ -327,22 +325,27 @@ fn to_array<const N: usize>(key: &[u8]) -> Result<[u8; N], CryptoError> {
     key.try_into().map_err(|_| CryptoError::KeyLength)
 }
 
-fn block8(block: &mut [u8]) -> Result<&mut Array<u8, U8>, CryptoError> {
-    Array::slice_as_mut_array(block).ok_or(CryptoError::BlockLength)
+/// Which way a block cipher runs.
+#[derive(Clone, Copy)]
+enum Direction {
+    Encrypt,
+    Decrypt,
 }
 
-fn block16(block: &mut [u8]) -> Result<&mut Array<u8, U16>, CryptoError> {
-    Array::slice_as_mut_array(block).ok_or(CryptoError::BlockLength)
-}
-
-fn chunks8(data: &mut [u8]) -> Result<&mut [Array<u8, U8>], CryptoError> {
-    match Array::slice_as_chunks_mut(data) {
-        (blocks, []) => Ok(blocks),
-        _ => Err(CryptoError::NotBlockAligned),
+impl Direction {
+    fn apply<C: BlockCipherEncrypt + BlockCipherDecrypt>(
+        self,
+        cipher: &C,
+        blocks: &mut [Block<C>],
+    ) {
+        match self {
+            Direction::Encrypt => cipher.encrypt_blocks(blocks),
+            Direction::Decrypt => cipher.decrypt_blocks(blocks),
+        }
     }
 }
 
-fn chunks16(data: &mut [u8]) -> Result<&mut [Array<u8, U16>], CryptoError> {
+fn whole_blocks<B: ArraySize>(data: &mut [u8]) -> Result<&mut [Array<u8, B>], CryptoError> {
     match Array::slice_as_chunks_mut(data) {
         (blocks, []) => Ok(blocks),
         _ => Err(CryptoError::NotBlockAligned),
