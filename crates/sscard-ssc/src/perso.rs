@@ -548,25 +548,26 @@ fn personalize_pki<N: Nvm>(
             .find(|f| f.df == df)
             .map_or(&[][..], |f| f.proprietary)
     };
+    let df_spec = |kind, fid, name, df, role| DfSpec {
+        kind,
+        fid,
+        name,
+        fci_proprietary: given(df),
+        role,
+    };
     let ddf = p.df(
         MF,
-        DfSpec {
-            kind: FileKind::Ddf,
-            fid: 0,
-            name: &pki::PKI_DDF_NAME,
-            fci_proprietary: given(DfRef::PkiDdf),
-            role: 0,
-        },
+        df_spec(FileKind::Ddf, 0, &pki::PKI_DDF_NAME, DfRef::PkiDdf, 0),
     )?;
     let adf = p.df(
         ddf,
-        DfSpec {
-            kind: FileKind::Adf,
-            fid: 0xDF01,
-            name: &pki::PKI_ADF_NAME,
-            fci_proprietary: given(DfRef::PkiAdf),
-            role: pki::ROLE_PKI_ADF,
-        },
+        df_spec(
+            FileKind::Adf,
+            0xDF01,
+            &pki::PKI_ADF_NAME,
+            DfRef::PkiAdf,
+            pki::ROLE_PKI_ADF,
+        ),
     )?;
     let admin = Access::Pin(pki::ADMIN_PIN);
     for (fid, size, read, write) in [
@@ -642,11 +643,23 @@ fn standard_ef(perso: &SscPersonalization<'_>, location: Location, fid: u16) -> 
     }
 }
 
+/// The first entry of `items` that `check` finds a problem with: its index and the problem.
+fn first_problem<T>(
+    items: &[T],
+    check: impl Fn(usize, &T) -> Option<&'static str>,
+) -> Result<(), (usize, &'static str)> {
+    let found = items
+        .iter()
+        .enumerate()
+        .find_map(|(index, item)| check(index, item).map(|problem| (index, problem)));
+    found.map_or(Ok(()), Err)
+}
+
 /// Checks the layout and FCI overrides before anything is built, so an error names the
 /// entry.
 fn check_overrides(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
-    for (index, l) in perso.layout.iter().enumerate() {
-        let problem = if !standard_ef(perso, l.location, l.fid) {
+    first_problem(perso.layout, |index, l| {
+        if !standard_ef(perso, l.location, l.fid) {
             Some("not a standard EF of this generation (extra EFs: [[extra_ef]])")
         } else if perso
             .layout
@@ -659,13 +672,11 @@ fn check_overrides(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
             Some("sizes must not be 0")
         } else {
             None
-        };
-        if let Some(problem) = problem {
-            return Err(PersoError::Layout { index, problem });
         }
-    }
-    for (index, f) in perso.fci.iter().enumerate() {
-        let problem = if f.proprietary.len() > MAX_FCI_PROPRIETARY {
+    })
+    .map_err(|(index, problem)| PersoError::Layout { index, problem })?;
+    first_problem(perso.fci, |index, f| {
+        if f.proprietary.len() > MAX_FCI_PROPRIETARY {
             Some("FCI proprietary template longer than 120 bytes")
         } else if perso.fci.iter().take(index).any(|o| o.df == f.df) {
             Some("the DF's FCI is given twice")
@@ -679,12 +690,9 @@ fn check_overrides(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
             Some("a DF name is at most 16 bytes")
         } else {
             None
-        };
-        if let Some(problem) = problem {
-            return Err(PersoError::Fci { index, problem });
         }
-    }
-    Ok(())
+    })
+    .map_err(|(index, problem)| PersoError::Fci { index, problem })
 }
 
 /// The structure of a standard EF with the given sizes applied (the fields that do not
@@ -730,7 +738,7 @@ fn sized_structure(
 /// A layout entry whose fields do not match the EF's structure (a size for a record
 /// EF, a record length for a transparent one).
 pub fn check_layout_fits(perso: &SscPersonalization<'_>) -> Result<(), PersoError> {
-    for (index, l) in perso.layout.iter().enumerate() {
+    first_problem(perso.layout, |_, l| {
         let transparent = match l.location {
             Location::Ssse => matches!(l.fid, 0xEF07 | 0xEF08),
             Location::App(_) => APPLICATION_EFS.iter().any(|e| {
@@ -739,18 +747,15 @@ pub fn check_layout_fits(perso: &SscPersonalization<'_>) -> Result<(), PersoErro
                     && matches!(e.structure, Structure::Transparent { .. })
             }),
         };
-        let problem = if transparent && (l.record_len.is_some() || l.records.is_some()) {
+        if transparent && (l.record_len.is_some() || l.records.is_some()) {
             Some("a transparent EF takes `size`, not record_len / records")
         } else if !transparent && l.size.is_some() {
             Some("a record EF takes record_len / records, not `size`")
         } else {
             None
-        };
-        if let Some(problem) = problem {
-            return Err(PersoError::Layout { index, problem });
         }
-    }
-    Ok(())
+    })
+    .map_err(|(index, problem)| PersoError::Layout { index, problem })
 }
 
 fn find_ef<N: Nvm>(
