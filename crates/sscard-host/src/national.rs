@@ -23,7 +23,7 @@
 use crate::annotate as trace;
 use crate::link::CardLink;
 use crate::profile::cn;
-use crate::security::{CardFactors, KeyRef, Purchase, SecurityModule};
+use crate::security::{CardFactors, KeyRef, Purchase, SecurityModule, Session, SmCommand, Tac};
 use crate::terminal::{Terminal, TerminalError};
 use sscard_core::crypto::ssc::sm_encrypted_len;
 use sscard_core::crypto::{Algorithm, ct_eq};
@@ -166,7 +166,14 @@ fn external_authenticate<T: CardLink, M: SecurityModule + ?Sized>(
     let challenge = t.expect_ok("GET CHALLENGE", &[0x00, 0x84, 0x00, 0x00, 0x08])?;
     let mut p = [0u8; 8];
     random(&mut p);
-    let ad = module.auth_data(card, key, &challenge, &p)?;
+    let ad = module.auth_data(
+        Session {
+            card,
+            key,
+            input: &challenge,
+        },
+        &p,
+    )?;
     let mut cmd = vec![0x00, 0x82, 0x00, key.id, 0x10];
     cmd.extend_from_slice(&ad);
     cmd.extend_from_slice(&p);
@@ -192,7 +199,14 @@ pub fn read_card_bas<T: CardLink, M: SecurityModule + ?Sized>(
     let ad = t.expect_ok("INTERNAL AUTHENTICATE", &cmd)?;
     let (r1, r2) = r.split_at(8);
     let r2: [u8; 8] = r2.try_into().map_err(|_| TerminalError::Check("random"))?;
-    let expected = module.auth_data(&card.factors, KeyRef::IRK, r1, &r2)?;
+    let expected = module.auth_data(
+        Session {
+            card: &card.factors,
+            key: KeyRef::IRK,
+            input: r1,
+        },
+        &r2,
+    )?;
     if !ct_eq(&expected, &ad) {
         return Err(TerminalError::Check(
             "internal authentication: card not genuine",
@@ -353,7 +367,17 @@ pub fn reload_pin<T: CardLink, M: SecurityModule + ?Sized>(
     let lc = u8::try_from(sm_encrypted_len(card.algorithm, pin.len()) + 4)
         .map_err(|_| TerminalError::Check("PIN too long"))?;
     let header = [0x84, 0x24, 0x00, 0x01, lc];
-    let (ciphertext, mac) = module.secure_message(&card, KeyRef::STK, &challenge, &header, &pin)?;
+    let (ciphertext, mac) = module.secure_message(
+        Session {
+            card: &card,
+            key: KeyRef::STK,
+            input: &challenge,
+        },
+        SmCommand {
+            header: &header,
+            plaintext: &pin,
+        },
+    )?;
     let mut cmd = header.to_vec();
     cmd.extend_from_slice(&ciphertext);
     cmd.extend_from_slice(&mac);
@@ -541,7 +565,13 @@ pub fn do_debit<T: CardLink, M: SecurityModule + ?Sized>(
     };
     let tac = [*t0, *t1, *t2, *t3];
     module.credit_purchase(&[*m0, *m1, *m2, *m3])?;
-    let tac_verified = module.verify_tac(&card, &purchase, &authorisation.ttsn, &tac)?;
+    let tac_verified = module.verify_tac(
+        &card,
+        Tac {
+            data: &purchase.tac_data(&authorisation.ttsn),
+            value: tac,
+        },
+    )?;
     if tac_verified == Some(false) {
         return Err(TerminalError::Check("TAC: the card's debit is not genuine"));
     }

@@ -3,7 +3,9 @@
 //! `sscard_ssc::perso`), or used as they are for a profile that holds the card's own
 //! keys (`keys.level = "card"`).
 
-use super::{CardFactors, KeyRef, Purchase, PurchaseAuthorisation, SecurityModule};
+use super::{
+    CardFactors, KeyRef, Purchase, PurchaseAuthorisation, SecurityModule, Session, SmCommand, Tac,
+};
 use crate::profile::{Profile, ProfileError, file_ref, hex};
 use crate::terminal::TerminalError;
 use sscard_core::crypto::ssc::tac_key;
@@ -196,30 +198,26 @@ impl SecurityModule for Hsm {
 
     fn auth_data(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        session_input: &[u8],
+        session: Session<'_>,
         original: &[u8; 8],
     ) -> Result<[u8; 8], TerminalError> {
-        let sk = self.session(card, key, session_input)?;
+        let sk = self.session(session.card, session.key, session.input)?;
         Ok(auth_data(&sk.cipher(), original))
     }
 
     fn secure_message(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        challenge: &[u8],
-        header: &[u8; 5],
-        plaintext: &[u8],
+        session: Session<'_>,
+        command: SmCommand<'_>,
     ) -> Result<(Vec<u8>, [u8; 4]), TerminalError> {
-        let sk = self.session(card, key, challenge)?;
+        let card = session.card;
+        let sk = self.session(card, session.key, session.input)?;
         let cipher = sk.cipher();
-        let mut ciphertext = vec![0u8; sm_encrypted_len(card.algorithm, plaintext.len())];
-        sm_encrypt(&cipher, plaintext, &mut ciphertext)
+        let mut ciphertext = vec![0u8; sm_encrypted_len(card.algorithm, command.plaintext.len())];
+        sm_encrypt(&cipher, command.plaintext, &mut ciphertext)
             .map_err(|_| TerminalError::Check("secure messaging: plaintext too long"))?;
         let mut mac = Mac::zero_iv(&cipher);
-        mac.update(header);
+        mac.update(command.header);
         mac.update(&ciphertext);
         Ok((ciphertext, mac.finish()))
     }
@@ -267,13 +265,11 @@ impl SecurityModule for Hsm {
     fn verify_tac(
         &mut self,
         card: &CardFactors,
-        purchase: &Purchase,
-        ttsn: &[u8; 4],
-        tac: &[u8; 4],
+        tac: Tac<'_>,
     ) -> Result<Option<bool>, TerminalError> {
         let dtk = self.card_key(card, KeyRef::DTK)?;
         let key = tac_key(card.algorithm, dtk.as_bytes())
             .map_err(|_| TerminalError::Check("HSM key length"))?;
-        Ok(Some(ct_eq(&purse_mac(&key, &purchase.tac_data(ttsn)), tac)))
+        Ok(Some(ct_eq(&purse_mac(&key, tac.data), &tac.value)))
     }
 }

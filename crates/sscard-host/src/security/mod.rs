@@ -171,6 +171,37 @@ impl Purchase {
     }
 }
 
+/// What a session key is derived from: card key `key` of `card`, diversified for the
+/// card, then with `input` (the card's challenge, or the terminal's session input; P4 §9.3).
+#[derive(Clone, Copy, Debug)]
+pub struct Session<'a> {
+    /// The card's factors and algorithm.
+    pub card: &'a CardFactors,
+    /// Which card key.
+    pub key: KeyRef,
+    /// The session input.
+    pub input: &'a [u8],
+}
+
+/// A command to protect with secure messaging (P4 §8.2–8.3).
+#[derive(Clone, Copy, Debug)]
+pub struct SmCommand<'a> {
+    /// CLA INS P1 P2 Lc, Lc counting the MAC.
+    pub header: &'a [u8; 5],
+    /// The data to encipher.
+    pub plaintext: &'a [u8],
+}
+
+/// The TAC a card answered to DEBIT FOR PURCHASE and the data it covers
+/// ([`Purchase::tac_data`], P7 §12.6).
+#[derive(Clone, Copy, Debug)]
+pub struct Tac<'a> {
+    /// The data the TAC is computed over.
+    pub data: &'a [u8],
+    /// The card's TAC.
+    pub value: [u8; 4],
+}
+
 /// What the module answers to a purchase: the terminal transaction serial and MAC1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PurchaseAuthorisation {
@@ -195,9 +226,7 @@ pub trait SecurityModule {
     /// card's INTERNAL AUTHENTICATE answer.
     fn auth_data(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        session_input: &[u8],
+        session: Session<'_>,
         original: &[u8; 8],
     ) -> Result<[u8; 8], TerminalError>;
 
@@ -207,11 +236,8 @@ pub trait SecurityModule {
     /// Lc counting the MAC).
     fn secure_message(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        challenge: &[u8],
-        header: &[u8; 5],
-        plaintext: &[u8],
+        session: Session<'_>,
+        command: SmCommand<'_>,
     ) -> Result<(Vec<u8>, [u8; 4]), TerminalError>;
 
     /// Starts a purchase (PSAM: INIT SAM FOR PURCHASE): the TTSN and MAC1.
@@ -224,13 +250,14 @@ pub trait SecurityModule {
     /// Checks the card's MAC2 (PSAM: CREDIT SAM FOR PURCHASE); an error if it is wrong.
     fn credit_purchase(&mut self, mac2: &[u8; 4]) -> Result<(), TerminalError>;
 
-    /// Checks the card's TAC when the module holds the TAC key: `Some(valid)`, or `None`
-    /// when it cannot (a PSAM holds no DTK: the host checks the TAC later, P7 §12.6).
+    /// Checks the card's TAC when the module holds the TAC key: `Some(valid)`;
+    /// by default `None`, as for a module that cannot (a PSAM holds no DTK: the host checks
+    /// the TAC later, P7 §12.6).
     fn verify_tac(
         &mut self,
-        card: &CardFactors,
-        purchase: &Purchase,
-        ttsn: &[u8; 4],
-        tac: &[u8; 4],
-    ) -> Result<Option<bool>, TerminalError>;
+        _card: &CardFactors,
+        _tac: Tac<'_>,
+    ) -> Result<Option<bool>, TerminalError> {
+        Ok(None)
+    }
 }

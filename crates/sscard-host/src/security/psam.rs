@@ -20,7 +20,9 @@
 //! block (truncated or folded here), 16-byte authentication data folded by the PSAM or
 //! here, a wrong MAC2 as `9302` (T31) or `63CF` (§9.10.1).
 
-use super::{CardFactors, KeyRef, Purchase, PurchaseAuthorisation, SecurityModule};
+use super::{
+    CardFactors, KeyRef, Purchase, PurchaseAuthorisation, SecurityModule, Session, SmCommand,
+};
 use crate::link::CardLink;
 use crate::psam::{psam_key_id, psam_key_type};
 use crate::terminal::{Terminal, TerminalError};
@@ -223,12 +225,12 @@ impl<L: CardLink> Psam<L> {
     }
 
     /// DELIVERY SESSION KEY for card key `key` and `session_input`.
-    fn deliver_session_key(
-        &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        session_input: &[u8],
-    ) -> Result<(), TerminalError> {
+    fn deliver_session_key(&mut self, session: Session<'_>) -> Result<(), TerminalError> {
+        let Session {
+            card,
+            key,
+            input: session_input,
+        } = session;
         let block = card.algorithm.block_len();
         if session_input.len() > block {
             return Err(TerminalError::Check("session input longer than a block"));
@@ -328,14 +330,12 @@ impl<L: CardLink> SecurityModule for Psam<L> {
     /// answer is folded (P4 §9.3: left half ⊕ right half).
     fn auth_data(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        session_input: &[u8],
+        session: Session<'_>,
         original: &[u8; 8],
     ) -> Result<[u8; 8], TerminalError> {
-        self.deliver_session_key(card, key, session_input)?;
+        self.deliver_session_key(session)?;
         let mut block = original.to_vec();
-        block.resize(card.algorithm.block_len(), 0);
+        block.resize(session.card.algorithm.block_len(), 0);
         let answer = self.encrypt(&block)?;
         if let Some((left, right)) = answer.split_at_checked(8)
             && right.len() == 8
@@ -356,25 +356,22 @@ impl<L: CardLink> SecurityModule for Psam<L> {
     /// for the MAC: the temporary key serves one encryption and one MAC (P9 §9.8.1).
     fn secure_message(
         &mut self,
-        card: &CardFactors,
-        key: KeyRef,
-        challenge: &[u8],
-        header: &[u8; 5],
-        plaintext: &[u8],
+        session: Session<'_>,
+        command: SmCommand<'_>,
     ) -> Result<(Vec<u8>, [u8; 4]), TerminalError> {
-        let alg = card.algorithm;
-        let ld = u8::try_from(plaintext.len())
+        let alg = session.card.algorithm;
+        let ld = u8::try_from(command.plaintext.len())
             .map_err(|_| TerminalError::Check("secure messaging: plaintext too long"))?;
         let mut block = vec![ld];
-        block.extend_from_slice(plaintext);
-        let len = sm_encrypted_len(alg, plaintext.len());
+        block.extend_from_slice(command.plaintext);
+        let len = sm_encrypted_len(alg, command.plaintext.len());
         if block.len() < len {
             block.push(0x80);
             block.resize(len, 0);
         }
-        self.deliver_session_key(card, key, challenge)?;
+        self.deliver_session_key(session)?;
         let ciphertext = self.encrypt(&block)?;
-        let mut message = header.to_vec();
+        let mut message = command.header.to_vec();
         message.extend_from_slice(&ciphertext);
         let mac = self.mac(alg, &message)?;
         Ok((ciphertext, mac))
@@ -429,16 +426,5 @@ impl<L: CardLink> SecurityModule for Psam<L> {
                 sw,
             }),
         }
-    }
-
-    /// A PSAM holds no TAC key: the host checks the TAC.
-    fn verify_tac(
-        &mut self,
-        _card: &CardFactors,
-        _purchase: &Purchase,
-        _ttsn: &[u8; 4],
-        _tac: &[u8; 4],
-    ) -> Result<Option<bool>, TerminalError> {
-        Ok(None)
     }
 }
