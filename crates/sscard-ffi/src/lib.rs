@@ -304,6 +304,28 @@ unsafe fn hand_out(out: *mut *mut SscardCard, session: Session) -> Outcome {
     Ok(())
 }
 
+/// The constructors' common steps: `out` checked, the options read (`image`: the flags of
+/// an image), the card made by `make` registered and written to `out`.
+///
+/// # Safety
+/// `out` valid for one write, and what `make` reads valid by its caller's contract.
+unsafe fn make_card(
+    out: *mut *mut SscardCard,
+    flags: u32,
+    seed: u64,
+    image: bool,
+    make: impl FnOnce(&SessionOptions) -> Result<Session, Failure>,
+) -> SscardStatus {
+    guarded(|| {
+        if out.is_null() {
+            return Err(Failure::new(SSCARD_ERROR_NULL_POINTER, "out is NULL"));
+        }
+        let session = make(&open_options(flags, seed, image)?)?;
+        // SAFETY: `out` checked above.
+        unsafe { hand_out(out, session) }
+    })
+}
+
 /// The library version, e.g. `"0.1.0"` (static, NUL-terminated).
 #[unsafe(no_mangle)]
 pub extern "C" fn sscard_version() -> *const c_char {
@@ -378,21 +400,18 @@ pub unsafe extern "C" fn sscard_card_new(
     seed: u64,
     out: *mut *mut SscardCard,
 ) -> SscardStatus {
-    guarded(|| {
-        if out.is_null() {
-            return Err(Failure::new(SSCARD_ERROR_NULL_POINTER, "out is NULL"));
-        }
-        let options = open_options(flags, seed, false)?;
-        let profile = if profile_path.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL, NUL-terminated by contract.
-            Some(unsafe { read_path(profile_path, "profile") }?)
-        };
-        let session = Session::from_profile(profile.as_deref(), &options)?;
-        // SAFETY: `out` checked above.
-        unsafe { hand_out(out, session) }
-    })
+    // SAFETY: `out` valid for one write by contract.
+    unsafe {
+        make_card(out, flags, seed, false, |options| {
+            let profile = if profile_path.is_null() {
+                None
+            } else {
+                // SAFETY: non-NULL, NUL-terminated by contract.
+                Some(read_path(profile_path, "profile")?)
+            };
+            Ok(Session::from_profile(profile.as_deref(), options)?)
+        })
+    }
 }
 
 /// Opens the card kept in the image file at `image_path` (written by
@@ -408,17 +427,14 @@ pub unsafe extern "C" fn sscard_card_open_image(
     seed: u64,
     out: *mut *mut SscardCard,
 ) -> SscardStatus {
-    guarded(|| {
-        if out.is_null() {
-            return Err(Failure::new(SSCARD_ERROR_NULL_POINTER, "out is NULL"));
-        }
-        let options = open_options(flags, seed, true)?;
-        // SAFETY: NUL-terminated by contract (NULL is refused).
-        let path = unsafe { read_path(image_path, "image") }?;
-        let session = Session::from_image(&path, &options)?;
-        // SAFETY: `out` checked above.
-        unsafe { hand_out(out, session) }
-    })
+    // SAFETY: `out` valid for one write by contract.
+    unsafe {
+        make_card(out, flags, seed, true, |options| {
+            // SAFETY: NUL-terminated by contract (NULL is refused).
+            let path = read_path(image_path, "image")?;
+            Ok(Session::from_image(&path, options)?)
+        })
+    }
 }
 
 /// Releases a card. NULL is accepted (and does nothing); a handle freed twice gives
