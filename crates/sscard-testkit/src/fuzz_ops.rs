@@ -539,6 +539,10 @@ fn mac_under(alg: Algorithm, key: &[u8], input: &[u8], parts: &[&[u8]]) -> [u8; 
         .unwrap_or_default()
 }
 
+/// A purse transaction the card started: the card's key for it (algorithm, value) and
+/// its random ‖ sequence number.
+type PurseStart = (Algorithm, Vec<u8>, Vec<u8>);
+
 impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R, A> {
     fn send(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Violation> {
         let mut r = self.checker.apdu(apdu)?;
@@ -974,20 +978,38 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
         self.send(&apdu(header, &[body, &mac[..]].concat(), None))
     }
 
+    /// INITIALIZE FOR LOAD (P1 00) or PURCHASE (P1 01), key index 01, with `amounts` and
+    /// `terminal` (P5 §7.3, §7.5): the answer and, when it holds the card's sequence number
+    /// at `seq_at` (its random 2 bytes later), the key of `usage` and random ‖ sequence.
+    fn purse_init(
+        &mut self,
+        p1: u8,
+        amounts: &[u8],
+        terminal: &[u8],
+        seq_at: usize,
+        usage: KeyUsage,
+    ) -> Result<(Vec<u8>, Option<PurseStart>), Violation> {
+        let init = [&[0x01][..], amounts, terminal].concat();
+        let r = self.send(&apdu([0xB0, 0x28, p1, 0x01], &init, Some(0)))?;
+        let seq = r.get(seq_at..seq_at + 2);
+        let random = r.get(seq_at + 4..seq_at + 8);
+        let started = match (seq, random, self.key_by_usage(usage)) {
+            (Some(seq), Some(random), Some((alg, key))) => Some((alg, key, [random, seq].concat())),
+            _ => None,
+        };
+        Ok((r, started))
+    }
+
     fn purse_load(&mut self, amount: u16, good: bool) -> Result<Vec<u8>, Violation> {
         let terminal = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
         let amount = u32::from(amount).to_be_bytes();
-        let init = [&[0x01][..], &amount, &terminal].concat();
-        let r = self.send(&apdu([0xB0, 0x28, 0x00, 0x01], &init, Some(0)))?;
         // balance(4) ‖ sequence(2) ‖ key version ‖ algorithm ‖ random(4) ‖ MAC1(4).
-        let (Some(seq), Some(random)) = (r.get(4..6), r.get(8..12)) else {
-            return Ok(r);
-        };
-        let Some((alg, dlk)) = self.key_by_usage(KeyUsage::PURSE_LOAD) else {
+        let (r, started) = self.purse_init(0x00, &amount, &terminal, 4, KeyUsage::PURSE_LOAD)?;
+        let Some((alg, dlk, random_seq)) = started else {
             return Ok(r);
         };
         let time = [0x20, 0x26, 0x12, 0x07, 0x12, 0x00, 0x00];
-        let input = [random, seq, &[0x80, 0x00]].concat();
+        let input = [&random_seq[..], &[0x80, 0x00]].concat();
         let mut mac2 = mac_under(alg, &dlk, &input, &[&amount, b"1", &terminal, &time]);
         if !good {
             mac2[0] ^= 1;
@@ -1005,18 +1027,15 @@ impl<N: ImageNvm, R: CardRng + Clone, A: Applets + Clone> Terminal<'_, '_, N, R,
             .iter()
             .flat_map(|a| u32::from(*a).to_be_bytes())
             .collect();
-        let init = [&[0x01][..], &amounts, &terminal].concat();
-        let r = self.send(&apdu([0xB0, 0x28, 0x01, 0x01], &init, Some(0)))?;
         // balance(4) ‖ SPIP(4) ‖ SPFP(4) ‖ year(2) ‖ sequence(2) ‖ kv ‖ alg ‖ random(4).
-        let (Some(seq), Some(random)) = (r.get(14..16), r.get(18..22)) else {
-            return Ok(r);
-        };
-        let Some((alg, dpk)) = self.key_by_usage(KeyUsage::PURSE_PURCHASE) else {
+        let usage = KeyUsage::PURSE_PURCHASE;
+        let (r, started) = self.purse_init(0x01, &amounts, &terminal, 14, usage)?;
+        let Some((alg, dpk, random_seq)) = started else {
             return Ok(r);
         };
         let ttsn = [0x00, 0x00, 0x00, 0x01];
         let time = [0x20, 0x26, 0x12, 0x07, 0x12, 0x00, 0x00];
-        let input = [random, seq, &ttsn[2..]].concat();
+        let input = [&random_seq[..], &ttsn[2..]].concat();
         let mut mac1 = mac_under(alg, &dpk, &input, &[&amounts, b"2", &terminal, &time]);
         if !good {
             mac1[0] ^= 1;

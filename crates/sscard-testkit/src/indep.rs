@@ -22,31 +22,19 @@ pub fn block(alg: Alg) -> usize {
 
 pub fn encrypt(alg: Alg, key: &[u8], data: &mut [u8]) {
     match (alg, key.len()) {
-        (Alg::Sm4, 16) => {
-            let c = sm4::Sm4::new_from_slice(key).unwrap();
-            for chunk in data.chunks_mut(16) {
-                let mut b = Array::try_from(&*chunk).unwrap();
-                c.encrypt_block(&mut b);
-                chunk.copy_from_slice(&b);
-            }
-        }
-        (Alg::Tdes, 16) => {
-            let c = des::TdesEde2::new_from_slice(key).unwrap();
-            for chunk in data.chunks_mut(8) {
-                let mut b = Array::try_from(&*chunk).unwrap();
-                c.encrypt_block(&mut b);
-                chunk.copy_from_slice(&b);
-            }
-        }
-        (Alg::Tdes, 8) => {
-            let c = des::Des::new_from_slice(key).unwrap();
-            for chunk in data.chunks_mut(8) {
-                let mut b = Array::try_from(&*chunk).unwrap();
-                c.encrypt_block(&mut b);
-                chunk.copy_from_slice(&b);
-            }
-        }
+        (Alg::Sm4, 16) => ecb(&sm4::Sm4::new_from_slice(key).unwrap(), data),
+        (Alg::Tdes, 16) => ecb(&des::TdesEde2::new_from_slice(key).unwrap(), data),
+        (Alg::Tdes, 8) => ecb(&des::Des::new_from_slice(key).unwrap(), data),
         _ => panic!("bad key"),
+    }
+}
+
+/// Each whole block of `data` encrypted in place.
+fn ecb<C: BlockCipherEncrypt>(cipher: &C, data: &mut [u8]) {
+    for chunk in data.chunks_mut(C::block_size()) {
+        let mut b = Array::try_from(&*chunk).unwrap();
+        cipher.encrypt_block(&mut b);
+        chunk.copy_from_slice(&b);
     }
 }
 
