@@ -163,7 +163,7 @@ const DDA_NUMBER: [u8; 8] = [0x00, 0x01, 1, 2, 3, 4, 5, 6];
 const DDA_UN: [u8; 4] = [0xCA, 0xFE, 0xBA, 0xBE];
 fn rsa_key(o: &Ops) -> sscard_pboc::rsa_oda::RsaCrtKey<'_> {
     let [p, q, dp, dq, qinv] = &o.rsa_crt;
-    sscard_pboc::rsa_oda::RsaCrtKey::new(&o.rsa_n, &o.rsa_e, p, q, dp, dq, qinv).unwrap()
+    sscard_pboc::rsa_oda::RsaCrtKey::new(&o.rsa_n, &o.rsa_e, [p, q, dp, dq, qinv]).unwrap()
 }
 
 fn rsa_private(o: &mut Ops, imp: &str) -> Out {

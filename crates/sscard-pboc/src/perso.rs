@@ -851,14 +851,7 @@ fn validate(a: &Application<'_>) -> PResult<()> {
             "must request 9F66 (TTQ) for qPBOC",
         );
     }
-    validate_afls(
-        a,
-        [
-            ("applications.afl_contact", a.afl_contact),
-            ("applications.afl_qpboc", a.afl_qpboc),
-            ("applications.afl_ec", a.afl_ec),
-        ],
-    )?;
+    validate_afls(a, SM_AFLS, [a.afl_contact, a.afl_qpboc, a.afl_ec])?;
     for (i, r) in a.records.iter().enumerate() {
         if !(1..=30).contains(&r.sfi) || r.number == 0 || r.number == 0xFF {
             return bad(
@@ -1006,11 +999,7 @@ fn validate(a: &Application<'_>) -> PResult<()> {
         let key = crate::rsa_oda::RsaCrtKey::new(
             r.icc_modulus,
             r.icc_public_exponent,
-            r.icc_p,
-            r.icc_q,
-            r.icc_dp,
-            r.icc_dq,
-            r.icc_qinv,
+            [r.icc_p, r.icc_q, r.icc_dp, r.icc_dq, r.icc_qinv],
         );
         // One signature proves the components belong together (the card checks each).
         let probe = [0x6Au8; crate::rsa_oda::MAX_CARD_MODULUS_LEN];
@@ -1021,14 +1010,7 @@ fn validate(a: &Application<'_>) -> PResult<()> {
                 "must be a consistent RSA CRT key of 512-1152 bits (n, e, P, Q, dP, dQ, qInv)",
             );
         }
-        validate_afls(
-            a,
-            [
-                ("applications.rsa.afl_contact", r.afl_contact),
-                ("applications.rsa.afl_qpboc", r.afl_qpboc),
-                ("applications.rsa.afl_ec", r.afl_ec),
-            ],
-        )?;
+        validate_afls(a, RSA_AFLS, [r.afl_contact, r.afl_qpboc, r.afl_ec])?;
     }
     if let Some(s) = a.sm2_secret
         && Sm2KeyPair::from_secret_bytes(&s).is_err()
@@ -1047,15 +1029,30 @@ fn dol_has(dol: &[u8], tag: u32) -> bool {
 
 /// The contact, qPBOC and EC AFLs of one offline data authentication path, each valid; the
 /// contact one lists at least one record.
-fn validate_afls(a: &Application<'_>, afls: [(&'static str, &[u8]); 3]) -> PResult<()> {
-    for (field, afl) in afls {
+fn validate_afls(a: &Application<'_>, fields: [&'static str; 3], afls: [&[u8]; 3]) -> PResult<()> {
+    for (field, afl) in fields.into_iter().zip(afls) {
         validate_afl(a, afl, field)?;
     }
-    match afls {
-        [(field, []), ..] => Err(PersoError::Invalid(field, "must list at least one record")),
+    match (fields, afls) {
+        ([field, ..], [[], ..]) => Err(PersoError::Invalid(field, "must list at least one record")),
         _ => Ok(()),
     }
 }
+
+/// The profile fields of the AFLs of the SM2 path (contact, qPBOC, EC), as
+/// [`validate_afls`] names them.
+const SM_AFLS: [&str; 3] = [
+    "applications.afl_contact",
+    "applications.afl_qpboc",
+    "applications.afl_ec",
+];
+
+/// The same for the RSA path.
+const RSA_AFLS: [&str; 3] = [
+    "applications.rsa.afl_contact",
+    "applications.rsa.afl_qpboc",
+    "applications.rsa.afl_ec",
+];
 
 fn validate_afl(a: &Application<'_>, afl: &[u8], field: &'static str) -> PResult<()> {
     if !afl.len().is_multiple_of(4) || afl.len() > 64 {

@@ -298,11 +298,8 @@ const HALF_LIMBS: usize = CARD_LIMBS / 2;
 pub struct RsaCrtKey<'a> {
     modulus: &'a [u8],
     public_exponent: &'a [u8],
-    p: &'a [u8],
-    q: &'a [u8],
-    dp: &'a [u8],
-    dq: &'a [u8],
-    qinv: &'a [u8],
+    /// `p`, `q`, `dP`, `dQ`, `qInv`.
+    crt: [&'a [u8]; 5],
 }
 
 impl core::fmt::Debug for RsaCrtKey<'_> {
@@ -323,20 +320,10 @@ impl<'a> RsaCrtKey<'a> {
     ///
     /// # Errors
     /// `6A80` for a key outside these rules.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        modulus: &'a [u8],
-        public_exponent: &'a [u8],
-        p: &'a [u8],
-        q: &'a [u8],
-        dp: &'a [u8],
-        dq: &'a [u8],
-        qinv: &'a [u8],
-    ) -> Result<Self> {
+    pub fn new(modulus: &'a [u8], public_exponent: &'a [u8], crt: [&'a [u8]; 5]) -> Result<Self> {
+        let [p, q, ..] = crt;
         let half = crt_component_len(modulus.len());
-        let components_fit = [p, q, dp, dq, qinv]
-            .iter()
-            .all(|c| !c.is_empty() && c.len() <= half);
+        let components_fit = crt.iter().all(|c| !c.is_empty() && c.len() <= half);
         if !modulus_ok(modulus, MAX_CARD_MODULUS_LEN)
             || !is_odd(p)
             || !is_odd(q)
@@ -349,11 +336,7 @@ impl<'a> RsaCrtKey<'a> {
         Ok(RsaCrtKey {
             modulus,
             public_exponent,
-            p,
-            q,
-            dp,
-            dq,
-            qinv,
+            crt,
         })
     }
 
@@ -372,10 +355,11 @@ impl<'a> RsaCrtKey<'a> {
         check_input(self.modulus, input)?;
         let c = uint_from_be::<CARD_LIMBS>(input)?;
         let half = |v: &[u8]| uint_from_be::<HALF_LIMBS>(v);
-        let (p, q) = (half(self.p)?, half(self.q)?);
-        let mut dp = half(self.dp)?;
-        let mut dq = half(self.dq)?;
-        let qinv = half(self.qinv)?;
+        let [p_bytes, q_bytes, dp_bytes, dq_bytes, qinv_bytes] = self.crt;
+        let (p, q) = (half(p_bytes)?, half(q_bytes)?);
+        let mut dp = half(dp_bytes)?;
+        let mut dq = half(dq_bytes)?;
+        let qinv = half(qinv_bytes)?;
         let p_odd = Odd::new(p).into_option().ok_or(Status::WrongData)?;
         let q_odd = Odd::new(q).into_option().ok_or(Status::WrongData)?;
         let p_params = FixedMontyParams::new_vartime(p_odd);
@@ -385,10 +369,10 @@ impl<'a> RsaCrtKey<'a> {
         // The exponents' lengths are the primes' lengths: public.
         let bits = |v: &[u8]| u32::try_from(8 * v.len()).map_err(|_| Status::WrongData);
         let m1 = FixedMontyForm::new(&c.rem(p_nz), &p_params)
-            .pow_bounded_exp(&dp, bits(self.dp)?)
+            .pow_bounded_exp(&dp, bits(dp_bytes)?)
             .retrieve();
         let m2 = FixedMontyForm::new(&c.rem(q_nz), &q_params)
-            .pow_bounded_exp(&dq, bits(self.dq)?)
+            .pow_bounded_exp(&dq, bits(dq_bytes)?)
             .retrieve();
         dp.zeroize();
         dq.zeroize();
@@ -625,7 +609,7 @@ mod tests {
         let (n, p, q) = (hex(KAT_N), hex(KAT_P), hex(KAT_Q));
         let (dp, dq, qinv, d) = (hex(KAT_DP), hex(KAT_DQ), hex(KAT_QINV), hex(KAT_D));
         let e = [0x01, 0x00, 0x01];
-        let crt = RsaCrtKey::new(&n, &e, &p, &q, &dp, &dq, &qinv).unwrap();
+        let crt = RsaCrtKey::new(&n, &e, [&p, &q, &dp, &dq, &qinv]).unwrap();
         assert_eq!(
             crt.private_operation(&kat_block()).unwrap().as_slice(),
             hex(KAT_SIG)
@@ -650,12 +634,12 @@ mod tests {
         let (dp, dq, mut qinv) = (hex(KAT_DP), hex(KAT_DQ), hex(KAT_QINV));
         qinv[31] ^= 0x02; // as a glitch in one half of the recombination would
         let e = [0x01, 0x00, 0x01];
-        let crt = RsaCrtKey::new(&n, &e, &p, &q, &dp, &dq, &qinv).unwrap();
+        let crt = RsaCrtKey::new(&n, &e, [&p, &q, &dp, &dq, &qinv]).unwrap();
         assert_eq!(
             crt.private_operation(&kat_block()),
             Err(Status::MemoryFailure)
         );
-        assert!(RsaCrtKey::new(&n, &e, &p[..31], &q, &dp, &dq, &hex(KAT_N)).is_err());
+        assert!(RsaCrtKey::new(&n, &e, [&p[..31], &q, &dp, &dq, &hex(KAT_N)]).is_err());
     }
 
     #[test]

@@ -208,7 +208,7 @@ fn rsa_key<'b, N: Nvm>(
     let e = e
         .get(e.iter().take_while(|b| **b == 0).count()..)
         .unwrap_or(e);
-    RsaCrtKey::new(modulus, e, p, q, dp, dq, qinv).map_err(|_| Status::MemoryFailure)
+    RsaCrtKey::new(modulus, e, [p, q, dp, dq, qinv]).map_err(|_| Status::MemoryFailure)
 }
 
 /// PBOC 3.0 part 17 (pboc.md §2.15, §2.17): a terminal that supports the SM algorithms

@@ -14,6 +14,8 @@ const CNY: &str = "0156";
 const UN: &str = "11223344";
 const DATE: &str = "261129";
 const TVR: &str = "0000000000";
+/// GET PROCESSING OPTIONS with the PDOL data (`83 0A …`) these contact tests send.
+const GPO_CONTACT: &str = "80A800000C830A0000000000100001560100";
 
 struct Contact {
     card: TestCard,
@@ -561,7 +563,7 @@ fn bad_inputs() {
     assert_eq!(sw(&mut card, "80500000"), 0x6D00);
     // READ RECORD with bad P2 → 6A86.
     assert_eq!(sw(&mut card, "00B2010B00"), 0x6A86);
-    ok(&mut card, "80A800000C830A0000000000100001560100");
+    ok(&mut card, GPO_CONTACT);
     // GAC: P1 = C0 → 6A86; Lc wrong → 6700; CDA → 6985.
     assert_eq!(raw(&mut card, &apdu("80AEC000", &d)).1, 0x6A86);
     assert_eq!(raw(&mut card, &apdu("80AE8000", &d[..10])).1, 0x6700);
@@ -574,16 +576,13 @@ fn bad_inputs() {
     // A script before any ARQC → 6985.
     assert_eq!(sw(&mut card, "841E000004 01020304"), 0x6985);
     // A second GPO → 6985.
-    assert_eq!(
-        sw(&mut card, "80A800000C830A0000000000100001560100"),
-        0x6985
-    );
+    assert_eq!(sw(&mut card, GPO_CONTACT), 0x6985);
 }
 
 #[test]
 fn record_scan_of_sfi_1_to_31_is_fast_and_consistent() {
     let mut card = application_selected();
-    ok(&mut card, "80A800000C830A0000000000100001560100");
+    ok(&mut card, GPO_CONTACT);
     let personalized = [(1u8, 1u8), (2, 3), (3, 2), (4, 3)];
     let start = std::time::Instant::now();
     let mut answers = 0;
@@ -841,23 +840,17 @@ fn atc_exhaustion_locks_the_application_for_ever() {
     img[at + 1..at + 3].copy_from_slice(&[0xFF, 0xFD]);
     let mut card = card_on(sscard_core::nvm::RamNvm::new(img), Interface::Contact);
     ok(&mut card, "00A4040008A00000033301010100");
-    ok(&mut card, "80A800000C830A0000000000100001560100");
+    ok(&mut card, GPO_CONTACT);
     assert_eq!(get_data(&mut card, "9F36"), [0xFF, 0xFE]);
     ok(&mut card, "00A4040008A00000033301010100");
-    assert_eq!(
-        sw(&mut card, "80A800000C830A0000000000100001560100"),
-        0x6985
-    );
+    assert_eq!(sw(&mut card, GPO_CONTACT), 0x6985);
     assert_eq!(
         get_data(&mut card, "9F36"),
         [0xFF, 0xFE],
         "the ATC never wraps"
     );
     assert_eq!(sw(&mut card, "00A4040008A00000033301010100"), 0x6283);
-    assert_eq!(
-        sw(&mut card, "80A800000C830A0000000000100001560100"),
-        0x6985
-    );
+    assert_eq!(sw(&mut card, GPO_CONTACT), 0x6985);
 }
 
 /// Random commands (valid CLA/INS of the applet, random parameters and lengths) in
@@ -893,7 +886,7 @@ fn random_commands_never_panic() {
         for i in 0..4000 {
             if i % 50 == 0 {
                 let _ = raw(&mut c, &hex("00A4040008A00000033301010100"));
-                let _ = raw(&mut c, &hex("80A800000C830A0000000000100001560100"));
+                let _ = raw(&mut c, &hex(GPO_CONTACT));
             }
             let r = next();
             let h = heads[(r % heads.len() as u64) as usize];

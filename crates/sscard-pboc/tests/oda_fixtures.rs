@@ -110,17 +110,21 @@ fn default_profile_sm2_material_matches_the_test_seeds() {
     );
 }
 
+/// The entry of the array `list` in a `vectors/pboc` TOML file for `algorithm`.
+fn by_algorithm<'v>(file: &'v toml::Value, list: &str, algorithm: &str) -> &'v toml::Value {
+    let entries = file[list].as_array().unwrap();
+    entries
+        .iter()
+        .find(|k| k["algorithm"].as_str() == Some(algorithm))
+        .unwrap()
+}
+
 #[test]
 fn capk_toml_publishes_the_sm2_ca_public_key_and_test_ca_keys_its_secret() {
     let ca = key(CA_SEED);
     let capk: toml::Value =
         toml::from_str(include_str!("../../../vectors/pboc/capk.toml")).unwrap();
-    let sm2 = capk["capk"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["algorithm"].as_str() == Some("sm2"))
-        .unwrap();
+    let sm2 = by_algorithm(&capk, "capk", "sm2");
     assert_eq!(sm2["index"].as_str(), Some("80"));
     let published: String = sm2["public_key"]
         .as_str()
@@ -130,12 +134,7 @@ fn capk_toml_publishes_the_sm2_ca_public_key_and_test_ca_keys_its_secret() {
     assert_eq!(published, format!("04{}", to_hex(ca.public_key_xy())));
     let secrets: toml::Value =
         toml::from_str(include_str!("../../../vectors/pboc/test-ca-keys.toml")).unwrap();
-    let sm2 = secrets["key"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["algorithm"].as_str() == Some("sm2"))
-        .unwrap();
+    let sm2 = by_algorithm(&secrets, "key", "sm2");
     assert_eq!(
         sm2["private_key"].as_str().unwrap(),
         to_hex(&ca.secret_bytes()[..])
