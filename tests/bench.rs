@@ -3,10 +3,7 @@
 //! random fault schedules that must never crash the card, break its image, raise a try
 //! counter or lose money.
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
+    clippy::restriction,
     // Amounts are written yuan_fen (100_00 = 100.00 yuan).
     clippy::inconsistent_digit_grouping
 )]
@@ -14,7 +11,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{hex, to_hex};
+use common::{AREA, HIST, hex, to_hex};
 use proptest::prelude::*;
 use serde_json::Value;
 use sscard_core::card::applet::Interface;
@@ -36,8 +33,6 @@ const VERIFY_RIGHT: &str = "0020000003123456";
 const VERIFY_WRONG: &str = "0020000003999999";
 const VERIFY_PROBE: &str = "00200000";
 const TERMINAL: &str = "519900000001";
-const AREA: &str = "519900";
-const HIST: &str = "00815353438660519900000001";
 
 /// The default card with 100.00 yuan in its medical purse.
 fn funded_profile() -> Profile {

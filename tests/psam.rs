@@ -3,10 +3,7 @@
 //! crates directly for the CBC chains and the key-load MACs), a whole purse purchase of
 //! the default card through the default PSAM, and power cuts during TTSN and key writes.
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
+    clippy::restriction,
     // Amounts are written yuan_fen (200_00 = 200.00 yuan).
     clippy::inconsistent_digit_grouping
 )]

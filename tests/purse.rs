@@ -1,10 +1,7 @@
 //! The medical purse (LD/T 32 P5 §7, P7 §11–15) checked against an independent
 //! implementation of the spec's formulas with the profile's root keys, and under tearing.
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
+    clippy::restriction,
     // Amounts are written yuan_fen (100_00 = 100.00 yuan).
     clippy::inconsistent_digit_grouping
 )]
@@ -12,11 +9,12 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, card_key, hex, profile, to_hex};
+use common::{SELECT_SSSE, TestCard, card_from, card_key, hex, profile, to_hex};
 use sscard_core::card::applet::Applets;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
+use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
 
 const TERMINAL: &str = "519900000001";
@@ -45,17 +43,27 @@ fn open_df04<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) {
     ok(card, "0020000003123456");
 }
 
-fn gen3_card() -> SscCard<RamNvm<Vec<u8>>, SplitMixRng> {
-    let p = profile("gen3-default.toml");
+fn gen3_card() -> TestCard {
+    card_from(&profile("gen3-default.toml"), 42)
+}
+
+/// The card of profile `p` (personalized as `image`) on memory that loses power where a
+/// test says, powered on, in DF04 with the PIN verified.
+fn tearable_in_df04(
+    p: &Profile,
+    image: &[u8],
+    seed: u64,
+) -> SscCard<TearingNvm<RamNvm<Vec<u8>>>, SplitMixRng> {
     let mut card = Card::load(
-        RamNvm::new(p.image().unwrap()),
-        SplitMixRng::new(42),
+        TearingNvm::new(RamNvm::new(image.to_vec())),
+        SplitMixRng::new(seed),
         (),
         p.applications(),
         p.options(),
     )
     .unwrap();
     card.power_on(Interface::Contact).unwrap();
+    open_df04(&mut card);
     card
 }
 
@@ -337,16 +345,7 @@ fn tearing_a_purchase_never_loses_or_duplicates_money() {
     let p = profile("gen3-default.toml");
     let image = p.image().unwrap();
     let make = || {
-        let mut card = Card::load(
-            TearingNvm::new(RamNvm::new(image.clone())),
-            SplitMixRng::new(9),
-            (),
-            p.applications(),
-            p.options(),
-        )
-        .unwrap();
-        card.power_on(Interface::Contact).unwrap();
-        open_df04(&mut card);
+        let mut card = tearable_in_df04(&p, &image, 9);
         load(&mut card, 200_00, "20260101080000");
         card
     };
@@ -418,19 +417,7 @@ fn tearing_a_purchase_never_loses_or_duplicates_money() {
 fn tearing_a_load_is_all_or_nothing() {
     let p = profile("gen3-default.toml");
     let image = p.image().unwrap();
-    let make = || {
-        let mut card = Card::load(
-            TearingNvm::new(RamNvm::new(image.clone())),
-            SplitMixRng::new(10),
-            (),
-            p.applications(),
-            p.options(),
-        )
-        .unwrap();
-        card.power_on(Interface::Contact).unwrap();
-        open_df04(&mut card);
-        card
-    };
+    let make = || tearable_in_df04(&p, &image, 10);
     let mut writes = 0;
     {
         let mut clean = make();
