@@ -13,7 +13,7 @@ mod common;
 use cipher::array::Array;
 use cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, hex, send, send_hex, to_hex};
+use common::{SELECT_SSSE, card_key, hex, send, send_hex, to_hex};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
@@ -201,7 +201,7 @@ fn files_are_the_os_s_and_keys_and_ttsn_stay_out_of_reach() {
     assert_eq!(to_hex(&ok(&mut c, "00B0990004")), "00000000");
     assert_eq!(sw(&mut c, "00D699000100"), 0x6982);
     // Key files: selectable, never readable or writable by file commands.
-    ok(&mut c, "00A4020002 0012".replace(' ', "").as_str());
+    ok(&mut c, "00A4020002 0012");
     assert_eq!(sw(&mut c, "00B2010400"), 0x6982);
     assert_eq!(
         sw(&mut c, &format!("00DC010418{}", "00".repeat(24))),
@@ -209,21 +209,9 @@ fn files_are_the_os_s_and_keys_and_ttsn_stay_out_of_reach() {
     );
     // PSAM commands outside the ADF: 6985; unknown instruction: 6D00.
     ok(&mut c, SELECT_MF);
-    assert_eq!(
-        sw(
-            &mut c,
-            "80FA000008 0000000000000000".replace(' ', "").as_str()
-        ),
-        0x6985
-    );
+    assert_eq!(sw(&mut c, "80FA000008 0000000000000000"), 0x6985);
     ok(&mut c, SELECT_PSAM_ADF);
-    assert_eq!(
-        sw(
-            &mut c,
-            "80FA040008 0000000000000000".replace(' ', "").as_str()
-        ),
-        0x6A86
-    );
+    assert_eq!(sw(&mut c, "80FA040008 0000000000000000"), 0x6A86);
     assert_eq!(sw(&mut c, "80FB000000"), 0x6D00);
 }
 
@@ -279,13 +267,7 @@ fn delivery_session_key_and_cipher_data_sm4() {
     // Lc limits (T25): SM4 05 needs 2–8 blocks, whole blocks.
     ok(&mut c, &format!("BFDE471020{CARD_FACTOR}{CITY_FACTOR}{sf}"));
     assert_eq!(sw(&mut c, &format!("80FA050010{iv}")), 0x6700);
-    assert_eq!(
-        sw(
-            &mut c,
-            "80FA000008 0011223344556677".replace(' ', "").as_str()
-        ),
-        0x6700
-    );
+    assert_eq!(sw(&mut c, "80FA000008 0011223344556677"), 0x6700);
     assert_eq!(
         sw(&mut c, &format!("80FA000090{}", "00".repeat(0x90))),
         0x6700
@@ -364,17 +346,11 @@ fn delivery_session_key_and_cipher_data_des_every_level() {
     let child = city_root_child(Alg::Tdes, &DES_ROOT, &[province, CITY_FACTOR, CARD_FACTOR]);
     let sk = indep::session_key(Alg::Tdes, &child, &hex(sf));
     assert_eq!(
-        ok(
-            &mut c,
-            "80FA020008 0011223344556677".replace(' ', "").as_str()
-        ),
+        ok(&mut c, "80FA020008 0011223344556677"),
         ecb(Alg::Tdes, &sk, &hex("0011223344556677"))
     );
     assert_eq!(
-        ok(
-            &mut c,
-            "80FA000008 8899AABBCCDDEEFF".replace(' ', "").as_str()
-        ),
+        ok(&mut c, "80FA000008 8899AABBCCDDEEFF"),
         ecb(Alg::Tdes, &sk, &hex("8899AABBCCDDEEFF"))
     );
     // A single-DES city root: child = DES(K, F).
@@ -382,20 +358,11 @@ fn delivery_session_key_and_cipher_data_des_every_level() {
     let child = ecb(Alg::Tdes, &DES_SINGLE, &hex(CARD_FACTOR));
     let sk = ecb(Alg::Tdes, &child, &hex(sf));
     assert_eq!(
-        ok(
-            &mut c,
-            "80FA000008 0011223344556677".replace(' ', "").as_str()
-        ),
+        ok(&mut c, "80FA000008 0011223344556677"),
         ecb(Alg::Tdes, &sk, &hex("0011223344556677"))
     );
     // DES Lc limits: 05 needs 10–40.
-    assert_eq!(
-        sw(
-            &mut c,
-            "80FA050008 1111111100000000".replace(' ', "").as_str()
-        ),
-        0x6700
-    );
+    assert_eq!(sw(&mut c, "80FA050008 1111111100000000"), 0x6700);
 }
 
 fn external_auth<N: Nvm>(c: &mut TestPsam<N>, alg: Alg, kid: u8, key: &[u8]) {
@@ -423,6 +390,29 @@ fn key_apdu(alg: Alg, mk: &[u8], challenge: &[u8], p1: u8, p2: u8, plain: &[u8])
     format!("{}{}{}", to_hex(&header), to_hex(&ct), to_hex(&mac))
 }
 
+/// CREATE KEY (P1 00) or CHANGE KEY (P1 01) in the SM4 environment under a fresh
+/// challenge: the status word.
+fn write_key<N: Nvm>(c: &mut TestPsam<N>, mk: &[u8], p1: u8, p2: u8, plain: &[u8]) -> u16 {
+    let challenge = ok(c, "0084000004");
+    sw(c, &key_apdu(Alg::Sm4, mk, &challenge, p1, p2, plain))
+}
+
+/// BF DE with city-level key 30 for the default card, then CIPHER DATA: enciphered with
+/// the session key from `root` diversified by the card factor (all-zero session factor).
+fn enciphers_with_city_key_30<N: Nvm>(c: &mut TestPsam<N>, root: &[u8; 16]) {
+    let sf = "00".repeat(16);
+    ok(c, &format!("BFDE273018{CARD_FACTOR}{sf}"));
+    let sk = indep::session_key(
+        Alg::Sm4,
+        &indep::diversify(Alg::Sm4, root, hex(CARD_FACTOR).try_into().unwrap()),
+        &hex(&sf),
+    );
+    assert_eq!(
+        ok(c, &format!("80FA000010{}", "00".repeat(16))),
+        ecb(Alg::Sm4, &sk, &[0; 16])
+    );
+}
+
 #[test]
 fn create_and_change_key_under_the_adf_master_key() {
     let mut c = psam();
@@ -444,76 +434,24 @@ fn create_and_change_key_under_the_adf_master_key() {
         sw(&mut c, &format!("84D400131C{}", "00".repeat(0x1C))),
         0x6700
     );
-    let challenge = ok(&mut c, "0084000004");
-    assert_eq!(
-        sw(
-            &mut c,
-            &key_apdu(Alg::Sm4, &mk, &challenge, 0x00, 0x14, &record)
-        ),
-        0x6A82
-    );
+    assert_eq!(write_key(&mut c, &mk, 0x00, 0x14, &record), 0x6A82);
     // A record of the other environment's algorithm: 6A80.
-    let challenge = ok(&mut c, "0084000004");
     let des_record = [&[0x47, 0x30, 0x00, 0x00, 0, 0, 0, 0][..], &[0x77; 16]].concat();
-    assert_eq!(
-        sw(
-            &mut c,
-            &key_apdu(Alg::Sm4, &mk, &challenge, 0x00, 0x13, &des_record)
-        ),
-        0x6A80
-    );
+    assert_eq!(write_key(&mut c, &mk, 0x00, 0x13, &des_record), 0x6A80);
     // CREATE: the new city-level key 30 (1 level, encryption) serves BF DE at once.
-    let challenge = ok(&mut c, "0084000004");
-    ok(
-        &mut c,
-        &key_apdu(Alg::Sm4, &mk, &challenge, 0x00, 0x13, &record),
-    );
-    let challenge = ok(&mut c, "0084000004");
+    assert_eq!(write_key(&mut c, &mk, 0x00, 0x13, &record), 0x9000);
     assert_eq!(
-        sw(
-            &mut c,
-            &key_apdu(Alg::Sm4, &mk, &challenge, 0x00, 0x13, &record)
-        ),
+        write_key(&mut c, &mk, 0x00, 0x13, &record),
         0x6A80,
         "exists"
     );
-    let sf = "00".repeat(16);
-    ok(&mut c, &format!("BFDE273018{CARD_FACTOR}{sf}"));
-    let sk = indep::session_key(
-        Alg::Sm4,
-        &indep::diversify(Alg::Sm4, &[0x77; 16], hex(CARD_FACTOR).try_into().unwrap()),
-        &hex(&sf),
-    );
-    assert_eq!(
-        ok(&mut c, &format!("80FA000010{}", "00".repeat(16))),
-        ecb(Alg::Sm4, &sk, &[0; 16])
-    );
+    enciphers_with_city_key_30(&mut c, &[0x77; 16]);
     // CHANGE: usage ‖ id ‖ 00 ‖ new value.
-    let challenge = ok(&mut c, "0084000004");
     let change = [&[0x27, 0x30, 0x00][..], &[0x99; 16]].concat();
-    ok(
-        &mut c,
-        &key_apdu(Alg::Sm4, &mk, &challenge, 0x01, 0x13, &change),
-    );
-    let challenge = ok(&mut c, "0084000004");
+    assert_eq!(write_key(&mut c, &mk, 0x01, 0x13, &change), 0x9000);
     let missing = [&[0x27, 0x31, 0x00][..], &[0x99; 16]].concat();
-    assert_eq!(
-        sw(
-            &mut c,
-            &key_apdu(Alg::Sm4, &mk, &challenge, 0x01, 0x13, &missing)
-        ),
-        0x6A88
-    );
-    ok(&mut c, &format!("BFDE273018{CARD_FACTOR}{sf}"));
-    let sk = indep::session_key(
-        Alg::Sm4,
-        &indep::diversify(Alg::Sm4, &[0x99; 16], hex(CARD_FACTOR).try_into().unwrap()),
-        &hex(&sf),
-    );
-    assert_eq!(
-        ok(&mut c, &format!("80FA000010{}", "00".repeat(16))),
-        ecb(Alg::Sm4, &sk, &[0; 16])
-    );
+    assert_eq!(write_key(&mut c, &mk, 0x01, 0x13, &missing), 0x6A88);
+    enciphers_with_city_key_30(&mut c, &[0x99; 16]);
 }
 
 #[test]
@@ -601,12 +539,7 @@ fn default_pair() -> (common::TestCard, TestPsam) {
 fn load(card: &mut common::TestCard, amount: u32, terminal: &str) {
     let (init, sw) = send_hex(card, &format!("B02800010B01{amount:08X}{terminal}10"));
     assert_eq!(sw, 0x9000);
-    let dlk = indep::card_key(
-        Alg::Sm4,
-        &[0x77; 16],
-        "519900",
-        &hex("00815353438660519900000001"),
-    );
+    let dlk = card_key(&[0x77; 16]);
     let seslk = indep::session_key(
         Alg::Sm4,
         &dlk,
@@ -654,12 +587,7 @@ fn a_purchase_of_the_default_card_through_the_default_psam() {
     assert_eq!(ttsn, "00000000", "use, then increment");
     assert_eq!(to_hex(&ok(&mut psam, "00B0990004")), "00000001");
     // MAC1 as an independent implementation computes it from the card's DPK.
-    let dpk = indep::card_key(
-        Alg::Sm4,
-        &[0x88; 16],
-        "519900",
-        &hex("00815353438660519900000001"),
-    );
+    let dpk = card_key(&[0x88; 16]);
     let sespk = indep::session_key(
         Alg::Sm4,
         &dpk,
@@ -671,12 +599,7 @@ fn a_purchase_of_the_default_card_through_the_default_psam() {
     let (tac_mac2, status) = send_hex(&mut card, &format!("B02C01000F{ttsn}{date}{time}{mac1}08"));
     assert_eq!(status, 0x9000);
     let (tac, mac2) = (to_hex(&tac_mac2[..4]), to_hex(&tac_mac2[4..]));
-    let dtk = indep::card_key(
-        Alg::Sm4,
-        &[0x99; 16],
-        "519900",
-        &hex("00815353438660519900000001"),
-    );
+    let dtk = card_key(&[0x99; 16]);
     let tac_data = hex(&format!("{amounts}32{terminal}{ttsn}{date}{time}"));
     assert_eq!(tac, to_hex(&indep::mac(Alg::Sm4, &dtk, &tac_data)), "TAC");
     // 80 72 checks MAC2; a second one has no purchase: 6901.
@@ -713,10 +636,7 @@ fn init_and_credit_sam_for_purchase_status_words_and_choices() {
         psam.power_on(Interface::Contact).unwrap();
         enter_sm4(&mut psam);
         let head = "11223344 0005 000003E8 00000000 00000000 32 20260320 093000".replace(' ', "");
-        assert_eq!(
-            sw(&mut psam, "8072000004 00000000".replace(' ', "").as_str()),
-            0x6901
-        );
+        assert_eq!(sw(&mut psam, "8072000004 00000000"), 0x6901);
         // Lc 1C + 8N: N = 0 refused by default, N = 1 with a 2-level key: 6A88.
         assert_eq!(sw(&mut psam, &format!("807001001C{head}0103")), 0x6700);
         assert_eq!(
@@ -751,14 +671,8 @@ fn init_and_credit_sam_for_purchase_status_words_and_choices() {
         );
         assert_eq!(to_hex(&r[..4]), want_ttsn);
         assert_eq!(sw(&mut psam, "807200000300000000"), 0x6700);
-        assert_eq!(
-            sw(&mut psam, "8072000004 00000000".replace(' ', "").as_str()),
-            bad_sw
-        );
-        assert_eq!(
-            sw(&mut psam, "8072000004 00000000".replace(' ', "").as_str()),
-            0x6901
-        );
+        assert_eq!(sw(&mut psam, "8072000004 00000000"), bad_sw);
+        assert_eq!(sw(&mut psam, "8072000004 00000000"), 0x6901);
         // The DES environment holds no purchase key of the SM4 card.
         enter_des(&mut psam);
         assert_eq!(
@@ -803,12 +717,7 @@ fn the_default_psam_at_level_3_serves_the_same_card() {
             "4242424242424242 0000000000000000".replace(' ', "")
         ),
     );
-    let rk = indep::card_key(
-        Alg::Sm4,
-        &[0xAA; 16],
-        "519900",
-        &hex("00815353438660519900000001"),
-    );
+    let rk = card_key(&[0xAA; 16]);
     let sk = indep::session_key(Alg::Sm4, &rk, &hex(challenge));
     let ad: Vec<u8> = (0..8).map(|i| ad_block[i] ^ ad_block[i + 8]).collect();
     assert_eq!(ad, indep::auth_data(Alg::Sm4, &sk, &[0x42; 8]));
