@@ -51,12 +51,8 @@ impl ReadNorFlash for ChipFlash<'_> {
     const READ_SIZE: usize = 1;
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
         check_read(self, offset, bytes.len())?;
-        let at = offset as usize;
-        let src = self
-            .memory
-            .get(at..at + bytes.len())
-            .ok_or(NorFlashErrorKind::OutOfBounds)?;
-        bytes.copy_from_slice(src);
+        let src = self.memory.get(span(offset, bytes.len()));
+        bytes.copy_from_slice(src.ok_or(NorFlashErrorKind::OutOfBounds)?);
         Ok(())
     }
     fn capacity(&self) -> usize {
@@ -77,16 +73,22 @@ impl NorFlash for ChipFlash<'_> {
     }
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
         check_write(self, offset, bytes.len())?;
-        let at = offset as usize;
-        let dst = self
-            .memory
-            .get_mut(at..at + bytes.len())
-            .ok_or(NorFlashErrorKind::OutOfBounds)?;
-        for (d, s) in dst.iter_mut().zip(bytes) {
+        let dst = self.memory.get_mut(span(offset, bytes.len()));
+        for (d, s) in dst
+            .ok_or(NorFlashErrorKind::OutOfBounds)?
+            .iter_mut()
+            .zip(bytes)
+        {
             *d &= *s; // programming clears bits only
         }
         Ok(())
     }
+}
+
+/// The bytes `len` long from flash offset `offset`.
+fn span(offset: u32, len: usize) -> core::ops::Range<usize> {
+    let at = offset as usize;
+    at..at + len
 }
 
 /// The chip's random number generator (here xorshift64* from a seed the chip would
