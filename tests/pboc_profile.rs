@@ -26,6 +26,11 @@ fn virtual_card(profile: &str) -> SscVirtualCard {
     SscVirtualCard::from_profile(&profile, HostRng::seeded(1), Interface::Contact).unwrap()
 }
 
+/// The card's whole answer to `apdu` (hex): data ‖ SW.
+fn answer(card: &mut SscVirtualCard, apdu: &str) -> Vec<u8> {
+    card.transmit(&hex(apdu)).unwrap()
+}
+
 fn sw(r: &[u8]) -> u16 {
     u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
 }
@@ -46,20 +51,16 @@ fn both_environments_answer_behind_the_firewall() {
     let mut card = virtual_card("gen3-default.toml");
     CardLink::power_on(&mut card).unwrap();
     // PBOC: PSE and the debit application (T=0: 61xx).
-    let r = card
-        .transmit(&hex("00A404000E315041592E5359532E444446303100"))
-        .unwrap();
+    let r = answer(&mut card, "00A404000E315041592E5359532E444446303100");
     assert_eq!(sw(&r), 0x611C);
-    let r = card.transmit(&hex("00A4040008A00000033301010100")).unwrap();
+    let r = answer(&mut card, "00A4040008A00000033301010100");
     assert_eq!(sw(&r) >> 8, 0x61);
-    let r = card.transmit(&hex("80CA9F7900")).unwrap();
+    let r = answer(&mut card, "80CA9F7900");
     assert_eq!(r, hex("9F79060000000100009000"));
     // Social security: selecting the SSSE leaves the financial environment.
-    let r = card
-        .transmit(&hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"))
-        .unwrap();
+    let r = answer(&mut card, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00");
     assert_eq!(sw(&r) >> 8, 0x61);
-    let r = card.transmit(&hex("80CA9F7900")).unwrap();
+    let r = answer(&mut card, "80CA9F7900");
     assert_ne!(
         sw(&r),
         0x9000,
@@ -69,9 +70,7 @@ fn both_environments_answer_behind_the_firewall() {
     // A card without [pboc] answers "not found" to the PBOC names.
     let mut card = virtual_card("gen3-ssc.toml");
     CardLink::power_on(&mut card).unwrap();
-    let r = card
-        .transmit(&hex("00A404000E325041592E5359532E444446303100"))
-        .unwrap();
+    let r = answer(&mut card, "00A404000E325041592E5359532E444446303100");
     assert_eq!(sw(&r), 0x6A82);
 }
 
@@ -111,15 +110,14 @@ fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
     card.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
     CardLink::power_on(&mut card).unwrap();
     // PBOC: SFI 3 record 2 is 70 { 9F74 … }.
-    card.transmit(&hex("00A4040008A00000033301010100")).unwrap();
-    let r = card.transmit(&hex("00B2021C00")).unwrap();
+    answer(&mut card, "00A4040008A00000033301010100");
+    let r = answer(&mut card, "00B2021C00");
     assert_eq!(r, hex("70099F74064543433030319000"));
     // Social security: DF03/EF07 record 1 starts with tag 70 险种类型 too.
-    card.transmit(&hex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00"))
-        .unwrap();
-    card.transmit(&hex("00A4040C06D15600000502")).unwrap();
-    card.transmit(&hex("0020000003123456")).unwrap();
-    let r = card.transmit(&hex("00B2013C00")).unwrap();
+    answer(&mut card, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00");
+    answer(&mut card, "00A4040C06D15600000502");
+    answer(&mut card, "0020000003123456");
+    let r = answer(&mut card, "00B2013C00");
     assert_eq!(&r[..2], [0x70, 0x03]);
     let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     let (pboc, ssc) = text.split_once("00A404000F").unwrap();
