@@ -14,6 +14,8 @@ use sscard_core::{Card, CosOptions, Interface};
 use sscard_pboc::PbocApplet;
 
 type BenchCard = Card<RamNvm<Vec<u8>>, SplitMixRng, (PbocApplet,)>;
+/// One transaction on the card, its answers written to the buffer.
+type Transaction = fn(&mut BenchCard, &Scripts, &mut [u8]);
 
 use sscard_testkit::sample::pboc_only_image as image;
 
@@ -162,21 +164,24 @@ fn contact_crypto(udk: &[u8; 16]) {
     std::hint::black_box(acc);
 }
 
+/// A card personalized as `image`, unpowered.
+fn fresh_card(image: &[u8]) -> BenchCard {
+    Card::load(
+        RamNvm::new(image.to_vec()),
+        SplitMixRng::new(1),
+        (PbocApplet::new(),),
+        (),
+        CosOptions::default(),
+    )
+    .unwrap()
+}
+
 /// Time shares measured in one run: each transaction interleaved with its reference
 /// (qPBOC: one SM2 signature with the card's fDDA key size and ID; contact: the replayed
 /// primitives of `contact_crypto`).
 fn shares(image: &[u8], s: &Scripts) {
     let mut out = vec![0u8; 4096];
-    let fresh = || {
-        Card::load(
-            RamNvm::new(image.to_vec()),
-            SplitMixRng::new(1),
-            (PbocApplet::new(),),
-            (),
-            CosOptions::default(),
-        )
-        .unwrap()
-    };
+    let fresh = || fresh_card(image);
     let key = sscard_core::crypto::Sm2KeyPair::from_secret_bytes(&[0x42; 32]).unwrap();
     let msg = [0x15u8; 64];
     let (mut tx, mut sign, mut ctx, mut cry) = (vec![], vec![], vec![], vec![]);
@@ -218,49 +223,32 @@ fn bench(c: &mut Criterion) {
     shares(&image, &scripts());
     let s = scripts();
     let mut out = vec![0u8; 4096];
-    let fresh = || {
-        Card::load(
-            RamNvm::new(image.clone()),
-            SplitMixRng::new(1),
-            (PbocApplet::new(),),
-            (),
-            CosOptions::default(),
-        )
-        .unwrap()
-    };
+    let fresh = || fresh_card(&image);
 
-    // A fresh card every 1000 transactions keeps the EC balance and ATC in range.
-    let mut card = fresh();
-    let mut count = 0u32;
-    let mut contact = |card: &mut BenchCard, out: &mut [u8]| {
-        count += 1;
-        if count.is_multiple_of(1000) {
-            *card = fresh();
-        }
-        contact_transaction(card, &s, out);
-    };
-    per_second("pboc contact transaction", 200, || {
-        contact(&mut card, &mut out)
-    });
-    c.bench_function("pboc contact transaction", |b| {
-        b.iter(|| contact(&mut card, &mut out))
-    });
-
-    let mut card = fresh();
-    let mut count = 0u32;
-    let mut qpboc = |card: &mut BenchCard, out: &mut [u8]| {
-        count += 1;
-        if count.is_multiple_of(90) {
-            *card = fresh(); // 90 × 1.00 spends the 100.00 EC balance
-        }
-        qpboc_transaction(card, &s, out);
-    };
-    per_second("pboc qPBOC transaction (SM2 fDDA)", 50, || {
-        qpboc(&mut card, &mut out)
-    });
-    c.bench_function("pboc qPBOC transaction (SM2 fDDA)", |b| {
-        b.iter(|| qpboc(&mut card, &mut out))
-    });
+    // A fresh card every 1000 transactions keeps the EC balance and ATC in range; 90 ×
+    // 1.00 qPBOC spends the 100.00 EC balance.
+    let runs: [(&str, u32, u32, Transaction); 2] = [
+        ("pboc contact transaction", 200, 1000, contact_transaction),
+        (
+            "pboc qPBOC transaction (SM2 fDDA)",
+            50,
+            90,
+            qpboc_transaction,
+        ),
+    ];
+    for (label, iters, renew_every, transaction) in runs {
+        let mut card = fresh();
+        let mut count = 0u32;
+        let mut run = |card: &mut BenchCard, out: &mut [u8]| {
+            count += 1;
+            if count.is_multiple_of(renew_every) {
+                *card = fresh();
+            }
+            transaction(card, &s, out);
+        };
+        per_second(label, iters, || run(&mut card, &mut out));
+        c.bench_function(label, |b| b.iter(|| run(&mut card, &mut out)));
+    }
 }
 
 criterion_group! {
