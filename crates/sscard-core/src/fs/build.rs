@@ -287,10 +287,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         };
         e.record_len = u16::from(record_len);
         e.max_records = records;
-        e.body_at = self.alloc(body_len)?;
-        e.body_len = body_len;
-        self.push_entry(e)?;
-        Ok(index)
+        self.push_with_body(e, body_len)
     }
 
     /// Reserves a private NVM region for the applet `aid` (reachable only by it).
@@ -299,10 +296,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         let mut e = self.blank_entry(FileKind::AppletRegion, MF);
         e.index = index;
         set_name(&mut e, aid, false)?;
-        e.body_at = self.alloc(len)?;
-        e.body_len = len;
-        self.push_entry(e)?;
-        Ok(index)
+        self.push_with_body(e, len)
     }
 
     /// Creates a COS-internal file (not selectable) of `len` bytes under `parent`,
@@ -320,10 +314,7 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
         e.role = role;
         e.read = Access::Never;
         e.write = Access::Never;
-        e.body_at = self.alloc(len)?;
-        e.body_len = len;
-        self.push_entry(e)?;
-        Ok(index)
+        self.push_with_body(e, len)
     }
 
     /// Writes `data` into the body of file `index` at `offset` (transparent EFs, internal
@@ -468,6 +459,14 @@ impl<'n, N: Nvm> Personalizer<'n, N> {
             return Err(BuildError::TooManyFiles);
         }
         FileIndex::try_from(self.header.files_used).map_err(|_| BuildError::TooManyFiles)
+    }
+
+    /// Adds `e` with a new body of `len` bytes; its index.
+    fn push_with_body(&mut self, mut e: FileEntry, len: u32) -> Result<FileIndex, BuildError> {
+        e.body_at = self.alloc(len)?;
+        e.body_len = len;
+        self.push_entry(e)?;
+        Ok(e.index)
     }
 
     fn push_entry(&mut self, e: FileEntry) -> Result<(), BuildError> {
