@@ -9,7 +9,7 @@
 
 use crate::keys::{KeyAlgorithm, KeyType, MAX_RECORD_LEN, RECORD_HEAD_LEN, usage_byte};
 use crate::layout::*;
-use sscard_core::auth::secret::{KeyUsage, SecretKind, SecretSpec};
+use sscard_core::auth::secret::{KeyUsage, SecretAttributes, SecretKind, SecretSpec};
 use sscard_core::crypto::Algorithm;
 use sscard_core::fs::build::{BuildError, Capacities, DfSpec, EfSpec, Personalizer, Structure};
 use sscard_core::fs::layout::{Access, FileFlags, FileIndex, FileKind, Header, MF};
@@ -238,13 +238,15 @@ fn own_key<N: Nvm>(
         ));
     }
     let entry = SecretSpec {
-        kind: SecretKind::Key,
-        owner,
-        id,
-        usage,
-        algorithm: algorithm.id(),
-        version: 1,
-        try_limit,
+        attributes: SecretAttributes {
+            kind: SecretKind::Key,
+            owner,
+            id,
+            usage,
+            algorithm: algorithm.id(),
+            version: 1,
+            try_limit,
+        },
         value,
     }
     .encode()

@@ -11,7 +11,7 @@
 use crate::layout::{APPLICATION_EFS, AppDf, Location, PIN, SSSE_NAME, key_id};
 use crate::{pki, purse};
 use sscard_core::atr::historical_bytes;
-use sscard_core::auth::secret::{KeyUsage, SecretKind, SecretSpec};
+use sscard_core::auth::secret::{KeyUsage, SecretAttributes, SecretKind, SecretSpec};
 use sscard_core::crypto::ssc::{card_factor, city_factor, diversify_path};
 use sscard_core::crypto::{Algorithm, CryptoError};
 use sscard_core::fs::build::{BuildError, DfSpec, EfSpec, Personalizer, Structure};
@@ -495,13 +495,15 @@ pub fn personalize<N: Nvm>(
             0
         };
         let entry = SecretSpec {
-            kind: SecretKind::Key,
-            owner: files.df(key.location),
-            id: key.id,
-            usage: key.usage,
-            algorithm: perso.algorithm.id(),
-            version: key.version,
-            try_limit: tries,
+            attributes: SecretAttributes {
+                kind: SecretKind::Key,
+                owner: files.df(key.location),
+                id: key.id,
+                usage: key.usage,
+                algorithm: perso.algorithm.id(),
+                version: key.version,
+                try_limit: tries,
+            },
             value: value.as_bytes(),
         }
         .encode()
@@ -509,13 +511,15 @@ pub fn personalize<N: Nvm>(
         p.push_secret(&entry)?;
     }
     let pin = SecretSpec {
-        kind: SecretKind::Pin,
-        owner: ssse,
-        id: PIN,
-        usage: KeyUsage::empty(),
-        algorithm: 0,
-        version: 0,
-        try_limit: perso.pin_try_limit,
+        attributes: SecretAttributes {
+            kind: SecretKind::Pin,
+            owner: ssse,
+            id: PIN,
+            usage: KeyUsage::empty(),
+            algorithm: 0,
+            version: 0,
+            try_limit: perso.pin_try_limit,
+        },
         value: perso.pin,
     }
     .encode()
@@ -603,13 +607,15 @@ fn personalize_pki<N: Nvm>(
         }
         let key = zeroize::Zeroizing::new(pki::pin_key(pin));
         let entry = SecretSpec {
-            kind: SecretKind::Pin,
-            owner: adf,
-            id,
-            usage: KeyUsage::empty(),
-            algorithm: Algorithm::Sm4.id(),
-            version: 0,
-            try_limit: spec.try_limit,
+            attributes: SecretAttributes {
+                kind: SecretKind::Pin,
+                owner: adf,
+                id,
+                usage: KeyUsage::empty(),
+                algorithm: Algorithm::Sm4.id(),
+                version: 0,
+                try_limit: spec.try_limit,
+            },
             value: &key[..],
         }
         .encode()

@@ -55,11 +55,9 @@ const OFF_VALUE: usize = 9;
 /// Longest secret value.
 pub const MAX_SECRET_LEN: usize = 16;
 
-/// A decoded secret. Its value is wiped when dropped.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    /// Index in the secret table.
-    pub index: u16,
+/// What a secret is and what it may do: its entry but for the value and the tries left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretAttributes {
     /// Key or PIN.
     pub kind: SecretKind,
     /// The DF the secret belongs to.
@@ -74,10 +72,27 @@ pub struct Secret {
     pub version: u8,
     /// Try limit (0: unlimited).
     pub try_limit: u8,
+}
+
+/// A decoded secret. Its value is wiped when dropped. It reads as its
+/// [`SecretAttributes`] (`secret.id`, `secret.version`, …).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// Index in the secret table.
+    pub index: u16,
+    /// Kind, owner, id, usage, algorithm, version and try limit.
+    pub attributes: SecretAttributes,
     /// Tries left.
     pub tries_left: u8,
     value_len: u8,
     value: [u8; MAX_SECRET_LEN],
+}
+
+impl core::ops::Deref for Secret {
+    type Target = SecretAttributes;
+    fn deref(&self) -> &SecretAttributes {
+        &self.attributes
+    }
 }
 
 impl core::fmt::Debug for Secret {
@@ -120,20 +135,8 @@ impl Secret {
 /// A secret to personalize.
 #[derive(Clone, Copy, Debug)]
 pub struct SecretSpec<'a> {
-    /// Key or PIN.
-    pub kind: SecretKind,
-    /// Owning DF.
-    pub owner: FileIndex,
-    /// Key id / PIN reference.
-    pub id: u8,
-    /// What the key may be used for.
-    pub usage: KeyUsage,
-    /// Algorithm identifier.
-    pub algorithm: u8,
-    /// Key version.
-    pub version: u8,
-    /// Try limit (0: unlimited).
-    pub try_limit: u8,
+    /// Kind, owner, id, usage, algorithm, version and try limit.
+    pub attributes: SecretAttributes,
     /// Value (≤ 16 bytes).
     pub value: &'a [u8],
 }
@@ -145,19 +148,20 @@ impl SecretSpec<'_> {
             return None;
         }
         let mut e = [0u8; SECRET_ENTRY_LEN];
-        let kind = match self.kind {
+        let a = &self.attributes;
+        let kind = match a.kind {
             SecretKind::Key => KIND_KEY,
             SecretKind::Pin => KIND_PIN,
         };
         let head = [
             kind,
-            self.owner,
-            self.id,
-            self.usage.bits(),
-            self.algorithm,
-            self.version,
-            self.try_limit,
-            self.try_limit,
+            a.owner,
+            a.id,
+            a.usage.bits(),
+            a.algorithm,
+            a.version,
+            a.try_limit,
+            a.try_limit,
             self.value.len() as u8,
         ];
         e.get_mut(..head.len())?.copy_from_slice(&head);
@@ -178,19 +182,13 @@ pub fn read_secret<N: Nvm>(
     };
     let mut e = [0u8; SECRET_ENTRY_LEN];
     store.read(at, &mut e)?;
-    let kind = match e[0] {
-        KIND_KEY => SecretKind::Key,
-        KIND_PIN => SecretKind::Pin,
-        _ => {
-            e.zeroize();
-            return Ok(None);
-        }
-    };
-    let value_len = e[OFF_VALUE_LEN];
-    if usize::from(value_len) > MAX_SECRET_LEN {
+    let Some(SecretHead {
+        kind, value_len, ..
+    }) = secret_head(&e)
+    else {
         e.zeroize();
         return Ok(None);
-    }
+    };
     let mut value = [0u8; MAX_SECRET_LEN];
     value.copy_from_slice(
         e.get(OFF_VALUE..OFF_VALUE + MAX_SECRET_LEN)
@@ -198,13 +196,15 @@ pub fn read_secret<N: Nvm>(
     );
     let secret = Secret {
         index,
-        kind,
-        owner: e[1],
-        id: e[2],
-        usage: KeyUsage::from_bits_retain(e[3]),
-        algorithm: e[4],
-        version: e[5],
-        try_limit: e[6],
+        attributes: SecretAttributes {
+            kind,
+            owner: e[1],
+            id: e[2],
+            usage: KeyUsage::from_bits_retain(e[3]),
+            algorithm: e[4],
+            version: e[5],
+            try_limit: e[6],
+        },
         tries_left: e[OFF_TRIES_LEFT],
         value_len,
         value,
