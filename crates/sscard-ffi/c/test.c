@@ -153,6 +153,15 @@ static void test_buffers_and_errors(void) {
   CHECK_STATUS(sscard_card_free(NULL), SSCARD_OK);
 }
 
+/* The card of the image at `path` (opened with `flags`), powered on, in the SSSE. */
+static SscardCard *open_in_ssse(const char *path, uint32_t flags) {
+  SscardCard *card = NULL;
+  CHECK_STATUS(sscard_card_open_image(path, flags, 0, &card), SSCARD_OK);
+  CHECK_STATUS(sscard_power_on(card, NULL, 0, NULL), SSCARD_OK);
+  CHECK(sw_of(card, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
+  return card;
+}
+
 static void test_images_and_trace(const char *dir) {
   char image[512], persistent[512];
   snprintf(image, sizeof image, "%s/card.img", dir);
@@ -181,24 +190,18 @@ static void test_images_and_trace(const char *dir) {
 
   /* A snapshot keeps the try counter; the card loaded from it starts from there. */
   CHECK_STATUS(sscard_save_image(card, image), SSCARD_OK);
-  CHECK_STATUS(sscard_card_open_image(image, 0, 0, &again), SSCARD_OK);
-  CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
-  CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
+  again = open_in_ssse(image, 0);
   CHECK(sw_of(again, VERIFY_QUERY, sizeof VERIFY_QUERY) == 0x63C2);
   CHECK(sw_of(again, VERIFY_BAD, sizeof VERIFY_BAD) == 0x63C1);
   CHECK_STATUS(sscard_card_free(again), SSCARD_OK);
   /* Without SSCARD_FLAG_PERSIST the image was only read. */
-  CHECK_STATUS(sscard_card_open_image(image, 0, 0, &again), SSCARD_OK);
-  CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
-  CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
+  again = open_in_ssse(image, 0);
   CHECK(sw_of(again, VERIFY_QUERY, sizeof VERIFY_QUERY) == 0x63C2);
   CHECK_STATUS(sscard_card_free(again), SSCARD_OK);
 
   /* With it, every change is on disk before the answer. */
   CHECK_STATUS(sscard_save_image(card, persistent), SSCARD_OK);
-  CHECK_STATUS(sscard_card_open_image(persistent, SSCARD_FLAG_PERSIST, 0, &again), SSCARD_OK);
-  CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
-  CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
+  again = open_in_ssse(persistent, SSCARD_FLAG_PERSIST);
   CHECK(sw_of(again, VERIFY_BAD, sizeof VERIFY_BAD) == 0x63C1);
   /* One card serves an image at a time: a second one, or a snapshot over it, is refused. */
   SscardCard *second = NULL;
@@ -209,9 +212,7 @@ static void test_images_and_trace(const char *dir) {
   CHECK_STATUS(sscard_card_free(again), SSCARD_OK);
   CHECK_STATUS(sscard_card_open_image(persistent, SSCARD_FLAG_PERSIST, 0, &second), SSCARD_OK);
   CHECK_STATUS(sscard_card_free(second), SSCARD_OK);
-  CHECK_STATUS(sscard_card_open_image(persistent, 0, 0, &again), SSCARD_OK);
-  CHECK_STATUS(sscard_power_on(again, NULL, 0, NULL), SSCARD_OK);
-  CHECK(sw_of(again, SELECT_SSSE, sizeof SELECT_SSSE) == 0x9000);
+  again = open_in_ssse(persistent, 0);
   CHECK(sw_of(again, VERIFY_QUERY, sizeof VERIFY_QUERY) == 0x63C1);
   CHECK_STATUS(sscard_card_free(again), SSCARD_OK);
 
