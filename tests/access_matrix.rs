@@ -251,44 +251,46 @@ enum State {
     Reselected,
 }
 
-const STATES: [State; 12] = [
-    State::Granted(0),
-    State::Granted(1),
-    State::Granted(2),
-    State::Granted(3),
-    State::Granted(4),
-    State::Granted(5),
-    State::Granted(6),
-    State::Granted(7),
+/// The states that follow granting everything (or a failed authentication).
+const AFTER_GRANTS: [State; 4] = [
     State::FailedAuth,
     State::Reset,
     State::PowerCycle,
     State::Reselected,
 ];
 
+/// Every state: each combination of grants, then [`AFTER_GRANTS`].
+fn states() -> impl Iterator<Item = State> {
+    (0..8).map(State::Granted).chain(AFTER_GRANTS)
+}
+
 fn grant(c: &mut DefaultCard, df: u8, bits: u8, good: bool) {
     if bits & 1 != 0 {
         assert_eq!(sw(c, "0020000003123456"), 0x9000);
     }
-    if bits & 2 != 0 {
-        let expect = if good { 0x9000 } else { 0x63C2 };
-        if df == 0 {
-            assert_eq!(external_auth(c, 0x0A, &card_key(&[0xAA; 16]), good), expect);
-        } else {
-            assert_eq!(external_auth(c, 0x84, &df_key(df, 0x84), good), expect);
-            if df == 3 {
-                assert_eq!(external_auth(c, 0x85, &df_key(3, 0x85), good), expect);
-            }
+    let expect = if good { 0x9000 } else { 0x63C2 };
+    for (bit, id, key) in grant_keys(df) {
+        if bits & bit != 0 {
+            assert_eq!(external_auth(c, id, &key, good), expect);
         }
     }
-    if bits & 4 != 0 {
-        let expect = if good { 0x9000 } else { 0x63C2 };
-        if df == 0 {
-            assert_eq!(external_auth(c, 0x04, &card_key(&[0x44; 16]), good), expect);
-        } else {
-            assert_eq!(external_auth(c, 0x83, &df_key(df, 0x83), good), expect);
-        }
+}
+
+/// The keys whose external authentication grants bit 2 (read: RK, and DF03's RK2) and
+/// bit 4 (update: UK) in `df` (0: the SSSE), in the order they are used: (bit, id, key).
+fn grant_keys(df: u8) -> Vec<(u8, u8, Vec<u8>)> {
+    if df == 0 {
+        return vec![
+            (2, 0x0A, card_key(&[0xAA; 16])),
+            (4, 0x04, card_key(&[0x44; 16])),
+        ];
     }
+    let mut keys = vec![(2, 0x84, df_key(df, 0x84))];
+    if df == 3 {
+        keys.push((2, 0x85, df_key(3, 0x85)));
+    }
+    keys.push((4, 0x83, df_key(df, 0x83)));
+    keys
 }
 
 /// Puts a fresh card in `state` with `df` selected; returns (PIN, read keys, update key)
@@ -344,7 +346,7 @@ fn allows(cond: Cond, pin: bool, rk: bool, uk: bool) -> bool {
 fn social_security_files_by_state() {
     let mut t = Tally::default();
     for &(df, sfi, kind, read, write) in SSC_FILES {
-        for state in STATES {
+        for state in states() {
             for write_op in [false, true] {
                 let mut c = card();
                 let (pin, rk, uk) = enter(&mut c, df, state);
@@ -539,15 +541,8 @@ fn purse_commands_by_state() {
             "B02801011301000000000000000000000000112233445566",
         ),
     ];
-    for state in [
-        State::Granted(0),
-        State::Granted(1),
-        State::Granted(6),
-        State::FailedAuth,
-        State::Reset,
-        State::PowerCycle,
-        State::Reselected,
-    ] {
+    let granted = [0, 1, 6].map(State::Granted);
+    for state in granted.into_iter().chain(AFTER_GRANTS) {
         for (name, apdu) in commands {
             let mut c = card();
             let (pin, _, _) = enter(&mut c, 4, state);
