@@ -260,12 +260,7 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
             return Err(Status::WrongLength);
         }
         let adf = self.adf();
-        let temporary = self
-            .session
-            .temporary
-            .as_mut()
-            .filter(|t| t.adf == adf)
-            .ok_or(Status::InvalidState)?;
+        let temporary = of_adf(self.session.temporary.as_mut(), adf, |t| t.adf)?;
         let spent = if step.encrypts() {
             temporary.encrypted
         } else {
@@ -419,12 +414,7 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
             return Err(Status::WrongLength);
         }
         let adf = self.adf();
-        let purchase = self
-            .session
-            .purchase
-            .take()
-            .filter(|p| p.adf == adf)
-            .ok_or(Status::InvalidState)?;
+        let purchase = of_adf(self.session.purchase.take(), adf, |p| p.adf)?;
         let cipher = purchase.sespk.key()?.cipher();
         let expected = Zeroizing::new(
             card_mac(&cipher, &[], &purchase.amounts).map_err(|_| Status::MemoryFailure)?,
@@ -438,6 +428,14 @@ impl<N: Nvm> Exec<'_, '_, '_, N> {
             })
         }
     }
+}
+
+/// A session entry, if there is one and it belongs to `adf` (the ADF it was started in,
+/// by `adf_of`); otherwise `6901`.
+fn of_adf<T>(entry: Option<T>, adf: FileIndex, adf_of: impl Fn(&T) -> FileIndex) -> Result<T> {
+    entry
+        .filter(|e| adf_of(e) == adf)
+        .ok_or(Status::InvalidState)
 }
 
 /// The key-load MAC (P9 §7.1.3, §7.2.3): IV = the challenge right-padded with `00`;
