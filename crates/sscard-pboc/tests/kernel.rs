@@ -93,20 +93,24 @@ fn contact_start(card: TestCard) -> Contact {
     }
 }
 
+/// The transaction's data both CDOLs ask for: amount, country, TVR, currency, date, type.
+const TRANSACTION: [(u32, &str); 6] = [
+    (0x9F02, AMOUNT),
+    (0x9F1A, CNY),
+    (0x95, TVR),
+    (0x5F2A, CNY),
+    (0x9A, DATE),
+    (0x9C, "00"),
+];
+
 fn cdol1_data(c: &Contact) -> Vec<u8> {
     fill_dol(
         &c.cdol1,
         &[
-            (0x9F02, AMOUNT),
-            (0x9F1A, CNY),
-            (0x95, TVR),
-            (0x5F2A, CNY),
-            (0x9A, DATE),
-            (0x9C, "00"),
-            (0x9F37, UN),
-            (0x9F21, "120000"),
-            (0x9F34, "410302"),
-        ],
+            &TRANSACTION[..],
+            &[(0x9F37, UN), (0x9F21, "120000"), (0x9F34, "410302")],
+        ]
+        .concat(),
     )
 }
 
@@ -114,20 +118,22 @@ fn cdol2_data(c: &Contact, arc: &str) -> Vec<u8> {
     fill_dol(
         &c.cdol2,
         &[
-            (0x8A, arc),
-            (0x9F02, AMOUNT),
-            (0x9F1A, CNY),
-            (0x95, TVR),
-            (0x5F2A, CNY),
-            (0x9A, DATE),
-            (0x9C, "00"),
-            (0x9F37, "55667788"),
-            (0x9F21, "120001"),
-        ],
+            &[(0x8A, arc)][..],
+            &TRANSACTION,
+            &[(0x9F37, "55667788"), (0x9F21, "120001")],
+        ]
+        .concat(),
     )
 }
 
 /// GAC1 asking ARQC; checks the cryptogram with the kernel's own computation.
+/// A contact transaction up to its first GENERATE AC asking for an ARQC.
+fn start_with_arqc(card: TestCard) -> (Contact, AcResponse) {
+    let mut c = contact_start(card);
+    let r = first_ac(&mut c, "80");
+    (c, r)
+}
+
 fn first_ac(c: &mut Contact, p1: &str) -> AcResponse {
     let data = cdol1_data(c);
     let r = ok(&mut c.card, &to_hex(&apdu(&format!("80AE{p1}00"), &data)));
@@ -239,8 +245,7 @@ fn contact_transaction_online_with_issuer_authentication_and_scripts() {
 
 #[test]
 fn application_block_by_script_then_select_is_6283() {
-    let mut c = contact_start(card(Interface::Contact));
-    let r = first_ac(&mut c, "80");
+    let (mut c, r) = start_with_arqc(card(Interface::Contact));
     let block = script("841E0000", &[], r.atc, &r.ac);
     ok(&mut c.card, &to_hex(&block));
     // Next SELECT: FCI with 6283.
@@ -258,15 +263,13 @@ fn application_block_by_script_then_select_is_6283() {
     ok(&mut c.card, &to_hex(&unblock));
     assert_eq!(sw(&mut c.card, "00A4040008A00000033301010100"), 0x9000);
     // The next transaction's CVR counts the scripts of the last one (byte 3 b8-b5).
-    let mut c = contact_start(c.card);
-    let r = first_ac(&mut c, "80");
+    let (_, r) = start_with_arqc(c.card);
     assert_eq!(r.cvr()[3] >> 4, 1);
 }
 
 #[test]
 fn wrong_arpc_is_6300_and_once_per_transaction() {
-    let mut c = contact_start(card(Interface::Contact));
-    let r = first_ac(&mut c, "80");
+    let (mut c, r) = start_with_arqc(card(Interface::Contact));
     let mut ea = arpc(&r.ac, &hex("3030"), r.atc).to_vec();
     ea[0] ^= 0xFF;
     ea.extend(hex("3030"));
@@ -312,8 +315,7 @@ fn cvr_in_the_arqc_tells_the_truth_about_the_pin() {
     );
 
     // No VERIFY at all (a PIN-bypass relay): neither bit.
-    let mut c = contact_start(c.card);
-    let r = first_ac(&mut c, "80");
+    let (_, r) = start_with_arqc(c.card);
     assert_eq!(r.cvr()[1] & 0x06, 0x00);
 }
 
@@ -344,8 +346,7 @@ fn pin_try_counter_blocks_and_survives_power_cycles() {
 
 #[test]
 fn pin_change_by_script() {
-    let mut c = contact_start(card(Interface::Contact));
-    let r = first_ac(&mut c, "80");
+    let (mut c, r) = start_with_arqc(card(Interface::Contact));
     // New PIN 4321: block 24 4321 FF..., masked with 00000000 ‖ UDK-AC[4..8], then
     // 08 ‖ masked ‖ 80 00.. enciphered with the ENC session key (3DES ECB).
     let mut block = hex("244321FFFFFFFFFF");
@@ -679,15 +680,13 @@ fn python_emv_info_sequence() {
 
 #[test]
 fn deselect_and_power_off_clear_the_transaction() {
-    let mut c = contact_start(card(Interface::Contact));
-    let _ = first_ac(&mut c, "80");
+    let (mut c, _) = start_with_arqc(card(Interface::Contact));
     // Selecting the PSE ends the application: EXTERNAL AUTHENTICATE has no context.
     ok(&mut c.card, "00A404000E315041592E5359532E444446303100");
     ok(&mut c.card, "00A4040008A00000033301010100");
     assert_eq!(sw(&mut c.card, "00820000 0A 0102030405060708 3030"), 0x6985);
     // Power off mid-transaction: the next GAC2 is refused, the ATC stays.
-    let mut c = contact_start(c.card);
-    let _ = first_ac(&mut c, "80");
+    let (mut c, _) = start_with_arqc(c.card);
     c.card.power_off();
     c.card.power_on(Interface::Contact).unwrap();
     ok(&mut c.card, "00A4040008A00000033301010100");
@@ -697,15 +696,13 @@ fn deselect_and_power_off_clear_the_transaction() {
     );
     assert_eq!(get_data(&mut c.card, "9F36"), [0x00, 0x02]);
     // The interrupted online transaction shows in the next CVR (byte 2 b8).
-    let mut c = contact_start(c.card);
-    let r = first_ac(&mut c, "80");
+    let (_, r) = start_with_arqc(c.card);
     assert_eq!(r.cvr()[2] & 0x80, 0x80);
 }
 
 #[test]
 fn card_block_script_blocks_the_financial_environment() {
-    let mut c = contact_start(card(Interface::Contact));
-    let r = first_ac(&mut c, "80");
+    let (mut c, r) = start_with_arqc(card(Interface::Contact));
     ok(&mut c.card, &to_hex(&script("84160000", &[], r.atc, &r.ac)));
     assert_eq!(sw(&mut c.card, "80CA9F3600"), 0x6A81);
     assert_eq!(
