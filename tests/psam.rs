@@ -564,7 +564,7 @@ fn load(card: &mut common::TestCard, amount: u32, terminal: &str) {
 #[test]
 fn a_purchase_of_the_default_card_through_the_default_psam() {
     let (mut card, mut psam) = default_pair();
-    let terminal = "000000000001";
+    let terminal = "000000000000"; // the default PSAM's 0016
     load(&mut card, 200_00, terminal);
     enter_sm4(&mut psam);
     assert_eq!(to_hex(&ok(&mut psam, "00B0990004")), "00000000");
