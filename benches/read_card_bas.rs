@@ -36,8 +36,10 @@ use sscard_core::options::LeZero;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
 use sscard_host::link::InProcess;
+use sscard_host::national::read_card_bas;
 use sscard_host::profile::Profile;
-use sscard_host::terminal::{Terminal, read_card_bas};
+use sscard_host::security::Hsm;
+use sscard_host::terminal::Terminal;
 use sscard_testkit::sample::sample_image;
 use support::{Flow, check_replay};
 
@@ -128,7 +130,7 @@ fn flows(c: &mut Criterion) {
         let mut trng = SplitMixRng::new(1);
         b.iter(|| {
             t.trace.clear();
-            black_box(read_card_bas(&mut t, &keys, |r| trng.fill(r)).is_ok())
+            black_box(read_card_bas(&mut t, &mut Hsm::from(&keys), &mut |r| trng.fill(r)).is_ok())
         })
     });
     group.finish();

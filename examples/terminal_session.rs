@@ -6,8 +6,10 @@
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
 use sscard_host::link::InProcess;
+use sscard_host::national::read_card_bas;
 use sscard_host::profile::{Profile, hex};
-use sscard_host::terminal::{HsmKeys, Terminal, read_card_bas};
+use sscard_host::security::{Hsm, HsmKeys};
+use sscard_host::terminal::Terminal;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let profile = Profile::default_gen3();
@@ -25,7 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         card_level: false,
     };
     let mut terminal_rng = SplitMixRng::new(2);
-    let bas = read_card_bas(&mut terminal, &keys, |b| terminal_rng.fill(b))?;
+    let bas = read_card_bas(&mut terminal, &mut Hsm::from(&keys), &mut |b| {
+        terminal_rng.fill(b)
+    })?;
     for line in &terminal.trace {
         println!("{line}");
     }

@@ -688,7 +688,7 @@ fn init_and_credit_sam_for_purchase_status_words_and_choices() {
 #[test]
 fn the_default_psam_at_level_3_serves_the_same_card() {
     let mut p = Profile::default_gen3();
-    p.toml.psam = Some(sscard_host::psam::PsamToml {
+    p.toml.psam = Some(sscard_host::profile::PsamToml {
         level: Some(3),
         ..Default::default()
     });
@@ -721,7 +721,7 @@ fn the_default_psam_at_level_3_serves_the_same_card() {
     let sk = indep::session_key(Alg::Sm4, &rk, &hex(challenge));
     let ad: Vec<u8> = (0..8).map(|i| ad_block[i] ^ ad_block[i + 8]).collect();
     assert_eq!(ad, indep::auth_data(Alg::Sm4, &sk, &[0x42; 8]));
-    p.toml.psam = Some(sscard_host::psam::PsamToml {
+    p.toml.psam = Some(sscard_host::profile::PsamToml {
         level: Some(1),
         ..Default::default()
     });

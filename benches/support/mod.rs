@@ -3,7 +3,7 @@
 //! outside the card.
 //!
 //! The flow is recorded once by running the real terminal code
-//! ([`sscard_host::terminal::read_card_bas`]) against a card; replaying it needs one fresh
+//! ([`sscard_host::national::read_card_bas`]) against a card; replaying it needs one fresh
 //! value per flow, the EXTERNAL AUTHENTICATE cryptogram over the card's GET CHALLENGE
 //! value. The card's RNG is the deterministic [`SplitMixRng`], so a second
 //! `SplitMixRng` with the same seed ([`Flow::predictor`]) predicts every challenge and
@@ -24,8 +24,10 @@ use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, CosOptions, Interface};
 use sscard_host::link::{CardLink, InProcess, LinkError};
+use sscard_host::national::read_card_bas;
 use sscard_host::profile::{Profile, hex};
-use sscard_host::terminal::{HsmKeys, Terminal, read_card_bas};
+use sscard_host::security::{Hsm, HsmKeys};
+use sscard_host::terminal::Terminal;
 use sscard_testkit::sample::sample_image;
 
 /// The benches' card: the default gen-3 image in a `Vec`, the deterministic RNG.
@@ -144,7 +146,8 @@ impl Flow {
             received: vec![],
         });
         let mut trng = SplitMixRng::new(0x7E57);
-        let bas = read_card_bas(&mut t, &keys, |b| trng.fill(b)).expect("iReadCardBas");
+        let bas = read_card_bas(&mut t, &mut Hsm::from(&keys), &mut |b| trng.fill(b))
+            .expect("iReadCardBas");
         assert!(bas.spec_version.starts_with("3."), "a gen-3 flow");
         let (apdus, responses) = (t.link.sent, t.link.received);
         let at = |ins: u8| {

@@ -32,8 +32,10 @@ pub mod status;
 pub mod tlv;
 
 pub use card::Card;
+pub use card::applet::AppletCall;
 pub use card::applet::{Applet, AppletContext, Applets, Interface};
-pub use card::call::{AppletCall, Call, DfCall};
+pub use card::call::Call;
 pub use card::df_application::DfApplication;
+pub use card::df_application::DfCall;
 pub use options::CosOptions;
 pub use status::Status;

@@ -3,8 +3,10 @@
 //! verification — printing an annotated APDU trace and the `iReadCardBas` output string.
 
 use crate::link::{CardLink, InProcess};
+use crate::national::read_card_bas;
 use crate::profile::{Profile, hex};
-use crate::terminal::{HsmKeys, Terminal, read_card_bas};
+use crate::security::{Hsm, HsmKeys};
+use crate::terminal::Terminal;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
@@ -31,7 +33,9 @@ pub fn run(profile: &Profile, seed: u64, echo: bool) -> Result<String, Box<dyn s
         card_level: profile.toml.keys.level.as_deref() == Some("card"),
     };
     let mut terminal_rng = SplitMixRng::new(seed ^ 0x5EED);
-    let bas = read_card_bas(&mut terminal, &keys, |b| terminal_rng.fill(b))?;
+    let bas = read_card_bas(&mut terminal, &mut Hsm::from(&keys), &mut |b| {
+        terminal_rng.fill(b)
+    })?;
     // PIN verification: probe, then the PIN from the profile.
     let probe = terminal.send(&[0x00, 0x20, 0x00, 0x00, 0x00])?;
     if echo {

@@ -14,8 +14,7 @@
 //! `20`/`40`/`80` plus 4 × slot plus (id − `82`); DPK is the medical-purchase key of
 //! version 1. STK keys are of type MAC, the others of type encryption (P9 TB1).
 
-use crate::profile::{Profile, ProfileError, cn};
-use serde::Deserialize;
+use crate::profile::{Profile, ProfileError, PsamToml, cn};
 use sscard_core::crypto::Algorithm;
 use sscard_core::crypto::ssc::{city_factor, diversify};
 use sscard_core::nvm::RamNvm;
@@ -26,46 +25,6 @@ use sscard_psam::{Psam, PsamOptions};
 use sscard_ssc::layout::{AppDf, Location, key_id};
 use sscard_ssc::purse::key_id as purse_key;
 use zeroize::Zeroizing;
-
-/// `[psam]`: the PSAM beside the card. Every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PsamToml {
-    /// PSAM serial, 20 digits (default `…01`).
-    #[serde(default)]
-    pub serial: Option<String>,
-    /// 终端机编号, 12 digits (default `000000000000`, what a terminal reports without a
-    /// PSAM: the default PSAM does not change `iReadCardBas`).
-    #[serde(default)]
-    pub terminal_id: Option<String>,
-    /// Root level of the card keys: 2 (default) or 3.
-    #[serde(default)]
-    pub level: Option<u8>,
-    /// Initial terminal transaction serial (default 0).
-    #[serde(default)]
-    pub ttsn: u32,
-    /// "use-then-increment" (default) or "increment-then-use".
-    #[serde(default)]
-    pub ttsn_timing: Option<String>,
-    /// CIPHER DATA's MAC: "4" (default) or "block".
-    #[serde(default)]
-    pub mac_output: Option<String>,
-    /// Wrong MAC2: "9302" (default) or "63CF".
-    #[serde(default)]
-    pub mac2_failure: Option<String>,
-    /// CREATE/CHANGE KEY P2: "fid" (default, 11–13) or "number" (01–03).
-    #[serde(default)]
-    pub key_file_p2: Option<String>,
-    /// DELIVERY SESSION KEY factors: "card-first" (default) or "card-last".
-    #[serde(default)]
-    pub factor_order: Option<String>,
-    /// INITIALIZE ENVIRONMENT required before BF DE and 80 70 (default false).
-    #[serde(default)]
-    pub require_environment: bool,
-    /// INIT SAM FOR PURCHASE accepts N = 0 (default false).
-    #[serde(default)]
-    pub purchase_without_factors: bool,
-}
 
 /// A PSAM made for a profile's card.
 #[derive(Clone, Debug)]

@@ -1,13 +1,10 @@
 //! A terminal: what a reader plus host software do with a card — T=0 response handling
-//! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) — and the national terminal
-//! interface's `iReadCardBas` (spec/ssc.md §7) with HSM keys; [`crate::national`] has
-//! every card function, in PSAM and HSM modes.
+//! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) and a readable trace;
+//! [`crate::national`] runs the national terminal interface's card functions on it, in
+//! PSAM and HSM modes.
 
 use crate::annotate as trace;
-use crate::security::{Hsm, KeyRef};
 use std::fmt;
-
-pub use crate::national::CardBas;
 
 use crate::link::{CardLink, LinkError};
 
@@ -155,35 +152,4 @@ impl<T: CardLink> Terminal<T> {
             Err(TerminalError::Status { step, sw: r.sw })
         }
     }
-}
-
-/// The issuer's root keys the terminal's HSM holds for `iReadCardBas` (spec/ssc.md
-/// §6.1, §7); [`Hsm`] holds any set.
-#[derive(Clone, Debug)]
-pub struct HsmKeys {
-    /// IRK root (internal authentication).
-    pub irk: Vec<u8>,
-    /// RKSSSE root (gen-3 EF06 read control).
-    pub rk: Vec<u8>,
-    /// The keys above are already the card's own keys (a profile's `keys.level =
-    /// "card"`): used as they are, not diversified.
-    pub card_level: bool,
-}
-
-impl From<&HsmKeys> for Hsm {
-    fn from(keys: &HsmKeys) -> Hsm {
-        Hsm::new()
-            .with_key(KeyRef::IRK, &keys.irk, !keys.card_level)
-            .with_key(KeyRef::RK, &keys.rk, !keys.card_level)
-    }
-}
-
-/// `iReadCardBas` in HSM mode with `keys` ([`crate::national::read_card_bas`]).
-/// `random` supplies the terminal's random numbers.
-pub fn read_card_bas<T: CardLink>(
-    t: &mut Terminal<T>,
-    keys: &HsmKeys,
-    mut random: impl FnMut(&mut [u8]),
-) -> Result<CardBas, TerminalError> {
-    crate::national::read_card_bas(t, &mut Hsm::from(keys), &mut random)
 }

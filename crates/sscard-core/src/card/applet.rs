@@ -7,10 +7,13 @@
 //! applet ends the social-security security state, and selecting a DF deselects the
 //! applet, whose `deselect` must clear its own.
 
-use super::call::AppletCall;
+use super::call::Call;
 use crate::nvm::{Nvm, NvmError, Store, Transactional};
 use crate::rng::CardRng;
 use crate::status::{Result, Status};
+
+/// A command for an [`Applet`]: it acts in its own NVM region.
+pub type AppletCall<'a, 'w, N> = Call<'a, 'w, AppletContext<'a, N>>;
 
 /// The interface the card is powered through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

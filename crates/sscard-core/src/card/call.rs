@@ -1,8 +1,7 @@
-//! What the processor hands an application with each command.
+//! What the processor hands an application with each command: [`Call`], as
+//! `AppletCall` (card::applet) and `DfCall` (card::df_application) name it for each kind.
 
-use super::applet::AppletContext;
 use crate::apdu::{CommandView, Writer};
-use crate::auth::AuthContext;
 
 /// One command on its way to an application: the context the application may act
 /// through, the command, and the writer its response data goes to. Every entry point of
@@ -16,10 +15,3 @@ pub struct Call<'a, 'w, C> {
     /// The response data, without the status word.
     pub reply: &'a mut Writer<'w>,
 }
-
-/// A command for an [`Applet`](super::applet::Applet): it acts in its own NVM region.
-pub type AppletCall<'a, 'w, N> = Call<'a, 'w, AppletContext<'a, N>>;
-
-/// A command for a [`DfApplication`](super::df_application::DfApplication): it acts in
-/// the file-system environment, with its files, keys, PINs and security status.
-pub type DfCall<'a, 'w, 'c, 'f, N> = Call<'a, 'w, AuthContext<'c, 'f, N>>;

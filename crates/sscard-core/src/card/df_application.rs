@@ -6,12 +6,17 @@
 //! The OS knows a DF only by its role byte (set at personalization); while a DF is
 //! current, the card's DF application is asked whether it takes a command before the
 //! OS's own commands are tried. It reaches files, keys, PINs and the security status
-//! through the same [`AuthContext`](crate::auth::AuthContext) the OS's security commands use.
+//! through the same [`AuthContext`] the OS's security commands use.
 
-use super::call::DfCall;
+use super::call::Call;
 use crate::apdu::CommandView;
+use crate::auth::AuthContext;
 use crate::nvm::Nvm;
 use crate::status::{Result, Status};
+
+/// A command for a [`DfApplication`]: it acts in the file-system environment, with its
+/// files, keys, PINs and security status.
+pub type DfCall<'a, 'w, 'c, 'f, N> = Call<'a, 'w, AuthContext<'c, 'f, N>>;
 
 /// The DF-bound application(s) a card carries; `()` for none.
 pub trait DfApplication {

@@ -273,3 +273,24 @@ impl SecurityModule for Hsm {
         Ok(Some(ct_eq(&purse_mac(&key, tac.data), &tac.value)))
     }
 }
+
+/// The issuer's root keys the terminal's HSM holds for `iReadCardBas` (spec/ssc.md
+/// §6.1, §7); an [`Hsm`] holds any set.
+#[derive(Clone, Debug)]
+pub struct HsmKeys {
+    /// IRK root (internal authentication).
+    pub irk: Vec<u8>,
+    /// RKSSSE root (gen-3 EF06 read control).
+    pub rk: Vec<u8>,
+    /// The keys above are already the card's own keys (a profile's `keys.level =
+    /// "card"`): used as they are, not diversified.
+    pub card_level: bool,
+}
+
+impl From<&HsmKeys> for Hsm {
+    fn from(keys: &HsmKeys) -> Hsm {
+        Hsm::new()
+            .with_key(KeyRef::IRK, &keys.irk, !keys.card_level)
+            .with_key(KeyRef::RK, &keys.rk, !keys.card_level)
+    }
+}

@@ -14,7 +14,7 @@
 pub mod hsm;
 pub mod psam;
 
-pub use hsm::Hsm;
+pub use hsm::{Hsm, HsmKeys};
 pub use psam::{FactorOrder, Levels, Psam, PsamChoices};
 
 use crate::terminal::TerminalError;
