@@ -125,8 +125,11 @@ enum Label {
 struct Windows {
     /// Two bits per window; empty until the first window.
     filter: Vec<u64>,
-    /// log2 of the filter's bits.
+    /// log2 of the filter's bits at most.
     filter_bits: u32,
+    /// log2 of the filter's bits now: it starts small and grows with the entries, so a
+    /// fuzz run that learns a few secrets does not clear a large filter.
+    bits_now: u32,
     entries: Vec<(u64, usize)>,
     /// The entries are sorted by window, one per window (the frozen base).
     sorted: bool,
@@ -137,13 +140,14 @@ impl Windows {
     fn with_filter_bits(bits: u32) -> Self {
         Windows {
             filter_bits: bits,
+            bits_now: bits.min(FIRST_FILTER_BITS),
             ..Windows::default()
         }
     }
 
     /// The filter's two bits of `w` (word index, mask).
     fn bits(&self, w: u64) -> [(usize, u64); 2] {
-        let shift = 64 - self.filter_bits;
+        let shift = 64 - self.bits_now;
         [0x9E37_79B9_7F4A_7C15u64, 0xC2B2_AE3D_27D4_EB4F].map(|k| {
             let bit = (w.wrapping_mul(k) >> shift) as usize;
             (bit / 64, 1 << (bit % 64))
@@ -152,15 +156,29 @@ impl Windows {
 
     fn insert(&mut self, w: u64, label: usize) {
         if self.filter.is_empty() {
-            self.filter = vec![0; (1usize << self.filter_bits) / 64];
+            self.filter = vec![0; (1usize << self.bits_now) / 64];
         }
+        // Keep at least eight filter bits per window (false "maybe"s below 5 %).
+        if self.entries.len() << 3 >= 1usize << self.bits_now && self.bits_now < self.filter_bits {
+            self.bits_now = (self.bits_now + 2).min(self.filter_bits);
+            self.filter = vec![0; (1usize << self.bits_now) / 64];
+            for i in 0..self.entries.len() {
+                if let Some(&(old, _)) = self.entries.get(i) {
+                    self.set_bits(old);
+                }
+            }
+        }
+        self.set_bits(w);
+        self.entries.push((w, label));
+        self.sorted = false;
+    }
+
+    fn set_bits(&mut self, w: u64) {
         for (word, mask) in self.bits(w) {
             if let Some(word) = self.filter.get_mut(word) {
                 *word |= mask;
             }
         }
-        self.entries.push((w, label));
-        self.sorted = false;
     }
 
     /// The label of the first secret with window `w`.
@@ -227,6 +245,8 @@ impl Knowledge {
 /// Filter bits of the base (some ten thousand windows) and of a session's own learning
 /// (a few thousand): false "maybe"s stay below one in a thousand windows.
 const BASE_FILTER_BITS: u32 = 20;
+/// Filter bits a set starts with (512 bytes).
+const FIRST_FILTER_BITS: u32 = 12;
 const OWN_FILTER_BITS: u32 = 18;
 
 /// The secrets of one card session and the bytes the terminal sent.
