@@ -3,8 +3,9 @@
 #
 #   bash scripts/fuzz-speed.sh [SECONDS] [cargo-fuzz build options...]
 #
-# Builds the targets (default: `-s none`, as scripts/test runs them; pass e.g.
-# `-s address` to measure AddressSanitizer), then runs each for SECONDS (default 60),
+# Builds the targets (default: `-s none --no-trace-compares`, as scripts/test runs them;
+# pass e.g. `-s none` to measure with libFuzzer's comparison hooks, `-s address` for
+# AddressSanitizer), then runs each for SECONDS (default 60),
 # one at a time, from its committed corpus into a scratch directory, and prints per
 # target libFuzzer's executions, its executions per second, the executions per second of
 # CPU time (the process's user + system time: what a shared machine's other jobs do not
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 build=("$@")
-[ ${#build[@]} -gt 0 ] || build=(-s none)
+[ ${#build[@]} -gt 0 ] || build=(-s none --no-trace-compares)
 
 RUSTC_BOOTSTRAP=1 cargo fuzz build "${build[@]}" >/dev/null 2>&1
 bin=fuzz/target/x86_64-unknown-linux-gnu/release
