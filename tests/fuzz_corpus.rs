@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use sscard_testkit::fuzz_checks;
 
 /// A fuzz target's name (its corpus folder) and the check it runs.
-type Target = (&'static str, fn(&[u8]) -> Result<(), sscard_testkit::Violation>);
+type Target = (
+    &'static str,
+    fn(&[u8]) -> Result<(), sscard_testkit::Violation>,
+);
 
 /// Every fuzz target with a committed corpus.
 const TARGETS: [Target; 7] = [
