@@ -31,6 +31,7 @@ fn e2e_needs_the_pcsc_feature() {}
 mod e2e {
     use super::say;
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
+    use sscard_testkit::exchange::apdu_scripts;
     use sscard_vcard::image::ImageFile;
     use sscard_vcard::pcsc_harness::{reader_name, wait_for_card};
     use std::ffi::CStr;
@@ -334,30 +335,13 @@ mod e2e {
         say("GPO in class 80 completed with an 80 C0 GET RESPONSE through pcscd + vpcd");
     }
 
-    fn vector_scripts() -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "apdu") {
-                    out.push(p);
-                }
-            }
-        }
-        let mut v = Vec::new();
-        walk(&root().join("vectors"), &mut v);
-        v.sort();
-        v
-    }
-
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn vector_scripts_pass_through_pcscd() {
         let _lock = setup("vector_scripts_pass_through_pcscd");
         let ctx = context();
         let mut ran = 0;
-        for path in vector_scripts() {
+        for path in apdu_scripts(&root().join("vectors")) {
             let script = sscard_host::script::Script::load(&path).unwrap();
             let switches: Vec<_> = script
                 .steps
@@ -1158,30 +1142,12 @@ mod e2e {
             let log = t.raw_log.as_deref().unwrap();
             let (_, init) = exchange_of(log, &[0xB0, 0x28, 0x01, 0x01]);
             let (command, answer) = exchange_of(log, &[0xB0, 0x2C, 0x01, 0x00]);
-            let (ttsn, time, mac1) = (&command[5..9], &command[9..16], &command[16..20]);
             let amounts = hex(&format!("{:08X}{:08X}{:08X}", 100, 0, 0));
-            let sespk = indep::session_key(
-                Alg::Sm4,
-                &card_key(0x88),
-                &[&init[18..22], &init[14..16], &ttsn[2..4]].concat(),
-            );
-            let mac1_data = [&amounts[..], b"2", &hex("000000000000"), time].concat();
-            assert_eq!(
-                to_hex(mac1),
-                to_hex(&indep::mac(Alg::Sm4, &sespk, &mac1_data)),
-                "MAC1"
-            );
-            assert_eq!(
-                to_hex(&answer[4..8]),
-                to_hex(&indep::mac(Alg::Sm4, &sespk, &amounts)),
-                "MAC2"
-            );
-            let tac_data = [&amounts[..], b"2", &hex("000000000000"), ttsn, time].concat();
-            assert_eq!(
-                to_hex(&debit.tac),
-                to_hex(&indep::mac(Alg::Sm4, &card_key(0x99), &tac_data)),
-                "TAC"
-            );
+            let keys = [card_key(0x88), card_key(0x99)];
+            let no_terminal = [0u8; 6];
+            let macs =
+                indep::purchase_macs(Alg::Sm4, &keys, [&init, &command], &amounts, &no_terminal);
+            macs.assert_proofs(&command[16..20], &answer[4..8], &debit.tac);
         }
         served.terminate();
         absent(&ctx, 0);

@@ -8,8 +8,25 @@ use std::path::PathBuf;
 
 use sscard_testkit::fuzz_checks;
 
+/// A fuzz target's name (its corpus folder) and the check it runs.
+type Target = (
+    &'static str,
+    fn(&[u8]) -> Result<(), sscard_testkit::Violation>,
+);
+
+/// Every fuzz target with a committed corpus.
+const TARGETS: [Target; 7] = [
+    ("apdu_parse", fuzz_checks::apdu_parse),
+    ("tlv", fuzz_checks::tlv),
+    ("card_session", fuzz_checks::card_session),
+    ("pboc_session", fuzz_checks::pboc_session),
+    ("psam_session", sscard_testkit::psam_fuzz::psam_session),
+    ("tear_session", fuzz_checks::tear_session),
+    ("ops_session", sscard_testkit::fuzz_ops::ops_session),
+];
+
 /// Runs `check` on every file of the target's corpus; fails with all failures listed.
-fn replay(target: &str, check: fn(&[u8]) -> Result<(), sscard_testkit::Violation>) {
+fn replay((target, check): Target) {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fuzz", "corpus", target]
         .iter()
         .collect();
@@ -38,34 +55,12 @@ fn replay(target: &str, check: fn(&[u8]) -> Result<(), sscard_testkit::Violation
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Each target's corpus in turn; a failure names the corpus folder, hence the target.
 #[test]
-fn apdu_parse_corpus() {
-    replay("apdu_parse", fuzz_checks::apdu_parse);
-}
-
-#[test]
-fn tlv_corpus() {
-    replay("tlv", fuzz_checks::tlv);
-}
-
-#[test]
-fn card_session_corpus() {
-    replay("card_session", fuzz_checks::card_session);
-}
-
-#[test]
-fn pboc_session_corpus() {
-    replay("pboc_session", fuzz_checks::pboc_session);
-}
-
-#[test]
-fn psam_session_corpus() {
-    replay("psam_session", sscard_testkit::psam_fuzz::psam_session);
-}
-
-#[test]
-fn tear_session_corpus() {
-    replay("tear_session", fuzz_checks::tear_session);
+fn every_corpus_passes_its_target_check() {
+    for target in TARGETS {
+        replay(target);
+    }
 }
 
 /// The PBOC corpus seeds reach both offline data authentication algorithms of the dual
@@ -115,9 +110,4 @@ fn pboc_corpus_reaches_rsa_and_sm2() {
         &responses("sm2_qpboc"),
         &[0x9F, 0x4B, 0x46, 0x15, 0x07]
     ));
-}
-
-#[test]
-fn ops_session_corpus() {
-    replay("ops_session", sscard_testkit::fuzz_ops::ops_session);
 }

@@ -88,25 +88,11 @@ fn a_bad_pboc_field_is_named() {
     assert!(e.to_string().contains("unknown"), "{e}");
 }
 
-/// A trace sink the test can read back.
-#[derive(Clone, Default)]
-struct SharedSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
-    use sscard_vcard::trace::{TraceFormat, Tracer};
+    use sscard_vcard::trace::{TraceBuffer, TraceFormat, Tracer};
     let mut card = virtual_card("gen3-default.toml");
-    let sink = SharedSink::default();
+    let sink = TraceBuffer::default();
     card.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
     CardLink::power_on(&mut card).unwrap();
     // PBOC: SFI 3 record 2 is 70 { 9F74 … }.
@@ -119,7 +105,7 @@ fn the_trace_of_sscard_run_decodes_records_by_the_application_that_answered() {
     answer(&mut card, "0020000003123456");
     let r = answer(&mut card, "00B2013C00");
     assert_eq!(&r[..2], [0x70, 0x03]);
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let text = sink.text();
     let (pboc, ssc) = text.split_once("00A404000F").unwrap();
     assert!(pboc.contains("70 record template"), "{pboc}");
     assert!(pboc.contains("9F74"), "{pboc}");

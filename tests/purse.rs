@@ -37,6 +37,11 @@ fn ok<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &str) -
     d
 }
 
+/// The status word `apdu` (hex) gets.
+fn sw<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &str) -> u16 {
+    send(card, &hex(apdu)).1
+}
+
 fn open_df04<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) {
     ok(card, SELECT_SSSE);
     ok(card, "00A4040006D15600000503");
@@ -220,11 +225,11 @@ fn load_then_purchases_compute_spec_mac2_and_tac() {
     let proof = ok(&mut c, &format!("B02E003202{}08", to_hex(&p2.seq)));
     assert_eq!(to_hex(&proof), to_hex(&[p2.mac2, p2.tac].concat()));
     assert_eq!(
-        send(&mut c, &hex(&format!("B02E003202{}08", to_hex(&p.seq)))).1,
+        sw(&mut c, &format!("B02E003202{}08", to_hex(&p.seq))),
         0x9406
     );
     assert_eq!(
-        send(&mut c, &hex(&format!("B02E003102{}08", to_hex(&p2.seq)))).1,
+        sw(&mut c, &format!("B02E003102{}08", to_hex(&p2.seq))),
         0x9406
     );
     // The log (DF04/EF08, record 1 = most recent): seq ‖ '2' ‖ terminal ‖ time ‖ amounts.
@@ -247,65 +252,49 @@ fn state_machine_and_errors() {
     let mut c = gen3_card();
     open_df04(&mut c);
     // Wrong state: CREDIT/DEBIT without INITIALIZE → 6901.
+    assert_eq!(sw(&mut c, "B02A00000B2026031510300011223344"), 0x6901);
     assert_eq!(
-        send(&mut c, &hex("B02A00000B2026031510300011223344")).1,
-        0x6901
-    );
-    assert_eq!(
-        send(&mut c, &hex("B02C01000F000000012026031510300011223344")).1,
+        sw(&mut c, "B02C01000F000000012026031510300011223344"),
         0x6901
     );
     // Unknown key index → 9403; insufficient funds → 9401.
     assert_eq!(
-        send(&mut c, &hex(&format!("B02800010B0900000001{TERMINAL}"))).1,
+        sw(&mut c, &format!("B02800010B0900000001{TERMINAL}")),
         0x9403
     );
     assert_eq!(
-        send(
+        sw(
             &mut c,
-            &hex(&format!("B02801011301000000010000000000000000{TERMINAL}"))
-        )
-        .1,
+            &format!("B02801011301000000010000000000000000{TERMINAL}")
+        ),
         0x9401
     );
     // A wrong MAC2 → 9302 and back to idle (the CREDIT cannot be retried).
     ok(&mut c, &format!("B02800010B0100000100{TERMINAL}10"));
-    assert_eq!(
-        send(&mut c, &hex("B02A00000B2026031510300011223344")).1,
-        0x9302
-    );
-    assert_eq!(
-        send(&mut c, &hex("B02A00000B2026031510300011223344")).1,
-        0x6901
-    );
+    assert_eq!(sw(&mut c, "B02A00000B2026031510300011223344"), 0x9302);
+    assert_eq!(sw(&mut c, "B02A00000B2026031510300011223344"), 0x6901);
     // DEBIT after an INITIALIZE FOR LOAD → 6901 (T49) and idle.
     ok(&mut c, &format!("B02800010B0100000100{TERMINAL}10"));
     assert_eq!(
-        send(&mut c, &hex("B02C01000F000000012026031510300011223344")).1,
+        sw(&mut c, "B02C01000F000000012026031510300011223344"),
         0x6901
     );
     // An unrelated command between INITIALIZE and CREDIT returns the purse to idle.
     ok(&mut c, &format!("B02800010B0100000100{TERMINAL}10"));
     ok(&mut c, "B026000104"); // GET BALANCE keeps the state…
     ok(&mut c, "0084000004"); // …another command does not
-    assert_eq!(
-        send(&mut c, &hex("B02A00000B2026031510300011223344")).1,
-        0x6901
-    );
+    assert_eq!(sw(&mut c, "B02A00000B2026031510300011223344"), 0x6901);
     // Lengths and P1/P2.
+    assert_eq!(sw(&mut c, "B02800010A0100000100519900000001"), 0x6700);
     assert_eq!(
-        send(&mut c, &hex("B02800010A0100000100519900000001")).1,
-        0x6700
-    );
-    assert_eq!(
-        send(&mut c, &hex(&format!("B02800020B0100000100{TERMINAL}10"))).1,
+        sw(&mut c, &format!("B02800020B0100000100{TERMINAL}10")),
         0x6A86
     );
-    assert_eq!(send(&mut c, &hex("B026000404")).1, 0x6A86);
-    assert_eq!(send(&mut c, &hex("B026000108")).1, 0x6700);
+    assert_eq!(sw(&mut c, "B026000404"), 0x6A86);
+    assert_eq!(sw(&mut c, "B026000108"), 0x6700);
     // Starting day: DSK external authentication first.
     assert_eq!(to_hex(&ok(&mut c, "B056010002")), "0101");
-    assert_eq!(send(&mut c, &hex("B05600000207 01")).1, 0x6982);
+    assert_eq!(sw(&mut c, "B05600000207 01"), 0x6982);
     let dsk = card_key(&[0xBB; 16]);
     let (challenge, _) = send(&mut c, &hex("0084000008"));
     let sk = indep::session_key(Alg::Sm4, &dsk, &challenge);
@@ -314,12 +303,12 @@ fn state_machine_and_errors() {
     cmd.extend(indep::auth_data(Alg::Sm4, &sk, &p));
     cmd.extend(p);
     assert_eq!(send(&mut c, &cmd).1, 0x9000);
-    assert_eq!(send(&mut c, &hex("B05600000213 01")).1, 0x6A80);
-    assert_eq!(send(&mut c, &hex("B0560000020701")).1, 0x9000);
+    assert_eq!(sw(&mut c, "B05600000213 01"), 0x6A80);
+    assert_eq!(sw(&mut c, "B0560000020701"), 0x9000);
     assert_eq!(to_hex(&ok(&mut c, "B056010002")), "0701");
     // Outside DF04 the purse commands do not exist.
     ok(&mut c, SELECT_SSSE);
-    assert_eq!(send(&mut c, &hex("B026000104")).1, 0x6D00);
+    assert_eq!(sw(&mut c, "B026000104"), 0x6D00);
 }
 
 #[test]
@@ -327,9 +316,9 @@ fn pin_is_needed_when_set() {
     let mut c = gen3_card();
     ok(&mut c, SELECT_SSSE);
     ok(&mut c, "00A4040006D15600000503");
-    assert_eq!(send(&mut c, &hex("B026000104")).1, 0x6982);
+    assert_eq!(sw(&mut c, "B026000104"), 0x6982);
     assert_eq!(
-        send(&mut c, &hex(&format!("B02800010B0100000100{TERMINAL}10"))).1,
+        sw(&mut c, &format!("B02800010B0100000100{TERMINAL}10")),
         0x6982
     );
     ok(&mut c, "0020000003123456");

@@ -249,31 +249,13 @@ fn purchase_checks<M: SecurityModule>(module: &mut M, terminal_id: &str, psam_mo
 
     let (_, init) = last(&t, "B0280101");
     let (debit_cmd, debit_answer) = last(&t, "B02C0100");
-    let (ttsn, time, mac1) = (&debit_cmd[5..9], &debit_cmd[9..16], &debit_cmd[16..20]);
+    let (ttsn, time) = (&debit_cmd[5..9], &debit_cmd[9..16]);
     assert_eq!(to_hex(time), "20260320093000");
     let amounts = hex(&format!("{:08X}{:08X}{:08X}", 45_67, 3_00, 12_00));
-    let sespk = indep::session_key(
-        Alg::Sm4,
-        &card_key(0x88),
-        &[&init[18..22], &init[14..16], &ttsn[2..4]].concat(),
-    );
-    let mac1_data = [&amounts[..], b"2", &hex(terminal_id), time].concat();
-    assert_eq!(
-        to_hex(mac1),
-        to_hex(&indep::mac(Alg::Sm4, &sespk, &mac1_data)),
-        "MAC1"
-    );
-    assert_eq!(
-        to_hex(&debit_answer[4..8]),
-        to_hex(&indep::mac(Alg::Sm4, &sespk, &amounts)),
-        "MAC2"
-    );
-    let tac_data = [&amounts[..], b"2", &hex(terminal_id), ttsn, time].concat();
-    assert_eq!(
-        to_hex(&debit.tac),
-        to_hex(&indep::mac(Alg::Sm4, &card_key(0x99), &tac_data)),
-        "TAC"
-    );
+    let keys = [card_key(0x88), card_key(0x99)];
+    let terminal = hex(terminal_id);
+    let macs = indep::purchase_macs(Alg::Sm4, &keys, [&init, &debit_cmd], &amounts, &terminal);
+    macs.assert_proofs(&debit_cmd[16..20], &debit_answer[4..8], &debit.tac);
     assert_eq!(
         debit.to_string(),
         format!(

@@ -7,19 +7,9 @@ use sscard_core::card::applet::Interface;
 use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
 use sscard_host::script::{Script, run};
+use sscard_testkit::exchange::apdu_scripts;
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
-use std::path::{Path, PathBuf};
-
-fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            scripts(&path, out);
-        } else if path.extension().is_some_and(|e| e == "apdu") {
-            out.push(path);
-        }
-    }
-}
+use std::path::Path;
 
 fn card_for(script: &Script) -> SscVirtualCard {
     let profile = match &script.profile {
@@ -35,9 +25,7 @@ fn card_for(script: &Script) -> SscVirtualCard {
 #[test]
 fn every_vector_script_passes_in_process() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
-    let mut files = Vec::new();
-    scripts(&root, &mut files);
-    files.sort();
+    let files = apdu_scripts(&root);
     assert!(
         files
             .iter()

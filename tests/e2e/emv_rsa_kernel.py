@@ -92,6 +92,20 @@ def apdu(header, data, le=True):
 
 # --- BER-TLV --------------------------------------------------------------------------------
 
+def read_tag(b, i):
+    """The BER tag at b[i] (one byte, or more when its low five bits are all set) and the
+    index after it."""
+    tag = b[i]
+    i += 1
+    if tag & 0x1F == 0x1F:
+        while True:
+            tag = (tag << 8) | b[i]
+            i += 1
+            if not b[i - 1] & 0x80:
+                break
+    return tag, i
+
+
 def tlvs(b):
     """Yields (tag, value, raw) over a BER-TLV string, recursing into constructed ones."""
     i = 0
@@ -100,14 +114,7 @@ def tlvs(b):
             i += 1
             continue
         start = i
-        tag = b[i]
-        i += 1
-        if tag & 0x1F == 0x1F:
-            while True:
-                tag = (tag << 8) | b[i]
-                i += 1
-                if not b[i - 1] & 0x80:
-                    break
+        tag, i = read_tag(b, i)
         n = b[i]
         i += 1
         if n & 0x80:
@@ -132,14 +139,7 @@ def find(b, tag):
 def dol_entries(dol):
     i = 0
     while i < len(dol):
-        tag = dol[i]
-        i += 1
-        if tag & 0x1F == 0x1F:
-            while True:
-                tag = (tag << 8) | dol[i]
-                i += 1
-                if not dol[i - 1] & 0x80:
-                    break
+        tag, i = read_tag(dol, i)
         yield tag, dol[i]
         i += 1
 

@@ -9,13 +9,11 @@ use sscard_host::profile::Profile;
 use sscard_vcard::VirtualCard;
 use sscard_vcard::image::{self, ImageFile, ImageMeta};
 use sscard_vcard::image_lock::{ImageLock, LockError};
-use sscard_vcard::trace::Tracer;
+use sscard_vcard::trace::{TraceBuffer, Tracer};
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 
 pub use sscard_core::Interface;
 pub use sscard_vcard::trace::TraceFormat;
@@ -81,31 +79,6 @@ pub struct SessionOptions {
 /// Largest trace kept unread: past it the oldest lines go, so a trace that is switched
 /// on and never read cannot eat the host's memory.
 pub(crate) const TRACE_LIMIT: usize = 8 * 1024 * 1024;
-
-/// The trace sink: lines appended by the card's [`Tracer`], taken by the caller.
-#[derive(Clone, Default)]
-struct TraceBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for TraceBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.extend_from_slice(bytes);
-        if kept.len() > TRACE_LIMIT {
-            // Drop whole lines from the front.
-            let excess = kept.len() - TRACE_LIMIT;
-            let cut = kept
-                .iter()
-                .skip(excess)
-                .position(|&b| b == b'\n')
-                .map_or(kept.len(), |p| excess + p + 1);
-            kept.drain(..cut);
-        }
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// One in-process card.
 pub struct Session {
@@ -314,7 +287,10 @@ impl Session {
     /// Starts tracing exchanges and power events (in `format`), or restarts with another
     /// format; lines pile up until [`Session::take_trace`].
     pub fn enable_trace(&mut self, format: TraceFormat) {
-        let buffer = self.trace.clone().unwrap_or_default();
+        let buffer = self
+            .trace
+            .clone()
+            .unwrap_or_else(|| TraceBuffer::with_limit(TRACE_LIMIT));
         self.card
             .set_tracer(Tracer::new(Box::new(buffer.clone()), format));
         self.trace = Some(buffer);
@@ -326,19 +302,7 @@ impl Session {
         let Some(buffer) = &self.trace else {
             return Ok(Vec::new());
         };
-        let mut kept = buffer.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let fits = kept
-            .get(..limit.min(kept.len()))
-            .and_then(|head| head.iter().rposition(|&b| b == b'\n'))
-            .map_or(0, |p| p + 1);
-        if fits == 0 && !kept.is_empty() {
-            let next = kept
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(kept.len(), |p| p + 1);
-            return Err(next);
-        }
-        Ok(kept.drain(..fits).collect())
+        buffer.take_lines(limit)
     }
 
     /// The card's persistent memory.
@@ -359,15 +323,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn an_unread_trace_keeps_its_newest_whole_lines() {
-        let mut buffer = TraceBuffer::default();
+        let mut buffer = TraceBuffer::with_limit(TRACE_LIMIT);
         let line = [b'x'; 99].iter().chain(b"\n").copied().collect::<Vec<u8>>();
         for _ in 0..(TRACE_LIMIT / 100 + 50) {
             buffer.write_all(&line).unwrap();
         }
-        let kept = buffer.0.lock().unwrap();
+        let kept = buffer.contents();
         assert!(kept.len() <= TRACE_LIMIT);
         assert!(kept.len() > TRACE_LIMIT - 100);
         assert_eq!(kept.len() % 100, 0, "whole lines only");

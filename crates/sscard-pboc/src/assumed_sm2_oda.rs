@@ -58,6 +58,7 @@
 //! the AFL records counted for ODA (SFI 1–10), then the data named by the SDA tag list
 //! `9F4A` (the AIP).
 
+pub use crate::rsa_oda::CertificateTerms;
 use sscard_core::crypto::{SM2_DEFAULT_ID, Sm2KeyPair};
 use sscard_core::status::{Result, Status};
 
@@ -168,20 +169,15 @@ fn sign_fields<const L: usize>(
 pub fn issuer_certificate(
     ca: &Sm2KeyPair,
     issuer_id: [u8; 4],
-    expiry_mmyy: [u8; 2],
-    serial: [u8; 3],
+    terms: CertificateTerms,
     issuer_public: &[u8; 64],
 ) -> Result<[u8; ISSUER_CERTIFICATE_LEN]> {
-    let format = [ISSUER_CERTIFICATE_FORMAT];
-    let fields: [&[u8]; 6] = [
-        &format,
-        &issuer_id,
-        &expiry_mmyy,
-        &serial,
-        &CERTIFIED_KEY,
-        issuer_public,
-    ];
-    sign_fields(ca, &fields, &[])
+    let [format, id, expiry, serial] = terms.fields(&[ISSUER_CERTIFICATE_FORMAT], &issuer_id);
+    sign_fields(
+        ca,
+        &[format, id, expiry, serial, &CERTIFIED_KEY, issuer_public],
+        &[],
+    )
 }
 
 /// ICC public key certificate (`9F46`) signed by `issuer` over its fields and the
@@ -192,21 +188,16 @@ pub fn issuer_certificate(
 pub fn icc_certificate(
     issuer: &Sm2KeyPair,
     pan: [u8; 10],
-    expiry_mmyy: [u8; 2],
-    serial: [u8; 3],
+    terms: CertificateTerms,
     icc_public: &[u8; 64],
     static_data: &[u8],
 ) -> Result<[u8; ICC_CERTIFICATE_LEN]> {
-    let format = [ICC_CERTIFICATE_FORMAT];
-    let fields: [&[u8]; 6] = [
-        &format,
-        &pan,
-        &expiry_mmyy,
-        &serial,
-        &CERTIFIED_KEY,
-        icc_public,
-    ];
-    sign_fields(issuer, &fields, static_data)
+    let [format, id, expiry, serial] = terms.fields(&[ICC_CERTIFICATE_FORMAT], &pan);
+    sign_fields(
+        issuer,
+        &[format, id, expiry, serial, &CERTIFIED_KEY, icc_public],
+        static_data,
+    )
 }
 
 /// Signed static application data (`93`) (issuer-side tool).

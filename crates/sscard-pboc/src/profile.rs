@@ -415,7 +415,9 @@ impl RsaSection {
         aip_qpboc: [u8; 2],
         records: &[(u8, u8, Vec<u8>)],
     ) -> Result<Vec<(u8, u8, Vec<u8>)>, ProfileError> {
-        use crate::rsa_oda::{icc_certificate, issuer_certificate, signed_static_data};
+        use crate::rsa_oda::{
+            CertificateTerms, icc_certificate, issuer_certificate, signed_static_data,
+        };
         let f = |name: &str| format!("{at}.rsa.{name}");
         let rid = hex(&f("ca_rid"), &self.ca_rid)?;
         let index = hex_array::<1>(&f("ca_index"), &self.ca_index)?[0];
@@ -497,17 +499,14 @@ impl RsaSection {
             field: f("issuer_key"),
             message: format!("cannot build the certificate chain ({e:?})"),
         };
-        let issuer_cert = issuer_certificate(&ca_key, issuer_id, expiry, serial, &issuer.public())
-            .map_err(chain)?;
-        let icc_cert = icc_certificate(
-            &issuer_key,
-            pan_field,
-            expiry,
+        let terms = CertificateTerms {
+            expiry_mmyy: expiry,
             serial,
-            &icc.public(),
-            &signed,
-        )
-        .map_err(chain)?;
+        };
+        let issuer_cert =
+            issuer_certificate(&ca_key, issuer_id, terms, &issuer.public()).map_err(chain)?;
+        let icc_cert = icc_certificate(&issuer_key, pan_field, terms, &icc.public(), &signed)
+            .map_err(chain)?;
         let ssad = signed_static_data(&issuer_key, dac, &signed).map_err(chain)?;
 
         let mut first = Vec::new();

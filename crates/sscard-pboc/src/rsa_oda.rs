@@ -506,6 +506,23 @@ fn certify(
     })
 }
 
+/// What an issuer or ICC public key certificate says after its holder's identifier,
+/// in either ODA algorithm (EMV Book 2 Tables 6 and 14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertificateTerms {
+    /// Expiry date, MMYY.
+    pub expiry_mmyy: [u8; 2],
+    /// Certificate serial number.
+    pub serial: [u8; 3],
+}
+
+impl CertificateTerms {
+    /// The leading fields of a certificate: `format ‖ holder ‖ expiry ‖ serial`.
+    pub(crate) fn fields<'a>(&'a self, format: &'a [u8; 1], holder: &'a [u8]) -> [&'a [u8]; 4] {
+        [format, holder, &self.expiry_mmyy, &self.serial]
+    }
+}
+
 /// Issuer public key certificate (`90`) signed by the CA, Book 2 Table 6: `02 ‖ issuer
 /// identifier (4) ‖ expiry MMYY (2) ‖ serial (3) ‖ 01 ‖ 01 ‖ N_I ‖ e length ‖ leftmost
 /// N_CA − 36 bytes of the issuer modulus`, hash over those fields ‖ remainder ‖ exponent.
@@ -515,13 +532,15 @@ fn certify(
 pub fn issuer_certificate(
     ca: &RsaPrivateKey<'_>,
     issuer_id: [u8; 4],
-    expiry_mmyy: [u8; 2],
-    serial: [u8; 3],
+    terms: CertificateTerms,
     issuer: &PublicKey<'_>,
 ) -> Result<Certificate> {
-    let format = [ISSUER_CERTIFICATE_FORMAT];
-    let fields: [&[u8]; 4] = [&format, &issuer_id, &expiry_mmyy, &serial];
-    certify(ca, &fields, issuer, &[])
+    certify(
+        ca,
+        &terms.fields(&[ISSUER_CERTIFICATE_FORMAT], &issuer_id),
+        issuer,
+        &[],
+    )
 }
 
 /// ICC public key certificate (`9F46`) signed by the issuer, Book 2 Table 14: `04 ‖
@@ -534,14 +553,16 @@ pub fn issuer_certificate(
 pub fn icc_certificate(
     issuer: &RsaPrivateKey<'_>,
     pan: [u8; 10],
-    expiry_mmyy: [u8; 2],
-    serial: [u8; 3],
+    terms: CertificateTerms,
     icc: &PublicKey<'_>,
     static_data: &[u8],
 ) -> Result<Certificate> {
-    let format = [ICC_CERTIFICATE_FORMAT];
-    let fields: [&[u8]; 4] = [&format, &pan, &expiry_mmyy, &serial];
-    certify(issuer, &fields, icc, static_data)
+    certify(
+        issuer,
+        &terms.fields(&[ICC_CERTIFICATE_FORMAT], &pan),
+        icc,
+        static_data,
+    )
 }
 
 /// Signed static application data (`93`), Book 2 Table 7: `03 ‖ 01 ‖ data

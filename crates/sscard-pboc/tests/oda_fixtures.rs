@@ -9,7 +9,9 @@ mod common;
 
 use common::{hex, to_hex};
 use sscard_core::crypto::{Sm2KeyPair, sm3};
-use sscard_pboc::assumed_sm2_oda::{icc_certificate, issuer_certificate, signed_static_data};
+use sscard_pboc::assumed_sm2_oda::{
+    CertificateTerms, icc_certificate, issuer_certificate, signed_static_data,
+};
 
 pub const CA_SEED: &str = "sscard PBOC test CA SM2 key - TEST ONLY";
 pub const ISSUER_SEED: &str = "sscard PBOC test issuer SM2 key - TEST ONLY";
@@ -48,23 +50,14 @@ fn default_profile_sm2_material_matches_the_test_seeds() {
     let oda = &recs.iter().find(|r| r.0 == 3 && r.1 == 1).unwrap().2;
     let mut static_data = oda.clone();
     static_data.extend(hex("7C00"));
-    let issuer_cert = issuer_certificate(
-        &ca,
-        [0x62, 0x12, 0x34, 0x56],
-        [0x12, 0x30],
-        [0, 0, 1],
-        issuer.public_key_xy(),
-    )
-    .unwrap();
-    let icc_cert = icc_certificate(
-        &issuer,
-        hex("6212345678901232FFFF").try_into().unwrap(),
-        [0x12, 0x30],
-        [0, 0, 1],
-        icc.public_key_xy(),
-        &static_data,
-    )
-    .unwrap();
+    let terms = CertificateTerms {
+        expiry_mmyy: [0x12, 0x30],
+        serial: [0, 0, 1],
+    };
+    let issuer_id = [0x62, 0x12, 0x34, 0x56];
+    let issuer_cert = issuer_certificate(&ca, issuer_id, terms, issuer.public_key_xy()).unwrap();
+    let pan = hex("6212345678901232FFFF").try_into().unwrap();
+    let icc_cert = icc_certificate(&issuer, pan, terms, icc.public_key_xy(), &static_data).unwrap();
     let ssad = signed_static_data(&issuer, [0xDA, 0xC1], &static_data).unwrap();
     let expected = [
         ("sm2_secret", to_hex(&icc.secret_bytes()[..])),

@@ -1,11 +1,13 @@
 //! Exchanges as a PC/SC terminal makes them: hex in and out, and the T=0 loop
 //! (`6Cxx`: resend with Le = xx; `61xx`: GET RESPONSE until the data is all there;
-//! ISO/IEC 7816-3 §12.2.5, ISO/IEC 7816-4 §5.1.3). Test support: bad hex panics.
+//! ISO/IEC 7816-3 §12.2.5, ISO/IEC 7816-4 §5.1.3); and the `.apdu` script files that
+//! hold exchanges. Test support: bad hex or an unreadable folder panics.
 #![allow(clippy::restriction)]
 
 use sscard_core::nvm::Nvm;
 use sscard_core::rng::CardRng;
 use sscard_core::{Applets, Card, DfApplication};
+use std::path::{Path, PathBuf};
 
 /// `s` as bytes; whitespace between the digits is allowed.
 pub fn hex(s: &str) -> Vec<u8> {
@@ -19,6 +21,24 @@ pub fn hex(s: &str) -> Vec<u8> {
 /// `b` in upper-case hex, without separators.
 pub fn to_hex(b: &[u8]) -> String {
     ::hex::encode_upper(b)
+}
+
+/// Every `.apdu` script below `dir`, in path order.
+pub fn apdu_scripts(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "apdu") {
+                out.push(path);
+            }
+        }
+    }
+    let mut scripts = Vec::new();
+    walk(dir, &mut scripts);
+    scripts.sort();
+    scripts
 }
 
 /// The T=0 loop over any card answering `process(apdu) -> data ‖ SW` (empty: mute).

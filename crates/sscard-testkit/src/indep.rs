@@ -74,6 +74,62 @@ pub fn session_key(alg: Alg, key: &[u8], input: &[u8]) -> Vec<u8> {
     b
 }
 
+/// MAC1, MAC2 and TAC of a medical-purse purchase of type '2' (P7 §12.4–12.6), as a PSAM and the
+/// card compute them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurchaseMacs {
+    /// MAC(SESPK, amounts ‖ type ‖ terminal ‖ time): the terminal's proof.
+    pub mac1: Vec<u8>,
+    /// MAC(SESPK, amounts): the card's proof.
+    pub mac2: Vec<u8>,
+    /// MAC(DTK, amounts ‖ type ‖ terminal ‖ TTSN ‖ time).
+    pub tac: Vec<u8>,
+}
+
+impl PurchaseMacs {
+    /// Asserts that the card's MAC1, MAC2 and TAC are these.
+    pub fn assert_proofs(&self, mac1: &[u8], mac2: &[u8], tac: &[u8]) {
+        assert_eq!(
+            ::hex::encode_upper(mac1),
+            ::hex::encode_upper(&self.mac1),
+            "MAC1"
+        );
+        assert_eq!(
+            ::hex::encode_upper(mac2),
+            ::hex::encode_upper(&self.mac2),
+            "MAC2"
+        );
+        assert_eq!(
+            ::hex::encode_upper(tac),
+            ::hex::encode_upper(&self.tac),
+            "TAC"
+        );
+    }
+}
+
+/// [`PurchaseMacs`] from the card's purchase key DPK and TAC key DTK (`keys`), the
+/// INITIALIZE FOR PURCHASE answer and the DEBIT FOR PURCHASE command (`exchange`):
+/// SESPK = KS(DPK, random ‖ sequence ‖ TTSN[2..4]).
+pub fn purchase_macs(
+    alg: Alg,
+    [dpk, dtk]: &[Vec<u8>; 2],
+    [init, debit]: [&[u8]; 2],
+    amounts: &[u8],
+    terminal: &[u8],
+) -> PurchaseMacs {
+    let (ttsn, time) = (&debit[5..9], &debit[9..16]);
+    let sespk = session_key(
+        alg,
+        dpk,
+        &[&init[18..22], &init[14..16], &ttsn[2..4]].concat(),
+    );
+    PurchaseMacs {
+        mac1: mac(alg, &sespk, &[amounts, b"2", terminal, time].concat()),
+        mac2: mac(alg, &sespk, amounts),
+        tac: mac(alg, dtk, &[amounts, b"2", terminal, ttsn, time].concat()),
+    }
+}
+
 /// Authentication data (P4 §9.3).
 pub fn auth_data(alg: Alg, sk: &[u8], p: &[u8]) -> Vec<u8> {
     let mut b = vec![0u8; block(alg)];

@@ -10,7 +10,8 @@
 //! * [`fuzz_ops`]: typed, structure-aware fuzz sessions (`arbitrary`);
 //! * [`psam_fuzz`]: the fuzz check of the virtual PSAM (target `psam_session`);
 //! * [`secret_oracle`]: no response holds a key, PIN or private key of the card;
-//! * [`exchange`]: hex helpers and the T=0 loop a PC/SC terminal runs;
+//! * [`exchange`]: hex helpers, the T=0 loop a PC/SC terminal runs and the `.apdu`
+//!   script files;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
 //!   compare the card with;
 //! * [`snapshot`]: card memories reset to the sample image by copying back only what a

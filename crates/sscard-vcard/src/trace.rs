@@ -41,6 +41,84 @@ impl std::fmt::Debug for Tracer {
     }
 }
 
+/// A trace sink in memory: the [`Tracer`] appends lines, any clone of the buffer reads
+/// them. Past its limit the oldest whole lines go, so a trace that is switched on and
+/// never read cannot eat the host's memory.
+#[derive(Clone, Debug)]
+pub struct TraceBuffer {
+    lines: Arc<Mutex<Vec<u8>>>,
+    limit: usize,
+}
+
+impl Default for TraceBuffer {
+    /// A buffer without limit.
+    fn default() -> Self {
+        TraceBuffer::with_limit(usize::MAX)
+    }
+}
+
+impl TraceBuffer {
+    /// A buffer that keeps at most `limit` bytes of the newest whole lines.
+    pub fn with_limit(limit: usize) -> Self {
+        TraceBuffer {
+            lines: Arc::default(),
+            limit,
+        }
+    }
+
+    /// Everything kept, not taken.
+    pub fn contents(&self) -> Vec<u8> {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`TraceBuffer::contents`] as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.contents()).into_owned()
+    }
+
+    /// Takes the oldest whole lines, at most `limit` bytes of them. `Err(n)`: the next
+    /// line alone needs `n` bytes.
+    pub fn take_lines(&self, limit: usize) -> Result<Vec<u8>, usize> {
+        let mut kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let fits = kept
+            .get(..limit.min(kept.len()))
+            .and_then(|head| head.iter().rposition(|&b| b == b'\n'))
+            .map_or(0, |p| p + 1);
+        if fits == 0 && !kept.is_empty() {
+            let next = kept
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(kept.len(), |p| p + 1);
+            return Err(next);
+        }
+        Ok(kept.drain(..fits).collect())
+    }
+}
+
+impl Write for TraceBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.extend_from_slice(bytes);
+        if kept.len() > self.limit {
+            // Drop whole lines from the front.
+            let excess = kept.len() - self.limit;
+            let cut = kept
+                .iter()
+                .skip(excess)
+                .position(|&b| b == b'\n')
+                .map_or(kept.len(), |p| excess + p + 1);
+            kept.drain(..cut);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// RFC 3339 UTC time with microseconds.
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -281,25 +359,13 @@ impl Tracer {
 mod tests {
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     fn traced(format: TraceFormat, exchanges: &[(&[u8], &[u8])]) -> String {
-        let buf = Shared::default();
+        let buf = TraceBuffer::default();
         let mut t = Tracer::new(Box::new(buf.clone()), format);
         for (c, r) in exchanges {
             t.exchange(c, r, Duration::from_micros(5));
         }
-        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+        buf.text()
     }
 
     const SELECT_SSSE: &[u8] = &[
@@ -384,10 +450,10 @@ mod tests {
         assert!(text.contains("70 record template"), "{text}");
         assert!(!text.contains("险种类型"), "{text}");
         // Given by the card.
-        let buf = Shared::default();
+        let buf = TraceBuffer::default();
         let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Json);
         t.exchange_in(Application::Financial, read, record, Duration::ZERO);
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         assert!(text.contains("70 record template"), "{text}");
         assert!(!text.contains("险种类型"), "{text}");
         // The same bytes read from DF03/EF07 of the social-security side are 险种类型.
@@ -434,7 +500,7 @@ mod tests {
 
     #[test]
     fn reader_pseudo_apdus_are_traced_as_the_readers() {
-        let buf = Shared::default();
+        let buf = TraceBuffer::default();
         let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Json);
         t.reader_exchange(
             &[0xFF, 0xCA, 0, 0, 0],
@@ -446,7 +512,7 @@ mod tests {
             &[0x6A, 0x83],
             Duration::from_micros(1),
         );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -460,14 +526,14 @@ mod tests {
         );
         let text = traced(TraceFormat::Text, &[]);
         assert!(text.is_empty());
-        let buf = Shared::default();
+        let buf = TraceBuffer::default();
         let mut t = Tracer::new(Box::new(buf.clone()), TraceFormat::Text);
         t.reader_exchange(
             &[0xFF, 0xCA, 1, 0, 0],
             &[0x6A, 0x81],
             Duration::from_micros(1),
         );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         assert!(text.starts_with("[reader] → FFCA010000"), "{text}");
     }
 

@@ -888,21 +888,8 @@ mod tests {
 mod psam_tests {
     use super::*;
     use crate::image::Origin;
-    use crate::trace::TraceFormat;
+    use crate::trace::{TraceBuffer, TraceFormat};
     use sscard_host::security::{CardFactors, Purchase, SecurityModule};
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn purchase() -> (CardFactors, Purchase) {
         let historical = [
@@ -954,14 +941,14 @@ mod psam_tests {
             PsamVirtualCard::with_image(file, body, HostRng::seeded(4), Interface::Contact)
                 .unwrap();
         assert_eq!(served.atr()[..2], [0x3B, 0x6C]);
-        let sink = Shared::default();
+        let sink = TraceBuffer::default();
         served.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
         sscard_host::link::CardLink::power_on(&mut served).unwrap();
         let mut module = sscard_host::security::Psam::new(served);
         let (factors, purchase) = purchase();
         let authorisation = module.init_purchase(&factors, &purchase).unwrap();
         assert_eq!(authorisation.ttsn, [0, 0, 0, 0]);
-        let trace = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let trace = sink.text();
         assert!(trace.contains("INIT SAM FOR PURCHASE"), "{trace}");
         // MAC1 is masked, the TTSN before it is not.
         assert!(trace.contains("00000000******** 9000"), "{trace}");

@@ -38,7 +38,7 @@ mod e2e {
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
     use sscard_vcard::echo::{ECHO_ATR, EchoCard};
     use sscard_vcard::pcsc_harness::{RoundTripStats, reader_name, wait_for_card};
-    use sscard_vcard::vpcd::Slot;
+    use sscard_vcard::vpcd::{RunningSlot, Slot};
 
     use super::say;
 
@@ -83,6 +83,18 @@ mod e2e {
         t.elapsed()
     }
 
+    /// Serves an echo card in vpcd slot `slot`, waits for pcscd to see it in `reader`
+    /// (saying how long that took) and connects to it.
+    fn insert_echo(ctx: &Context, slot: u8, reader: &CStr) -> (RunningSlot<EchoCard>, Card) {
+        let served = Slot::local(slot).spawn(EchoCard::new()).unwrap();
+        let dt = wait_present(ctx, reader);
+        say(&format!(
+            "card present in {reader:?} {} ms after start",
+            dt.as_millis()
+        ));
+        (served, connect(ctx, reader))
+    }
+
     fn wait_empty(ctx: &Context, reader: &CStr) -> Duration {
         let t = Instant::now();
         wait_for_card(ctx, reader, false, WAIT)
@@ -120,13 +132,7 @@ mod e2e {
         }
 
         // --- slot 0: insert the echo card, wait for presence, exchange APDUs.
-        let slot0 = Slot::local(0).spawn(EchoCard::new()).unwrap();
-        let dt = wait_present(&ctx, &r0);
-        say(&format!(
-            "card present in {r0:?} {} ms after start",
-            dt.as_millis()
-        ));
-        let card0 = connect(&ctx, &r0);
+        let (slot0, card0) = insert_echo(&ctx, 0, &r0);
         let status = card0.status2_owned().unwrap();
         assert_eq!(status.atr(), ECHO_ATR);
         assert_eq!(
@@ -147,13 +153,7 @@ mod e2e {
         }
 
         // --- slot 1 concurrently with slot 0.
-        let slot1 = Slot::local(1).spawn(EchoCard::new()).unwrap();
-        let dt = wait_present(&ctx, &r1);
-        say(&format!(
-            "card present in {r1:?} {} ms after start",
-            dt.as_millis()
-        ));
-        let card1 = connect(&ctx, &r1);
+        let (slot1, card1) = insert_echo(&ctx, 1, &r1);
         thread::scope(|s| {
             for (tag, card) in [(0u8, &card0), (1u8, &card1)] {
                 s.spawn(move || {

@@ -171,46 +171,55 @@ impl SecretSpec<'_> {
     }
 }
 
+/// Reads the first `L` bytes of secret entry `index` into a buffer that is wiped
+/// afterwards, and decodes them with `decode`; `None` for an index past the table.
+fn decode_entry<N: Nvm, T, const L: usize>(
+    store: &Store<N>,
+    header: &Header,
+    index: u16,
+    decode: impl FnOnce(&[u8; L]) -> Option<T>,
+) -> Result<Option<T>, NvmError> {
+    let Some(at) = header.secret_at(index) else {
+        return Ok(None);
+    };
+    let mut entry = [0u8; L];
+    store.read(at, &mut entry)?;
+    let decoded = decode(&entry);
+    entry.zeroize();
+    Ok(decoded)
+}
+
 /// Reads secret `index`; `None` for a free or malformed slot.
 pub fn read_secret<N: Nvm>(
     store: &Store<N>,
     header: &Header,
     index: u16,
 ) -> Result<Option<Secret>, NvmError> {
-    let Some(at) = header.secret_at(index) else {
-        return Ok(None);
-    };
-    let mut e = [0u8; SECRET_ENTRY_LEN];
-    store.read(at, &mut e)?;
-    let Some(SecretHead {
-        kind, value_len, ..
-    }) = secret_head(&e)
-    else {
-        e.zeroize();
-        return Ok(None);
-    };
-    let mut value = [0u8; MAX_SECRET_LEN];
-    value.copy_from_slice(
-        e.get(OFF_VALUE..OFF_VALUE + MAX_SECRET_LEN)
-            .unwrap_or(&[0; 16]),
-    );
-    let secret = Secret {
-        index,
-        attributes: SecretAttributes {
-            kind,
-            owner: e[1],
-            id: e[2],
-            usage: KeyUsage::from_bits_retain(e[3]),
-            algorithm: e[4],
-            version: e[5],
-            try_limit: e[6],
-        },
-        tries_left: e[OFF_TRIES_LEFT],
-        value_len,
-        value,
-    };
-    e.zeroize();
-    Ok(Some(secret))
+    decode_entry(store, header, index, |e: &[u8; SECRET_ENTRY_LEN]| {
+        let SecretHead {
+            kind, value_len, ..
+        } = secret_head(e)?;
+        let mut value = [0u8; MAX_SECRET_LEN];
+        value.copy_from_slice(
+            e.get(OFF_VALUE..OFF_VALUE + MAX_SECRET_LEN)
+                .unwrap_or(&[0; 16]),
+        );
+        Some(Secret {
+            index,
+            attributes: SecretAttributes {
+                kind,
+                owner: e[1],
+                id: e[2],
+                usage: KeyUsage::from_bits_retain(e[3]),
+                algorithm: e[4],
+                version: e[5],
+                try_limit: e[6],
+            },
+            tries_left: e[OFF_TRIES_LEFT],
+            value_len,
+            value,
+        })
+    })
 }
 
 /// The fixed head of a secret entry: enough to decide whether an entry is the one
@@ -234,12 +243,7 @@ pub fn peek_secret<N: Nvm>(
     header: &Header,
     index: u16,
 ) -> Result<Option<SecretHead>, NvmError> {
-    let Some(at) = header.secret_at(index) else {
-        return Ok(None);
-    };
-    let mut h = [0u8; OFF_VALUE];
-    store.read(at, &mut h)?;
-    Ok(secret_head(&h))
+    decode_entry::<N, _, OFF_VALUE>(store, header, index, |head| secret_head(head))
 }
 
 /// The head of a secret-table entry from its first bytes; `None` for a free or
