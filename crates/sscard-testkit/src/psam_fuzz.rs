@@ -119,15 +119,33 @@ pub fn psam_session(data: &[u8]) -> Result<(), Violation> {
         Interface::Contact,
     )?;
     let mut twin: Option<FuzzPsam> = None;
-    let (mut out, mut out_twin) = (vec![0u8; 65_538], vec![0u8; 65_538]);
+    // Two 64 KiB response buffers per run cost more than the run: the thread keeps them.
+    thread_local! {
+        static OUT: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+            std::cell::RefCell::new((vec![0u8; 65_538], vec![0u8; 65_538]));
+    }
+    OUT.with(|buffers| {
+        let (out, out_twin) = &mut *buffers.borrow_mut();
+        play_psam(data, &mut psam, &mut twin, out, out_twin)
+    })
+}
+
+/// The events of `data` on `psam` and, after a power cycle, on its reloaded `twin`.
+fn play_psam(
+    data: &[u8],
+    psam: &mut FuzzPsam,
+    twin: &mut Option<FuzzPsam>,
+    out: &mut [u8],
+    out_twin: &mut [u8],
+) -> Result<(), Violation> {
     for event in session_events(data) {
         match event {
             Event::Apdu(apdu) => {
                 let powered = psam.is_powered();
-                let response = exchange(&mut psam, apdu, &mut out);
+                let response = exchange(psam, apdu, out);
                 check_response(apdu, powered, &response)?;
                 if let Some(t) = twin.as_mut() {
-                    let again = exchange(t, apdu, &mut out_twin);
+                    let again = exchange(t, apdu, out_twin);
                     if again != response {
                         return Err(violation!(
                             "reloaded PSAM answered {} instead of {} to {}",
@@ -143,7 +161,7 @@ pub fn psam_session(data: &[u8]) -> Result<(), Violation> {
                 psam.power_on(interface)
                     .map_err(|e| format!("power on: {e}"))?;
                 let image = psam.store().nvm().bytes().to_vec();
-                twin = Some(load(image, psam.rng().clone(), interface)?);
+                *twin = Some(load(image, psam.rng().clone(), interface)?);
             }
             Event::PowerOff => {
                 psam.power_off();
