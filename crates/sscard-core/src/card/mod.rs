@@ -424,7 +424,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
             if cmd.p1() == 0x04
                 && let Some(claim) = self.applets.claims(cmd.data(), self.t.interface)
             {
-                return self.to_applet(AppletRequest::Select(claim), cmd, reply);
+                return self.run_applet(AppletRequest::Select(claim), cmd, reply);
             }
             let to_mf = cmd.p1() == 0x00 && (cmd.data().is_empty() || cmd.data() == [0x3F, 0x00]);
             if let Some(i) = self.t.applet {
@@ -435,13 +435,13 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
                     self.t.fs = FsState::default();
                     self.t.security.clear();
                 } else {
-                    return self.to_applet(AppletRequest::Process(i), cmd, reply);
+                    return self.run_applet(AppletRequest::Process(i), cmd, reply);
                 }
             }
             return self.native(cmd, reply);
         }
         match self.t.applet {
-            Some(i) => self.to_applet(AppletRequest::Process(i), cmd, reply),
+            Some(i) => self.run_applet(AppletRequest::Process(i), cmd, reply),
             None => self.native(cmd, reply),
         }
     }
@@ -457,7 +457,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
 
     /// Hands `cmd` to an applet: SELECT first leaves whatever was selected and the
     /// social-security state; both paths then run with the applet's own region.
-    fn to_applet(
+    fn run_applet(
         &mut self,
         request: AppletRequest,
         cmd: &CommandView<'_>,
