@@ -14,6 +14,7 @@
 use pcsc::{Card, Context, Protocols, Scope, ShareMode};
 use sscard_core::Interface;
 use sscard_host::profile::Profile;
+use sscard_testkit::sample::ROUND_TRIP_WORKLOADS;
 use sscard_vcard::echo::EchoCard;
 use sscard_vcard::image::ImageFile;
 use sscard_vcard::pcsc_harness::{RoundTripStats, reader_name, wait_for_card};
@@ -47,17 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut buf = [0u8; 300];
     // READ RECORD by SFI and the PIN query need the SSSE selected; SELECT MF runs last.
     ssc_card.transmit(SELECT_SSSE, &mut buf)?;
-    let workloads: [(&str, &[u8]); 3] = [
-        (
-            "READ RECORD EF05/1 (00B2012C12, 18 B)",
-            &[0x00, 0xB2, 0x01, 0x2C, 0x12],
-        ),
-        ("VERIFY query (0020000000)", &[0x00, 0x20, 0x00, 0x00]),
-        (
-            "SELECT MF (00A4000C023F00)",
-            &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00],
-        ),
-    ];
+    let workloads = ROUND_TRIP_WORKLOADS;
     println!("pcsc round trip, {n} APDUs per card per workload (after 200 warm-up)");
     println!(
         "{:<40} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",

@@ -8,7 +8,7 @@ use sscard_host::script::{Script, StepReport};
 use sscard_vcard::control::{Bench, ControlServer, Request, TearModeArg};
 use sscard_vcard::image::{CardKind, ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
-use sscard_vcard::virtual_card::{HostRng, PsamVirtualCard, SscVirtualCard};
+use sscard_vcard::virtual_card::{CardError, HostRng, PsamVirtualCard, SscVirtualCard};
 use sscard_vcard::vpcd::{Slot, SlotConfig};
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -381,58 +381,84 @@ fn open_image(
     Ok((file, body, what))
 }
 
-/// Builds one card: from its image (created from the profile when missing) or, without
-/// an image, fresh from the profile.
+/// How a served card of one kind is made: from its image file, or fresh from a profile.
+struct CardSource<C> {
+    kind: CardKind,
+    with_image: fn(ImageFile, Vec<u8>, HostRng, Interface) -> Result<C, CardError>,
+    from_profile: fn(&Profile, HostRng, Interface) -> Result<C, CardError>,
+}
+
+/// Builds a card of `source`: from its image (created from the profile when missing)
+/// or, without an image, fresh from the profile; also says where it came from.
+fn build_served<C>(
+    source: CardSource<C>,
+    seed: Option<u64>,
+    interface: Interface,
+    profile: &Profile,
+    profile_given: bool,
+    image: Option<&Path>,
+) -> Result<(C, String), String> {
+    match image {
+        Some(path) => {
+            let (file, body, what) = open_image(source.kind, path, profile, profile_given)?;
+            let card =
+                (source.with_image)(file, body, rng(seed), interface).map_err(|e| e.to_string())?;
+            Ok((card, what))
+        }
+        None => {
+            let card =
+                (source.from_profile)(profile, rng(seed), interface).map_err(|e| e.to_string())?;
+            let of = match source.kind {
+                CardKind::User => "profile",
+                CardKind::Psam => "PSAM of profile",
+            };
+            Ok((card, format!("{of} '{}' (in memory only)", profile.label())))
+        }
+    }
+}
+
+/// Builds one card with [`build_served`], on the interface of `args`.
 fn build_card(
     args: &CardArgs,
     profile: &Profile,
     image: Option<&Path>,
 ) -> Result<(SscVirtualCard, String), String> {
+    let given = args.profile.is_some();
     let interface = args.interface.into();
-    match image {
-        Some(path) => {
-            let (file, body, what) =
-                open_image(CardKind::User, path, profile, args.profile.is_some())?;
-            let mut card = SscVirtualCard::with_image(file, body, rng(args.seed), interface)
-                .map_err(|e| e.to_string())?;
-            card.set_uid(profile.uid());
-            Ok((card, what))
-        }
-        None => {
-            let card = SscVirtualCard::from_profile(profile, rng(args.seed), interface)
-                .map_err(|e| e.to_string())?;
-            Ok((
-                card,
-                format!("profile '{}' (in memory only)", profile.label()),
-            ))
-        }
-    }
+    let source = CardSource {
+        kind: CardKind::User,
+        with_image: SscVirtualCard::with_image,
+        from_profile: SscVirtualCard::from_profile,
+    };
+    let (mut card, what) = build_served(source, args.seed, interface, profile, given, image)?;
+    // An image keeps no UID: the reader's view of the card comes from the profile.
+    card.set_uid(profile.uid());
+    Ok((card, what))
 }
 
-/// Builds the PSAM of `profile`'s `[psam]`, as [`build_card`] builds the card; always
-/// on the contact interface, as in a terminal's SAM slot.
+/// Builds the PSAM of `profile`'s `[psam]` with [`build_served`]; always on the contact
+/// interface, as in a terminal's SAM slot.
 fn build_psam(
     args: &CardArgs,
     profile: &Profile,
     profile_given: bool,
     image: Option<&Path>,
 ) -> Result<(PsamVirtualCard, String), String> {
-    let interface = Interface::Contact;
-    match image {
-        Some(path) => {
-            let (file, body, what) = open_image(CardKind::Psam, path, profile, profile_given)?;
-            let card = PsamVirtualCard::with_image(file, body, rng(args.seed), interface)
-                .map_err(|e| e.to_string())?;
-            Ok((card, what))
-        }
-        None => {
-            let card = PsamVirtualCard::from_profile(profile, rng(args.seed), interface)
-                .map_err(|e| e.to_string())?;
-            Ok((
-                card,
-                format!("PSAM of profile '{}' (in memory only)", profile.label()),
-            ))
-        }
+    let source = CardSource {
+        kind: CardKind::Psam,
+        with_image: PsamVirtualCard::with_image,
+        from_profile: PsamVirtualCard::from_profile,
+    };
+    let contact = Interface::Contact;
+    build_served(source, args.seed, contact, profile, profile_given, image)
+}
+
+/// Refuses a file that already exists: the image commands never overwrite one.
+fn refuse_overwrite(path: &Path) -> Result<(), String> {
+    if path.exists() {
+        Err(format!("{}: exists; not overwritten", path.display()))
+    } else {
+        Ok(())
     }
 }
 
@@ -806,40 +832,28 @@ fn main() -> ExitCode {
             .map_err(|e| format!("{}: {e}", file.display())),
         Command::Image {
             action: ImageAction::Create { file, profile },
-        } => {
-            if file.exists() {
-                Err(format!("{}: exists; not overwritten", file.display()))
-            } else {
-                load_profile(profile.as_ref()).and_then(|p| {
-                    ImageFile::open_or_create(&file, &p, true)
-                        .map(|_| {
-                            println!("{}: created from profile '{}'", file.display(), p.label())
-                        })
-                        .map_err(|e| e.to_string())
-                })
-            }
-        }
+        } => refuse_overwrite(&file)
+            .and_then(|()| load_profile(profile.as_ref()))
+            .and_then(|p| {
+                ImageFile::open_or_create(&file, &p, true)
+                    .map(|_| println!("{}: created from profile '{}'", file.display(), p.label()))
+                    .map_err(|e| e.to_string())
+            }),
         Command::Image {
             action: ImageAction::ExportNvm { file, out },
-        } => {
-            if out.exists() {
-                Err(format!("{}: exists; not overwritten", out.display()))
-            } else {
-                ImageFile::load(&file)
-                    .map_err(|e| format!("{}: {e}", file.display()))
-                    .and_then(|(_, body)| {
-                        sscard_vcard::image::write_atomically(&out, &body)
-                            .map_err(|e| format!("{}: {e}", out.display()))?;
-                        println!(
-                            "{}: {} bytes of card memory from {}",
-                            out.display(),
-                            body.len(),
-                            file.display()
-                        );
-                        Ok(())
-                    })
-            }
-        }
+        } => refuse_overwrite(&out)
+            .and_then(|()| ImageFile::load(&file).map_err(|e| format!("{}: {e}", file.display())))
+            .and_then(|(_, body)| {
+                sscard_vcard::image::write_atomically(&out, &body)
+                    .map_err(|e| format!("{}: {e}", out.display()))?;
+                println!(
+                    "{}: {} bytes of card memory from {}",
+                    out.display(),
+                    body.len(),
+                    file.display()
+                );
+                Ok(())
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

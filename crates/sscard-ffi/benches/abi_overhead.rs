@@ -11,6 +11,7 @@
 use sscard_core::Interface;
 use sscard_ffi::{SSCARD_MAX_RESPONSE, SSCARD_OK, SscardCard, sscard_card_new, sscard_power_on};
 use sscard_host::profile::Profile;
+use sscard_testkit::sample::ROUND_TRIP_WORKLOADS;
 use sscard_vcard::VirtualCard;
 use sscard_vcard::virtual_card::{HostRng, SscVirtualCard};
 use std::hint::black_box;
@@ -76,17 +77,7 @@ fn main() {
     };
     abi(SELECT_SSSE, &mut buffer);
     rust(SELECT_SSSE, &mut response);
-    let workloads: [(&str, &[u8]); 3] = [
-        (
-            "READ RECORD EF05/1 (00B2012C12)",
-            &[0x00, 0xB2, 0x01, 0x2C, 0x12],
-        ),
-        ("VERIFY query (0020000000)", &[0x00, 0x20, 0x00, 0x00]),
-        (
-            "SELECT MF (00A4000C023F00)",
-            &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00],
-        ),
-    ];
+    let workloads = ROUND_TRIP_WORKLOADS;
     println!(
         "{} APDUs per path per workload, blocks of {BLOCK}, alternating",
         blocks * BLOCK

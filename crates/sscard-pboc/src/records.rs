@@ -76,7 +76,7 @@ pub(crate) fn read_record<N: Nvm>(
         let area = log.area(app);
         if area.enabled() && area.sfi == sfi {
             let mut buf = [0u8; 128];
-            let rec = read_log(ctx, app, log, record, &mut buf)?;
+            let rec = log.nth_newest(ctx, app, record, &mut buf)?;
             return respond(cmd, rec, reply);
         }
     }
@@ -211,29 +211,29 @@ impl Log {
             Log::Loads => (Obj::LoadHead, Obj::LoadCount),
         }
     }
-}
 
-/// The `n`-th newest record of a cyclic log (§2.13: READ RECORD n returns the n-th newest;
-/// past the count → 6A83).
-fn read_log<'b, N: Nvm>(
-    ctx: &AppletContext<'_, N>,
-    app: &App,
-    log: Log,
-    n: u8,
-    buf: &'b mut [u8; 128],
-) -> Result<&'b [u8]> {
-    let (area, (head, count)) = (log.area(app), log.head_and_count());
-    let have = app.get_u8(ctx, count)?;
-    if n == 0 || n > have || area.max == 0 {
-        return Err(Status::RecordNotFound);
+    /// The `n`-th newest record (§2.13: READ RECORD n returns the n-th newest; past the
+    /// count → 6A83).
+    fn nth_newest<'b, N: Nvm>(
+        self,
+        ctx: &AppletContext<'_, N>,
+        app: &App,
+        n: u8,
+        buf: &'b mut [u8; 128],
+    ) -> Result<&'b [u8]> {
+        let (area, (head, count)) = (self.area(app), self.head_and_count());
+        let have = app.get_u8(ctx, count)?;
+        if n == 0 || n > have || area.max == 0 {
+            return Err(Status::RecordNotFound);
+        }
+        let head = app.get_u8(ctx, head)?;
+        let max = u16::from(area.max);
+        let index = (u16::from(head) + max - u16::from(n - 1) % max) % max;
+        let len = usize::from(area.len);
+        let rec = buf.get_mut(..len).ok_or(Status::MemoryFailure)?;
+        ctx.read(usize::from(area.at) + usize::from(index) * len, rec)?;
+        Ok(rec)
     }
-    let head = app.get_u8(ctx, head)?;
-    let max = u16::from(area.max);
-    let index = (u16::from(head) + max - u16::from(n - 1) % max) % max;
-    let len = usize::from(area.len);
-    let rec = buf.get_mut(..len).ok_or(Status::MemoryFailure)?;
-    ctx.read(usize::from(area.at) + usize::from(index) * len, rec)?;
-    Ok(rec)
 }
 
 /// Appends a record to a cyclic log, inside the caller's transaction; a record of

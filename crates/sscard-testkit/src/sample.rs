@@ -15,6 +15,21 @@ use sscard_host::profile::Profile;
 /// The SSSE DDF name "sx1.sh.社会保障" (GBK), spec/ssc.md §2.1.
 pub const SSSE_NAME: &[u8] = &sscard_ssc::layout::SSSE_NAME;
 
+/// The commands the round-trip benches time (PC/SC, C ABI; the C and Python benches
+/// use the same labels), as each prints it. READ RECORD by SFI and the PIN query need
+/// the SSSE selected; SELECT MF comes last.
+pub const ROUND_TRIP_WORKLOADS: [(&str, &[u8]); 3] = [
+    (
+        "READ RECORD EF05/1 (00B2012C12)",
+        &[0x00, 0xB2, 0x01, 0x2C, 0x12],
+    ),
+    ("VERIFY query (0020000000)", &[0x00, 0x20, 0x00, 0x00]),
+    (
+        "SELECT MF (00A4000C023F00)",
+        &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00],
+    ),
+];
+
 /// The default profile, parsed once per process.
 pub fn default_profile() -> &'static Profile {
     static PROFILE: OnceLock<Profile> = OnceLock::new();

@@ -293,16 +293,27 @@ pub fn for_each_secret_head<N: Nvm>(
     Ok(())
 }
 
-/// Walks from DF `from` up to the MF (or only `from` when `only_from`), returning the
-/// first secret owned by the DF being visited that passes `pick`.
+/// Which DFs' secrets a lookup sees.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Only the DF's own (a DF-specific key id).
+    Own(FileIndex),
+    /// The DF's own, then each ancestor's up to the MF.
+    Inherited(FileIndex),
+}
+
+/// Walks the DFs of `scope`, nearest first, returning the first secret owned by the DF
+/// being visited that passes `pick`.
 fn walk<N: Nvm>(
     store: &Store<N>,
     header: &Header,
-    from: FileIndex,
-    only_from: bool,
+    scope: Scope,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
-    let mut df = from;
+    let (mut df, only_from) = match scope {
+        Scope::Own(df) => (df, true),
+        Scope::Inherited(df) => (df, false),
+    };
     for _ in 0..=header.files_used {
         for i in 0..header.secrets_used {
             // Only an entry of the DF being visited is decoded in full.
@@ -335,8 +346,12 @@ pub fn find_secret<N: Nvm>(
     id: u8,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
-    let df_specific = kind == SecretKind::Key && id & 0x80 != 0;
-    walk(store, header, from, df_specific, |s| {
+    let scope = if kind == SecretKind::Key && id & 0x80 != 0 {
+        Scope::Own(from)
+    } else {
+        Scope::Inherited(from)
+    };
+    walk(store, header, scope, |s| {
         s.kind == kind && s.id == id && pick(s)
     })
 }
@@ -350,7 +365,7 @@ pub fn find_by_usage<N: Nvm>(
     bits: KeyUsage,
     mut pick: impl FnMut(&Secret) -> bool,
 ) -> Result<Option<Secret>, NvmError> {
-    walk(store, header, from, false, |s| {
+    walk(store, header, Scope::Inherited(from), |s| {
         s.kind == SecretKind::Key && s.allows(bits) && pick(s)
     })
 }

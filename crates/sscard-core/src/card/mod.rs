@@ -98,6 +98,15 @@ impl Transient {
     }
 }
 
+/// What the card asks of an applet.
+#[derive(Clone, Copy)]
+enum AppletRequest {
+    /// SELECT by an AID the applet claimed.
+    Select(Claim),
+    /// Any other command while the applet (by index) is selected.
+    Process(u8),
+}
+
 /// A card: persistent memory, randomness, the applications it hosts (applets selected
 /// by AID, and the DF-bound applications of its file system) and the transient state of
 /// a session.
@@ -415,7 +424,7 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
             if cmd.p1() == 0x04
                 && let Some(claim) = self.applets.claims(cmd.data(), self.t.interface)
             {
-                return self.select_applet(claim, cmd, reply);
+                return self.run_applet(AppletRequest::Select(claim), cmd, reply);
             }
             let to_mf = cmd.p1() == 0x00 && (cmd.data().is_empty() || cmd.data() == [0x3F, 0x00]);
             if let Some(i) = self.t.applet {
@@ -426,13 +435,13 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
                     self.t.fs = FsState::default();
                     self.t.security.clear();
                 } else {
-                    return self.applet_process(i, cmd, reply);
+                    return self.run_applet(AppletRequest::Process(i), cmd, reply);
                 }
             }
             return self.native(cmd, reply);
         }
         match self.t.applet {
-            Some(i) => self.applet_process(i, cmd, reply),
+            Some(i) => self.run_applet(AppletRequest::Process(i), cmd, reply),
             None => self.native(cmd, reply),
         }
     }
@@ -446,42 +455,43 @@ impl<N: Nvm, R: CardRng, A: Applets, D: DfApplication> Card<N, R, A, D> {
         region.ok_or(Status::FileNotFound)
     }
 
-    fn select_applet(
+    /// Hands `cmd` to an applet: SELECT first leaves whatever was selected and the
+    /// social-security state; both paths then run with the applet's own region.
+    fn run_applet(
         &mut self,
-        claim: Claim,
+        request: AppletRequest,
         cmd: &CommandView<'_>,
         reply: &mut Writer<'_>,
     ) -> Result<Status> {
-        let (index, _) = claim;
-        let region = self.applet_region(index)?;
-        if let Some(previous) = self.t.applet.take() {
-            self.applets.deselect(previous);
-        }
-        // Entering the financial environment: the social-security state ends.
-        self.t.fs = FsState::default();
-        self.t.security.clear();
-        self.t.challenge.clear();
-        self.df_apps.clear();
+        let region = match request {
+            AppletRequest::Select((index, _)) => {
+                let region = self.applet_region(index)?;
+                if let Some(previous) = self.t.applet.take() {
+                    self.applets.deselect(previous);
+                }
+                // Entering the financial environment: the social-security state ends.
+                self.t.fs = FsState::default();
+                self.t.security.clear();
+                self.t.challenge.clear();
+                self.df_apps.clear();
+                region
+            }
+            AppletRequest::Process(_) => self.t.applet_region,
+        };
         let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
-        let result = self.applets.select(claim, Call { ctx, cmd, reply });
-        if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
-            self.t.applet = Some(index);
-            self.t.applet_region = region;
-        }
+        let call = Call { ctx, cmd, reply };
+        let result = match request {
+            AppletRequest::Select(claim) => {
+                let result = self.applets.select(claim, call);
+                if result.is_ok() || result == Err(Status::SelectedFileBlocked) {
+                    self.t.applet = Some(claim.0);
+                    self.t.applet_region = region;
+                }
+                result
+            }
+            AppletRequest::Process(index) => self.applets.process(index, call),
+        };
         result.map(|()| Status::Success)
-    }
-
-    fn applet_process(
-        &mut self,
-        index: u8,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<Status> {
-        let region = self.t.applet_region;
-        let ctx = AppletContext::new(&mut self.store, region, &mut self.rng, self.t.interface);
-        self.applets
-            .process(index, Call { ctx, cmd, reply })
-            .map(|()| Status::Success)
     }
 
     fn fs(&mut self) -> FileSystem<'_, N> {
