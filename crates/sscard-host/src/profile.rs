@@ -83,7 +83,7 @@ pub struct ProfileToml {
     /// The PBOC 3.0 financial application behind the firewall (`crates/sscard-pboc`).
     #[serde(default)]
     pub pboc: Option<sscard_pboc::profile::PbocSection>,
-    /// The PSAM beside the card (`crate::psam`).
+    /// The PSAM beside the card (built by `Profile::psam`).
     #[serde(default)]
     pub psam: Option<PsamToml>,
 }

@@ -731,11 +731,18 @@ impl SecretOracle {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::fuzz_checks::sample_oracle;
-    use crate::sample::pboc_sample_card;
+    use crate::sample::{default_profile, pboc_sample_card, sample_card};
     use sscard_core::Interface;
     use sscard_core::nvm::{RamNvm, Transactional};
     use sscard_core::rng::SplitMixRng;
+
+    /// Every secret of the default profile, primed on the sample card (what the fuzz
+    /// checks start from).
+    fn sample_oracle() -> SecretOracle {
+        let mut oracle = SecretOracle::for_profile(default_profile());
+        oracle.prime(&sample_card());
+        oracle
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         sscard_host::profile::hex("test", s).unwrap()

@@ -86,8 +86,8 @@ pub enum LoadError {
     /// The memory could not be read.
     Nvm(NvmError),
     /// Loading from the stored options, but the memory was personalized before the
-    /// options record existed ([`StoredOptions`](crate::options::StoredOptions)): the
-    /// options must be given.
+    /// options record existed (the options module's `StoredOptions`): the options must
+    /// be given.
     NoStoredOptions,
 }
 
