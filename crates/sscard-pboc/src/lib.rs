@@ -121,6 +121,7 @@ use layout::{
 };
 use perso::{PPSE_NAME, PSE_NAME};
 use state::{Phase, Selection, Transaction};
+use txn::AppCall;
 
 /// Registered application provider identifier of China UnionPay.
 const UNIONPAY_RID: [u8; 5] = [0xA0, 0x00, 0x00, 0x03, 0x33];
@@ -334,21 +335,23 @@ impl PbocApplet {
             }
             // §2.4 (format 1), §2.12 (qPBOC, format 2).
             (Selection::App { app, .. }, PbocCommand::GetProcessingOptions) => {
-                self.gpo(ctx, &app, cmd, reply)
+                self.gpo(AppCall(ctx, &app, cmd, reply))
             }
             // §2.10: offline plaintext PIN.
-            (Selection::App { app, .. }, PbocCommand::Verify) => self.verify(ctx, &app, cmd),
+            (Selection::App { app, .. }, PbocCommand::Verify) => {
+                self.verify(AppCall(ctx, &app, cmd, reply))
+            }
             // §2.6, §2.9 (card risk management), §2.7 (CVR, IAD).
             (Selection::App { app, .. }, PbocCommand::GenerateAc) => {
-                self.generate_ac(ctx, &app, cmd, reply)
+                self.generate_ac(AppCall(ctx, &app, cmd, reply))
             }
             // §2.8: ARPC method 1.
             (Selection::App { app, .. }, PbocCommand::ExternalAuthenticate) => {
-                self.external_authenticate(ctx, &app, cmd)
+                self.external_authenticate(AppCall(ctx, &app, cmd, reply))
             }
             // §2.12, EMV Book 2 §6.5: contact DDA.
             (Selection::App { app, .. }, PbocCommand::InternalAuthenticate) => {
-                self.internal_authenticate(ctx, &app, cmd, reply)
+                self.internal_authenticate(AppCall(ctx, &app, cmd, reply))
             }
             // §2.8 (MAC, block, PIN), §2.11 (PUT DATA), §2.13 (load log).
             (Selection::App { app, .. }, PbocCommand::Script(kind)) => {

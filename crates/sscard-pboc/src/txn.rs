@@ -23,6 +23,19 @@ use crate::rsa_oda::{self, RsaCrtKey};
 use crate::state::{AcType, IssuerAuth, Path, Phase, Prior, TermData};
 use crate::{PbocApplet, PbocCommand};
 
+/// A transaction command for the selected application: the application and what the core
+/// handed in with the command. Every transaction handler takes the four together.
+pub(crate) struct AppCall<'c, 'n, 'w, N: Nvm>(
+    /// The application's NVM region and the card's services.
+    pub(crate) &'c mut AppletContext<'n, N>,
+    /// The selected application.
+    pub(crate) &'c App,
+    /// The command.
+    pub(crate) &'c CommandView<'c>,
+    /// The response data, without the status word.
+    pub(crate) &'c mut Writer<'w>,
+);
+
 /// An n12 amount sent by the terminal; absent counts as zero, a non-decimal one is 6A80.
 fn amount(v: Option<&[u8]>) -> Result<u64> {
     match v {
@@ -236,13 +249,8 @@ impl PbocApplet {
     /// committed before anything else is answered; at FFFF the application locks for
     /// ever (6985). Contact: format 1 `80 AIP AFL` on the PBOC or EC path; contactless:
     /// TTQ contactless-PBOC bit → format 1, qPBOC bit → format 2 (§2.12), neither → 6985.
-    pub(crate) fn gpo<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    pub(crate) fn gpo<N: Nvm>(&mut self, call: AppCall<'_, '_, '_, N>) -> Result<()> {
+        let AppCall(ctx, app, cmd, reply) = call;
         if cmd.p1p2() != 0 {
             return Err(Status::WrongP1P2);
         }
@@ -297,14 +305,14 @@ impl PbocApplet {
             (false, Some(ttq)) if ttq.contains(Ttq::CONTACTLESS_PBOC) => ec,
             (false, Some(ttq)) if ttq.contains(Ttq::QPBOC) => Path::Qpboc,
             (false, _) => {
-                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
+                ctx.atomic(|c| start_transaction(c, app, atc))?;
                 return Err(Status::ConditionsNotSatisfied);
             }
         };
         self.txn.path = path;
         match path {
             Path::Pboc | Path::ElectronicCash => {
-                ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
+                ctx.atomic(|c| start_transaction(c, app, atc))?;
                 let mut afl_buf = [0u8; 64];
                 let kind = if path == Path::ElectronicCash {
                     AflKind::ElectronicCash
@@ -383,7 +391,7 @@ impl PbocApplet {
             AcType::Aac
         } else if cpp.contains(Cpp::PREFER_CONTACT_ONLINE) && ttq.contains(Ttq::CONTACT_PBOC) {
             // The terminal has contact: the card asks it to switch.
-            ctx.atomic(|c| start_transaction(c, app, atc, flags))?;
+            ctx.atomic(|c| start_transaction(c, app, atc))?;
             self.txn.phase = Phase::QpbocDone;
             return Err(Status::ConditionsNotSatisfied);
         } else {
@@ -439,7 +447,7 @@ impl PbocApplet {
             Vec::new()
         };
         ctx.atomic(|c| {
-            start_transaction(c, app, atc, flags)?;
+            start_transaction(c, app, atc)?;
             if let (true, Some(b)) = (approved, new_balance) {
                 app.put_amount(c, Obj::EcBalance, b)?;
             }
@@ -507,12 +515,8 @@ impl PbocApplet {
     /// already 0 → 6983, in this transaction or any later one. A malformed
     /// PIN block cannot equal the stored one and costs a try like any wrong PIN, so no
     /// answer depends on the PIN's format before a try is spent (§A3, PIN-length oracle).
-    pub(crate) fn verify<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        cmd: &CommandView<'_>,
-    ) -> Result<()> {
+    pub(crate) fn verify<N: Nvm>(&mut self, call: AppCall<'_, '_, '_, N>) -> Result<()> {
+        let AppCall(ctx, app, cmd, _) = call;
         self.gate(PbocCommand::Verify)?;
         let tries = app.get_u8(ctx, Obj::PinTryCounter)?;
         if tries == 0 {
@@ -547,13 +551,8 @@ impl PbocApplet {
     /// GENERATE AC `80 AE P1 00` (§2.6): P1 b8–b7 = 11 or stray bits, or P2 ≠ 00 → 6A86;
     /// Lc ≠ the CDOL's length → 6700; first GAC after GPO, second after an ARQC, else
     /// 6985; CDA requested → 6985 (not offered in the AIP); ARQC asked in GAC2 → 6985.
-    pub(crate) fn generate_ac<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    pub(crate) fn generate_ac<N: Nvm>(&mut self, call: AppCall<'_, '_, '_, N>) -> Result<()> {
+        let AppCall(ctx, app, cmd, reply) = call;
         let both = ReferenceControl::ARQC | ReferenceControl::TC;
         let Some(reference) =
             ReferenceControl::from_bits(cmd.p1()).filter(|r| !r.contains(both) && cmd.p2() == 0)
@@ -575,10 +574,10 @@ impl PbocApplet {
         }
         if second {
             self.txn.cdol2.set(dol, cmd.data());
-            self.second_ac(ctx, app, requested, reply)
+            self.second_ac(requested, AppCall(ctx, app, cmd, reply))
         } else {
             self.txn.cdol1.set(dol, cmd.data());
-            self.first_ac(ctx, app, requested, reply)
+            self.first_ac(requested, AppCall(ctx, app, cmd, reply))
         }
     }
 
@@ -588,13 +587,8 @@ impl PbocApplet {
     /// script failure on the last online transaction (ADA); lower consecutive offline
     /// limit; international consecutive limit; CTTA limit; new card (ADA); PIN try limit
     /// exceeded (ADA). The answer is the lower of the terminal's request and the card's.
-    fn first_ac<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        requested: AcType,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn first_ac<N: Nvm>(&mut self, requested: AcType, call: AppCall<'_, '_, '_, N>) -> Result<()> {
+        let AppCall(ctx, app, _, reply) = call;
         let amount = amount(self.txn.terminal(0x9F02))?;
         let flags = app.flags(ctx)?;
         let ada = Ada::from_be_bytes(app.get_array(ctx, Obj::Ada)?);
@@ -637,7 +631,7 @@ impl PbocApplet {
             {
                 card = card.min(AcType::Arqc);
             }
-            if self.offline_run_exceeds(ctx, app, Obj::Lcol)? {
+            if offline_run_exceeds(ctx, app, self.txn.atc, Obj::Lcol)? {
                 card = card.min(AcType::Arqc);
                 velocity = true;
             }
@@ -738,20 +732,6 @@ impl PbocApplet {
         Ok(())
     }
 
-    /// More transactions since the last online one than the consecutive offline limit
-    /// `limit` allows (`9F58` lower, `9F59` upper; not personalized: no limit), §2.9 item 6.
-    fn offline_run_exceeds<N: Nvm>(
-        &self,
-        ctx: &AppletContext<'_, N>,
-        app: &App,
-        limit: Obj,
-    ) -> Result<bool> {
-        let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
-        let limit = app.get(ctx, limit)?;
-        Ok(matches!(limit.as_slice(), [limit]
-            if self.txn.atc.wrapping_sub(last_online) > u16::from(*limit)))
-    }
-
     /// EC consistency (§2.9 item 2, JR/T 0025.13 §7.4.5 via the applet): every value
     /// both the PDOL and CDOL1 carry, except TVR `95`, TSI `9B` and UN `9F37`, is equal.
     fn ec_consistent(&self) -> bool {
@@ -800,13 +780,8 @@ impl PbocApplet {
     /// authentication failed with ADA b7, or not performed while mandatory (`9F56` b8 /
     /// ADA b6), declines. A completed online approval resets the offline counters and
     /// sets the last online ATC (`onLineResetSessionData`).
-    fn second_ac<N: Nvm>(
-        &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        requested: AcType,
-        reply: &mut Writer<'_>,
-    ) -> Result<()> {
+    fn second_ac<N: Nvm>(&mut self, requested: AcType, call: AppCall<'_, '_, '_, N>) -> Result<()> {
+        let AppCall(ctx, app, _, reply) = call;
         let arc: [u8; 2] = self
             .txn
             .terminal(0x8A)
@@ -829,7 +804,7 @@ impl PbocApplet {
         }
         if unable {
             self.txn.cvr |= Cvr::UNABLE_TO_GO_ONLINE;
-            if self.offline_run_exceeds(ctx, app, Obj::Ucol)? {
+            if offline_run_exceeds(ctx, app, self.txn.atc, Obj::Ucol)? {
                 card = AcType::Aac;
                 self.txn.cvr |= Cvr::VELOCITY_EXCEEDED;
             }
@@ -913,10 +888,9 @@ impl PbocApplet {
     /// and CVR "issuer authentication performed and failed".
     pub(crate) fn external_authenticate<N: Nvm>(
         &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        cmd: &CommandView<'_>,
+        call: AppCall<'_, '_, '_, N>,
     ) -> Result<()> {
+        let AppCall(ctx, app, cmd, _) = call;
         self.gate(PbocCommand::ExternalAuthenticate)?;
         let failures = app.get_u8(ctx, Obj::IssuerAuthFailures)?;
         if self.txn.external_auth_tried || failures >= 100 {
@@ -948,11 +922,9 @@ impl PbocApplet {
     /// 6985). The signature is the SM2 layout of [`crate::assumed_sm2_oda`].
     pub(crate) fn internal_authenticate<N: Nvm>(
         &mut self,
-        ctx: &mut AppletContext<'_, N>,
-        app: &App,
-        cmd: &CommandView<'_>,
-        reply: &mut Writer<'_>,
+        call: AppCall<'_, '_, '_, N>,
     ) -> Result<()> {
+        let AppCall(ctx, app, cmd, reply) = call;
         if cmd.p1p2() != 0 {
             return Err(Status::WrongP1P2);
         }
@@ -985,6 +957,19 @@ impl PbocApplet {
     }
 }
 
+/// More transactions up to `atc` since the last online one than the consecutive offline
+/// limit `limit` allows (`9F58` lower, `9F59` upper; not personalized: no limit), §2.9 item 6.
+fn offline_run_exceeds<N: Nvm>(
+    ctx: &AppletContext<'_, N>,
+    app: &App,
+    atc: u16,
+    limit: Obj,
+) -> Result<bool> {
+    let last_online = app.get_u16(ctx, Obj::LastOnlineAtc)?;
+    let limit = app.get(ctx, limit)?;
+    Ok(matches!(limit.as_slice(), [limit] if atc.wrapping_sub(last_online) > u16::from(*limit)))
+}
+
 /// The signed dynamic application data `9F4B` over the ICC dynamic number and the
 /// terminal's data, with the ICC key of the algorithm GPO chose: RSA (EMV Book 2 §6.5) or
 /// SM2 ([`crate::assumed_sm2_oda`]). Written into `out`; returns its length.
@@ -1012,15 +997,12 @@ fn sign_dynamic_data<N: Nvm>(
 
 /// What every GPO that got as far as the ATC commits, inside the caller's transaction: the
 /// new ATC, and the "last transaction" script indicators reset (they were copied into
-/// this transaction's CVR).
-fn start_transaction<N: Nvm>(
-    ctx: &mut AppletContext<'_, N>,
-    app: &App,
-    atc: u16,
-    flags: AppFlags,
-) -> Result<()> {
+/// this transaction's CVR). The flags are read back inside the transaction, so the reset
+/// is one read-modify-write of what is stored.
+fn start_transaction<N: Nvm>(ctx: &mut AppletContext<'_, N>, app: &App, atc: u16) -> Result<()> {
     app.put(ctx, Obj::Atc, &atc.to_be_bytes())?;
     app.put(ctx, Obj::ScriptCount, &[0])?;
+    let flags = app.flags(ctx)?;
     app.set_flags(ctx, flags.difference(AppFlags::SCRIPT_FAILED))
 }
 
