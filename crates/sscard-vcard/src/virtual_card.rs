@@ -12,7 +12,7 @@
 //! gives no response (the reader reports a mute card), and the image stays as it was.
 
 use crate::VirtualCard;
-use crate::image::{CardKind, ImageFile};
+use crate::image::{CardKind, ImageFile, ImageMeta};
 use crate::trace::Tracer;
 use sscard_core::card::applet::Interface;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
@@ -243,26 +243,6 @@ impl SscVirtualCard {
         card.set_uid(profile.uid());
         Ok(card)
     }
-
-    /// A card kept in `file`, whose current body is `body`: every change is saved there.
-    /// Takes the image's lock if `file` does not hold it yet: a second process serving
-    /// the same image is refused here, naming the holder. A PSAM's image is refused.
-    pub fn with_image(
-        file: ImageFile,
-        body: Vec<u8>,
-        rng: HostRng,
-        interface: Interface,
-    ) -> Result<Self, CardError> {
-        let (options, ssc_options) = (file.meta().options, file.meta().ssc_options);
-        ServedCard::keep_in(file, CardKind::User, body, |body| {
-            SscVirtualCard::new(body, options, ssc_options, rng, interface)
-        })
-    }
-
-    /// The card.
-    pub fn card(&self) -> &SscCard {
-        &self.card
-    }
 }
 
 impl PsamVirtualCard {
@@ -289,24 +269,79 @@ impl PsamVirtualCard {
         let psam = profile.psam().map_err(CardError::Profile)?;
         PsamVirtualCard::new(psam.image, rng, interface)
     }
+}
 
-    /// A PSAM kept in `file`, whose current body is `body`: every change (TTSN, keys) is
-    /// saved there. Locks as [`SscVirtualCard::with_image`] does; a user card's image is
-    /// refused.
+/// What differs between the kinds of card a reader serves when one loads from an image:
+/// the mark its image carries, and where its choices come from (the user card's from the
+/// image's metadata, the PSAM's from its own memory).
+pub trait ServedKind: Sized {
+    /// The kind an image must be marked with to hold this card.
+    const KIND: CardKind;
+
+    /// The card in `body`, with the choices `meta` records. Unpowered.
+    fn load(
+        body: Vec<u8>,
+        meta: &ImageMeta,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError>;
+}
+
+impl ServedKind for SscVirtualCard {
+    const KIND: CardKind = CardKind::User;
+
+    fn load(
+        body: Vec<u8>,
+        meta: &ImageMeta,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        SscVirtualCard::new(body, meta.options, meta.ssc_options, rng, interface)
+    }
+}
+
+impl ServedKind for PsamVirtualCard {
+    const KIND: CardKind = CardKind::Psam;
+
+    /// A PSAM's image metadata holds no choices of its: they are in its body.
+    fn load(
+        body: Vec<u8>,
+        _: &ImageMeta,
+        rng: HostRng,
+        interface: Interface,
+    ) -> Result<Self, CardError> {
+        PsamVirtualCard::new(body, rng, interface)
+    }
+}
+
+impl<A: Applets, D: DfApplication> ServedCard<A, D>
+where
+    Self: ServedKind,
+{
+    /// A card kept in `file`, whose current body is `body`: every change (for a PSAM its
+    /// TTSN and keys) is saved there. Takes the image's lock if `file` does not hold it
+    /// yet: a second process serving the same image is refused here, naming the holder.
+    /// An image of another kind of card is refused.
     pub fn with_image(
-        file: ImageFile,
+        mut file: ImageFile,
         body: Vec<u8>,
         rng: HostRng,
         interface: Interface,
     ) -> Result<Self, CardError> {
-        ServedCard::keep_in(file, CardKind::Psam, body, |body| {
-            PsamVirtualCard::new(body, rng, interface)
-        })
-    }
-
-    /// The PSAM.
-    pub fn card(&self) -> &PsamCard {
-        &self.card
+        if file.meta().kind != Self::KIND {
+            return Err(CardError::OtherKind {
+                image: file.meta().kind,
+                wanted: Self::KIND,
+            });
+        }
+        file.lock().map_err(CardError::Locked)?;
+        let mut me = Self::load(body.clone(), file.meta(), rng, interface)?;
+        me.persistence = Some(Persistence {
+            file,
+            saved: body,
+            saves: 0,
+        });
+        Ok(me)
     }
 }
 
@@ -331,28 +366,9 @@ impl<A: Applets, D: DfApplication> ServedCard<A, D> {
         Ok(me)
     }
 
-    /// The card `load` makes of `body`, kept in `file`, which must hold a `kind` card.
-    /// Takes the image's lock first.
-    fn keep_in(
-        mut file: ImageFile,
-        kind: CardKind,
-        body: Vec<u8>,
-        load: impl FnOnce(Vec<u8>) -> Result<Self, CardError>,
-    ) -> Result<Self, CardError> {
-        if file.meta().kind != kind {
-            return Err(CardError::OtherKind {
-                image: file.meta().kind,
-                wanted: kind,
-            });
-        }
-        file.lock().map_err(CardError::Locked)?;
-        let mut me = load(body.clone())?;
-        me.persistence = Some(Persistence {
-            file,
-            saved: body,
-            saves: 0,
-        });
-        Ok(me)
+    /// The card.
+    pub fn card(&self) -> &Card<ServedNvm, HostRng, A, D> {
+        &self.card
     }
 
     /// The contactless UID the emulated reader reports (4, 7 or 10 bytes; the profile's
