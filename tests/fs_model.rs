@@ -152,15 +152,17 @@ struct File {
     records: Vec<Vec<u8>>,
 }
 
+/// P2 b3–b1 of the record commands (P5 T32/T44), as the model reads the table: four
+/// searches by identifier, one record by number, two runs of records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Addressing {
-    FirstId,
-    LastId,
-    NextId,
-    PreviousId,
+    /// 000–011: by identifier, forwards (first, next) or backwards (last, previous), from
+    /// the end of the file or, `relative`, from the current record.
+    Id { backwards: bool, relative: bool },
+    /// 100: record P1 (0: the current record).
     Number,
-    NumberToLast,
-    LastToNumber,
+    /// 101: P1 to the last record; 110 (`reversed`): the last record back to P1.
+    Run { reversed: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -266,14 +268,12 @@ impl File {
 
     /// Record search by identifier (0 = any record), P3 §5.3: next/previous start from
     /// the current record, or from the first/last one when there is none.
-    fn search(&self, how: Addressing, id: u8, from: Option<u8>) -> Option<u8> {
+    fn search(&self, backwards: bool, relative: bool, id: u8, from: Option<u8>) -> Option<u8> {
         let count = i32::from(self.count());
-        let (mut n, step) = match how {
-            Addressing::FirstId => (1, 1),
-            Addressing::LastId => (count, -1),
-            Addressing::NextId => (from.map_or(1, |c| i32::from(c) + 1), 1),
-            Addressing::PreviousId => (from.map_or(count, |c| i32::from(c) - 1), -1),
-            _ => unreachable!(),
+        let (start, step) = if backwards { (count, -1) } else { (1, 1) };
+        let mut n = match (relative, from) {
+            (true, Some(current)) => i32::from(current) + step,
+            _ => start,
         };
         while (1..=count).contains(&n) {
             if id == 0 || self.records[n as usize - 1][0] == id {
@@ -286,16 +286,18 @@ impl File {
 }
 
 fn addressing(p2: u8) -> Result<Addressing, u16> {
-    Ok(match p2 & 7 {
-        0 => Addressing::FirstId,
-        1 => Addressing::LastId,
-        2 => Addressing::NextId,
-        3 => Addressing::PreviousId,
-        4 => Addressing::Number,
-        5 => Addressing::NumberToLast,
-        6 => Addressing::LastToNumber,
-        _ => return Err(0x6A86),
-    })
+    let mode = p2 & 7;
+    match mode {
+        0..=3 => Ok(Addressing::Id {
+            backwards: mode & 1 != 0,
+            relative: mode & 2 != 0,
+        }),
+        4 => Ok(Addressing::Number),
+        5 | 6 => Ok(Addressing::Run {
+            reversed: mode == 6,
+        }),
+        _ => Err(0x6A86),
+    }
 }
 
 /// P2 b8–b4 of the record commands: 0 = current EF, 31 is RFU.
@@ -577,16 +579,21 @@ impl Model {
                 let n = numbered().ok_or(0x6A83u16)?;
                 (n, n)
             }
-            Addressing::NumberToLast => (numbered().ok_or(0x6A83u16)?, count),
-            Addressing::LastToNumber => (count, numbered().ok_or(0x6A83u16)?),
-            _ => {
-                let n = file.search(how, cmd.p1, current).ok_or(0x6A83u16)?;
+            Addressing::Run { reversed: false } => (numbered().ok_or(0x6A83u16)?, count),
+            Addressing::Run { reversed: true } => (count, numbered().ok_or(0x6A83u16)?),
+            Addressing::Id {
+                backwards,
+                relative,
+            } => {
+                let n = file
+                    .search(backwards, relative, cmd.p1, current)
+                    .ok_or(0x6A83u16)?;
                 self.current_record = Some(n);
                 (n, n)
             }
         };
         let in_range = |n: u8| (1..=count).contains(&n);
-        let ordered = if how == Addressing::LastToNumber {
+        let ordered = if how == (Addressing::Run { reversed: true }) {
             first >= last
         } else {
             first <= last
@@ -657,13 +664,19 @@ impl Model {
                 }
             }
             // Cyclic files: "previous occurrence" adds a record (P5 §6.13.1).
-            Addressing::PreviousId if file.kind == Kind::Cyclic => Target::Add,
-            Addressing::NumberToLast | Addressing::LastToNumber => return Err(0x6A86),
-            _ => {
+            Addressing::Id {
+                backwards: true,
+                relative: true,
+            } if file.kind == Kind::Cyclic => Target::Add,
+            Addressing::Run { .. } => return Err(0x6A86),
+            Addressing::Id {
+                backwards,
+                relative,
+            } => {
                 if p1 != 0 && file.tlv_records && cmd.data[0] != p1 {
                     return Err(0x6A80);
                 }
-                match file.search(how, p1, current) {
+                match file.search(backwards, relative, p1, current) {
                     Some(n) => Target::Replace(n),
                     None => Target::Add,
                 }
