@@ -5,7 +5,7 @@ use sscard_core::card::applet::Interface;
 use sscard_host::link::CardLink;
 use sscard_host::profile::Profile;
 use sscard_host::script::{Script, StepReport};
-use sscard_vcard::control::{Bench, ControlServer, Request, TearModeArg};
+use sscard_vcard::control::{Bench, ControlServer, InterfaceArg, Request};
 use sscard_vcard::image::{CardKind, ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
 use sscard_vcard::virtual_card::{CardError, HostRng, PsamVirtualCard, SscVirtualCard};
@@ -32,21 +32,6 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum InterfaceArg {
-    Contact,
-    Contactless,
-}
-
-impl From<InterfaceArg> for Interface {
-    fn from(i: InterfaceArg) -> Self {
-        match i {
-            InterfaceArg::Contact => Interface::Contact,
-            InterfaceArg::Contactless => Interface::Contactless,
-        }
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,7 +121,7 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         control: PathBuf,
         #[command(subcommand)]
-        action: CtlAction,
+        action: Request,
     },
     /// Run APDU scripts (`vectors/README.md`; scriptor files too) on an in-process card,
     /// or on the card in a PC/SC reader with --reader.
@@ -170,117 +155,8 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum TearModeValue {
-    Nothing,
-    Half,
-    Complete,
-}
-
-/// The commands of `sscard ctl`, one per request of docs/control.md.
-#[derive(Subcommand)]
-enum CtlAction {
-    /// The reader sees the card leave.
-    Remove,
-    /// The reader sees the card come back.
-    Insert,
-    /// Cut the power at write K (from 1) of the next command that writes.
-    Tear {
-        /// Which write.
-        #[arg(long, value_name = "K")]
-        at_write: u32,
-        /// What the torn write leaves.
-        #[arg(long, value_enum, default_value = "nothing")]
-        mode: TearModeValue,
-    },
-    /// The next C answers come N ms late.
-    Delay {
-        /// Milliseconds.
-        #[arg(long, value_name = "N")]
-        ms: u64,
-        /// How many answers.
-        #[arg(long, value_name = "C", default_value_t = 1)]
-        count: u32,
-    },
-    /// No answer to the next C commands.
-    Mute {
-        /// How many commands.
-        #[arg(long, value_name = "C", default_value_t = 1)]
-        count: u32,
-    },
-    /// Answer this status word instead (the command does not reach the card).
-    Sw {
-        /// Status word, 4 hex digits.
-        sw: String,
-        /// Only commands with this instruction byte (2 hex digits).
-        #[arg(long, value_name = "XX")]
-        ins: Option<String>,
-        /// How many commands.
-        #[arg(long, value_name = "C", default_value_t = 1)]
-        count: u32,
-    },
-    /// Invert byte I of the next C responses (data ‖ SW1 SW2, from 0).
-    Corrupt {
-        /// Offset.
-        #[arg(long, value_name = "I")]
-        byte: usize,
-        /// How many responses.
-        #[arg(long, value_name = "C", default_value_t = 1)]
-        count: u32,
-    },
-    /// Power-cycle through the other interface.
-    Interface {
-        /// contact or contactless.
-        #[arg(value_enum)]
-        interface: InterfaceArg,
-    },
-    /// Swap in another card: a persona name or a profile file.
-    Persona {
-        /// Persona name or profile path.
-        name: String,
-    },
-    /// The card's state as JSON.
-    State,
-    /// The armed faults.
-    Faults,
-    /// Cancel every armed fault.
-    Clear,
-}
-
-impl From<CtlAction> for Request {
-    fn from(action: CtlAction) -> Self {
-        use sscard_vcard::control::InterfaceArg as Wire;
-        match action {
-            CtlAction::Remove => Request::Remove,
-            CtlAction::Insert => Request::Insert,
-            CtlAction::Tear { at_write, mode } => Request::Tear {
-                at_write,
-                mode: match mode {
-                    TearModeValue::Nothing => TearModeArg::Nothing,
-                    TearModeValue::Half => TearModeArg::Half,
-                    TearModeValue::Complete => TearModeArg::Complete,
-                },
-            },
-            CtlAction::Delay { ms, count } => Request::Delay { ms, count },
-            CtlAction::Mute { count } => Request::Mute { count },
-            CtlAction::Sw { sw, ins, count } => Request::Sw { sw, ins, count },
-            CtlAction::Corrupt { byte, count } => Request::Corrupt { byte, count },
-            CtlAction::Interface { interface } => Request::Interface {
-                interface: match interface {
-                    InterfaceArg::Contact => Wire::Contact,
-                    InterfaceArg::Contactless => Wire::Contactless,
-                },
-            },
-            CtlAction::Persona { name } => Request::Persona { name },
-            CtlAction::State => Request::State,
-            CtlAction::Faults => Request::Faults,
-            CtlAction::Clear => Request::Clear,
-        }
-    }
-}
-
-fn cmd_ctl(control: &Path, action: CtlAction) -> Result<(), String> {
-    let answer = sscard_vcard::control::request(control, &Request::from(action))
+fn cmd_ctl(control: &Path, action: Request) -> Result<(), String> {
+    let answer = sscard_vcard::control::request(control, &action)
         .map_err(|e| format!("{}: {e}", control.display()))?;
     if answer.get("ok") == Some(&serde_json::Value::Bool(true)) {
         // A closed pipe (`| head`) is the reader's choice, not an error of the card.

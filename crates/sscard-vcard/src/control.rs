@@ -42,7 +42,7 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const ABSENCE: Duration = Duration::from_secs(1);
 
 /// What a tear leaves of the write that loses power.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TearModeArg {
     /// Nothing of it.
@@ -65,7 +65,7 @@ impl From<TearModeArg> for TearMode {
 }
 
 /// The interface of an `interface` request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum InterfaceArg {
     /// ISO 7816 contacts.
@@ -87,67 +87,77 @@ fn one() -> u32 {
     1
 }
 
-/// One request, as a JSON object whose `cmd` names it (`{"cmd": "delay", "ms": 300}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One request, as a JSON object whose `cmd` names it (`{"cmd": "delay", "ms": 300}`);
+/// the same requests are the subcommands of `sscard ctl`, the fields its options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, clap::Subcommand)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
     /// The reader sees the card leave.
     Remove,
     /// The reader sees the card come back (and powers it).
     Insert,
-    /// Power lost at write `at_write` (from 1) of the next command that writes NVM.
+    /// Cut the power at write K (from 1) of the next command that writes NVM.
     Tear {
         /// Which write.
+        #[arg(long, value_name = "K")]
         at_write: u32,
         /// What the torn write leaves (default nothing).
         #[serde(default)]
+        #[arg(long, value_enum, default_value = "nothing")]
         mode: TearModeArg,
     },
-    /// The next `count` answers come `ms` milliseconds late.
+    /// The next C answers come N milliseconds late.
     Delay {
         /// Milliseconds.
+        #[arg(long, value_name = "N")]
         ms: u64,
         /// How many answers.
         #[serde(default = "one")]
+        #[arg(long, value_name = "C", default_value_t = 1)]
         count: u32,
     },
-    /// No answer to the next `count` commands.
+    /// No answer to the next C commands.
     Mute {
         /// How many commands.
         #[serde(default = "one")]
+        #[arg(long, value_name = "C", default_value_t = 1)]
         count: u32,
     },
-    /// Answer status word `sw` (4 hex digits) instead, to `ins` (2 hex digits) only when
-    /// given.
+    /// Answer this status word instead (the command does not reach the card).
     Sw {
-        /// The status word, hex.
+        /// Status word, 4 hex digits.
         sw: String,
-        /// The instruction byte, hex.
+        /// Only commands with this instruction byte (2 hex digits).
         #[serde(default)]
+        #[arg(long, value_name = "XX")]
         ins: Option<String>,
         /// How many commands.
         #[serde(default = "one")]
+        #[arg(long, value_name = "C", default_value_t = 1)]
         count: u32,
     },
-    /// Invert byte `byte` of the next `count` responses.
+    /// Invert byte I of the next C responses (data ‖ SW1 SW2, from 0).
     Corrupt {
         /// Offset in data ‖ SW1 SW2.
+        #[arg(long, value_name = "I")]
         byte: usize,
         /// How many responses.
         #[serde(default = "one")]
+        #[arg(long, value_name = "C", default_value_t = 1)]
         count: u32,
     },
     /// Power-cycle through the other interface.
     Interface {
         /// Contact or contactless.
+        #[arg(value_enum)]
         interface: InterfaceArg,
     },
-    /// Another card: a persona name or a profile file.
+    /// Swap in another card: a persona name or a profile file.
     Persona {
         /// Persona name or profile path.
         name: String,
     },
-    /// The card's observable state.
+    /// The card's observable state (as JSON).
     State,
     /// The armed faults.
     Faults,
