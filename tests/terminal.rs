@@ -12,6 +12,7 @@ mod common;
 
 use common::indep::{self, Alg};
 use common::{hex, to_hex};
+use sscard_core::crypto::Algorithm;
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::CosOptions;
 use sscard_core::rng::{CardRng, SplitMixRng};
@@ -19,8 +20,11 @@ use sscard_core::{Card, Interface};
 use sscard_host::link::{CardLink, InProcess};
 use sscard_host::national::{self, DebitRequest, PinOutcome, application_df};
 use sscard_host::profile::{DEFAULT_GEN3, Profile};
-use sscard_host::security::{Hsm, Psam, SecurityModule};
+use sscard_host::security::{CardFactors, Hsm, Psam, Purchase, SecurityModule};
 use sscard_host::terminal::{Terminal, TerminalError};
+use sscard_vcard::image::{CardKind, ImageFile, Origin};
+use sscard_vcard::trace::{TraceBuffer, TraceFormat, Tracer};
+use sscard_vcard::virtual_card::{HostRng, PsamVirtualCard};
 
 const AREA: &str = "519900";
 const HIST: &str = "00815353438660519900000001";
@@ -313,17 +317,11 @@ fn purchase_in_psam_mode() {
     assert_eq!((init.0[4], to_hex(&init.1)), (0x24, "6A88".to_string()));
 }
 
-#[test]
-fn a_wrong_mac2_is_refused_in_both_modes() {
-    let p = Profile::default_gen3();
-    let factors = sscard_host::security::CardFactors::new(
-        sscard_core::crypto::Algorithm::Sm4,
-        b"519900",
-        &hex(HIST),
-        0x51,
-    )
-    .unwrap();
-    let purchase = sscard_host::security::Purchase {
+/// The default card's purchase factors and one purchase of 0.01 yuan at terminal
+/// 000000000001, as a PSAM or HSM is asked to authorize it.
+fn sample_purchase() -> (CardFactors, Purchase) {
+    let factors = CardFactors::new(Algorithm::Sm4, b"519900", &hex(HIST), 0x51).unwrap();
+    let purchase = Purchase {
         card_random: [1, 2, 3, 4],
         sequence: [0, 0],
         amounts: [1, 0, 0],
@@ -333,6 +331,57 @@ fn a_wrong_mac2_is_refused_in_both_modes() {
         key_version: 1,
         algorithm_id: 3,
     };
+    (factors, purchase)
+}
+
+/// The TTSN the PSAM's file 0019 holds (SM4 environment DDF1, ADF DF01), and SW.
+fn ttsn(psam: &mut PsamVirtualCard) -> Vec<u8> {
+    psam.power_on().unwrap();
+    for select in ["00A4000C02DDF1", "00A4000C02DF01"] {
+        assert_eq!(psam.transmit(&hex(select)).unwrap(), [0x90, 0x00]);
+    }
+    psam.transmit(&hex("00B0990004")).unwrap()
+}
+
+#[test]
+fn a_served_psam_keeps_its_ttsn_in_its_image_and_its_trace_names_its_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("psam.img");
+    let profile = Profile::default_gen3();
+    let (file, body, origin) =
+        ImageFile::open_or_create_as(CardKind::Psam, &path, &profile, false).unwrap();
+    assert_eq!(origin, Origin::Created);
+    assert_eq!(file.meta().kind, CardKind::Psam);
+    let mut served =
+        PsamVirtualCard::with_image(file, body, HostRng::seeded(4), Interface::Contact).unwrap();
+    assert_eq!(served.atr().unwrap()[..2], [0x3B, 0x6C]);
+    let sink = TraceBuffer::default();
+    served.set_tracer(Tracer::new(Box::new(sink.clone()), TraceFormat::Text));
+    served.power_on().unwrap();
+    let mut module = Psam::new(served);
+    let (factors, purchase) = sample_purchase();
+    let authorisation = module.init_purchase(&factors, &purchase).unwrap();
+    assert_eq!(authorisation.ttsn, [0, 0, 0, 0]);
+    let trace = sink.text();
+    assert!(trace.contains("INIT SAM FOR PURCHASE"), "{trace}");
+    // MAC1 is masked, the TTSN before it is not.
+    assert!(trace.contains("00000000******** 9000"), "{trace}");
+    // The TTSN went up, and the image holds it.
+    drop(module);
+    let (file, body) = ImageFile::load(&path).unwrap();
+    let mut again =
+        PsamVirtualCard::with_image(file, body, HostRng::seeded(5), Interface::Contact).unwrap();
+    assert_eq!(ttsn(&mut again), [0, 0, 0, 1, 0x90, 0x00]);
+    // A fresh PSAM of the profile, in memory, starts from the profile's TTSN.
+    let mut fresh =
+        PsamVirtualCard::from_profile(&profile, HostRng::seeded(6), Interface::Contact).unwrap();
+    assert_eq!(ttsn(&mut fresh), [0, 0, 0, 0, 0x90, 0x00]);
+}
+
+#[test]
+fn a_wrong_mac2_is_refused_in_both_modes() {
+    let p = Profile::default_gen3();
+    let (factors, purchase) = sample_purchase();
     let mut modules: [Box<dyn SecurityModule>; 2] =
         [Box::new(Hsm::from_profile(&p).unwrap()), Box::new(psam(&p))];
     for module in &mut modules {
