@@ -904,22 +904,20 @@ mod tests {
     fn cdol_value_length() {
         let cdol = hex(CDOL1);
         assert_eq!(dol_value_len(&cdol), Ok(29));
-        let entries: Vec<(u32, usize)> = DolReader::new(&cdol)
-            .map(|e| e.map(|e| (e.tag.0, e.len)).unwrap())
-            .collect();
-        assert_eq!(
-            entries,
-            [
-                (0x9F02, 6),
-                (0x9F03, 6),
-                (0x9F1A, 2),
-                (0x95, 5),
-                (0x5F2A, 2),
-                (0x9A, 3),
-                (0x9C, 1),
-                (0x9F37, 4)
-            ]
-        );
+        // Each entry written back (its tag's significant bytes, then its length) gives the
+        // DOL again: the reader split it at every tag boundary and nowhere else.
+        let mut rewritten = Vec::new();
+        for entry in DolReader::new(&cdol) {
+            let entry = entry.unwrap();
+            let tag = entry.tag.0.to_be_bytes();
+            let first = tag.iter().position(|&b| b != 0).unwrap();
+            rewritten.extend_from_slice(&tag[first..]);
+            rewritten.push(u8::try_from(entry.len).unwrap());
+        }
+        assert_eq!(rewritten, cdol);
+        let amount = DolReader::new(&cdol).next().unwrap().unwrap();
+        assert_eq!((amount.tag, amount.len), (Tag(0x9F02), 6));
+        assert_eq!(DolReader::new(&cdol).count(), 8);
     }
 
     #[test]
