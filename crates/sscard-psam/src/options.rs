@@ -88,66 +88,89 @@ impl Default for PsamOptions {
     }
 }
 
-/// Bits of the encoded option byte.
-const TTSN_FIRST: u8 = 0x01;
-const MAC_FULL: u8 = 0x02;
-const MAC2_63CF: u8 = 0x04;
-const P2_NUMBER: u8 = 0x08;
-const CARD_LAST: u8 = 0x10;
-const NEED_BFEC: u8 = 0x20;
-const NO_FACTORS: u8 = 0x40;
+bitflags::bitflags! {
+    /// The PSAM's stored option byte (docs/spec-choices.md "Social-security PSAM"): one
+    /// bit per choice that differs from the default. b8 is reserved: a PSAM or image
+    /// that sets it is refused.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct OptionByte: u8 {
+        /// b1: the TTSN is incremented before it is used ([`TtsnTiming::IncrementThenUse`]).
+        const TTSN_FIRST = 0x01;
+        /// b2: CIPHER DATA's MAC is the whole last block ([`MacOutput::FullBlock`]).
+        const MAC_FULL = 0x02;
+        /// b3: a wrong MAC2 answers 63CF ([`Mac2Failure::Warning63Cf`]).
+        const MAC2_63CF = 0x04;
+        /// b4: CREATE/CHANGE KEY's P2 is the key file's number ([`KeyFileP2::Number`]).
+        const P2_NUMBER = 0x08;
+        /// b5: the card's factor comes last in BF DE ([`FactorOrder::CardLast`]).
+        const CARD_LAST = 0x10;
+        /// b6: BF EC must precede BF DE and 80 70.
+        const NEED_BFEC = 0x20;
+        /// b7: INIT SAM FOR PURCHASE accepts N = 0 (no diversification factor).
+        const NO_FACTORS = 0x40;
+    }
+}
+
+impl OptionByte {
+    /// `set` if `bit` is set here, else `unset`.
+    fn pick<T>(self, bit: OptionByte, set: T, unset: T) -> T {
+        if self.contains(bit) { set } else { unset }
+    }
+}
 
 impl PsamOptions {
     /// One byte for the card image's metadata, a bit per non-default choice.
     pub fn encode(&self) -> u8 {
-        let bits = [
-            (self.ttsn == TtsnTiming::IncrementThenUse, TTSN_FIRST),
-            (self.mac_output == MacOutput::FullBlock, MAC_FULL),
-            (self.mac2_failure == Mac2Failure::Warning63Cf, MAC2_63CF),
-            (self.key_file_p2 == KeyFileP2::Number, P2_NUMBER),
-            (self.factor_order == FactorOrder::CardLast, CARD_LAST),
-            (self.require_environment, NEED_BFEC),
-            (self.purchase_without_factors, NO_FACTORS),
-        ];
-        bits.iter()
-            .filter(|(set, _)| *set)
-            .fold(0, |acc, (_, bit)| acc | bit)
+        let mut bits = OptionByte::empty();
+        bits.set(
+            OptionByte::TTSN_FIRST,
+            self.ttsn == TtsnTiming::IncrementThenUse,
+        );
+        bits.set(
+            OptionByte::MAC_FULL,
+            self.mac_output == MacOutput::FullBlock,
+        );
+        bits.set(
+            OptionByte::MAC2_63CF,
+            self.mac2_failure == Mac2Failure::Warning63Cf,
+        );
+        bits.set(OptionByte::P2_NUMBER, self.key_file_p2 == KeyFileP2::Number);
+        bits.set(
+            OptionByte::CARD_LAST,
+            self.factor_order == FactorOrder::CardLast,
+        );
+        bits.set(OptionByte::NEED_BFEC, self.require_environment);
+        bits.set(OptionByte::NO_FACTORS, self.purchase_without_factors);
+        bits.bits()
     }
 
     /// The choices [`PsamOptions::encode`] wrote; `None` if a reserved bit is set.
     pub fn decode(byte: u8) -> Option<Self> {
-        if byte & 0x80 != 0 {
-            return None;
-        }
-        let on = |bit: u8| byte & bit != 0;
+        let bits = OptionByte::from_bits(byte)?;
         Some(PsamOptions {
-            ttsn: if on(TTSN_FIRST) {
-                TtsnTiming::IncrementThenUse
-            } else {
-                TtsnTiming::UseThenIncrement
-            },
-            mac_output: if on(MAC_FULL) {
-                MacOutput::FullBlock
-            } else {
-                MacOutput::Four
-            },
-            mac2_failure: if on(MAC2_63CF) {
-                Mac2Failure::Warning63Cf
-            } else {
-                Mac2Failure::MacInvalid
-            },
-            key_file_p2: if on(P2_NUMBER) {
-                KeyFileP2::Number
-            } else {
-                KeyFileP2::FidLowByte
-            },
-            factor_order: if on(CARD_LAST) {
-                FactorOrder::CardLast
-            } else {
-                FactorOrder::CardFirst
-            },
-            require_environment: on(NEED_BFEC),
-            purchase_without_factors: on(NO_FACTORS),
+            ttsn: bits.pick(
+                OptionByte::TTSN_FIRST,
+                TtsnTiming::IncrementThenUse,
+                TtsnTiming::UseThenIncrement,
+            ),
+            mac_output: bits.pick(OptionByte::MAC_FULL, MacOutput::FullBlock, MacOutput::Four),
+            mac2_failure: bits.pick(
+                OptionByte::MAC2_63CF,
+                Mac2Failure::Warning63Cf,
+                Mac2Failure::MacInvalid,
+            ),
+            key_file_p2: bits.pick(
+                OptionByte::P2_NUMBER,
+                KeyFileP2::Number,
+                KeyFileP2::FidLowByte,
+            ),
+            factor_order: bits.pick(
+                OptionByte::CARD_LAST,
+                FactorOrder::CardLast,
+                FactorOrder::CardFirst,
+            ),
+            require_environment: bits.contains(OptionByte::NEED_BFEC),
+            purchase_without_factors: bits.contains(OptionByte::NO_FACTORS),
         })
     }
 }
