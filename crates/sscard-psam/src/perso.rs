@@ -158,37 +158,11 @@ impl<'a> PsamPersonalization<'a> {
     }
 }
 
-/// Why a PSAM could not be built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PersoError {
-    /// The file system builder refused.
-    Build(BuildError),
-    /// A key does not fit its algorithm or place; names which.
-    BadKey(&'static str),
-}
-
-impl From<BuildError> for PersoError {
-    fn from(e: BuildError) -> Self {
-        PersoError::Build(e)
-    }
-}
-
-impl core::fmt::Display for PersoError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            PersoError::Build(e) => write!(f, "{e}"),
-            PersoError::BadKey(what) => write!(f, "bad key: {what}"),
-        }
-    }
-}
-
-impl core::error::Error for PersoError {}
-
 /// Formats `nvm` and builds the PSAM described by `perso` into it.
 pub fn personalize<N: Nvm>(
     nvm: &mut N,
     perso: &PsamPersonalization<'_>,
-) -> Result<Header, PersoError> {
+) -> Result<Header, BuildError> {
     let caps = Capacities {
         files: 32,
         secrets: 16,
@@ -209,7 +183,7 @@ pub fn personalize<N: Nvm>(
         },
     )?;
     environment(&mut p, ddf, Algorithm::Sm4, perso, &perso.sm4_keys)?;
-    Ok(p.finish()?)
+    p.finish()
 }
 
 fn transparent(fid: u16, size: u32, write: Access) -> EfSpec {
@@ -231,9 +205,9 @@ fn own_key<N: Nvm>(
     algorithm: Algorithm,
     value: &[u8],
     try_limit: u8,
-) -> Result<(), PersoError> {
+) -> Result<(), BuildError> {
     if !algorithm.accepts_key_len(value.len()) {
-        return Err(PersoError::BadKey(
+        return Err(BuildError::BadKey(
             "own key length does not fit the environment",
         ));
     }
@@ -250,7 +224,7 @@ fn own_key<N: Nvm>(
         value,
     }
     .encode()
-    .ok_or(PersoError::BadKey("own key longer than 16 bytes"))?;
+    .ok_or(BuildError::BadKey("own key longer than 16 bytes"))?;
     p.push_secret(&entry)?;
     Ok(())
 }
@@ -263,7 +237,7 @@ fn environment<N: Nvm>(
     algorithm: Algorithm,
     perso: &PsamPersonalization<'_>,
     own: &OwnKeys<'_>,
-) -> Result<(), PersoError> {
+) -> Result<(), BuildError> {
     let ddf_mk = Access::Key(DDF_MASTER_KEY);
     let dir = p.ef(
         df,
@@ -369,7 +343,7 @@ fn environment<N: Nvm>(
         .filter(|r| r.algorithm.family() == algorithm)
     {
         if root.value.len() != root.algorithm.key_len() {
-            return Err(PersoError::BadKey(
+            return Err(BuildError::BadKey(
                 "root key length does not fit its algorithm",
             ));
         }
@@ -384,7 +358,7 @@ fn environment<N: Nvm>(
         let len = RECORD_HEAD_LEN + root.value.len();
         record
             .get_mut(RECORD_HEAD_LEN..len)
-            .ok_or(PersoError::BadKey("root key longer than 16 bytes"))?
+            .ok_or(BuildError::BadKey("root key longer than 16 bytes"))?
             .copy_from_slice(root.value);
         let file = match root.level {
             RootLevel::National => files[0],
@@ -392,7 +366,7 @@ fn environment<N: Nvm>(
             RootLevel::City => files[2],
         };
         p.append_record(file, record.get(..len).unwrap_or(&[]))
-            .map_err(|_| PersoError::BadKey("key file full"))?;
+            .map_err(|_| BuildError::BadKey("key file full"))?;
     }
     Ok(())
 }

@@ -36,6 +36,8 @@ pub enum BuildError {
     BadParameter(&'static str),
     /// A record or data write does not fit its file.
     DataDoesNotFit,
+    /// A key does not fit its algorithm or its place; names which.
+    BadKey(&'static str),
 }
 
 impl From<NvmError> for BuildError {
@@ -58,6 +60,7 @@ impl core::fmt::Display for BuildError {
             BuildError::DuplicateSfi(sfi) => write!(f, "duplicate SFI {sfi:02X} under one DF"),
             BuildError::BadParameter(what) => write!(f, "bad file parameter: {what}"),
             BuildError::DataDoesNotFit => f.write_str("data does not fit the file"),
+            BuildError::BadKey(what) => write!(f, "bad key: {what}"),
         }
     }
 }
