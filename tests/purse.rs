@@ -9,25 +9,15 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, TestCard, card_from, card_key, hex, profile, to_hex};
+use common::{
+    SELECT_SSSE, TERMINAL, TestCard, card_from, card_key, dlk, dpk, dtk, hex, profile, to_hex,
+};
 use sscard_core::card::applet::Applets;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
 use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
-
-const TERMINAL: &str = "519900000001";
-
-fn dlk() -> Vec<u8> {
-    card_key(&[0x77; 16])
-}
-fn dpk() -> Vec<u8> {
-    card_key(&[0x88; 16])
-}
-fn dtk() -> Vec<u8> {
-    card_key(&[0x99; 16])
-}
 
 use sscard_testkit::exchange::send;
 
