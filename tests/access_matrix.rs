@@ -15,7 +15,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{card_key, external_auth_command, hex, to_hex};
+use common::{VERIFY_RIGHT, card_key, external_auth_command, hex, to_hex};
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
@@ -279,7 +279,7 @@ fn states() -> impl Iterator<Item = State> {
 
 fn grant(c: &mut DefaultCard, df: u8, bits: u8, good: bool) {
     if bits & 1 != 0 {
-        assert_eq!(sw(c, "0020000003123456"), 0x9000);
+        assert_eq!(sw(c, VERIFY_RIGHT), 0x9000);
     }
     let expect = if good { 0x9000 } else { 0x63C2 };
     for (bit, id, key) in grant_keys(df) {

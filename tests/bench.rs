@@ -11,7 +11,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{TERMINAL, dpk, hex, to_hex};
+use common::{TERMINAL, VERIFY_PROBE, VERIFY_RIGHT, VERIFY_WRONG, dpk, hex, to_hex};
 use proptest::prelude::*;
 use serde_json::Value;
 use sscard_core::card::applet::Interface;
@@ -29,9 +29,6 @@ use std::time::Duration;
 
 const SELECT_SSSE: &str = "00A4040C0F7378312E73682EC9E7BBE1B1A3D5CF";
 const SELECT_DF04: &str = "00A4040C06D15600000503";
-const VERIFY_RIGHT: &str = "0020000003123456";
-const VERIFY_WRONG: &str = "0020000003999999";
-const VERIFY_PROBE: &str = "00200000";
 
 /// The default card with 100.00 yuan in its medical purse.
 fn funded_profile() -> Profile {

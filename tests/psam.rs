@@ -13,7 +13,7 @@ mod common;
 use cipher::array::Array;
 use cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, card_key, dlk, dpk, dtk, hex, send, send_hex, to_hex};
+use common::{SELECT_SSSE, VERIFY_RIGHT, card_key, dlk, dpk, dtk, hex, send, send_hex, to_hex};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
@@ -529,7 +529,7 @@ fn default_pair() -> (common::TestCard, TestPsam) {
     .unwrap();
     psam.power_on(Interface::Contact).unwrap();
     assert_eq!(send_hex(&mut card, SELECT_SSSE).1, 0x9000);
-    for apdu in ["00A4040006D15600000503", "0020000003123456"] {
+    for apdu in ["00A4040006D15600000503", VERIFY_RIGHT] {
         assert_eq!(send_hex(&mut card, apdu).1, 0x9000);
     }
     (card, psam)

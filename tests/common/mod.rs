@@ -61,6 +61,12 @@ pub fn dtk() -> Vec<u8> {
 /// The terminal number the purse tests send (the area code and a terminal 000001).
 pub const TERMINAL: &str = "519900000001";
 
+/// VERIFY (LD/T 32 P5 §6.14) of the default card's PIN 123456, of a wrong PIN, and with
+/// no data (the tries left, `63Cx`).
+pub const VERIFY_RIGHT: &str = "0020000003123456";
+pub const VERIFY_WRONG: &str = "0020000003999999";
+pub const VERIFY_PROBE: &str = "00200000";
+
 /// Sends each command in turn (raw, no T=0 loop) and checks its response, both in hex.
 pub fn assert_responses<N: Nvm, R: CardRng, A: Applets, D: DfApplication>(
     card: &mut Card<N, R, A, D>,
