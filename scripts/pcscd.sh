@@ -124,7 +124,7 @@ do_e2e() {
   if [ -z "$(our_pid)" ] && ! ready; then do_start; started=1; fi
   local rc=0
   (cd "$(dirname "$0")/.." &&
-    SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --nocapture) || rc=$?
+    SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --include-ignored --nocapture) || rc=$?
   if [ "$started" = 1 ]; then do_stop; fi
   return "$rc"
 }

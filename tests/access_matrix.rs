@@ -15,7 +15,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{card_key, external_auth_command, hex, to_hex};
+use common::{VERIFY_RIGHT, card_key, external_auth_command, hex, to_hex};
 use sscard_core::Interface;
 use sscard_core::nvm::RamNvm;
 use sscard_core::rng::SplitMixRng;
@@ -125,6 +125,19 @@ impl Tally {
         } else {
             self.as_expected += 1;
         }
+    }
+
+    /// Sends `apdu` and records its status word as a row (see [`Tally::row`]).
+    fn send(
+        &mut self,
+        c: &mut DefaultCard,
+        apdu: &str,
+        what: String,
+        expected_allowed: bool,
+        refusals: &[u16],
+    ) {
+        let got = sw(c, apdu);
+        self.row(what, expected_allowed, got, refusals);
     }
 
     fn report(&self, name: &str) {
@@ -266,7 +279,7 @@ fn states() -> impl Iterator<Item = State> {
 
 fn grant(c: &mut DefaultCard, df: u8, bits: u8, good: bool) {
     if bits & 1 != 0 {
-        assert_eq!(sw(c, "0020000003123456"), 0x9000);
+        assert_eq!(sw(c, VERIFY_RIGHT), 0x9000);
     }
     let expect = if good { 0x9000 } else { 0x63C2 };
     for (bit, id, key) in grant_keys(df) {
@@ -357,14 +370,14 @@ fn social_security_files_by_state() {
                     (true, Kind::Records) => (write, format!("00DC01{:02X}03200130", sfi << 3 | 4)),
                     (true, Kind::Cyclic) => (write, format!("00E200{:02X}0130", sfi << 3)),
                 };
-                let got = sw(&mut c, &apdu);
-                t.row(
+                t.send(
+                    &mut c,
+                    &apdu,
                     format!(
                         "DF{df:02} SFI {sfi:02X} {} in {state:?}",
                         if write_op { "write" } else { "read" }
                     ),
                     allows(cond, pin, rk, uk),
-                    got,
                     &[0x6982],
                 );
             }
@@ -384,7 +397,11 @@ enum PkiState {
     PowerCycleAfterBoth,
 }
 
-fn enter_pki(c: &mut DefaultCard, state: PkiState) -> (bool, bool) {
+/// A fresh card with the PKI application selected in `state`, and whether the user and the
+/// administrator PINs are verified in it.
+fn pki_card(state: PkiState) -> (DefaultCard, bool, bool) {
+    let mut card = card();
+    let c = &mut card;
     let select = |c: &mut DefaultCard| {
         assert_eq!(sw(c, SELECT_PKI_DDF), 0x9000);
         assert_eq!(sw(c, SELECT_PKI_ADF), 0x9000);
@@ -394,7 +411,7 @@ fn enter_pki(c: &mut DefaultCard, state: PkiState) -> (bool, bool) {
         assert_eq!(pki_verify(c, "81", "123456"), 0x9000);
         assert_eq!(pki_verify(c, "00", "12345678"), 0x9000);
     };
-    match state {
+    let (user, admin) = match state {
         PkiState::Pins(bits) => {
             if bits & 1 != 0 {
                 assert_eq!(pki_verify(c, "81", "123456"), 0x9000);
@@ -416,7 +433,8 @@ fn enter_pki(c: &mut DefaultCard, state: PkiState) -> (bool, bool) {
             select(c);
             (false, false)
         }
-    }
+    };
+    (card, user, admin)
 }
 
 const PKI_STATES: [PkiState; 6] = [
@@ -449,8 +467,7 @@ fn pki_files_and_key_commands_by_state() {
     for state in PKI_STATES {
         for &(fid, read, write) in PKI_FILES {
             for write_op in [false, true] {
-                let mut c = card();
-                let (_, admin) = enter_pki(&mut c, state);
+                let (mut c, _, admin) = pki_card(state);
                 let selected = sw(&mut c, &format!("00A4020002{fid}"));
                 let got = if selected == 0x9000 {
                     sw(
@@ -484,40 +501,35 @@ fn pki_files_and_key_commands_by_state() {
                 );
             }
         }
-        // GENERATE KEY PAIR into (0012, private) for every EF as the private target: only
-        // the signature slot, under the user or administrator PIN.
-        for &(private, _, _) in PKI_FILES {
-            let mut c = card();
-            let (user, admin) = enter_pki(&mut c, state);
-            let got = sw(&mut c, &format!("8040000008C0020012C202{private}"));
-            t.row(
-                format!("GENERATE KEY PAIR 0012/{private} in {state:?}"),
-                private == "0013" && (user || admin),
-                got,
+        // The key commands into every EF. GENERATE KEY PAIR into (0012, fid): only the
+        // signature slot, under the user or administrator PIN. IMPORT KEY (public, then
+        // private): only the encryption slot, under the administrator PIN.
+        for &(fid, _, _) in PKI_FILES {
+            let (mut c, user, admin) = pki_card(state);
+            t.send(
+                &mut c,
+                &format!("8040000008C0020012C202{fid}"),
+                format!("GENERATE KEY PAIR 0012/{fid} in {state:?}"),
+                fid == "0013" && (user || admin),
                 &[0x6982, 0x6985],
             );
-        }
-        // IMPORT KEY (public, then private) into every EF: only the encryption slot,
-        // under the administrator PIN.
-        for &(fid, _, _) in PKI_FILES {
-            let mut c = card();
-            let (_, admin) = enter_pki(&mut c, state);
-            let got = sw(&mut c, &format!("80C2400046C002{fid}CA40{xy}"));
-            t.row(
+            let (mut c, _, admin) = pki_card(state);
+            t.send(
+                &mut c,
+                &format!("80C2400046C002{fid}CA40{xy}"),
                 format!("IMPORT public key into {fid} in {state:?}"),
                 fid == "0014" && admin,
-                got,
                 &[0x6982, 0x6985],
             );
             if admin {
                 // The private half after its public half in the right slot.
                 sw(&mut c, &format!("80C2400046C0020014CA40{xy}"));
             }
-            let got = sw(&mut c, &format!("80C2C00126C202{fid}CB20{d}"));
-            t.row(
+            t.send(
+                &mut c,
+                &format!("80C2C00126C202{fid}CB20{d}"),
                 format!("IMPORT private key into {fid} in {state:?}"),
                 fid == "0015" && admin,
-                got,
                 &[0x6982, 0x6985],
             );
         }
@@ -546,8 +558,7 @@ fn purse_commands_by_state() {
         for (name, apdu) in commands {
             let mut c = card();
             let (pin, _, _) = enter(&mut c, 4, state);
-            let got = sw(&mut c, apdu);
-            t.row(format!("{name} in {state:?}"), pin, got, &[0x6982]);
+            t.send(&mut c, apdu, format!("{name} in {state:?}"), pin, &[0x6982]);
         }
     }
     t.report("purse");
@@ -631,11 +642,11 @@ fn the_firewall_both_ways_and_the_financial_data() {
         assert_eq!(sw(&mut c, "80A800000C830A00000000000000015600") >> 8, 0x61);
         assert_eq!(sw(&mut c, "002000800826123456FFFFFFFF"), 0x9000);
         select_df(&mut c, 4);
-        let got = sw(&mut c, "00B2014400");
-        t.row(
+        t.send(
+            &mut c,
+            "00B2014400",
             "DF04 EF08 after the PBOC PIN only".into(),
             false,
-            got,
             &[0x6982],
         );
         let mut c = card();
@@ -643,18 +654,18 @@ fn the_firewall_both_ways_and_the_financial_data() {
         grant(&mut c, 1, 7, true);
         assert_eq!(sw(&mut c, SELECT_PBOC), 0x9000);
         select_df(&mut c, 1);
-        let got = sw(&mut c, "00DC012C03200130");
-        t.row(
+        t.send(
+            &mut c,
+            "00DC012C03200130",
             "DF01 EF05 update after a visit to PBOC".into(),
             false,
-            got,
             &[0x6982],
         );
-        let got = sw(&mut c, "00B2012C00");
-        t.row(
+        t.send(
+            &mut c,
+            "00B2012C00",
             "DF01 EF05 read (PIN) after a visit to PBOC".into(),
             false,
-            got,
             &[0x6982],
         );
     }
@@ -687,8 +698,9 @@ fn the_firewall_both_ways_and_the_financial_data() {
                 power_cycle(&mut c);
             }
             assert_eq!(sw(&mut c, SELECT_PBOC), 0x9000);
-            let got = sw(&mut c, apdu);
-            t.row(
+            t.send(
+                &mut c,
+                apdu,
                 format!(
                     "PBOC {name}{}",
                     if power_cycled {
@@ -698,7 +710,6 @@ fn the_firewall_both_ways_and_the_financial_data() {
                     }
                 ),
                 expected,
-                got,
                 &[0x6982, 0x6985, 0x6988, 0x6987, 0x6A88],
             );
         }

@@ -11,7 +11,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{AREA, HIST, hex, to_hex};
+use common::{TERMINAL, VERIFY_PROBE, VERIFY_RIGHT, VERIFY_WRONG, dpk, hex, to_hex};
 use proptest::prelude::*;
 use serde_json::Value;
 use sscard_core::card::applet::Interface;
@@ -29,10 +29,6 @@ use std::time::Duration;
 
 const SELECT_SSSE: &str = "00A4040C0F7378312E73682EC9E7BBE1B1A3D5CF";
 const SELECT_DF04: &str = "00A4040C06D15600000503";
-const VERIFY_RIGHT: &str = "0020000003123456";
-const VERIFY_WRONG: &str = "0020000003999999";
-const VERIFY_PROBE: &str = "00200000";
-const TERMINAL: &str = "519900000001";
 
 /// The default card with 100.00 yuan in its medical purse.
 fn funded_profile() -> Profile {
@@ -264,8 +260,7 @@ fn try_purchase(
     let seq = init.get(14..16)?.to_vec();
     let random = init.get(18..22)?;
     let ttsn = ttsn.to_be_bytes();
-    let dpk = indep::card_key(Alg::Sm4, &[0x88; 16], AREA, &hex(HIST));
-    let sespk = indep::session_key(Alg::Sm4, &dpk, &[random, &seq, &ttsn[2..4]].concat());
+    let sespk = indep::session_key(Alg::Sm4, &dpk(), &[random, &seq, &ttsn[2..4]].concat());
     let amounts = [amount.to_be_bytes(), [0; 4], [0; 4]].concat();
     let time = hex("20260320090000");
     let mac1 = indep::mac(

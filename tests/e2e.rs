@@ -13,15 +13,6 @@
 //! ```
 #![allow(clippy::restriction)]
 
-#[cfg(feature = "pcsc")]
-use std::io::Write;
-
-#[cfg(feature = "pcsc")]
-fn say(msg: &str) {
-    // Straight to stderr: visible with or without --nocapture.
-    let _ = writeln!(std::io::stderr(), "e2e: {msg}");
-}
-
 #[cfg(not(feature = "pcsc"))]
 #[test]
 #[ignore = "built without the cargo feature `pcsc`: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
@@ -29,8 +20,8 @@ fn e2e_needs_the_pcsc_feature() {}
 
 #[cfg(feature = "pcsc")]
 mod e2e {
-    use super::say;
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
+    use sscard_testkit::e2e::{require_e2e, say};
     use sscard_testkit::exchange::apdu_scripts;
     use sscard_vcard::image::ImageFile;
     use sscard_vcard::pcsc_harness::{reader_name, wait_for_card};
@@ -52,18 +43,14 @@ mod e2e {
 
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    /// The serializing lock, with pcscd up. The tests are `#[ignore]`d (they need pcscd and
+    /// The serializing lock, with pcscd up, and a PC/SC context. The tests are `#[ignore]`d (they need pcscd and
     /// vpcd): `scripts/test` runs them with `--include-ignored`, and without
     /// `SSCARD_E2E=1` a test that was asked for fails rather than passing unseen.
-    fn setup(test: &str) -> MutexGuard<'static, ()> {
-        assert_eq!(
-            std::env::var("SSCARD_E2E").as_deref(),
-            Ok("1"),
-            "{test}: needs pcscd + vsmartcard-vpcd (`bash scripts/pcscd.sh install`) and SSCARD_E2E=1"
-        );
+    fn setup(test: &str) -> (MutexGuard<'static, ()>, Context) {
+        require_e2e(test);
         let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         pcscd("start");
-        guard
+        (guard, context())
     }
 
     fn root() -> &'static Path {
@@ -128,6 +115,14 @@ mod e2e {
             log
         }
 
+        /// [`Served::terminate`], then waits until pcscd saw the card of slot 0 go, so that
+        /// the next card cannot arrive before.
+        fn stop(self, ctx: &Context) -> String {
+            let log = self.terminate();
+            absent(ctx, 0);
+            log
+        }
+
         fn kill9(&mut self) {
             self.child.kill().unwrap(); // SIGKILL
             self.child.wait().unwrap();
@@ -139,6 +134,46 @@ mod e2e {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+
+    /// `sscard run ARGS` once pcscd sees slot 0 empty, with its card present there.
+    fn serve(ctx: &Context, args: &[&str]) -> Served {
+        absent(ctx, 0);
+        let served = Served::start(args);
+        present(ctx, 0);
+        served
+    }
+
+    /// `sscard script -q --reader "Virtual PCD 00 00" [--control SOCKET] SCRIPT`, which
+    /// must pass.
+    fn script_over_pcsc(script: &Path, control: Option<&Path>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sscard"));
+        command.args(["script", "-q", "--reader", "Virtual PCD 00 00"]);
+        if let Some(socket) = control {
+            command.arg("--control").arg(socket);
+        }
+        let o = command.arg(script).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{} over PC/SC{}:\n{}{}",
+            script.display(),
+            if control.is_some() {
+                " with --control"
+            } else {
+                ""
+            },
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// The default gen-3 profile with `fen` in its medical purse, written in `dir`.
+    fn funded_profile(dir: &Path, fen: u32) -> PathBuf {
+        let profile = dir.join("funded.toml");
+        let text = sscard_host::profile::DEFAULT_GEN3
+            .replace("balance = 0 ", &format!("balance = {fen} "));
+        std::fs::write(&profile, text).unwrap();
+        profile
     }
 
     fn context() -> Context {
@@ -185,8 +220,7 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn real_clients_drive_the_card() {
-        let _lock = setup("real_clients_drive_the_card");
-        let ctx = context();
+        let (_lock, ctx) = setup("real_clients_drive_the_card");
         absent(&ctx, 0);
         let served = Served::start(&["--slot", "0"]);
         let t = Instant::now();
@@ -280,9 +314,8 @@ mod e2e {
         );
         drop(card);
         // SIGTERM: clean exit, the card leaves the reader.
-        let log = served.terminate();
+        let log = served.stop(&ctx);
         assert!(log.contains("sscard: stopped"), "{log}");
-        absent(&ctx, 0);
     }
 
     /// What `javax.smartcardio` sends over T=0: after `61xx`, GET RESPONSE in the class
@@ -291,11 +324,8 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn java_style_get_response_in_class_80_through_pcscd() {
-        let _lock = setup("java_style_get_response_in_class_80_through_pcscd");
-        let ctx = context();
-        absent(&ctx, 0);
-        let served = Served::start(&["--slot", "0", "--seed", "1"]);
-        present(&ctx, 0);
+        let (_lock, ctx) = setup("java_style_get_response_in_class_80_through_pcscd");
+        let served = serve(&ctx, &["--slot", "0", "--seed", "1"]);
         let card = connect(&ctx, &reader_name(0));
         let select = [
             0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01, 0x00,
@@ -330,16 +360,14 @@ mod e2e {
             [0x9F, 0x36, 0x02, 0x00, 0x01, 0x90, 0x00]
         );
         drop(card);
-        served.terminate();
-        absent(&ctx, 0);
+        served.stop(&ctx);
         say("GPO in class 80 completed with an 80 C0 GET RESPONSE through pcscd + vpcd");
     }
 
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn vector_scripts_pass_through_pcscd() {
-        let _lock = setup("vector_scripts_pass_through_pcscd");
-        let ctx = context();
+        let (_lock, ctx) = setup("vector_scripts_pass_through_pcscd");
         let mut ran = 0;
         for path in apdu_scripts(&root().join("vectors")) {
             let script = sscard_host::script::Script::load(&path).unwrap();
@@ -371,27 +399,13 @@ mod e2e {
             if let Some(p) = &profile {
                 args.extend(["--profile", p.as_str()]);
             }
-            absent(&ctx, 0);
-            let served = Served::start(&args);
-            present(&ctx, 0);
-            let o = Command::new(env!("CARGO_BIN_EXE_sscard"))
-                .args(["script", "-q", "--reader", "Virtual PCD 00 00"])
-                .arg(&path)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{} over PC/SC:\n{}{}",
-                path.display(),
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            served.terminate();
+            let served = serve(&ctx, &args);
+            script_over_pcsc(&path, None);
+            served.stop(&ctx);
             ran += 1;
         }
         say(&format!("{ran} vector scripts passed through pcscd + vpcd"));
         assert!(ran >= 6);
-        absent(&ctx, 0);
     }
 
     /// Issue 16: an independent RSA-only EMV kernel (`tests/e2e/emv_rsa_kernel.py`,
@@ -401,12 +415,9 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn an_rsa_only_kernel_completes_oda_over_pcsc() {
-        let _lock = setup("an_rsa_only_kernel_completes_oda_over_pcsc");
-        let ctx = context();
+        let (_lock, ctx) = setup("an_rsa_only_kernel_completes_oda_over_pcsc");
         for interface in ["contact", "contactless"] {
-            absent(&ctx, 0);
-            let served = Served::start(&["--slot", "0", "--interface", interface]);
-            present(&ctx, 0);
+            let served = serve(&ctx, &["--slot", "0", "--interface", interface]);
             let out = tool(
                 "/usr/bin/python3",
                 &[
@@ -419,10 +430,7 @@ mod e2e {
                     "Virtual PCD 00 00",
                 ],
             );
-            let result = out
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .unwrap_or_else(|| panic!("no RESULT line: {out}"));
+            let result = line_after(&out, "RESULT ");
             let r: serde_json::Value = serde_json::from_str(result).unwrap();
             assert!(r.get("error").is_none(), "{r}");
             assert_eq!(r["tvr1"], "00", "{interface}: {r}");
@@ -434,16 +442,14 @@ mod e2e {
                 assert_eq!(r["fdda"], "ok", "{r}");
             }
             say(&format!("RSA-only kernel over PC/SC, {interface}: {r}"));
-            served.terminate();
+            served.stop(&ctx);
         }
-        absent(&ctx, 0);
     }
 
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn two_cards_in_two_slots_at_once() {
-        let _lock = setup("two_cards_in_two_slots_at_once");
-        let ctx = context();
+        let (_lock, ctx) = setup("two_cards_in_two_slots_at_once");
         let served = Served::start(&["--cards", "2"]);
         present(&ctx, 0);
         present(&ctx, 1);
@@ -470,8 +476,7 @@ mod e2e {
             [0x63, 0xC3]
         );
         drop(cards);
-        served.terminate();
-        absent(&ctx, 0);
+        served.stop(&ctx);
         absent(&ctx, 1);
         say("two cards, two slots, 600 concurrent READ RECORDs OK");
     }
@@ -479,7 +484,7 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn card_reconnects_after_a_pcscd_restart() {
-        let _lock = setup("card_reconnects_after_a_pcscd_restart");
+        let (_lock, _) = setup("card_reconnects_after_a_pcscd_restart");
         let served = Served::start(&["--slot", "0"]);
         {
             let ctx = context();
@@ -579,7 +584,7 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn kill_9_during_writes_loses_no_acknowledged_write() {
-        let _lock = setup("kill_9_during_writes_loses_no_acknowledged_write");
+        let (_lock, _) = setup("kill_9_during_writes_loses_no_acknowledged_write");
         let dir = tempfile::tempdir().unwrap();
         let image = dir.path().join("card.img");
         let image_arg = image.to_str().unwrap().to_string();
@@ -693,12 +698,12 @@ mod e2e {
     }
 
     impl Bench {
-        fn start() -> Bench {
+        /// Serves the bench's card like [`serve`]: once slot 0 is empty, until its card is
+        /// present there.
+        fn serve(ctx: &Context) -> Bench {
+            absent(ctx, 0);
             let dir = tempfile::tempdir().unwrap();
-            let profile = dir.path().join("funded.toml");
-            let text = sscard_host::profile::DEFAULT_GEN3
-                .replace("balance = 0                 # fen", "balance = 10000");
-            std::fs::write(&profile, text).unwrap();
+            let profile = funded_profile(dir.path(), 10_000);
             let socket = dir.path().join("card.sock");
             let image = dir.path().join("card.img");
             let served = Served::start(&[
@@ -718,6 +723,7 @@ mod e2e {
                 assert!(t.elapsed() < WAIT, "no control socket: {}", served.log());
                 std::thread::sleep(Duration::from_millis(20));
             }
+            present(ctx, 0);
             Bench {
                 served,
                 socket,
@@ -764,11 +770,8 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn control_commands_do_what_they_say_through_pcscd() {
-        let _lock = setup("control_commands_do_what_they_say_through_pcscd");
-        let ctx = context();
-        absent(&ctx, 0);
-        let bench = Bench::start();
-        present(&ctx, 0);
+        let (_lock, ctx) = setup("control_commands_do_what_they_say_through_pcscd");
+        let bench = Bench::serve(&ctx);
         let reader = reader_name(0);
         let card = connect(&ctx, &reader);
         let verify_wrong = [0x00, 0x20, 0x00, 0x00, 0x03, 0x99, 0x99, 0x99];
@@ -911,10 +914,8 @@ mod e2e {
         assert_eq!(transmit(&card, SELECT_SSSE).unwrap(), [0x90, 0x00]);
         assert_eq!(transmit(&card, &probe).unwrap(), [0x63, 0xC1]);
         drop(card);
-        let log = bench.served.terminate();
+        let log = bench.served.stop(&ctx);
         assert!(log.contains("control socket"), "{log}");
-        // The next test's card must not arrive before pcscd saw this one go.
-        absent(&ctx, 0);
     }
 
     /// Issue 13 item 2: the same fault script as in-process (tests/scripts/faults.apdu,
@@ -923,33 +924,17 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn script_fault_directives_play_through_the_control_channel() {
-        let _lock = setup("script_fault_directives_play_through_the_control_channel");
-        let ctx = context();
-        absent(&ctx, 0);
-        let bench = Bench::start();
-        present(&ctx, 0);
+        let (_lock, ctx) = setup("script_fault_directives_play_through_the_control_channel");
+        let bench = Bench::serve(&ctx);
         let script = root().join("tests/scripts/faults.apdu");
-        let o = Command::new(env!("CARGO_BIN_EXE_sscard"))
-            .args(["script", "-q", "--reader", "Virtual PCD 00 00", "--control"])
-            .arg(&bench.socket)
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{} over PC/SC with --control:\n{}{}",
-            script.display(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        script_over_pcsc(&script, Some(&bench.socket));
         say("tests/scripts/faults.apdu passed through pcscd + vpcd, faults by the control channel");
         // The script ends with `insert`: the card is back, and vpcd has seen it, before it
         // goes for good (a card that leaves within vpcd's poll is never seen leaving).
         present(&ctx, 0);
         std::thread::sleep(Duration::from_secs(1));
-        let log = bench.served.terminate();
+        let log = bench.served.stop(&ctx);
         assert!(log.contains("control socket"), "{log}");
-        absent(&ctx, 0);
     }
 
     /// Waits until the reader shows a card with `atr` (a power cycle changes it).
@@ -979,12 +964,10 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
     fn pyscard_terminal_recovers_a_torn_purchase() {
-        let _lock = setup("pyscard_terminal_recovers_a_torn_purchase");
+        let (_lock, _) = setup("pyscard_terminal_recovers_a_torn_purchase");
         for (k, outcome) in [(1, "OK: not debited"), (9, "OK: debited")] {
             let ctx = context();
-            absent(&ctx, 0);
-            let bench = Bench::start();
-            present(&ctx, 0);
+            let bench = Bench::serve(&ctx);
             let out = tool(
                 "/usr/bin/python3",
                 &[
@@ -996,18 +979,23 @@ mod e2e {
             );
             assert!(out.contains(outcome), "{out}");
             say(out.lines().last().unwrap_or(""));
-            bench.served.terminate();
-            absent(&ctx, 0);
+            bench.served.stop(&ctx);
         }
+    }
+
+    /// What `out` has after `prefix` on the first line that starts with it.
+    fn line_after<'a>(out: &'a str, prefix: &str) -> &'a str {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {} line: {out}", prefix.trim_end_matches([' ', ':'])))
     }
 
     /// The iReadCardBas fields a command printed (its `iReadCardBas: ` line).
     fn read_card_bas_fields(out: &str) -> Vec<String> {
-        let line = out
-            .lines()
-            .find_map(|l| l.strip_prefix("iReadCardBas: "))
-            .unwrap_or_else(|| panic!("no iReadCardBas line: {out}"));
-        line.split('|').map(str::to_string).collect()
+        line_after(out, "iReadCardBas: ")
+            .split('|')
+            .map(str::to_string)
+            .collect()
     }
 
     /// A command the terminal sent that starts with `head` (the last such), and its data:
@@ -1040,15 +1028,11 @@ mod e2e {
         use sscard_testkit::exchange::{hex, to_hex};
         use sscard_testkit::indep::{self, Alg};
 
-        let _lock = setup("psam_mode_terminal_functions_through_pcscd");
-        let ctx = context();
+        let (_lock, ctx) = setup("psam_mode_terminal_functions_through_pcscd");
         absent(&ctx, 0);
         absent(&ctx, 1);
         let dir = tempfile::tempdir().unwrap();
-        let profile = dir.path().join("purse.toml");
-        let with_balance =
-            sscard_host::profile::DEFAULT_GEN3.replace("balance = 0 ", "balance = 20000 ");
-        std::fs::write(&profile, with_balance).unwrap();
+        let profile = funded_profile(dir.path(), 20_000);
         let profile = profile.to_str().unwrap();
         let image = dir.path().join("card-{slot}.img");
         let served_args = [
@@ -1103,10 +1087,7 @@ mod e2e {
             "--time",
             "20260320093000",
         ]);
-        let debit = out
-            .lines()
-            .find_map(|l| l.strip_prefix("iDoDebit: "))
-            .unwrap_or_else(|| panic!("no iDoDebit line: {out}"));
+        let debit = line_after(&out, "iDoDebit: ");
         let f: Vec<&str> = debit.split('|').collect();
         assert_eq!(
             f[..6],
@@ -1149,8 +1130,7 @@ mod e2e {
                 indep::purchase_macs(Alg::Sm4, &keys, [&init, &command], &amounts, &no_terminal);
             macs.assert_proofs(&command[16..20], &answer[4..8], &debit.tac);
         }
-        served.terminate();
-        absent(&ctx, 0);
+        served.stop(&ctx);
         absent(&ctx, 1);
 
         // Both images reloaded: the purse and the PSAM's TTSN go on where they were.
@@ -1167,8 +1147,7 @@ mod e2e {
             out.contains("iDoDebit: 15333|15300|2|000000000000|00000002|20260322120000|"),
             "{out}"
         );
-        served.terminate();
-        absent(&ctx, 0);
+        served.stop(&ctx);
         absent(&ctx, 1);
         say("PSAM mode over PC/SC: iReadCardBas, three purchases, MAC1/MAC2/TAC checked");
     }

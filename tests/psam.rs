@@ -13,7 +13,7 @@ mod common;
 use cipher::array::Array;
 use cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, card_key, hex, send, send_hex, to_hex};
+use common::{SELECT_SSSE, VERIFY_RIGHT, card_key, dlk, dpk, dtk, hex, send, send_hex, to_hex};
 use sscard_core::nvm::{Nvm, RamNvm, TearingNvm};
 use sscard_core::rng::SplitMixRng;
 use sscard_core::{Card, CosOptions, Interface};
@@ -529,7 +529,7 @@ fn default_pair() -> (common::TestCard, TestPsam) {
     .unwrap();
     psam.power_on(Interface::Contact).unwrap();
     assert_eq!(send_hex(&mut card, SELECT_SSSE).1, 0x9000);
-    for apdu in ["00A4040006D15600000503", "0020000003123456"] {
+    for apdu in ["00A4040006D15600000503", VERIFY_RIGHT] {
         assert_eq!(send_hex(&mut card, apdu).1, 0x9000);
     }
     (card, psam)
@@ -539,10 +539,9 @@ fn default_pair() -> (common::TestCard, TestPsam) {
 fn load(card: &mut common::TestCard, amount: u32, terminal: &str) {
     let (init, sw) = send_hex(card, &format!("B02800010B01{amount:08X}{terminal}10"));
     assert_eq!(sw, 0x9000);
-    let dlk = card_key(&[0x77; 16]);
     let seslk = indep::session_key(
         Alg::Sm4,
-        &dlk,
+        &dlk(),
         &[&init[8..12], &init[4..6], &[0x80, 0x00]].concat(),
     );
     let time = hex("20260301080000");
@@ -587,10 +586,9 @@ fn a_purchase_of_the_default_card_through_the_default_psam() {
     assert_eq!(ttsn, "00000000", "use, then increment");
     assert_eq!(to_hex(&ok(&mut psam, "00B0990004")), "00000001");
     // MAC1 as an independent implementation computes it from the card's DPK.
-    let dpk = card_key(&[0x88; 16]);
     let sespk = indep::session_key(
         Alg::Sm4,
-        &dpk,
+        &dpk(),
         &hex(&format!("{random}{seq}{}", &ttsn[4..])),
     );
     let mac_data = hex(&format!("{amounts}32{terminal}{date}{time}"));
@@ -599,9 +597,8 @@ fn a_purchase_of_the_default_card_through_the_default_psam() {
     let (tac_mac2, status) = send_hex(&mut card, &format!("B02C01000F{ttsn}{date}{time}{mac1}08"));
     assert_eq!(status, 0x9000);
     let (tac, mac2) = (to_hex(&tac_mac2[..4]), to_hex(&tac_mac2[4..]));
-    let dtk = card_key(&[0x99; 16]);
     let tac_data = hex(&format!("{amounts}32{terminal}{ttsn}{date}{time}"));
-    assert_eq!(tac, to_hex(&indep::mac(Alg::Sm4, &dtk, &tac_data)), "TAC");
+    assert_eq!(tac, to_hex(&indep::mac(Alg::Sm4, &dtk(), &tac_data)), "TAC");
     // 80 72 checks MAC2; a second one has no purchase: 6901.
     ok(&mut psam, &format!("8072000004{mac2}"));
     assert_eq!(sw(&mut psam, &format!("8072000004{mac2}")), 0x6901);

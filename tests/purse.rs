@@ -9,25 +9,16 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{SELECT_SSSE, TestCard, card_from, card_key, hex, profile, to_hex};
+use common::{
+    SELECT_SSSE, TERMINAL, TestCard, VERIFY_RIGHT, card_from, card_key, dlk, dpk, dtk, hex,
+    profile, to_hex,
+};
 use sscard_core::card::applet::Applets;
 use sscard_core::nvm::{Nvm, RamNvm, TearMode, TearingNvm};
 use sscard_core::rng::{CardRng, SplitMixRng};
 use sscard_core::{Card, Interface};
 use sscard_host::profile::Profile;
 use sscard_ssc::SscCard;
-
-const TERMINAL: &str = "519900000001";
-
-fn dlk() -> Vec<u8> {
-    card_key(&[0x77; 16])
-}
-fn dpk() -> Vec<u8> {
-    card_key(&[0x88; 16])
-}
-fn dtk() -> Vec<u8> {
-    card_key(&[0x99; 16])
-}
 
 use sscard_testkit::exchange::send;
 
@@ -45,7 +36,7 @@ fn sw<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>, apdu: &str) -
 fn open_df04<N: Nvm, R: CardRng, A: Applets>(card: &mut SscCard<N, R, A>) {
     ok(card, SELECT_SSSE);
     ok(card, "00A4040006D15600000503");
-    ok(card, "0020000003123456");
+    ok(card, VERIFY_RIGHT);
 }
 
 fn gen3_card() -> TestCard {
@@ -321,7 +312,7 @@ fn pin_is_needed_when_set() {
         sw(&mut c, &format!("B02800010B0100000100{TERMINAL}10")),
         0x6982
     );
-    ok(&mut c, "0020000003123456");
+    ok(&mut c, VERIFY_RIGHT);
     assert_eq!(balance(&mut c), 0);
 }
 

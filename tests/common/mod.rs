@@ -46,6 +46,27 @@ pub fn card_key(root: &[u8]) -> Vec<u8> {
     indep::card_key(indep::Alg::Sm4, root, AREA, &hex(HIST))
 }
 
+/// The default card's purse keys (LD/T 32 P7 §11), each diversified from its issuer
+/// root: load (DLK), purchase (DPK) and transaction authentication (DTK).
+pub fn dlk() -> Vec<u8> {
+    card_key(&[0x77; 16])
+}
+pub fn dpk() -> Vec<u8> {
+    card_key(&[0x88; 16])
+}
+pub fn dtk() -> Vec<u8> {
+    card_key(&[0x99; 16])
+}
+
+/// The terminal number the purse tests send (the area code and a terminal 000001).
+pub const TERMINAL: &str = "519900000001";
+
+/// VERIFY (LD/T 32 P5 §6.14) of the default card's PIN 123456, of a wrong PIN, and with
+/// no data (the tries left, `63Cx`).
+pub const VERIFY_RIGHT: &str = "0020000003123456";
+pub const VERIFY_WRONG: &str = "0020000003999999";
+pub const VERIFY_PROBE: &str = "00200000";
+
 /// Sends each command in turn (raw, no T=0 loop) and checks its response, both in hex.
 pub fn assert_responses<N: Nvm, R: CardRng, A: Applets, D: DfApplication>(
     card: &mut Card<N, R, A, D>,

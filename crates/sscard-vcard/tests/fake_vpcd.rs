@@ -105,6 +105,12 @@ impl Conn {
         self.recv()
     }
 
+    /// Powers the card on and checks that it answers with the echo card's ATR.
+    fn power_on(&mut self) {
+        self.ctrl(ctrl::POWER_ON);
+        assert_eq!(self.get_atr(), ECHO_ATR);
+    }
+
     fn apdu(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.send(apdu);
         self.recv()
@@ -181,8 +187,39 @@ fn test_config(addr: SocketAddr) -> SlotConfig {
     config
 }
 
-fn spawn(config: SlotConfig, card: Recorder) -> RunningSlot<Recorder> {
-    Slot::new(config).spawn(card).unwrap()
+/// The fixture of every test: a fresh fake vpcd and a slot serving a recording card to it.
+struct Bench {
+    vpcd: FakeVpcd,
+    /// Shares its event log with the card the slot serves.
+    card: Recorder,
+    running: RunningSlot<Recorder>,
+}
+
+impl Bench {
+    fn start(card: Recorder) -> Self {
+        Self::start_with(card, |_| {})
+    }
+
+    /// `configure` adjusts the fast test configuration before the slot starts.
+    fn start_with(card: Recorder, configure: impl FnOnce(&mut SlotConfig)) -> Self {
+        init_log();
+        let vpcd = FakeVpcd::new();
+        let mut config = test_config(vpcd.addr());
+        configure(&mut config);
+        let running = Slot::new(config).spawn(card.clone()).unwrap();
+        Self {
+            vpcd,
+            card,
+            running,
+        }
+    }
+
+    /// Started, with the slot's connection accepted.
+    fn connected(card: Recorder) -> (Self, Conn) {
+        let bench = Self::start(card);
+        let conn = bench.vpcd.accept();
+        (bench, conn)
+    }
 }
 
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -202,19 +239,15 @@ const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
 #[test]
 fn power_on_atr_apdu_round_trip() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let card = Recorder::default();
-    let running = spawn(test_config(vpcd.addr()), card.clone());
-    let mut conn = vpcd.accept();
+    let (bench, mut conn) = Bench::connected(Recorder::default());
     assert!(
-        running
+        bench
+            .running
             .handle()
             .wait_connected(true, Duration::from_secs(2))
     );
 
-    conn.ctrl(ctrl::POWER_ON);
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    conn.power_on();
     assert_eq!(conn.apdu(&SELECT_MF), [0x3F, 0x00, 0x90, 0x00]);
     // Case 1 APDU and an extended case 4 APDU with 1000 data bytes.
     assert_eq!(conn.apdu(&[0x80, 0x01, 0x02, 0x03]), [0x90, 0x00]);
@@ -227,6 +260,7 @@ fn power_on_atr_apdu_round_trip() {
     conn.ctrl(ctrl::POWER_OFF);
     assert_eq!(conn.get_atr(), ECHO_ATR); // synchronizes: POWER_OFF has no answer
 
+    let card = bench.card;
     assert_eq!(
         card.events(),
         [
@@ -237,7 +271,7 @@ fn power_on_atr_apdu_round_trip() {
             Ev::Off
         ]
     );
-    running.stop().unwrap();
+    bench.running.stop().unwrap();
     conn.expect_closed(Duration::from_secs(1));
     // Unpowered at stop: no extra power-off.
     assert_eq!(card.events().last(), Some(&Ev::Off));
@@ -246,155 +280,148 @@ fn power_on_atr_apdu_round_trip() {
 
 #[test]
 fn split_writes_debian_style_are_reassembled() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let running = spawn(test_config(vpcd.addr()), Recorder::default());
-    let mut conn = vpcd.accept();
+    let (bench, mut conn) = Bench::connected(Recorder::default());
     conn.send_split(&[ctrl::POWER_ON]);
     conn.send_split(&[ctrl::GET_ATR]);
     assert_eq!(conn.recv(), ECHO_ATR);
     conn.send_split(&SELECT_MF);
     assert_eq!(conn.recv(), [0x3F, 0x00, 0x90, 0x00]);
-    drop(running);
+    drop(bench);
 }
 
 #[test]
 fn reset_reaches_the_card() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let card = Recorder::default();
-    let running = spawn(test_config(vpcd.addr()), card.clone());
-    let mut conn = vpcd.accept();
-    conn.ctrl(ctrl::POWER_ON);
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    let (bench, mut conn) = Bench::connected(Recorder::default());
+    conn.power_on();
     conn.ctrl(ctrl::RESET);
     assert_eq!(conn.get_atr(), ECHO_ATR);
-    assert_eq!(card.events(), [Ev::On, Ev::Reset]);
-    running.stop().unwrap();
+    assert_eq!(bench.card.events(), [Ev::On, Ev::Reset]);
+    bench.running.stop().unwrap();
     // Powered when the connection closed: the card loses power like in a real reader.
-    assert_eq!(card.events(), [Ev::On, Ev::Reset, Ev::Off]);
+    assert_eq!(bench.card.events(), [Ev::On, Ev::Reset, Ev::Off]);
 }
 
 /// A protocol violation closes the connection, powers the card off and the slot reconnects.
 fn assert_fault_closes_and_reconnects(
-    config: SlotConfig,
     card: Recorder,
+    configure: impl FnOnce(&mut SlotConfig),
     violate: impl FnOnce(&mut Conn),
 ) {
-    let vpcd = FakeVpcd::bind(config.addr);
-    let running = spawn(config, card.clone());
-    let mut conn = vpcd.accept();
-    conn.ctrl(ctrl::POWER_ON);
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    let bench = Bench::start_with(card, configure);
+    let mut conn = bench.vpcd.accept();
+    conn.power_on();
     violate(&mut conn);
     conn.expect_closed(Duration::from_secs(2));
-    assert!(wait_until(Duration::from_secs(2), || card.events().last()
+    assert!(wait_until(Duration::from_secs(2), || bench
+        .card
+        .events()
+        .last()
         == Some(&Ev::Off)));
     // The slot is not hung: it comes back and works.
-    let mut conn2 = vpcd.accept();
+    let mut conn2 = bench.vpcd.accept();
     assert_eq!(conn2.get_atr(), ECHO_ATR);
     assert_eq!(conn2.apdu(&SELECT_MF), [0x3F, 0x00, 0x90, 0x00]);
-    assert_eq!(running.handle().connections(), 2);
-    running.stop().unwrap();
-}
-
-fn local_config() -> SlotConfig {
-    // Reserve a free port, then let the fake bind it again.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    test_config(port)
+    assert_eq!(bench.running.handle().connections(), 2);
+    bench.running.stop().unwrap();
 }
 
 #[test]
 fn truncated_frame_closes_connection() {
-    init_log();
-    assert_fault_closes_and_reconnects(local_config(), Recorder::default(), |conn| {
-        conn.stream.write_all(&[0x00, 0x05, 0x00, 0xA4]).unwrap();
-        conn.stream.shutdown(std::net::Shutdown::Write).unwrap();
-    });
+    assert_fault_closes_and_reconnects(
+        Recorder::default(),
+        |_| {},
+        |conn| {
+            conn.stream.write_all(&[0x00, 0x05, 0x00, 0xA4]).unwrap();
+            conn.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        },
+    );
 }
 
 #[test]
 fn stalled_frame_closes_connection() {
-    init_log();
-    let mut config = local_config();
-    config.frame_timeout = Duration::from_millis(200);
-    assert_fault_closes_and_reconnects(config, Recorder::default(), |conn| {
-        conn.stream.write_all(&[0x00, 0x05, 0x00, 0xA4]).unwrap();
-    });
+    assert_fault_closes_and_reconnects(
+        Recorder::default(),
+        |config| config.frame_timeout = Duration::from_millis(200),
+        |conn| conn.stream.write_all(&[0x00, 0x05, 0x00, 0xA4]).unwrap(),
+    );
 }
 
 #[test]
 fn zero_length_frame_closes_connection() {
-    init_log();
-    assert_fault_closes_and_reconnects(local_config(), Recorder::default(), |conn| {
-        conn.stream.write_all(&[0x00, 0x00]).unwrap();
-    });
+    assert_fault_closes_and_reconnects(
+        Recorder::default(),
+        |_| {},
+        |conn| {
+            conn.stream.write_all(&[0x00, 0x00]).unwrap();
+        },
+    );
 }
 
 #[test]
 fn unknown_control_byte_closes_connection() {
-    init_log();
-    assert_fault_closes_and_reconnects(local_config(), Recorder::default(), |conn| {
-        conn.ctrl(0x07);
-    });
+    assert_fault_closes_and_reconnects(
+        Recorder::default(),
+        |_| {},
+        |conn| {
+            conn.ctrl(0x07);
+        },
+    );
 }
 
 #[test]
 fn oversize_frame_closes_connection() {
-    init_log();
-    let mut config = local_config();
-    config.max_apdu_len = 16;
-    assert_fault_closes_and_reconnects(config, Recorder::default(), |conn| {
-        let mut ok = vec![0x00, 0xD6, 0x00, 0x00, 11];
-        ok.extend([0xAA; 11]);
-        assert_eq!(conn.apdu(&ok).len(), 13); // exactly 16 bytes: accepted
-        let mut big = vec![0x00, 0xD6, 0x00, 0x00, 12];
-        big.extend([0xAA; 12]);
-        conn.send(&big); // 17 bytes: refused
-    });
+    assert_fault_closes_and_reconnects(
+        Recorder::default(),
+        |config| config.max_apdu_len = 16,
+        |conn| {
+            let mut ok = vec![0x00, 0xD6, 0x00, 0x00, 11];
+            ok.extend([0xAA; 11]);
+            assert_eq!(conn.apdu(&ok).len(), 13); // exactly 16 bytes: accepted
+            let mut big = vec![0x00, 0xD6, 0x00, 0x00, 12];
+            big.extend([0xAA; 12]);
+            conn.send(&big); // 17 bytes: refused
+        },
+    );
 }
 
 #[test]
 fn mute_card_closes_connection() {
-    init_log();
     let card = Recorder {
         mute_ins: Some(0xEE),
         ..Recorder::default()
     };
-    assert_fault_closes_and_reconnects(local_config(), card, |conn| {
-        conn.send(&[0x00, 0xEE, 0x00, 0x00]);
-    });
+    assert_fault_closes_and_reconnects(
+        card,
+        |_| {},
+        |conn| {
+            conn.send(&[0x00, 0xEE, 0x00, 0x00]);
+        },
+    );
 }
 
 #[test]
 fn invalid_atr_closes_connection() {
-    init_log();
-    let vpcd = FakeVpcd::new();
     let card = Recorder {
         atr: Some(vec![0x3B; 34]),
         ..Recorder::default()
     };
-    let running = spawn(test_config(vpcd.addr()), card);
-    let mut conn = vpcd.accept();
+    let (bench, mut conn) = Bench::connected(card);
     conn.ctrl(ctrl::GET_ATR);
     conn.expect_closed(Duration::from_secs(2));
-    drop(running);
+    drop(bench);
 }
 
 #[test]
 fn peer_restart_reconnects_and_card_keeps_state() {
-    init_log();
-    let vpcd = FakeVpcd::new();
+    let (bench, mut conn) = Bench::connected(Recorder::default());
+    let Bench {
+        vpcd,
+        card,
+        running,
+    } = bench;
     let addr = vpcd.addr();
-    let card = Recorder::default();
-    let running = spawn(test_config(addr), card.clone());
     let handle = running.handle().clone();
-    let mut conn = vpcd.accept();
-    conn.ctrl(ctrl::POWER_ON);
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    conn.power_on();
     assert_eq!(conn.apdu(&SELECT_MF), [0x3F, 0x00, 0x90, 0x00]);
 
     // pcscd goes away: connection and listener gone; the card sees resets/refusals.
@@ -406,8 +433,7 @@ fn peer_restart_reconnects_and_card_keeps_state() {
     // pcscd is back on the same port.
     let vpcd = FakeVpcd::bind(addr);
     let mut conn = vpcd.accept();
-    conn.ctrl(ctrl::POWER_ON); // vpcd powers the newly connected card
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    conn.power_on(); // vpcd powers the newly connected card
     assert_eq!(
         conn.apdu(&[0x00, 0xB0, 0x00, 0x00, 0x01, 0x42]),
         [0x42, 0x90, 0x00]
@@ -429,14 +455,9 @@ fn peer_restart_reconnects_and_card_keeps_state() {
 
 #[test]
 fn remove_closes_and_insert_reconnects() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let card = Recorder::default();
-    let running = spawn(test_config(vpcd.addr()), card.clone());
-    let handle = running.handle().clone();
-    let mut conn = vpcd.accept();
-    conn.ctrl(ctrl::POWER_ON);
-    assert_eq!(conn.get_atr(), ECHO_ATR);
+    let (bench, mut conn) = Bench::connected(Recorder::default());
+    let handle = bench.running.handle().clone();
+    conn.power_on();
 
     let t = Instant::now();
     handle.remove();
@@ -448,29 +469,25 @@ fn remove_closes_and_insert_reconnects() {
     );
     assert!(!handle.is_inserted());
     assert!(handle.wait_connected(false, Duration::from_secs(1)));
-    assert_eq!(card.events(), [Ev::On, Ev::Off]);
+    assert_eq!(bench.card.events(), [Ev::On, Ev::Off]);
     assert!(
-        vpcd.try_accept(Duration::from_millis(300)).is_none(),
+        bench.vpcd.try_accept(Duration::from_millis(300)).is_none(),
         "reconnected while removed"
     );
 
     handle.insert();
-    let mut conn = vpcd.accept();
+    let mut conn = bench.vpcd.accept();
     assert_eq!(conn.get_atr(), ECHO_ATR);
     assert_eq!(handle.connections(), 2);
-    running.stop().unwrap();
+    bench.running.stop().unwrap();
 }
 
 #[test]
 fn starts_removed_until_inserted() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let mut config = test_config(vpcd.addr());
-    config.inserted = false;
-    let running = spawn(config, Recorder::default());
-    assert!(vpcd.try_accept(Duration::from_millis(200)).is_none());
-    running.handle().insert();
-    let mut conn = vpcd.accept();
+    let bench = Bench::start_with(Recorder::default(), |config| config.inserted = false);
+    assert!(bench.vpcd.try_accept(Duration::from_millis(200)).is_none());
+    bench.running.handle().insert();
+    let mut conn = bench.vpcd.accept();
     assert_eq!(conn.get_atr(), ECHO_ATR);
 }
 
@@ -485,17 +502,9 @@ fn stop_flag_ends_serve_promptly() {
     thread::scope(|s| {
         let server = s.spawn(|| slot.serve(&mut card, &stop));
         let mut conn = vpcd.accept();
-        conn.ctrl(ctrl::POWER_ON);
-        assert_eq!(conn.get_atr(), ECHO_ATR);
+        conn.power_on();
         // Connected and idle (blocked in read): stop.
-        let t = Instant::now();
-        stop.store(true, Ordering::SeqCst);
-        server.join().unwrap();
-        assert!(
-            t.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            t.elapsed()
-        );
+        stop_promptly(&stop, server);
         conn.expect_closed(Duration::from_secs(1));
     });
     assert_eq!((card.power_ons(), card.power_offs()), (1, 1));
@@ -508,31 +517,33 @@ fn stop_flag_ends_serve_promptly() {
     thread::scope(|s| {
         let server = s.spawn(|| slot.serve(&mut card, &stop));
         thread::sleep(Duration::from_millis(1600)); // several attempts: 50+100+200+400+800 ms
-        let t = Instant::now();
-        stop.store(true, Ordering::SeqCst);
-        server.join().unwrap();
-        assert!(
-            t.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            t.elapsed()
-        );
+        stop_promptly(&stop, server);
     });
+}
+
+/// Raises the stop flag and checks that the serving thread ends within 500 ms.
+fn stop_promptly(stop: &AtomicBool, server: thread::ScopedJoinHandle<'_, ()>) {
+    let t = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn two_slots_concurrently() {
-    init_log();
-    let vpcds = [FakeVpcd::new(), FakeVpcd::new()];
-    let runners: Vec<_> = vpcds
-        .iter()
-        .map(|v| spawn(test_config(v.addr()), Recorder::default()))
-        .collect();
+    let benches = [
+        Bench::start(Recorder::default()),
+        Bench::start(Recorder::default()),
+    ];
     thread::scope(|s| {
-        for (i, vpcd) in vpcds.iter().enumerate() {
+        for (i, bench) in benches.iter().enumerate() {
             s.spawn(move || {
-                let mut conn = vpcd.accept();
-                conn.ctrl(ctrl::POWER_ON);
-                assert_eq!(conn.get_atr(), ECHO_ATR);
+                let mut conn = bench.vpcd.accept();
+                conn.power_on();
                 for n in 0..200u8 {
                     let tag = u8::try_from(i).unwrap();
                     let resp = conn.apdu(&[0x00, 0xB0, 0x00, 0x00, 0x02, tag, n]);
@@ -541,8 +552,8 @@ fn two_slots_concurrently() {
             });
         }
     });
-    for r in runners {
-        r.stop().unwrap();
+    for bench in benches {
+        bench.running.stop().unwrap();
     }
 }
 
@@ -551,10 +562,7 @@ fn two_slots_concurrently() {
 #[cfg(target_os = "linux")]
 #[test]
 fn quickack_avoids_delayed_ack_stall() {
-    init_log();
-    let vpcd = FakeVpcd::new();
-    let running = spawn(test_config(vpcd.addr()), Recorder::default());
-    let mut conn = vpcd.accept();
+    let (bench, mut conn) = Bench::connected(Recorder::default());
     conn.stream.set_nodelay(false).unwrap();
     conn.send_split(&[ctrl::POWER_ON]);
     let mut times = Vec::new();
@@ -570,5 +578,5 @@ fn quickack_avoids_delayed_ack_stall() {
         median < Duration::from_millis(10),
         "median {median:?}: delayed-ACK stall"
     );
-    running.stop().unwrap();
+    bench.running.stop().unwrap();
 }

@@ -1,12 +1,13 @@
 //! End-to-end test through a real pcscd + vpcd (Debian's `vsmartcard-vpcd`).
 //!
-//! Skipped (prints why, passes) unless `SSCARD_E2E=1` *and* the crate is built with the cargo
-//! feature `pcsc` (which needs libpcsclite-dev + pkg-config). To run it:
+//! `#[ignore]`d: it needs the cargo feature `pcsc` (which needs libpcsclite-dev +
+//! pkg-config), pcscd + vpcd and `SSCARD_E2E=1`; asked for without `SSCARD_E2E=1` it fails
+//! rather than passing unseen. To run it:
 //!
 //! ```text
 //! bash scripts/pcscd.sh install    # once
 //! bash scripts/pcscd.sh start
-//! SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --nocapture
+//! SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --include-ignored --nocapture
 //! bash scripts/pcscd.sh stop
 //! ```
 //! (`bash scripts/pcscd.sh e2e` does all of that.) The test uses both vpcd slots
@@ -14,15 +15,6 @@
 //! Messages and measurements are written straight to stderr, so they show even without
 //! `--nocapture`.
 #![allow(clippy::restriction)]
-
-#[cfg(feature = "pcsc")]
-use std::io::Write;
-
-#[cfg(feature = "pcsc")]
-fn say(msg: &str) {
-    // Not `eprintln!`: libtest captures that; this reaches the terminal in every mode.
-    let _ = writeln!(std::io::stderr(), "pcsc_e2e: {msg}");
-}
 
 #[cfg(not(feature = "pcsc"))]
 #[test]
@@ -36,11 +28,10 @@ mod e2e {
     use std::time::{Duration, Instant};
 
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
+    use sscard_testkit::e2e::{require_e2e, say};
     use sscard_vcard::echo::{ECHO_ATR, EchoCard};
     use sscard_vcard::pcsc_harness::{RoundTripStats, reader_name, wait_for_card};
     use sscard_vcard::vpcd::{RunningSlot, Slot};
-
-    use super::say;
 
     const WAIT: Duration = Duration::from_secs(10);
 
@@ -105,12 +96,7 @@ mod e2e {
     #[test]
     #[ignore = "needs pcscd + vpcd: bash scripts/pcscd.sh start; SSCARD_E2E=1 cargo test -p sscard-vcard --features pcsc --test pcsc_e2e -- --include-ignored"]
     fn pcsc_end_to_end() {
-        // Asked for explicitly: without the set-up it fails rather than passing unseen.
-        assert_eq!(
-            std::env::var("SSCARD_E2E").as_deref(),
-            Ok("1"),
-            "needs pcscd + vpcd (`bash scripts/pcscd.sh start`) and SSCARD_E2E=1"
-        );
+        require_e2e("pcsc_end_to_end");
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_max_level(tracing::Level::INFO)

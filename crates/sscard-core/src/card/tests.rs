@@ -57,6 +57,19 @@ fn adf(
     p.df(parent, spec).unwrap()
 }
 
+/// An EF `fid` of `structure` that anyone may read and update, with plain records and its
+/// SFI the FID's last byte (EF05 → 5).
+fn free_ef(fid: u16, structure: Structure) -> EfSpec {
+    EfSpec {
+        fid,
+        sfi: fid.to_be_bytes()[1],
+        structure,
+        read: Access::Always,
+        write: Access::Always,
+        tlv_records: false,
+    }
+}
+
 pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
     let mut p = Personalizer::format(nvm, Capacities::default(), ATR).unwrap();
     let ssse = p
@@ -75,15 +88,15 @@ pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
         .ef(
             ssse,
             EfSpec {
-                fid: 0xEF05,
-                sfi: 5,
-                structure: Structure::LinearVariable {
-                    max_len: 18,
-                    records: 7,
-                },
-                read: Access::Always,
                 write: Access::Key(0x04),
                 tlv_records: true,
+                ..free_ef(
+                    0xEF05,
+                    Structure::LinearVariable {
+                        max_len: 18,
+                        records: 7,
+                    },
+                )
             },
         )
         .unwrap();
@@ -98,12 +111,9 @@ pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
         .ef(
             ssse,
             EfSpec {
-                fid: 0xEF07,
-                sfi: 7,
-                structure: Structure::Transparent { size: 0x300 },
                 read: Access::Key(0x0A),
                 write: Access::Key(0x04),
-                tlv_records: false,
+                ..free_ef(0xEF07, Structure::Transparent { size: 0x300 })
             },
         )
         .unwrap();
@@ -111,17 +121,13 @@ pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
     let ef0a = p
         .ef(
             ssse,
-            EfSpec {
-                fid: 0xEF0A,
-                sfi: 10,
-                structure: Structure::LinearFixed {
+            free_ef(
+                0xEF0A,
+                Structure::LinearFixed {
                     record_len: 3,
                     records: 4,
                 },
-                read: Access::Always,
-                write: Access::Always,
-                tlv_records: false,
-            },
+            ),
         )
         .unwrap();
     p.append_record(ef0a, &[1, 1, 1]).unwrap();
@@ -130,15 +136,16 @@ pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
         .ef(
             df01,
             EfSpec {
-                fid: 0xEF05,
-                sfi: 5,
-                structure: Structure::LinearVariable {
-                    max_len: 40,
-                    records: 4,
-                },
                 read: Access::PinOrKey { pin: 0, key: 0x84 },
                 write: Access::Key(0x83),
                 tlv_records: true,
+                ..free_ef(
+                    0xEF05,
+                    Structure::LinearVariable {
+                        max_len: 40,
+                        records: 4,
+                    },
+                )
             },
         )
         .unwrap();
@@ -147,17 +154,13 @@ pub(crate) fn personalize(nvm: &mut RamNvm<Vec<u8>>) {
     let ef08 = p
         .ef(
             df04,
-            EfSpec {
-                fid: 0xEF08,
-                sfi: 8,
-                structure: Structure::Cyclic {
+            free_ef(
+                0xEF08,
+                Structure::Cyclic {
                     record_len: 5,
                     records: 4,
                 },
-                read: Access::Always,
-                write: Access::Always,
-                tlv_records: false,
-            },
+            ),
         )
         .unwrap();
     for i in 1..=2u8 {
@@ -213,6 +216,13 @@ pub(crate) fn assert_responses<N: Nvm, R: CardRng, A: Applets>(
     }
 }
 
+/// Grants external-authentication key `key` (as its EXTERNAL AUTHENTICATE would), then
+/// checks `steps`.
+fn assert_responses_with_key(card: &mut TestCard, key: u8, steps: &[(&str, &str)]) {
+    card.t.security.grant_key(key);
+    assert_responses(card, steps);
+}
+
 #[test]
 fn power_on_gives_the_personalized_atr_and_contactless_builds_one() {
     let mut c = card();
@@ -262,9 +272,9 @@ fn le_zero_exact_option_answers_6cxx_everywhere() {
         ],
     );
     // READ BINARY with Le = 00 and fewer than 256 bytes left: 6Cxx too.
-    c.t.security.grant_key(0x0A);
-    assert_responses(
+    assert_responses_with_key(
         &mut c,
+        0x0A,
         &[
             ("00B0870004", "A5A5A5A59000"),
             ("00B002FE00", "6C02"),
@@ -281,9 +291,9 @@ fn le_zero_default_answers_like_the_cards_in_the_field() {
         tx(&mut c, "00B2012C00"),
         "0110519900D15600000500000001123456789000"
     );
-    c.t.security.grant_key(0x0A);
-    assert_responses(
+    assert_responses_with_key(
         &mut c,
+        0x0A,
         &[("00B0870004", "A5A5A5A59000"), ("00B002FE00", "00009000")],
     );
 }
@@ -489,9 +499,9 @@ fn update_record_rules() {
 fn read_and_update_binary() {
     let mut c = in_ssse(card_with(lenient()));
     assert_eq!(tx(&mut c, "00B0870000"), "6982");
-    c.t.security.grant_key(0x0A);
-    assert_responses(
+    assert_responses_with_key(
         &mut c,
+        0x0A,
         &[
             ("00B0870004", "A5A5A5A59000"),
             ("00B0000E02", "A5A59000"),
@@ -505,9 +515,9 @@ fn read_and_update_binary() {
     let r = tx(&mut c, "00B00000000300");
     assert_eq!(r.len(), (0x300 + 2) * 2);
     assert_eq!(tx(&mut c, "00D6870002BEEF"), "6982");
-    c.t.security.grant_key(0x04);
-    assert_responses(
+    assert_responses_with_key(
         &mut c,
+        0x04,
         &[
             ("00D6870002BEEF", "9000"),
             ("00B0870003", "BEEFA59000"),
