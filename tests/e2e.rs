@@ -21,10 +21,9 @@ fn e2e_needs_the_pcsc_feature() {}
 #[cfg(feature = "pcsc")]
 mod e2e {
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
-    use sscard_testkit::e2e::{require_e2e, say};
     use sscard_testkit::exchange::apdu_scripts;
     use sscard_vcard::image::ImageFile;
-    use sscard_vcard::pcsc_harness::{reader_name, wait_for_card};
+    use sscard_vcard::pcsc_harness::{reader_name, require_e2e, say, wait_for_card};
     use std::ffi::CStr;
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Output, Stdio};

@@ -14,7 +14,6 @@
 //!   script files;
 //! * [`indep`]: independent implementations of the card algorithms, for tests to
 //!   compare the card with;
-//! * [`e2e`]: the gate and the messages of the PC/SC end-to-end tests;
 //! * [`snapshot`]: card memories reset to the sample image by copying back only what a
 //!   run wrote (what makes the fuzz targets fast).
 //!
@@ -22,7 +21,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod e2e;
 pub mod exchange;
 pub mod fuzz_checks;
 pub mod fuzz_ops;

@@ -1,4 +1,5 @@
-//! PC/SC client helpers for end-to-end tests against a real pcscd (cargo feature `pcsc`).
+//! PC/SC client helpers for end-to-end tests against a real pcscd (cargo feature `pcsc`),
+//! and the gate those tests share ([`require_e2e`]) with the messages they print ([`say`]).
 //!
 //! Building needs `libpcsclite-dev` and `pkg-config` (`scripts/pcscd.sh install`); running needs
 //! pcscd with the vpcd driver (`scripts/pcscd.sh start`). Card presence is observed with
@@ -7,6 +8,8 @@
 
 use std::ffi::{CStr, CString};
 use std::fmt;
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, ReaderState, State};
@@ -119,9 +122,49 @@ impl fmt::Display for RoundTripStats {
     }
 }
 
+/// Fails the end-to-end test `test` unless `SSCARD_E2E=1`. The tests are `#[ignore]`d
+/// (they need pcscd and vpcd): one that runs was asked for (`--include-ignored`), and
+/// without the set-up it fails rather than passing unseen.
+///
+/// # Panics
+/// Without `SSCARD_E2E=1`.
+#[track_caller]
+#[allow(clippy::panic)]
+pub fn require_e2e(test: &str) {
+    if std::env::var("SSCARD_E2E").as_deref() != Ok("1") {
+        panic!(
+            "{test}: needs pcscd + vsmartcard-vpcd (`bash scripts/pcscd.sh install`, then \
+             `start`) and SSCARD_E2E=1"
+        );
+    }
+}
+
+/// Writes `msg` to stderr after the test binary's name (`e2e: …`). Not `eprintln!`:
+/// libtest captures that; this reaches the terminal with or without `--nocapture`.
+pub fn say(msg: &str) {
+    let binary = std::env::current_exe().unwrap_or_default();
+    let _ = writeln!(std::io::stderr(), "{}: {msg}", test_name(&binary));
+}
+
+/// The test target's name: its binary's without the hash cargo appends
+/// (`deps/e2e-1d08e0899dc1feab` → `e2e`).
+fn test_name(binary: &Path) -> &str {
+    let stem = binary.file_stem().and_then(|s| s.to_str()).unwrap_or("e2e");
+    stem.rsplit_once('-').map_or(stem, |(name, _hash)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_name_drops_cargo_s_hash() {
+        assert_eq!(
+            test_name(Path::new("target/debug/deps/pcsc_e2e-1d08e0899dc1feab")),
+            "pcsc_e2e"
+        );
+        assert_eq!(test_name(Path::new("e2e")), "e2e");
+    }
 
     #[test]
     fn names() {

@@ -28,9 +28,10 @@ mod e2e {
     use std::time::{Duration, Instant};
 
     use pcsc::{Card, Context, Protocols, Scope, ShareMode};
-    use sscard_testkit::e2e::{require_e2e, say};
     use sscard_vcard::echo::{ECHO_ATR, EchoCard};
-    use sscard_vcard::pcsc_harness::{RoundTripStats, reader_name, wait_for_card};
+    use sscard_vcard::pcsc_harness::{
+        RoundTripStats, reader_name, require_e2e, say, wait_for_card,
+    };
     use sscard_vcard::vpcd::{RunningSlot, Slot};
 
     const WAIT: Duration = Duration::from_secs(10);
