@@ -1,6 +1,6 @@
 //! A terminal: what a reader plus host software do with a card — T=0 response handling
 //! (61xx → GET RESPONSE, 6Cxx → resend with the right Le) and a readable trace;
-//! [`crate::national`] runs the national terminal interface's card functions on it, in
+//! the `national` module runs the national terminal interface's card functions on it, in
 //! PSAM and HSM modes.
 
 use crate::annotate as trace;

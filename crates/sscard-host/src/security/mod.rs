@@ -1,6 +1,6 @@
 //! The terminal's security module: what holds the issuer's keys and computes the
 //! cryptograms of the national terminal interface's card functions, so the terminal
-//! functions ([`crate::national`]) never see a key.
+//! functions built on it (the `national` module) never see a key.
 //!
 //! Two kinds, as LD/T 6001.5 tests them (spec/ssc.md §7, §8):
 //!
