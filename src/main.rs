@@ -8,7 +8,7 @@ use sscard_host::script::{Script, StepReport};
 use sscard_vcard::control::{Bench, ControlServer, InterfaceArg, Request};
 use sscard_vcard::image::{CardKind, ImageFile, Origin};
 use sscard_vcard::trace::{TraceFormat, Tracer};
-use sscard_vcard::virtual_card::{CardError, HostRng, PsamVirtualCard, SscVirtualCard};
+use sscard_vcard::virtual_card::{CardError, HostRng, PsamVirtualCard, ServedKind, SscVirtualCard};
 use sscard_vcard::vpcd::{Slot, SlotConfig};
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -257,16 +257,16 @@ fn open_image(
     Ok((file, body, what))
 }
 
-/// How a served card of one kind is made: from its image file, or fresh from a profile.
+/// How a served card of one kind is made: from its image file, or fresh from a profile
+/// (its kind is `C::KIND`).
 struct CardSource<C> {
-    kind: CardKind,
     with_image: fn(ImageFile, Vec<u8>, HostRng, Interface) -> Result<C, CardError>,
     from_profile: fn(&Profile, HostRng, Interface) -> Result<C, CardError>,
 }
 
 /// Builds a card of `source`: from its image (created from the profile when missing)
 /// or, without an image, fresh from the profile; also says where it came from.
-fn build_served<C>(
+fn build_served<C: ServedKind>(
     source: CardSource<C>,
     seed: Option<u64>,
     interface: Interface,
@@ -276,7 +276,7 @@ fn build_served<C>(
 ) -> Result<(C, String), String> {
     match image {
         Some(path) => {
-            let (file, body, what) = open_image(source.kind, path, profile, profile_given)?;
+            let (file, body, what) = open_image(C::KIND, path, profile, profile_given)?;
             let card =
                 (source.with_image)(file, body, rng(seed), interface).map_err(|e| e.to_string())?;
             Ok((card, what))
@@ -284,7 +284,7 @@ fn build_served<C>(
         None => {
             let card =
                 (source.from_profile)(profile, rng(seed), interface).map_err(|e| e.to_string())?;
-            let of = match source.kind {
+            let of = match C::KIND {
                 CardKind::User => "profile",
                 CardKind::Psam => "PSAM of profile",
             };
@@ -302,7 +302,6 @@ fn build_card(
     let given = args.profile.is_some();
     let interface = args.interface.into();
     let source = CardSource {
-        kind: CardKind::User,
         with_image: SscVirtualCard::with_image,
         from_profile: SscVirtualCard::from_profile,
     };
@@ -321,7 +320,6 @@ fn build_psam(
     image: Option<&Path>,
 ) -> Result<(PsamVirtualCard, String), String> {
     let source = CardSource {
-        kind: CardKind::Psam,
         with_image: PsamVirtualCard::with_image,
         from_profile: PsamVirtualCard::from_profile,
     };

@@ -303,7 +303,7 @@ impl ServedKind for SscVirtualCard {
 impl ServedKind for PsamVirtualCard {
     const KIND: CardKind = CardKind::Psam;
 
-    /// A PSAM's image metadata holds no choices of its: they are in its body.
+    /// A PSAM's image metadata holds none of its choices: they are in its body.
     fn load(
         body: Vec<u8>,
         _: &ImageMeta,
