@@ -13,6 +13,9 @@
 //! ```
 #![allow(clippy::restriction)]
 
+#[cfg(feature = "pcsc")]
+mod common;
+
 #[cfg(not(feature = "pcsc"))]
 #[test]
 #[ignore = "built without the cargo feature `pcsc`: SSCARD_E2E=1 cargo test --features pcsc --test e2e -- --include-ignored"]
@@ -169,9 +172,7 @@ mod e2e {
     /// The default gen-3 profile with `fen` in its medical purse, written in `dir`.
     fn funded_profile(dir: &Path, fen: u32) -> PathBuf {
         let profile = dir.join("funded.toml");
-        let text = sscard_host::profile::DEFAULT_GEN3
-            .replace("balance = 0 ", &format!("balance = {fen} "));
-        std::fs::write(&profile, text).unwrap();
+        std::fs::write(&profile, crate::common::funded_gen3(fen)).unwrap();
         profile
     }
 

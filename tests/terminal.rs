@@ -11,7 +11,7 @@
 mod common;
 
 use common::indep::{self, Alg};
-use common::{hex, to_hex};
+use common::{AREA, HIST, hex, to_hex};
 use sscard_core::crypto::Algorithm;
 use sscard_core::nvm::RamNvm;
 use sscard_core::options::CosOptions;
@@ -26,8 +26,6 @@ use sscard_vcard::image::{CardKind, ImageFile, Origin};
 use sscard_vcard::trace::{TraceBuffer, TraceFormat, Tracer};
 use sscard_vcard::virtual_card::{HostRng, PsamVirtualCard};
 
-const AREA: &str = "519900";
-const HIST: &str = "00815353438660519900000001";
 const DEMO: &str = "519900|11010519491231002X|A00000003|519900D15600000500000001A1B2C3D4|张三|00815353438660519900000001|3.00|20251201|20351201|000000000000|00000000000000000000000000000000|";
 
 /// A terminal's raw exchanges, a 61xx answer replaced by what the GET RESPONSE after
@@ -62,7 +60,7 @@ type CardLinkOf = InProcess<RamNvm<Vec<u8>>, SplitMixRng, ()>;
 
 /// The default card with `balance` fen in its purse, and its profile.
 fn profile_with(balance: u32) -> Profile {
-    Profile::parse(&DEFAULT_GEN3.replace("balance = 0 ", &format!("balance = {balance} "))).unwrap()
+    Profile::parse(&common::funded_gen3(balance)).unwrap()
 }
 
 fn card(profile: &Profile) -> Terminal<CardLinkOf> {

@@ -25,6 +25,11 @@ pub fn card_from(profile: &Profile, seed: u64) -> TestCard {
     card
 }
 
+/// The default gen-3 profile's TOML with `fen` in its medical purse.
+pub fn funded_gen3(fen: u32) -> String {
+    sscard_host::profile::DEFAULT_GEN3.replace("balance = 0 ", &format!("balance = {fen} "))
+}
+
 pub fn profile(name: &str) -> Profile {
     Profile::load(std::path::Path::new(&format!(
         "{}/vectors/profiles/{name}",
